@@ -1,0 +1,82 @@
+"""flowtrail: which code, parameters and inputs produced every file of your workflows.
+
+The public API is re-exported here and imported lazily: ``import flowtrail`` loads neither
+SQLAlchemy nor pandas nor any workflow engine until you use something that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .core.artifact import Artifact
+    from .core.environment import Environment
+    from .core.errors import (
+        ConfigurationError,
+        DoesNotExist,
+        FieldError,
+        FlowtrailError,
+        IntegrityError,
+        InvalidKey,
+        MultipleResultsFound,
+        NoInstanceError,
+        SchemaVersionError,
+        StorageError,
+        TrackingError,
+        UnsupportedFormat,
+    )
+    from .core.instance import Instance, connect, init
+    from .core.query import QuerySet
+    from .core.run import Run
+    from .core.saving import save_artifacts as save
+    from .core.storage import Storage
+    from .core.tracking import current_run, finish, track, tracked
+    from .core.transform import Transform
+
+_EXPORTS = {
+    "Artifact": "flowtrail.core.models",
+    "Environment": "flowtrail.core.models",
+    "Run": "flowtrail.core.models",
+    "Storage": "flowtrail.core.models",
+    "Transform": "flowtrail.core.models",
+    "QuerySet": "flowtrail.core.query",
+    "Instance": "flowtrail.core.instance",
+    "connect": "flowtrail.core.instance",
+    "init": "flowtrail.core.instance",
+    "current_run": "flowtrail.core.tracking",
+    "finish": "flowtrail.core.tracking",
+    "track": "flowtrail.core.tracking",
+    "tracked": "flowtrail.core.tracking",
+    "save": "flowtrail.core.saving:save_artifacts",
+    "ConfigurationError": "flowtrail.core.errors",
+    "DoesNotExist": "flowtrail.core.errors",
+    "FieldError": "flowtrail.core.errors",
+    "FlowtrailError": "flowtrail.core.errors",
+    "IntegrityError": "flowtrail.core.errors",
+    "InvalidKey": "flowtrail.core.errors",
+    "MultipleResultsFound": "flowtrail.core.errors",
+    "NoInstanceError": "flowtrail.core.errors",
+    "SchemaVersionError": "flowtrail.core.errors",
+    "StorageError": "flowtrail.core.errors",
+    "TrackingError": "flowtrail.core.errors",
+    "UnsupportedFormat": "flowtrail.core.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'flowtrail' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attribute or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

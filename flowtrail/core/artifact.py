@@ -1,0 +1,203 @@
+"""Artifact: a file, folder, DataFrame or AnnData, content-hashed and versioned by key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .errors import StorageError
+from .keys import validate_key
+from .query import QuerySet
+from .record import Record, utcnow
+from .run import Run, run_input
+from .storage import Storage, is_url
+
+if TYPE_CHECKING:
+    from .transform import Transform
+
+
+_OBJECT_SUFFIX = {"DataFrame": ".parquet", "AnnData": ".h5ad"}
+
+
+class Artifact(Record):
+    """A file, folder, DataFrame or AnnData registered with its content hash.
+
+    ``Artifact(path_or_url, key=..., description=...).save()`` registers a file or folder.
+    Files inside a registered storage location (and remote URLs) are registered in place;
+    other local files are copied into the instance's managed storage. ``save()`` returns the
+    registered record: when identical content is already registered under the same key (or,
+    without a key, anywhere) that existing record is returned instead of a new one.
+    """
+
+    __tablename__ = "artifact"
+    __table_args__ = (UniqueConstraint("storage_id", "key", "version"),)
+    _search_fields = ("key", "description", "uid", "hash")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(20), unique=True)
+    key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    suffix: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(32), default="file")
+    otype: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    hash_type: Mapped[str | None] = mapped_column(String(32))
+    n_files: Mapped[int | None] = mapped_column(Integer)
+    n_observations: Mapped[int | None] = mapped_column(BigInteger)
+    storage_id: Mapped[int] = mapped_column(ForeignKey("storage.id"), index=True)
+    path: Mapped[str] = mapped_column(String(2048))
+    is_managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(256))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True)
+
+    storage: Mapped[Storage] = relationship()
+    run: Mapped[Run | None] = relationship(back_populates="outputs")
+    input_of_runs: Mapped[list[Run]] = relationship(
+        secondary=run_input, back_populates="inputs", viewonly=True, order_by="Run.id"
+    )
+    transform: Mapped[Transform | None] = relationship(
+        secondary="run",
+        primaryjoin="Artifact.run_id == Run.id",
+        secondaryjoin="Run.transform_id == Transform.id",
+        viewonly=True,
+        uselist=False,
+    )
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        key: str | None = None,
+        description: str | None = None,
+        kind: str | None = None,
+        run: Run | None = None,
+        _object: Any = None,
+    ) -> None:
+        """Describe a file or folder (local path or URL) to register; nothing is written until ``save()``."""
+        otype = None
+        if _object is not None:
+            otype, source, suffix, default_kind = type(_object).__name__, None, _OBJECT_SUFFIX[type(_object).__name__], "dataset"
+            if key is not None and not key.endswith(suffix):
+                raise StorageError(f"A {otype} is stored as {suffix}: end the key with {suffix}, e.g. {key}{suffix}.")
+        elif path is None:
+            raise TypeError("Artifact() needs a path or URL; use Artifact.from_dataframe() for a DataFrame.")
+        elif not is_url(path):
+            local = Path(os.fspath(path).removeprefix("file://")).expanduser()
+            if not local.exists():
+                raise StorageError(
+                    f"No file or folder at {local.resolve()}: check the path, or save a DataFrame "
+                    "with Artifact.from_dataframe()."
+                )
+            source = str(local.resolve())
+            default_kind = "folder" if local.is_dir() else "file"
+            suffix = "" if local.is_dir() else _suffix(local.name)
+        else:
+            source = os.fspath(path)
+            default_kind = "file"
+            suffix = _suffix(PurePosixPath(source.split("://", 1)[1]).name)
+        super().__init__(
+            key=validate_key(key) if key is not None else None,
+            description=description,
+            kind=kind or default_kind,
+            suffix=suffix,
+            otype=otype,
+        )
+        self._source = source
+        self._pending_run = run
+        self._in_memory = _object
+
+    @classmethod
+    def from_dataframe(
+        cls, df: Any, *, key: str | None = None, description: str | None = None, run: Run | None = None
+    ) -> Artifact:
+        """An artifact for a pandas DataFrame, stored as parquet."""
+        if type(df).__name__ != "DataFrame":
+            raise TypeError(f"Artifact.from_dataframe() expects a pandas DataFrame, got {type(df).__name__}.")
+        return cls(key=key, description=description, run=run, _object=df)
+
+    @classmethod
+    def from_anndata(
+        cls, adata: Any, *, key: str | None = None, description: str | None = None, run: Run | None = None
+    ) -> Artifact:
+        """An artifact for an AnnData object, stored as h5ad."""
+        if type(adata).__name__ != "AnnData":
+            raise TypeError(f"Artifact.from_anndata() expects an AnnData, got {type(adata).__name__}.")
+        return cls(key=key, description=description, run=run, _object=adata)
+
+    # -- saving ----------------------------------------------------------------------------
+    def save(self) -> Artifact:
+        """Register the artifact; return the registered record (an existing one for identical content)."""
+        if self.id is not None:
+            from .saving import update_artifact
+
+            update_artifact(self)
+            return self
+        from .saving import save_artifacts
+
+        return save_artifacts([self])[0]
+
+    # -- content ---------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """The absolute local path or URL of the stored object."""
+        return self.storage.full_path(self.path)
+
+    def cache(self) -> Path:
+        """A local path to the content, downloading remote objects once."""
+        from .access import cache_artifact
+
+        return cache_artifact(self)
+
+    def load(self) -> Any:
+        """Load into memory: parquet/csv/tsv -> DataFrame, h5ad -> AnnData, json -> object."""
+        from .access import load_artifact
+
+        return load_artifact(self)
+
+    def open(self, mode: str = "rb") -> BinaryIO:  # noqa: A003
+        """Open the content for streaming reads (local files and remote objects alike)."""
+        from .access import open_artifact
+
+        return open_artifact(self, mode)
+
+    @property
+    def versions(self) -> QuerySet[Artifact]:
+        """Every version of this artifact, oldest first."""
+        return Artifact.filter(uid__startswith=self.uid[:16]).order_by("version")
+
+    def delete(self) -> None:
+        """Delete the record (and the managed copy); files registered in place are left alone."""
+        from .saving import delete_artifact
+
+        delete_artifact(self)
+
+    def describe(self) -> None:
+        """Print the artifact's metadata and provenance as a tree."""
+        from .describe import describe_artifact
+
+        describe_artifact(self)
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [
+            ("uid", self.uid), ("key", self.key), ("version", self.version),
+            ("size", self.size), ("hash", self.hash[:12] if self.hash else None),
+        ]  # fmt: skip
+
+
+def _suffix(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) < 2 or not parts[0] and len(parts) == 2:
+        return ""
+    # Keep compound suffixes users expect (.fastq.gz, .tar.gz, .ome.zarr).
+    if len(parts) >= 3 and parts[-1] in ("gz", "bz2", "xz", "zst", "zarr") and len(parts[-2]) <= 6:
+        return "." + ".".join(parts[-2:])
+    return "." + parts[-1]

@@ -1,0 +1,135 @@
+"""Rich trees for ``describe()`` and the CLI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .run import Run
+    from .transform import Transform
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _field(tree: Tree, name: str, value: Any) -> None:
+    if value not in (None, ""):
+        tree.add(f"[dim]{name}[/dim] {value}")
+
+
+def _status(status: str) -> str:
+    color = {"completed": "green", "failed": "bold red", "aborted": "red", "cached": "cyan"}.get(status, "yellow")
+    return f"[{color}]{status}[/{color}]"
+
+
+def artifact_tree(artifact: Artifact) -> Tree:
+    title = f"[bold]Artifact[/bold] {artifact.key or '(no key)'} [dim]{artifact.uid}[/dim]"
+    tree = Tree(title)
+    general = tree.add("[bold]General[/bold]")
+    _field(general, "version", f"{artifact.version}{' (latest)' if artifact.is_latest else ''}")
+    _field(general, "description", artifact.description)
+    _field(general, "kind", artifact.kind)
+    _field(general, "otype", artifact.otype)
+    _field(general, "suffix", artifact.suffix)
+    _field(general, "size", human_size(artifact.size))
+    _field(general, "hash", f"{artifact.hash} ({artifact.hash_type})")
+    if artifact.n_files and artifact.n_files > 1 or artifact.kind == "folder":
+        _field(general, "n_files", artifact.n_files)
+    _field(general, "n_observations", artifact.n_observations)
+    _field(general, "location", f"{artifact.location}{' (managed copy)' if artifact.is_managed else ' (in place)'}")
+    _field(general, "created", f"{_when(artifact.created_at)} by {artifact.created_by or '-'}")
+    run = artifact.run
+    if run is not None:
+        provenance = tree.add("[bold]Provenance[/bold]")
+        _field(provenance, "transform", f"{run.transform.key} v{run.transform.version} ({run.transform.type})")
+        _field(provenance, "run", f"{run.uid} {_status(run.status)}")
+        if run.params:
+            params = provenance.add("[dim]params[/dim]")
+            for key, value in run.params.items():
+                params.add(f"{key} = {value!r}")
+        inputs = run.inputs
+        if inputs:
+            branch = provenance.add(f"[dim]inputs of that run[/dim] ({len(inputs)})")
+            for item in inputs[:20]:
+                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+            if len(inputs) > 20:
+                branch.add(f"... {len(inputs) - 20} more")
+    readers = artifact.input_of_runs
+    if readers:
+        branch = tree.add(f"[bold]Read by[/bold] ({len(readers)} runs)")
+        for reader in readers[:20]:
+            branch.add(f"{reader.transform.key} [dim]{reader.uid}[/dim] {_status(reader.status)}")
+    return tree
+
+
+def run_tree(run: Run) -> Tree:
+    tree = Tree(f"[bold]Run[/bold] {run.uid} {_status(run.status)}")
+    transform = run.transform
+    _field(tree, "transform", f"{transform.key} v{transform.version} ({transform.type})")
+    _field(tree, "name", run.name)
+    _field(tree, "reference", run.reference)
+    _field(tree, "started", _when(run.started_at))
+    _field(tree, "finished", _when(run.finished_at))
+    _field(tree, "parent", run.parent.uid if run.parent is not None else None)
+    _field(tree, "error", run.error)
+    if run.params:
+        params = tree.add("[bold]params[/bold]")
+        for key, value in run.params.items():
+            params.add(f"{key} = {value!r}")
+    for label, items in (("inputs", run.inputs), ("outputs", run.outputs)):
+        if items:
+            branch = tree.add(f"[bold]{label}[/bold] ({len(items)})")
+            for item in items[:50]:
+                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+    if run.children:
+        branch = tree.add(f"[bold]child runs[/bold] ({len(run.children)})")
+        for child in run.children[:50]:
+            branch.add(f"{child.transform.key} [dim]{child.uid}[/dim] {_status(child.status)}")
+    return tree
+
+
+def transform_tree(transform: Transform) -> Tree:
+    tree = Tree(f"[bold]Transform[/bold] {transform.key} v{transform.version} [dim]{transform.uid}[/dim]")
+    _field(tree, "type", transform.type)
+    _field(tree, "description", transform.description)
+    _field(tree, "hash", transform.hash)
+    _field(tree, "reference", transform.reference)
+    _field(tree, "created", f"{_when(transform.created_at)} by {transform.created_by or '-'}")
+    runs = transform.runs
+    if runs:
+        branch = tree.add(f"[bold]runs[/bold] ({len(runs)})")
+        for run in runs[-10:]:
+            branch.add(f"{run.uid} {_status(run.status)} {_when(run.started_at)}")
+    return tree
+
+
+def _print(tree: Tree) -> None:
+    Console().print(tree)
+
+
+def describe_artifact(artifact: Artifact) -> None:
+    _print(artifact_tree(artifact))
+
+
+def describe_run(run: Run) -> None:
+    _print(run_tree(run))
+
+
+def describe_transform(transform: Transform) -> None:
+    _print(transform_tree(transform))

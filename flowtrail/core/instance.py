@@ -1,0 +1,209 @@
+"""An instance: one registry database plus its default storage location.
+
+``init()`` creates one, ``connect()`` opens one, ``current()`` returns the one this process uses
+(found like git finds a repository, see :mod:`flowtrail.core.config`). Connecting checks the
+schema revision with one query and never migrates behind the user's back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from . import config as cfg
+from .database import Sessions, make_engine, write_transaction
+from .errors import ConfigurationError, SchemaVersionError
+from .models import Storage
+from .storage import normalize_location
+
+# The Alembic head this code expects; tests pin it to the migration scripts' head.
+SCHEMA_REVISION = "0001"
+
+
+class Instance:
+    """A connected registry: database sessions, default storage and settings."""
+
+    def __init__(self, config: cfg.InstanceConfig) -> None:
+        self.config = config
+        self.engine = make_engine(config.db_url)
+        self.sessions = Sessions(self.engine)
+        self._default_storage: Storage | None = None
+
+    @property
+    def name(self) -> str:
+        if self.config.name:
+            return self.config.name
+        if self.config.root is not None:
+            return self.config.root.name
+        return self.engine.url.database or "flowtrail"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaVersionError` unless the database is at :data:`SCHEMA_REVISION`."""
+        try:
+            with self.engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError) as exc:
+            raise SchemaVersionError(
+                f"The registry at {self.engine.url.render_as_string(hide_password=True)} has no flowtrail "
+                f"schema ({exc.orig}). Run `flowtrail init` (new registry) or `flowtrail migrate`."
+            ) from None
+        if revision != SCHEMA_REVISION:
+            raise SchemaVersionError(
+                f"The registry's schema is at revision {revision!r} but this flowtrail expects "
+                f"{SCHEMA_REVISION!r}. Run `flowtrail migrate` (or upgrade flowtrail if the registry is newer)."
+            )
+
+    @property
+    def default_storage(self) -> Storage:
+        """The storage location managed copies are written to."""
+        if self._default_storage is None:
+            root, kind = normalize_location(self.config.storage or self._stored_default())
+            session = self.sessions.current()
+            storage = session.scalar(select(Storage).where(Storage.root == root))
+            self.sessions.end_read()
+            if storage is None:
+                storage = register_storage(self, root)
+            self._default_storage = storage
+        return self._default_storage
+
+    def _stored_default(self) -> str:
+        from .settings import get_setting
+
+        value = get_setting(self, "default_storage")
+        if not value:
+            raise ConfigurationError(
+                "This registry has no default storage. Set FLOWTRAIL_STORAGE=/path/or/url, or run "
+                "`flowtrail init --storage URL --db URL` once to record one."
+            )
+        return str(value)
+
+    def close(self) -> None:
+        self.sessions.close()
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"Instance(name={self.name!r}, db={url!r})"
+
+
+def register_storage(instance: Instance, location: str | os.PathLike[str], description: str | None = None) -> Storage:
+    """Register a storage location (idempotent); files inside it are then registered in place."""
+    root, kind = normalize_location(location)
+    if kind == "local":
+        Path(root).mkdir(parents=True, exist_ok=True)
+    with write_transaction(instance.sessions, [f"storage:{root}"]) as session:
+        storage = session.scalar(select(Storage).where(Storage.root == root))
+        if storage is None:
+            storage = Storage(root, kind, description)
+            session.add(storage)
+    return storage
+
+
+_current: Instance | None = None
+_lock = threading.Lock()
+
+
+def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Instance:
+    """Open the instance at ``path`` (or the discovered one) and make it current for this process."""
+    global _current
+    instance = Instance(cfg.resolve(path))
+    if check:
+        instance.check_schema()
+    with _lock:
+        previous, _current = _current, instance
+    if previous is not None:
+        previous.close()
+    return instance
+
+
+def current() -> Instance:
+    """The instance this process uses, discovered and connected on first use."""
+    if _current is not None and _current.sessions._pid == os.getpid():
+        return _current
+    if _current is not None:  # a forked child: keep the config, drop the parent's connections
+        return connect(_current.config.root) if _current.config.root else _connect_config(_current.config)
+    return connect()
+
+
+def _connect_config(config: cfg.InstanceConfig) -> Instance:
+    global _current
+    instance = Instance(config)
+    _current = instance
+    return instance
+
+
+def disconnect() -> None:
+    """Close the current instance (tests and long-lived services use this)."""
+    global _current
+    with _lock:
+        previous, _current = _current, None
+    if previous is not None:
+        previous.close()
+
+
+def init(
+    path: str | os.PathLike[str] = ".",
+    *,
+    storage: str | None = None,
+    db: str | None = None,
+    name: str | None = None,
+) -> Instance:
+    """Create ``.flowtrail/`` in ``path`` with a registry (SQLite unless ``db``) and storage; connect it."""
+    from .migrate import upgrade
+    from .settings import set_setting
+
+    root = Path(path).resolve()
+    if (root / cfg.DOT_FOLDER / cfg.CONFIG_FILE).exists():
+        raise ConfigurationError(
+            f"{root} already holds a flowtrail instance. Use it as it is, run `flowtrail migrate` to update "
+            f"its schema, or remove {root / cfg.DOT_FOLDER} to start over."
+        )
+    if storage is not None:
+        storage = normalize_location(storage)[0]
+    root.mkdir(parents=True, exist_ok=True)
+    cfg.write_config(root, db_url=db, storage=storage, name=name or root.name)
+    config = cfg.read_config(root)
+    for variable in (cfg.ENV_DB_URL, cfg.ENV_STORAGE):
+        if os.environ.get(variable):
+            raise ConfigurationError(
+                f"{variable} is set and would override the new instance's settings: unset it to run init."
+            )
+    upgrade(config.db_url)
+    instance = connect(root)
+    set_setting(instance, "name", instance.name)
+    if config.storage:
+        set_setting(instance, "default_storage", normalize_location(config.storage)[0])
+    instance.default_storage  # noqa: B018 - registers the managed location
+    return instance
+
+
+def info(instance: Instance) -> dict[str, Any]:
+    """What ``flowtrail info`` shows: where the registry and storage are, and what they hold."""
+    from sqlalchemy import func
+
+    from .artifact import Artifact
+    from .run import Run
+    from .transform import Transform
+
+    session = instance.sessions.current()
+    counts = {
+        model.__tablename__: session.scalar(select(func.count()).select_from(model))
+        for model in (Artifact, Transform, Run, Storage)
+    }
+    instance.sessions.end_read()
+    return {
+        "name": instance.name,
+        "root": str(instance.config.root) if instance.config.root else None,
+        "db": instance.engine.url.render_as_string(hide_password=True),
+        "storage": instance.default_storage.root,
+        "counts": counts,
+    }

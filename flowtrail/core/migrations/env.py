@@ -1,0 +1,27 @@
+"""Alembic environment: runs flowtrail's migrations against the URL the caller passes in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from flowtrail.core.database import make_engine
+from flowtrail.core.models import Record
+
+config = context.config
+target_metadata = Record.metadata
+
+
+def run() -> None:
+    engine = make_engine(config.attributes["db_url"])
+    try:
+        with engine.connect() as connection:
+            # render_as_batch lets ALTER-style changes work on SQLite too.
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+run()

@@ -1,0 +1,333 @@
+"""Django-style queries (``key__startswith="x"``, ``run__transform__key="y"``) on SQLAlchemy.
+
+A :class:`QuerySet` is lazy and immutable: ``filter``, ``exclude`` and ``order_by`` return new
+query sets; nothing runs until it is iterated, counted or turned into a DataFrame. Relations are
+traversed with ``__`` and become ``EXISTS`` subqueries, so a filter never duplicates rows.
+JSON columns (``params``) are searched by path: ``params__sample="s1"``, ``params__lr__gt=0.1``.
+There is no silent row cap: ``to_dataframe()`` returns every matching row.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy import JSON, Select, and_, case, func, not_, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.sql.elements import ColumnElement
+
+from .errors import DoesNotExist, FieldError, MultipleResultsFound
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .instance import Instance
+    from .record import Record
+
+T = TypeVar("T", bound="Record")
+
+LOOKUPS = (
+    "exact", "iexact", "ne", "in", "gt", "gte", "lt", "lte",
+    "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "isnull",
+)  # fmt: skip
+
+
+def _suggest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _field_names(model: type) -> list[str]:
+    mapper = sa_inspect(model)
+    return sorted([*mapper.columns.keys(), *mapper.relationships.keys()])
+
+
+def _compare(column: Any, lookup: str, value: Any) -> ColumnElement[bool]:
+    if lookup == "exact":
+        return column.is_(None) if value is None else column == value
+    if lookup == "iexact":
+        return func.lower(column) == str(value).lower()
+    if lookup == "ne":
+        return column.is_not(None) if value is None else column != value
+    if lookup == "in":
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            raise FieldError(f"The 'in' lookup needs a list or tuple, got {value!r}.")
+        return column.in_(list(value))
+    if lookup == "isnull":
+        return column.is_(None) if value else column.is_not(None)
+    if lookup in ("gt", "gte", "lt", "lte"):
+        return {"gt": column > value, "gte": column >= value, "lt": column < value, "lte": column <= value}[lookup]
+    text = str(value)
+    if lookup == "contains":
+        return column.contains(text, autoescape=True)
+    if lookup == "icontains":
+        return func.lower(column).contains(text.lower(), autoescape=True)
+    if lookup == "startswith":
+        return column.startswith(text, autoescape=True)
+    if lookup == "istartswith":
+        return func.lower(column).startswith(text.lower(), autoescape=True)
+    if lookup == "endswith":
+        return column.endswith(text, autoescape=True)
+    if lookup == "iendswith":
+        return func.lower(column).endswith(text.lower(), autoescape=True)
+    raise FieldError(f"Unknown lookup {lookup!r}: use one of {', '.join(LOOKUPS)}.{_suggest(lookup, LOOKUPS)}")
+
+
+def _json_compare(column: Any, path: list[str], lookup: str, value: Any) -> ColumnElement[bool]:
+    element = column[tuple(path)] if len(path) > 1 else column[path[0]]
+    sample = value[0] if lookup == "in" and value else value
+    if lookup == "isnull":
+        return element.as_string().is_(None) if value else element.as_string().is_not(None)
+    if isinstance(sample, bool):
+        typed = element.as_boolean()
+    elif isinstance(sample, int | float):
+        typed = element.as_float()
+    else:
+        typed = element.as_string()
+        if sample is not None and not isinstance(sample, str):
+            value = [str(v) for v in value] if lookup == "in" else str(value)
+    return _compare(typed, lookup, value)
+
+
+def lookup_clause(model: type, path: str, value: Any) -> ColumnElement[bool]:
+    """Translate one ``field__sub__lookup=value`` keyword into a SQL boolean expression."""
+    parts = path.split("__")
+    return _resolve(model, parts, value, path)
+
+
+def _resolve(model: type, parts: list[str], value: Any, full: str) -> ColumnElement[bool]:
+    mapper = sa_inspect(model)
+    name, rest = parts[0], parts[1:]
+    if name == "pk":
+        name = "id"
+    if name in mapper.relationships:
+        relation = mapper.relationships[name]
+        attribute = getattr(model, name)
+        target = relation.mapper.class_
+        if not rest or rest in (["exact"], ["in"], ["isnull"]):
+            lookup = rest[0] if rest else "exact"
+            if lookup == "isnull":
+                present = attribute.any() if relation.uselist else attribute.has()
+                return not_(present) if value else present
+            values = list(value) if lookup == "in" else [value]
+            ids = [getattr(v, "id", v) for v in values]
+            if any(v is None for v in ids):
+                raise FieldError(f"{full}: compare a relation with saved records or their ids, got {value!r}.")
+            inner = target.id.in_(ids)
+            return attribute.any(inner) if relation.uselist else attribute.has(inner)
+        inner = _resolve(target, rest, value, full)
+        return attribute.any(inner) if relation.uselist else attribute.has(inner)
+    if name in mapper.columns:
+        column = getattr(model, name)
+        if isinstance(mapper.columns[name].type, JSON) and rest:
+            if len(rest) > 1 and rest[-1] in LOOKUPS:
+                return _json_compare(column, rest[:-1], rest[-1], value)
+            return _json_compare(column, rest, "exact", value)
+        if len(rest) > 1:
+            raise FieldError(f"{full}: {model.__name__}.{name} is not a relation, so it has no field {rest[0]!r}.")
+        return _compare(column, rest[0] if rest else "exact", value)
+    options = _field_names(model)
+    raise FieldError(
+        f"{model.__name__} has no field {name!r} (in {full!r}).{_suggest(name, options)} "
+        f"Valid fields: {', '.join(options)}."
+    )
+
+
+def order_clause(model: type, field: str) -> Any:
+    descending = field.startswith("-")
+    name = field.lstrip("-")
+    mapper = sa_inspect(model)
+    if name not in mapper.columns:
+        options = sorted(mapper.columns.keys())
+        raise FieldError(
+            f"Cannot order {model.__name__} by {name!r}.{_suggest(name, options)} Valid fields: {', '.join(options)}."
+        )
+    column = getattr(model, name)
+    return column.desc() if descending else column.asc()
+
+
+class QuerySet(Generic[T]):
+    """A lazy, chainable query over one registry."""
+
+    def __init__(
+        self,
+        model: type[T],
+        where: tuple[ColumnElement[bool], ...] = (),
+        order: tuple[str, ...] = (),
+        limit: int | None = None,
+        offset: int | None = None,
+        instance: Instance | None = None,
+        rank: Any = None,
+    ) -> None:
+        self.model = model
+        self._where = where
+        self._order = order
+        self._limit = limit
+        self._offset = offset
+        self._instance = instance
+        self._rank = rank
+
+    def _clone(self, **changes: Any) -> QuerySet[T]:
+        state = {
+            "where": self._where, "order": self._order, "limit": self._limit,
+            "offset": self._offset, "instance": self._instance, "rank": self._rank,
+        }  # fmt: skip
+        state.update(changes)
+        return QuerySet(self.model, **state)
+
+    @property
+    def instance(self) -> Instance:
+        if self._instance is None:
+            from .instance import current
+
+            return current()
+        return self._instance
+
+    # -- building --------------------------------------------------------------------------
+    def filter(self, *expressions: ColumnElement[bool], **lookups: Any) -> QuerySet[T]:
+        """Keep records matching every lookup, e.g. ``filter(key__startswith="raw/", size__gt=10)``."""
+        clauses = [lookup_clause(self.model, k, v) for k, v in lookups.items()]
+        return self._clone(where=self._where + tuple(expressions) + tuple(clauses))
+
+    def exclude(self, **lookups: Any) -> QuerySet[T]:
+        """Drop records matching all the given lookups."""
+        clauses = [lookup_clause(self.model, k, v) for k, v in lookups.items()]
+        if not clauses:
+            return self
+        return self._clone(where=self._where + (not_(and_(*clauses)),))
+
+    def order_by(self, *fields: str) -> QuerySet[T]:
+        """Order by fields; prefix a name with ``-`` for descending order."""
+        for field in fields:
+            order_clause(self.model, field)  # validate now, fail early
+        return self._clone(order=tuple(fields))
+
+    def search(self, text: str) -> QuerySet[T]:
+        """Records whose text fields contain ``text`` (case-insensitive), best matches first."""
+        fields = getattr(self.model, "_search_fields", ("uid",))
+        needle = text.lower()
+        columns = [func.lower(getattr(self.model, f)) for f in fields]
+        match = or_(*[c.contains(needle, autoescape=True) for c in columns])
+        rank = case(
+            *[(c == needle, 0) for c in columns],
+            *[(c.startswith(needle, autoescape=True), 1) for c in columns],
+            else_=2,
+        )
+        return self._clone(where=self._where + (match,), rank=rank)
+
+    def __getitem__(self, item: int | slice) -> Any:
+        if isinstance(item, slice):
+            if item.step not in (None, 1) or (item.start or 0) < 0 or (item.stop is not None and item.stop < 0):
+                raise ValueError("Query sets support only [start:stop] slices with non-negative bounds.")
+            start = item.start or 0
+            limit = None if item.stop is None else max(item.stop - start, 0)
+            return self._clone(offset=start or None, limit=limit)
+        rows = self._clone(offset=item or None, limit=1).to_list()
+        if not rows:
+            raise IndexError(f"{self.model.__name__} query has no row {item}")
+        return rows[0]
+
+    # -- running ---------------------------------------------------------------------------
+    def statement(self) -> Select[Any]:
+        """The SQLAlchemy ``SELECT`` this query set runs."""
+        stmt = select(self.model)
+        if self._where:
+            stmt = stmt.where(*self._where)
+        orders = [order_clause(self.model, f) for f in self._order]
+        if self._rank is not None:
+            orders.insert(0, self._rank)
+        stmt = stmt.order_by(*orders, self.model.id)
+        if self._offset:
+            stmt = stmt.offset(self._offset)
+        if self._limit is not None:
+            stmt = stmt.limit(self._limit)
+        return stmt
+
+    def to_list(self) -> list[T]:
+        """All matching records."""
+        sessions = self.instance.sessions
+        try:
+            return list(sessions.current().scalars(self.statement()))
+        finally:
+            sessions.end_read()
+
+    list = to_list  # noqa: A003 - mirrors the familiar Django/LaminDB spelling
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.to_list())
+
+    def count(self) -> int:
+        """How many records match."""
+        stmt = select(func.count()).select_from(self.model)
+        if self._where:
+            stmt = stmt.where(*self._where)
+        if self._offset or self._limit is not None:
+            stmt = select(func.count()).select_from(self.statement().subquery())
+        sessions = self.instance.sessions
+        try:
+            return int(sessions.current().scalar(stmt) or 0)
+        finally:
+            sessions.end_read()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def exists(self) -> bool:
+        return bool(self._clone(limit=1).to_list())
+
+    def first(self) -> T | None:
+        """The first record in the query's order, or None."""
+        rows = self._clone(limit=1).to_list()
+        return rows[0] if rows else None
+
+    def last(self) -> T | None:
+        """The last record in the query's order, or None."""
+        rows = self.to_list()
+        return rows[-1] if rows else None
+
+    def one(self) -> T:
+        """Exactly one record; raise :class:`DoesNotExist` or :class:`MultipleResultsFound`."""
+        rows = self._clone(limit=2).to_list()
+        if not rows:
+            raise DoesNotExist(
+                f"No {self.model.__name__} matches this query. Check the values, or list candidates "
+                f"with {self.model.__name__}.filter().to_dataframe()."
+            )
+        if len(rows) > 1:
+            raise MultipleResultsFound(
+                f"More than one {self.model.__name__} matches this query: add a filter (e.g. uid=...) "
+                "or use .first()."
+            )
+        return rows[0]
+
+    def one_or_none(self) -> T | None:
+        rows = self._clone(limit=2).to_list()
+        if len(rows) > 1:
+            raise MultipleResultsFound(f"More than one {self.model.__name__} matches this query: add a filter.")
+        return rows[0] if rows else None
+
+    def get(self, **lookups: Any) -> T:
+        return self.filter(**lookups).one()
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Every matching record as a pandas DataFrame (one column per field, no row cap)."""
+        import pandas as pd
+
+        mapper = sa_inspect(self.model)
+        hidden = getattr(self.model, "_dataframe_hidden", ())
+        names = [c.key for c in mapper.column_attrs if c.key not in hidden]
+        columns = [getattr(self.model, n) for n in names]
+        stmt = self.statement().with_only_columns(*columns)
+        sessions = self.instance.sessions
+        try:
+            rows = sessions.current().execute(stmt).all()
+        finally:
+            sessions.end_read()
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        return frame.set_index("id") if "id" in frame.columns else frame
+
+    df = to_dataframe
+
+    def __repr__(self) -> str:
+        return f"<QuerySet of {self.model.__name__}>"

@@ -1,0 +1,91 @@
+"""The base class of every registry: SQLAlchemy declarative mapping plus the query API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+from .query import QuerySet
+
+if TYPE_CHECKING:
+    from .instance import Instance
+
+# Stable constraint names make Alembic migrations portable between SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Record(DeclarativeBase):
+    """Base of Artifact, Transform, Run, Storage and Environment."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSONType,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+    _search_fields: ClassVar[tuple[str, ...]] = ("uid",)
+    _dataframe_hidden: ClassVar[tuple[str, ...]] = ()
+
+    # -- queries ---------------------------------------------------------------------------
+    @classmethod
+    def objects(cls, instance: Instance | None = None) -> QuerySet[Self]:
+        """All records of this registry as a query set (optionally of a given instance)."""
+        return QuerySet(cls, instance=instance)
+
+    @classmethod
+    def filter(cls, *expressions: Any, **lookups: Any) -> QuerySet[Self]:
+        """Records matching Django-style lookups, e.g. ``Artifact.filter(key__startswith="raw/")``."""
+        return QuerySet(cls).filter(*expressions, **lookups)
+
+    @classmethod
+    def exclude(cls, **lookups: Any) -> QuerySet[Self]:
+        return QuerySet(cls).exclude(**lookups)
+
+    @classmethod
+    def all(cls) -> QuerySet[Self]:  # noqa: A003
+        return QuerySet(cls)
+
+    @classmethod
+    def search(cls, text: str) -> QuerySet[Self]:
+        """Records whose text fields contain ``text``, best matches first."""
+        return QuerySet(cls).search(text)
+
+    @classmethod
+    def get(cls, uid: str | None = None, **lookups: Any) -> Self:
+        """Exactly one record, by uid (or uid prefix) or lookups; raises if none or several match."""
+        query = QuerySet(cls)
+        if uid is not None:
+            query = query.filter(uid__startswith=uid) if len(uid) < cls._uid_length() else query.filter(uid=uid)
+            if len(uid) < cls._uid_length() and hasattr(cls, "is_latest"):
+                query = query.filter(is_latest=True)
+        elif hasattr(cls, "is_latest") and not {"version", "is_latest", "uid", "id"} & set(lookups):
+            query = query.filter(is_latest=True)
+        return query.filter(**lookups).one()
+
+    @classmethod
+    def _uid_length(cls) -> int:
+        return cls.__table__.c.uid.type.length or 0  # type: ignore[attr-defined]
+
+    # -- display ---------------------------------------------------------------------------
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [("uid", getattr(self, "uid", None))]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self._repr_fields() if v is not None)
+        return f"{type(self).__name__}({fields})"

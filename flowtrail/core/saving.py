@@ -1,0 +1,399 @@
+"""Registering artifacts: hash and copy outside the transaction, then dedup and version inside it.
+
+The slow part (reading, hashing and copying bytes) happens before any lock is taken. Copies go
+to a temporary name in the target location; inside one short write transaction each artifact is
+compared with the latest version of its key (or, without a key, with any artifact of the same
+hash), the copy is moved to its final name, and the rows are inserted. A process killed at any
+point leaves at worst an unreferenced temporary or object file, never a row without its object.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from .artifact import Artifact
+from .database import write_transaction
+from .errors import IntegrityError, StorageError
+from .formats import write_anndata, write_dataframe
+from .hashing import (
+    HASH_TYPE_FILE,
+    Digest,
+    combine_folder,
+    copy_and_hash,
+    copy_file_and_hash,
+    folder_files,
+    hash_file,
+    hash_folder,
+    hash_stream,
+)
+from .ids import new_stem, random_base62, versioned_uid
+from .storage import MANAGED_PREFIX, Storage, bucket_root, filesystem, normalize_location, object_relpath
+from .transform import _user
+
+if TYPE_CHECKING:
+    from .instance import Instance
+
+logger = logging.getLogger("flowtrail")
+Progress = Callable[[int], None]
+BATCH = 500
+
+
+@dataclass
+class Pending:
+    """An artifact whose bytes are hashed (and copied, if managed) but not yet registered."""
+
+    artifact: Artifact
+    digest: Digest
+    storage: Storage | None  # None: register ``new_root`` first
+    relpath: str | None  # None: managed, named after the uid at commit
+    new_root: str | None = None
+    temp: str | None = None  # where a managed copy waits for its final name
+    n_observations: int | None = None
+    final: str | None = None
+    duplicate_of: Artifact | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_artifacts(
+    artifacts: Sequence[Artifact], *, instance: Instance | None = None, progress: Progress | None = None
+) -> list[Artifact]:
+    """Register many artifacts in one transaction; return the registered records in order."""
+    from .instance import current
+    from .tracking import current_run
+
+    inst = instance or current()
+    sessions = inst.sessions
+    session = sessions.current()
+    storages = list(session.scalars(select(Storage)))
+    sessions.end_read()
+    default = inst.default_storage
+    run = current_run()
+    prepared: list[Pending] = []
+    try:
+        for artifact in artifacts:
+            if artifact.id is not None:
+                raise IntegrityError(f"{artifact!r} is already saved; change fields and call .save() on it alone.")
+            prepared.append(_prepare(inst, artifact, storages, default, progress))
+        registered = _register(inst, prepared, run)
+    except BaseException:
+        for pending in prepared:
+            _remove(pending.storage or default, pending.temp)
+        raise
+    duplicates = [p for p in prepared if p.duplicate_of is not None]
+    for pending in duplicates:
+        _remove(pending.storage or default, pending.temp)
+    if duplicates:
+        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])  # type: ignore[union-attr]
+        more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
+        logger.info(
+            "%d of %d artifacts were already registered with identical content (%s%s); "
+            "returned the existing records instead of saving duplicates.",
+            len(duplicates), len(prepared), names, more,
+        )  # fmt: skip
+    return registered
+
+
+def _prepare(
+    inst: Instance, artifact: Artifact, storages: list[Storage], default: Storage, progress: Progress | None
+) -> Pending:
+    source: str | None = artifact._source
+    if source is None:  # an in-memory DataFrame or AnnData
+        return _prepare_object(inst, artifact, default)
+    root, protocol = normalize_location(source)
+    match = _match(storages, root)
+    if match is not None:
+        storage, relpath = match
+        digest = _hash_in_place(storage, relpath, artifact.kind, progress)
+        if artifact.key is None and relpath:
+            from .keys import validate_key
+
+            artifact.key = validate_key(relpath)
+        return Pending(artifact, digest, storage, relpath)
+    if protocol != "local":
+        new_root = bucket_root(root)
+        relpath = root[len(new_root) + 1 :]
+        probe = Storage(new_root, protocol)
+        digest = _hash_in_place(probe, relpath, artifact.kind, progress)
+        if artifact.key is None and relpath:
+            artifact.key = relpath
+        return Pending(artifact, digest, None, relpath, new_root=new_root)
+    # A local file outside every registered location: copy it into managed storage.
+    temp = _temp_relpath(artifact.suffix)
+    if artifact.kind == "folder":
+        digest = _copy_folder(source, default, temp, progress)
+    else:
+        digest = _copy_file(source, default, temp, progress)
+    return Pending(artifact, digest, default, None, temp=temp)
+
+
+def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
+    writer = write_dataframe if artifact.otype == "DataFrame" else write_anndata
+    temp = _temp_relpath(artifact.suffix)
+    if default.is_local:
+        target = Path(default.full_path(temp))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        n_obs = writer(artifact._in_memory, target)
+        digest = hash_file(target)
+    else:
+        scratch = inst.config.cache_dir / f".upload-{random_base62(8)}{artifact.suffix}"
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            n_obs = writer(artifact._in_memory, scratch)
+            digest = _copy_file(str(scratch), default, temp, None)
+        finally:
+            scratch.unlink(missing_ok=True)
+    return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
+
+
+def _match(storages: list[Storage], location: str) -> tuple[Storage, str] | None:
+    best: tuple[Storage, str] | None = None
+    for storage in storages:
+        rel = storage.relative(location)
+        if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
+            best = (storage, rel)
+    return best
+
+
+def _temp_relpath(suffix: str) -> str:
+    return f"{MANAGED_PREFIX}/.tmp-{random_base62(12)}-{os.getpid()}{suffix}"
+
+
+def _copy_file(source: str, storage: Storage, relpath: str, progress: Progress | None) -> Digest:
+    target = storage.full_path(relpath)
+    try:
+        if storage.is_local:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            return copy_file_and_hash(source, target, progress)
+        with storage.fs.open(target, "wb") as out:
+            return copy_and_hash(source, out.write, progress)
+    except OSError as exc:
+        raise StorageError(f"Could not copy {source} to {target}: {exc}. Check free space and permissions.") from exc
+
+
+def _copy_folder(source: str, storage: Storage, relpath: str, progress: Progress | None) -> Digest:
+    files = folder_files(source)
+    if not files:
+        raise StorageError(f"The folder {source} is empty: there is nothing to register.")
+    entries = [(rel, _copy_file(str(full), storage, f"{relpath}/{rel}", progress)) for rel, full in files]
+    return combine_folder(entries)
+
+
+def _hash_in_place(storage: Storage, relpath: str, kind: str, progress: Progress | None) -> Digest:
+    location = storage.full_path(relpath)
+    try:
+        if storage.is_local:
+            if kind == "folder" or os.path.isdir(location):
+                digest = hash_folder(location, progress)
+                if digest.n_files == 0:
+                    raise StorageError(f"The folder {location} is empty: there is nothing to register.")
+                return digest
+            return hash_file(location, progress)
+        return _hash_remote(storage, location, progress)
+    except FileNotFoundError:
+        raise StorageError(f"No file or folder at {location}: check the path or URL.") from None
+    except PermissionError as exc:
+        raise StorageError(f"Cannot read {location}: {exc}. Check its permissions.") from exc
+
+
+def _hash_remote(storage: Storage, url: str, progress: Progress | None) -> Digest:
+    fs = storage.fs
+    if fs.isdir(url):
+        entries = []
+        for path in sorted(fs.find(url)):
+            rel = path[len(url.split("://", 1)[-1]) :].lstrip("/") if "://" not in path else path[len(url) :].lstrip("/")
+            entries.append((rel, _remote_file_digest(fs, path, progress)))
+        if not entries:
+            raise StorageError(f"Nothing is stored below {url}: check the URL.")
+        return combine_folder(entries)
+    if not fs.exists(url):
+        raise StorageError(f"No object at {url}: check the URL and your credentials.")
+    return _remote_file_digest(fs, url, progress)
+
+
+def _remote_file_digest(fs: Any, path: str, progress: Progress | None) -> Digest:
+    info = fs.info(path)
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+    size = int(info.get("size") or 0)
+    # A single-part S3 upload's ETag is the MD5 of its content; multipart ETags ("...-N") are not.
+    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower()):
+        return Digest(etag.lower(), HASH_TYPE_FILE, size)
+    with fs.open(path, "rb") as stream:
+        return hash_stream(stream, progress)
+
+
+def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifact]:
+    locks = []
+    for p in prepared:
+        root = p.storage.root if p.storage is not None else p.new_root
+        locks.append(f"artifact:{root}:{p.artifact.key}" if p.artifact.key else f"hash:{p.digest.hash}")
+        if p.new_root:
+            locks.append(f"storage:{p.new_root}")
+    moved: list[Pending] = []
+    try:
+        with write_transaction(inst.sessions, locks) as session:
+            _resolve_new_storages(session, prepared)
+            latest, by_hash = _existing(session, prepared)
+            results = []
+            user = _user()
+            run_id = run.id if run is not None else None
+            for p in prepared:
+                artifact = p.artifact
+                assert p.storage is not None
+                family = (p.storage.id, artifact.key)
+                if artifact.key is not None:
+                    previous = latest.get(family)
+                    if previous is not None and previous.hash == p.digest.hash:
+                        p.duplicate_of = previous
+                        results.append(previous)
+                        continue
+                    version = previous.version + 1 if previous is not None else 1
+                    stem = previous.uid[:16] if previous is not None else new_stem()
+                    if previous is not None:
+                        previous.is_latest = False
+                else:
+                    existing = by_hash.get(p.digest.hash)
+                    if existing is not None:
+                        p.duplicate_of = existing
+                        results.append(existing)
+                        continue
+                    version, stem = 1, new_stem()
+                artifact.uid = versioned_uid(stem, version)
+                artifact.version = version
+                artifact.is_latest = True
+                artifact.storage_id = p.storage.id
+                artifact.hash = p.digest.hash
+                artifact.hash_type = p.digest.hash_type
+                artifact.size = p.digest.size
+                artifact.n_files = p.digest.n_files
+                artifact.n_observations = p.n_observations
+                artifact.created_by = user
+                pending_run = artifact._pending_run
+                artifact.run_id = pending_run.id if pending_run is not None else run_id
+                if p.temp is not None:
+                    artifact.path = object_relpath(artifact.uid, artifact.suffix)
+                    artifact.is_managed = True
+                    _move(p.storage, p.temp, artifact.path)
+                    p.final, p.temp = artifact.path, None
+                    moved.append(p)
+                else:
+                    artifact.path = p.relpath or ""
+                session.add(artifact)
+                results.append(artifact)
+                if artifact.key is not None:
+                    latest[family] = artifact
+                by_hash.setdefault(p.digest.hash, artifact)
+            session.flush()
+    except BaseException:
+        for p in moved:
+            _remove(p.storage, p.final)
+        raise
+    return results
+
+
+def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:
+    for root in sorted({p.new_root for p in prepared if p.new_root}):
+        storage = session.scalar(select(Storage).where(Storage.root == root))
+        if storage is None:
+            storage = Storage(root, root.split("://", 1)[0])
+            session.add(storage)
+            session.flush()
+        for p in prepared:
+            if p.new_root == root:
+                p.storage = storage
+
+
+def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact], dict[str, Artifact]]:
+    """Latest version per (storage, key), and any artifact per hash (for key-less saves)."""
+    latest: dict[Any, Artifact] = {}
+    by_hash: dict[str, Artifact] = {}
+    keyed: dict[int, set[str]] = {}
+    hashes: set[str] = set()
+    for p in prepared:
+        assert p.storage is not None
+        if p.artifact.key is not None:
+            keyed.setdefault(p.storage.id, set()).add(p.artifact.key)
+        else:
+            hashes.add(p.digest.hash)
+    for storage_id, keys in keyed.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), BATCH):
+            chunk = ordered[start : start + BATCH]
+            query = select(Artifact).where(
+                Artifact.storage_id == storage_id, Artifact.key.in_(chunk), Artifact.is_latest.is_(True)
+            )
+            for artifact in session.scalars(query):
+                latest[(storage_id, artifact.key)] = artifact
+    ordered_hashes = sorted(hashes)
+    for start in range(0, len(ordered_hashes), BATCH):
+        chunk = ordered_hashes[start : start + BATCH]
+        for artifact in session.scalars(select(Artifact).where(Artifact.hash.in_(chunk)).order_by(Artifact.id)):
+            by_hash.setdefault(artifact.hash, artifact)  # type: ignore[arg-type]
+    return latest, by_hash
+
+
+def _move(storage: Storage, source_rel: str, target_rel: str) -> None:
+    source, target = storage.full_path(source_rel), storage.full_path(target_rel)
+    if storage.is_local:
+        os.replace(source, target)
+    else:
+        storage.fs.mv(source, target, recursive=True)
+
+
+def _remove(storage: Storage | None, relpath: str | None) -> None:
+    if storage is None or relpath is None:
+        return
+    location = storage.full_path(relpath)
+    try:
+        if storage.is_local:
+            if os.path.isdir(location):
+                shutil.rmtree(location, ignore_errors=True)
+            elif os.path.exists(location):
+                os.unlink(location)
+        else:
+            filesystem(storage.type).rm(location, recursive=True)
+    except (OSError, FileNotFoundError) as exc:  # best effort: an orphan object is harmless
+        logger.debug("could not remove %s: %s", location, exc)
+
+
+def update_artifact(artifact: Artifact) -> None:
+    """Persist changed fields (description, key, kind) of a saved artifact."""
+    from .instance import current
+
+    if artifact.key is not None:
+        from .keys import validate_key
+
+        validate_key(artifact.key)
+    with write_transaction(current().sessions) as session:
+        session.add(artifact)
+
+
+def delete_artifact(artifact: Artifact) -> None:
+    """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
+    from .instance import current
+
+    if artifact.id is None:
+        raise IntegrityError("This artifact was never saved, so there is nothing to delete.")
+    inst = current()
+    storage = artifact.storage
+    lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
+    with write_transaction(inst.sessions, [lock]) as session:
+        if artifact.is_latest:
+            previous = session.scalar(
+                select(Artifact)
+                .where(Artifact.uid.startswith(artifact.uid[:16]), Artifact.id != artifact.id)
+                .order_by(Artifact.version.desc())
+                .limit(1)
+            )
+            if previous is not None:
+                previous.is_latest = True
+        session.delete(artifact)
+    if artifact.is_managed:
+        _remove(storage, artifact.path)

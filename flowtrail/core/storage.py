@@ -1,0 +1,124 @@
+"""Storage locations: local folders and fsspec URLs (``s3://bucket/prefix``, ``gs://...``).
+
+A file inside a registered location is registered *in place*: flowtrail records its path relative
+to the location and never copies or deletes it. Anything else is copied into the instance's
+managed storage under ``.flowtrail/<uid><suffix>``. fsspec is imported only for remote locations,
+so the local path stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .errors import StorageError
+from .ids import random_base62
+from .record import Record, utcnow
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+MANAGED_PREFIX = ".flowtrail"
+LOCAL = "local"
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def normalize_location(location: str | os.PathLike[str]) -> tuple[str, str]:
+    """Return ``(root, type)``: an absolute local path or a URL without trailing slash."""
+    text = os.fspath(location)
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    if is_url(text):
+        protocol, rest = text.split("://", 1)
+        rest = rest.rstrip("/")
+        if not rest:
+            raise StorageError(f"The storage URL {location!r} names no bucket or host: write e.g. s3://bucket/prefix.")
+        return f"{protocol}://{rest}", protocol
+    return Path(text).expanduser().resolve().as_posix(), LOCAL
+
+
+def bucket_root(url: str) -> str:
+    """The root of a remote URL's bucket or host, e.g. ``s3://bucket`` for ``s3://bucket/a/b``."""
+    protocol, rest = url.split("://", 1)
+    return f"{protocol}://{rest.split('/', 1)[0]}"
+
+
+@lru_cache(maxsize=32)
+def filesystem(protocol: str) -> AbstractFileSystem:
+    """An fsspec filesystem for ``protocol``; credentials and endpoints come from the usual places."""
+    try:
+        import fsspec
+    except ImportError as exc:  # pragma: no cover - fsspec is a core dependency
+        raise StorageError("fsspec is not installed: pip install fsspec") from exc
+    try:
+        return fsspec.filesystem(protocol)
+    except (ImportError, ValueError) as exc:
+        hint = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}.get(protocol, protocol)
+        raise StorageError(
+            f"Cannot open {protocol}:// locations: {exc}. Install the fsspec backend, e.g. pip install {hint}."
+        ) from exc
+
+
+class Storage(Record):
+    """A registered storage location: a local folder or a bucket/prefix URL."""
+
+    __tablename__ = "storage"
+    _search_fields = ("root", "description")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(12), unique=True)
+    root: Mapped[str] = mapped_column(String(1024), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __init__(self, root: str, type: str, description: str | None = None) -> None:  # noqa: A002
+        super().__init__(uid=random_base62(12), root=root, type=type, description=description)
+
+    @property
+    def is_local(self) -> bool:
+        return self.type == LOCAL
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        return filesystem("file" if self.is_local else self.type)
+
+    def full_path(self, relpath: str) -> str:
+        """The absolute local path or URL of an object at ``relpath`` inside this location."""
+        return f"{self.root}/{relpath}" if relpath else self.root
+
+    def relative(self, location: str) -> str | None:
+        """``location`` relative to this root, or None when it lies outside."""
+        if location == self.root:
+            return ""
+        prefix = self.root if self.root.endswith("/") else self.root + "/"
+        if location.startswith(prefix):
+            return location[len(prefix) :]
+        return None
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [("uid", self.uid), ("root", self.root), ("type", self.type)]
+
+
+def find_storage(session: Session, location: str) -> tuple[Storage, str] | None:
+    """The registered location containing ``location`` (longest root wins), with the relative path."""
+    best: tuple[Storage, str] | None = None
+    for storage in session.scalars(select(Storage)):
+        rel = storage.relative(location)
+        if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
+            best = (storage, rel)
+    return best
+
+
+def object_relpath(uid: str, suffix: str) -> str:
+    return str(PurePosixPath(MANAGED_PREFIX) / f"{uid}{suffix}")

@@ -1,0 +1,274 @@
+"""Run tracking for scripts, notebooks and functions; the same calls the engine adapters use.
+
+``track()``/``finish()`` wrap a script or notebook, ``@tracked()`` wraps each call of a function.
+Artifacts loaded inside a run become its inputs, artifacts saved inside it its outputs. An
+exception escaping a tracked function (or a tracked script) marks the run failed and re-raises.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import functools
+import inspect
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from .database import write_transaction
+from .environment import current_environment, get_or_create_environment
+from .errors import TrackingError
+from .ids import uuid7
+from .instance import Instance, current
+from .models import Run
+from .params import jsonable
+from .record import utcnow
+from .run import FINAL_STATUSES, set_status
+from .transform import _user, get_or_create_transform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_run_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar("flowtrail_run", default=None)
+_script_run: Run | None = None  # set by track(); visible from every thread
+_environment_ids: dict[int, int] = {}  # id(instance) -> environment row id, captured once per process
+_hooks_installed = False
+RunListener = Callable[[str, Run], None]
+_listeners: list[RunListener] = []
+
+
+def current_run() -> Run | None:
+    """The innermost tracked run of this context, or the script's run from ``track()``."""
+    return _run_var.get() or _script_run
+
+
+def add_run_listener(listener: RunListener) -> None:
+    """Call ``listener(event, run)`` with event ``"start"`` or ``"finish"`` for every run."""
+    _listeners.append(listener)
+
+
+def remove_run_listener(listener: RunListener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _notify(event: str, run: Run) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(event, run)
+        except Exception:  # a listener must never break the user's run
+            import logging
+
+            logging.getLogger("flowtrail").exception("run listener %r failed on %s", listener, event)
+
+
+def _environment_id(instance: Instance, session: Any) -> int | None:
+    cached = _environment_ids.get(id(instance))
+    if cached is not None:
+        return cached
+    digest, description = current_environment(instance.config.cache_dir)
+    environment = get_or_create_environment(session, digest, description)
+    _environment_ids[id(instance)] = environment.id
+    return environment.id
+
+
+def start_run(
+    key: str,
+    *,
+    type: str = "script",  # noqa: A002
+    source_code: str | None = None,
+    description: str | None = None,
+    params: dict[str, Any] | None = None,
+    parent: Run | None = None,
+    reference: str | None = None,
+    name: str | None = None,
+    uid: str | None = None,
+    status: str = "started",
+    started_at: Any = None,
+    capture_environment: bool = True,
+    instance: Instance | None = None,
+) -> Run:
+    """Register a transform (or reuse it) and start a run of it, in one transaction."""
+    inst = instance or current()
+    with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
+        transform = get_or_create_transform(
+            session, key, type=type, source_code=source_code, description=description
+        )
+        run = Run(
+            uid=uid or str(uuid7()),
+            name=name,
+            transform_id=transform.id,
+            params=jsonable(params) if params else None,
+            status=status,
+            started_at=started_at or utcnow(),
+            parent_id=parent.id if parent is not None else None,
+            reference=reference,
+            environment_id=_environment_id(inst, session) if capture_environment else None,
+            created_by=_user(),
+        )
+        session.add(run)
+        session.flush()
+        run.transform = transform
+    _notify("start", run)
+    return run
+
+
+def finish_run(
+    run: Run, status: str = "completed", *, error: str | None = None, instance: Instance | None = None
+) -> Run:
+    """Set a run's final status (completed, failed, aborted or cached) and finish time."""
+    if status not in FINAL_STATUSES:
+        raise TrackingError(f"{status!r} is not a final status: use one of {', '.join(FINAL_STATUSES)}.")
+    inst = instance or current()
+    with write_transaction(inst.sessions) as session:
+        session.add(run)
+        set_status(session, run, status, error)
+    _notify("finish", run)
+    return run
+
+
+def _script_identity() -> tuple[str, str, str | None]:
+    """Key, type and source of the running script or notebook."""
+    main = sys.modules.get("__main__")
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook and "ipykernel" in sys.modules:
+        path = Path(notebook)
+        return path.name, "notebook", path.read_text() if path.is_file() else None
+    file = getattr(main, "__file__", None)
+    if not file:
+        return "interactive", "script", None
+    path = Path(file).resolve()
+    key = path.name
+    try:
+        root = current().config.root
+        if root is not None and path.is_relative_to(root):
+            key = path.relative_to(root).as_posix()
+    except Exception:
+        pass
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        source = None
+    return key, "script", source
+
+
+def track(
+    transform: str | None = None, *, params: dict[str, Any] | None = None, description: str | None = None
+) -> Run:
+    """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run."""
+    global _script_run
+    if _script_run is not None and _script_run.status == "started":
+        raise TrackingError(
+            f"This process already tracks run {_script_run.uid}; call flowtrail.finish() before track() again."
+        )
+    key, kind, source = _script_identity()
+    run = start_run(transform or key, type=kind, source_code=source, params=params, description=description)
+    _script_run = run
+    _install_exit_hooks()
+    return run
+
+
+def finish(status: str = "completed", *, error: str | None = None) -> Run:
+    """End the run started by ``track()``."""
+    global _script_run
+    run = _script_run
+    if run is None:
+        raise TrackingError("finish() was called without track(): call flowtrail.track() at the start of the script.")
+    _script_run = None
+    return finish_run(run, status, error=error)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook = sys.excepthook
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if _script_run is not None and threading.current_thread() is threading.main_thread():
+            try:
+                finish("failed", error=f"{kind.__name__}: {value}")
+            except Exception:
+                pass
+        previous_hook(kind, value, tb)
+
+    sys.excepthook = excepthook
+
+    @atexit.register
+    def _finish_at_exit() -> None:
+        if _script_run is not None:
+            try:
+                finish("completed")
+            except Exception:
+                pass
+
+
+@overload
+def tracked(function: F) -> F: ...
+@overload
+def tracked(function: None = None, *, key: str | None = None, type: str = "function") -> Callable[[F], F]: ...
+
+
+def tracked(function: Any = None, *, key: str | None = None, type: str = "function") -> Any:  # noqa: A002
+    """Track every call of a function as a run; nested calls get the calling run as parent."""
+
+    def decorate(fn: F) -> F:
+        transform_key = key or f"{fn.__module__}.{fn.__qualname__}"
+        signature = inspect.signature(fn)
+
+        @functools.cache
+        def source() -> str | None:
+            try:
+                return inspect.getsource(fn)
+            except (OSError, TypeError):
+                return None
+
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Run, contextvars.Token[Run | None]]:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            run = start_run(
+                transform_key, type=type, source_code=source(), params=dict(bound.arguments), parent=current_run()
+            )
+            return run, _run_var.set(run)
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run, token = begin(args, kwargs)
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
+                    raise
+                finally:
+                    _run_var.reset(token)
+                finish_run(run, "completed")
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run, token = begin(args, kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
+                raise
+            finally:
+                _run_var.reset(token)
+            finish_run(run, "completed")
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    if function is not None:
+        return decorate(function)
+    return decorate
+
+
+__all__ = ["add_run_listener", "current_run", "finish", "finish_run", "start_run", "track", "tracked"]
