@@ -85,6 +85,13 @@ class Storage(Record):
     def __init__(self, root: str, type: str, description: str | None = None) -> None:  # noqa: A002
         super().__init__(uid=random_base62(12), root=root, type=type, description=description)
 
+    @classmethod
+    def register(cls, location: str | os.PathLike[str], description: str | None = None) -> Storage:
+        """Register a folder or URL (idempotent); files inside it are then registered in place."""
+        from .instance import current, register_storage
+
+        return register_storage(current(), location, description)
+
     @property
     def is_local(self) -> bool:
         return self.type == LOCAL

@@ -1,0 +1,7 @@
+"""The ``flowtrail`` command line (click + rich)."""
+
+from __future__ import annotations
+
+from .main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,96 @@
+"""Commands about the instance itself: init, info, migrate, storage."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .output import console
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--storage", help="Where managed copies go: a folder or fsspec URL (default .flowtrail/storage).")
+@click.option("--db", help="Database URL, e.g. postgresql://user@host/db (default: embedded SQLite).")
+@click.option("--name", help="Instance name (default: the folder name).")
+def init(path: Path, storage: str | None, db: str | None, name: str | None) -> None:
+    """Create a flowtrail instance (.flowtrail/) in PATH."""
+    from ..core.instance import init as init_instance
+
+    instance = init_instance(path, storage=storage, db=db, name=name)
+    console.print(f"Created flowtrail instance [bold]{instance.name}[/bold] in {instance.config.root}")
+    console.print(f"  registry: {instance.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"  storage:  {instance.default_storage.root}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def info(as_json: bool) -> None:
+    """Show the current instance: registry, storage and what it holds."""
+    from ..core.instance import current
+    from ..core.instance import info as instance_info
+
+    details = instance_info(current())
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("instance", details["name"])
+    table.add_row("folder", details["root"] or "-")
+    table.add_row("registry", details["db"])
+    table.add_row("storage", details["storage"])
+    for name, count in details["counts"].items():
+        table.add_row(f"{name}s", str(count))
+    console.print(table)
+
+
+@click.command()
+def migrate() -> None:
+    """Upgrade the registry's schema to this flowtrail's version."""
+    from ..core import config as cfg
+    from ..core.migrate import current_revision, head_revision, upgrade
+
+    config = cfg.resolve()
+    before = current_revision(config.db_url)
+    head = head_revision()
+    if before == head:
+        console.print(f"The registry is up to date (revision {head}).")
+        return
+    upgrade(config.db_url)
+    console.print(f"Migrated the registry from revision {before or '(empty)'} to {head}.")
+
+
+@click.group()
+def storage() -> None:
+    """Register and list storage locations."""
+
+
+@storage.command("add")
+@click.argument("location")
+@click.option("--description", help="What this location holds.")
+def storage_add(location: str, description: str | None) -> None:
+    """Register LOCATION (folder or URL); files inside are then registered in place."""
+    from ..core.instance import current, register_storage
+
+    if "://" not in location and not os.path.isdir(location):
+        raise click.BadParameter(f"{location} is not a folder; create it first or give a URL.", param_hint="LOCATION")
+    registered = register_storage(current(), location, description)
+    console.print(f"Registered storage {registered.root} [dim]{registered.uid}[/dim]")
+
+
+@storage.command("list")
+def storage_list() -> None:
+    """List registered storage locations."""
+    from ..core.instance import current
+    from ..core.models import Storage
+
+    instance = current()
+    default = instance.default_storage.root
+    table = Table("uid", "root", "type", "default", "description")
+    for item in Storage.objects(instance).order_by("id"):
+        table.add_row(item.uid, item.root, item.type, "yes" if item.root == default else "", item.description or "")
+    console.print(table)

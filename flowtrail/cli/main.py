@@ -1,0 +1,39 @@
+"""Entry point: the ``flowtrail`` command group and error handling shared by every command."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .._version import __version__
+from .instance_commands import info, init, migrate, storage
+from .registry_commands import describe, load, ls, save
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowtrail")
+def cli() -> None:
+    """flowtrail: lineage for Snakemake, Nextflow and Prefect workflows."""
+
+
+for command in (init, info, migrate, storage, ls, describe, save, load):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; flowtrail errors print one clear line instead of a traceback."""
+    from ..core.errors import FlowtrailError
+
+    try:
+        return cli.main(args=argv, prog_name="flowtrail", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FlowtrailError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,55 @@
+import hashlib
+import os
+
+from flowtrail.core.hashing import copy_file_and_hash, hash_file, hash_folder
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def test_file_hash_is_plain_md5_of_the_full_content(tmp_path):
+    data = os.urandom(9 * 1024 * 1024 + 17)  # spans several chunks
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    digest = hash_file(path)
+    assert digest.hash == md5(data)
+    assert digest.size == len(data)
+    assert digest.hash_type == "md5"
+
+
+def test_files_differing_only_in_the_middle_get_different_hashes(tmp_path):
+    size = 120 * 1024 * 1024  # bigger than the head+tail a sampling hash would read
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    with open(a, "wb") as handle:
+        handle.truncate(size)
+    with open(b, "wb") as handle:
+        handle.truncate(size)
+        handle.seek(size // 2)
+        handle.write(b"x")
+    assert hash_file(a).hash != hash_file(b).hash
+
+
+def test_copy_and_hash_in_one_pass(tmp_path):
+    data = os.urandom(5 * 1024 * 1024 + 3)
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(data)
+    seen = []
+    digest = copy_file_and_hash(source, target, progress=seen.append)
+    assert target.read_bytes() == data
+    assert digest.hash == md5(data)
+    assert sum(seen) == len(data)
+
+
+def test_folder_hash_depends_on_names_and_content_not_on_listing_order(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder, order in ((one, ["b", "a", "sub/c"]), (two, ["sub/c", "a", "b"])):
+        for name in order:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(name)
+    first, second = hash_folder(one), hash_folder(two)
+    assert first == second
+    assert first.n_files == 3
+    assert first.hash_type == "md5-folder"
+    (two / "a").rename(two / "renamed")
+    assert hash_folder(two).hash != first.hash
