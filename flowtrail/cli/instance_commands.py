@@ -83,7 +83,8 @@ def storage_add(location: str, description: str | None) -> None:
 
 
 @storage.command("list")
-def storage_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def storage_list(as_json: bool) -> None:
     """List registered storage locations."""
     from ..core.instance import current
     from ..core.models import Storage
@@ -92,5 +93,10 @@ def storage_list() -> None:
     default = instance.default_storage.root
     table = Table("uid", "root", "type", "default", "description")
     for item in Storage.objects(instance).order_by("id"):
+        if as_json:
+            row = {"uid": item.uid, "root": item.root, "type": item.type, "default": item.root == default}
+            click.echo(json.dumps(row | {"description": item.description}))
+            continue
         table.add_row(item.uid, item.root, item.type, "yes" if item.root == default else "", item.description or "")
-    console.print(table)
+    if not as_json:
+        console.print(table)
