@@ -112,9 +112,25 @@ _current: Instance | None = None
 _lock = threading.Lock()
 
 
+def _default_logging() -> None:
+    # Users should see flowtrail's one-line notices (e.g. "3 of 5 artifacts were already
+    # registered") without configuring logging; an application that configures logging wins.
+    import logging
+
+    logger = logging.getLogger("flowtrail")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Instance:
     """Open the instance at ``path`` (or the discovered one) and make it current for this process."""
     global _current
+    _default_logging()
     instance = Instance(cfg.resolve(path))
     if check:
         instance.check_schema()
