@@ -9,6 +9,7 @@ import click
 
 from .._version import __version__
 from .instance_commands import info, init, migrate, storage
+from .lineage_commands import lineage
 from .registry_commands import describe, load, ls, save
 
 
@@ -18,7 +19,7 @@ def cli() -> None:
     """flowtrail: lineage for Snakemake, Nextflow and Prefect workflows."""
 
 
-for command in (init, info, migrate, storage, ls, describe, save, load):
+for command in (init, info, migrate, storage, ls, describe, save, load, lineage):
     cli.add_command(command)
 
 

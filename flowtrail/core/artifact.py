@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .errors import StorageError
 from .keys import validate_key
 from .query import QuerySet
-from .record import Record, utcnow
+from .record import LineageMixin, Record, utcnow
 from .run import Run, run_input
 from .storage import Storage, is_url
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _OBJECT_SUFFIX = {"DataFrame": ".parquet", "AnnData": ".h5ad"}
 
 
-class Artifact(Record):
+class Artifact(LineageMixin, Record):
     """A file, folder, DataFrame or AnnData registered with its content hash.
 
     ``Artifact(path_or_url, key=..., description=...).save()`` registers a file or folder.

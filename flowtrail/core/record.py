@@ -89,3 +89,26 @@ class Record(DeclarativeBase):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self._repr_fields() if v is not None)
         return f"{type(self).__name__}({fields})"
+
+
+class LineageMixin:
+    """``upstream()``, ``downstream()`` and ``view_lineage()`` for artifacts, runs and transforms."""
+
+    def upstream(self, depth: int | None = None) -> Any:
+        """The lineage graph of everything this was made from (``depth`` counts runs)."""
+        from .lineage import graph
+
+        return graph(self, "up", depth)
+
+    def downstream(self, depth: int | None = None) -> Any:
+        """The lineage graph of everything made from this (``depth`` counts runs)."""
+        from .lineage import graph
+
+        return graph(self, "down", depth)
+
+    def view_lineage(self, direction: str = "up", depth: int | None = None) -> Any:
+        """The lineage as an SVG picture (shown inline in Jupyter)."""
+        from .lineage import graph
+        from .lineage_view import render
+
+        return render(graph(self, direction, depth), "svg")  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .errors import TrackingError
-from .record import Record, utcnow
+from .record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -27,7 +27,7 @@ run_input = Table(
 )
 
 
-class Run(Record):
+class Run(LineageMixin, Record):
     """One execution of a transform."""
 
     __tablename__ = "run"

@@ -206,10 +206,11 @@ def _hash_in_place(storage: Storage, relpath: str, kind: str, progress: Progress
 def _hash_remote(storage: Storage, url: str, progress: Progress | None) -> Digest:
     fs = storage.fs
     if fs.isdir(url):
+        # fsspec lists paths without the protocol: "bucket/prefix/file".
+        base = fs._strip_protocol(url).rstrip("/") + "/"
         entries = []
         for path in sorted(fs.find(url)):
-            rel = path[len(url.split("://", 1)[-1]) :].lstrip("/") if "://" not in path else path[len(url) :].lstrip("/")
-            entries.append((rel, _remote_file_digest(fs, path, progress)))
+            entries.append((path[len(base) :], _remote_file_digest(fs, path, progress)))
         if not entries:
             raise StorageError(f"Nothing is stored below {url}: check the URL.")
         return combine_folder(entries)

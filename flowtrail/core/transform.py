@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from .database import add_locks
 from .errors import FlowtrailError
 from .ids import new_stem, versioned_uid
-from .record import Record, utcnow
+from .record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
     from .run import Run
@@ -29,7 +29,7 @@ def source_hash(source: str | None) -> str | None:
     return hashlib.md5(source.encode()).hexdigest() if source is not None else None
 
 
-class Transform(Record):
+class Transform(LineageMixin, Record):
     """A script, notebook, function, rule, process, task or pipeline, versioned by key."""
 
     __tablename__ = "transform"
@@ -67,9 +67,6 @@ class Transform(Record):
         from .describe import describe_transform
 
         describe_transform(self)
-
-    def upstream(self, depth: int | None = None) -> Any:
-        raise FlowtrailError("Lineage queries arrive with the lineage module (issue 3).")
 
 
 def get_or_create_transform(

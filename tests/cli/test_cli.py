@@ -104,3 +104,25 @@ def test_main_turns_flowtrail_errors_into_one_line(project, capsys):
     err = capsys.readouterr().err
     assert err.startswith("Error: No artifact, run or transform")
     assert "Traceback" not in err
+
+
+def test_lineage_command_writes_every_format(runner, project):
+    (project / "in.txt").write_text("in")
+    ft.track(transform="make.py")
+    source = ft.Artifact(project / "in.txt", key="in.txt").save()
+    ft.finish()
+    run = ft.track(transform="use.py")
+    source.cache()  # read inside the run: an input
+    (project / "out.txt").write_text("out")
+    ft.Artifact(project / "out.txt", key="out.txt").save()
+    ft.finish()
+    result = runner.invoke(cli, ["lineage", "out.txt", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    names = sorted(n.get("key") or n.get("transform") for n in data["nodes"])
+    assert names == ["in.txt", "make.py", "out.txt", "use.py"]
+    result = runner.invoke(cli, ["lineage", "in.txt", "--down", "-o", "down.mmd"])
+    assert result.exit_code == 0 and (project / "down.mmd").read_text().startswith("flowchart LR")
+    one_step = json.loads(runner.invoke(cli, ["lineage", "out.txt", "--format", "json", "--depth", "1"]).output)
+    assert sorted(n.get("key") or n.get("transform") for n in one_step["nodes"]) == ["in.txt", "out.txt", "use.py"]
+    assert run.uid in {n["uid"] for n in one_step["nodes"]}
