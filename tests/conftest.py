@@ -33,11 +33,19 @@ INSTALL_HINT = "run scripts/install-test-services to install the PostgreSQL serv
 
 
 @pytest.fixture(autouse=True)
-def _clean_flowtrail_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's or CI's FLOWTRAIL_* settings out of every test."""
+def _clean_flowtrail_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep FLOWTRAIL_* and OPENLINEAGE* settings (the developer's, CI's or a previous test's) out.
+
+    The OpenLineage client itself writes OPENLINEAGE__TRANSPORT__* variables into os.environ when
+    it reads OPENLINEAGE_URL, so they are removed again after each test too.
+    """
     for name in list(os.environ):
-        if name.startswith("FLOWTRAIL_"):
+        if name.startswith(("FLOWTRAIL_", "OPENLINEAGE")):
             monkeypatch.delenv(name)
+    yield
+    for name in list(os.environ):
+        if name.startswith("OPENLINEAGE"):
+            del os.environ[name]
 
 
 @pytest.fixture

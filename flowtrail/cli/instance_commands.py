@@ -43,6 +43,7 @@ def info(as_json: bool) -> None:
     table.add_row("folder", details["root"] or "-")
     table.add_row("registry", details["db"])
     table.add_row("storage", details["storage"])
+    table.add_row("openlineage", details["openlineage"])
     for name, count in details["counts"].items():
         table.add_row(f"{name}s", str(count))
     console.print(table)

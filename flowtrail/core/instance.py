@@ -22,7 +22,7 @@ from .models import Storage
 from .storage import normalize_location
 
 # The Alembic head this code expects; tests pin it to the migration scripts' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class Instance:
@@ -33,6 +33,7 @@ class Instance:
         self.engine = make_engine(config.db_url)
         self.sessions = Sessions(self.engine)
         self._default_storage: Storage | None = None
+        self.emitter: Any = None  # OpenLineage emission, when configured
 
     @property
     def name(self) -> str:
@@ -87,6 +88,11 @@ class Instance:
         return str(value)
 
     def close(self) -> None:
+        if self.emitter is not None:
+            from .openlineage.emitter import detach
+
+            detach(self.emitter)
+            self.emitter = None
         self.sessions.close()
         self.engine.dispose()
 
@@ -134,6 +140,9 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     instance = Instance(cfg.resolve(path))
     if check:
         instance.check_schema()
+    from .openlineage.emitter import attach
+
+    instance.emitter = attach(instance)
     with _lock:
         previous, _current = _current, instance
     if previous is not None:
@@ -152,7 +161,10 @@ def current() -> Instance:
 
 def _connect_config(config: cfg.InstanceConfig) -> Instance:
     global _current
+    from .openlineage.emitter import attach
+
     instance = Instance(config)
+    instance.emitter = attach(instance)
     _current = instance
     return instance
 
@@ -216,10 +228,13 @@ def info(instance: Instance) -> dict[str, Any]:
         for model in (Artifact, Transform, Run, Storage)
     }
     instance.sessions.end_read()
+    from .openlineage.config import describe_destination
+
     return {
         "name": instance.name,
         "root": str(instance.config.root) if instance.config.root else None,
         "db": instance.engine.url.render_as_string(hide_password=True),
         "storage": instance.default_storage.root,
         "counts": counts,
+        "openlineage": describe_destination(),
     }

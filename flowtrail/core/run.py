@@ -45,6 +45,9 @@ class Run(LineageMixin, Record):
     reference: Mapped[str | None] = mapped_column(String(1024), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environment.id"))
+    engine: Mapped[str | None] = mapped_column(String(64))  # "python", "snakemake", "nextflow", ...
+    engine_version: Mapped[str | None] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any] | None]  # what the engine measured: exit code, resources, ...
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
 

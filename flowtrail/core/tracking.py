@@ -12,6 +12,7 @@ import contextvars
 import functools
 import inspect
 import os
+import platform
 import sys
 import threading
 from collections.abc import Callable
@@ -88,6 +89,8 @@ def start_run(
     status: str = "started",
     started_at: Any = None,
     capture_environment: bool = True,
+    engine: str | None = "python",
+    engine_version: str | None = None,
     instance: Instance | None = None,
 ) -> Run:
     """Register a transform (or reuse it) and start a run of it, in one transaction."""
@@ -106,6 +109,8 @@ def start_run(
             parent_id=parent.id if parent is not None else None,
             reference=reference,
             environment_id=_environment_id(inst, session) if capture_environment else None,
+            engine=engine,
+            engine_version=engine_version or (platform.python_version() if engine == "python" else None),
             created_by=_user(),
         )
         session.add(run)
@@ -116,15 +121,22 @@ def start_run(
 
 
 def finish_run(
-    run: Run, status: str = "completed", *, error: str | None = None, instance: Instance | None = None
+    run: Run,
+    status: str = "completed",
+    *,
+    error: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    instance: Instance | None = None,
 ) -> Run:
-    """Set a run's final status (completed, failed, aborted or cached) and finish time."""
+    """Set a run's final status (completed, failed, aborted or cached), finish time and metrics."""
     if status not in FINAL_STATUSES:
         raise TrackingError(f"{status!r} is not a final status: use one of {', '.join(FINAL_STATUSES)}.")
     inst = instance or current()
     with write_transaction(inst.sessions) as session:
         session.add(run)
         set_status(session, run, status, error)
+        if metrics:
+            run.metrics = {**(run.metrics or {}), **jsonable(metrics)}
     _notify("finish", run)
     return run
 
