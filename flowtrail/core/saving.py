@@ -25,6 +25,7 @@ from .errors import IntegrityError, StorageError
 from .formats import write_anndata, write_dataframe
 from .hashing import (
     HASH_TYPE_FILE,
+    HASH_TYPE_FOLDER,
     Digest,
     combine_folder,
     copy_and_hash,
@@ -116,6 +117,7 @@ def _prepare(
             from .keys import validate_key
 
             artifact.key = validate_key(relpath)
+        _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, storage, relpath)
     if protocol != "local":
         new_root = bucket_root(root)
@@ -124,6 +126,7 @@ def _prepare(
         digest = _hash_in_place(probe, relpath, artifact.kind, progress)
         if artifact.key is None and relpath:
             artifact.key = relpath
+        _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
     # A local file outside every registered location: copy it into managed storage.
     temp = _temp_relpath(artifact.suffix)
@@ -151,6 +154,13 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
+
+
+def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
+    # A URL does not say whether it names an object or a prefix; the listing does.
+    if digest.hash_type == HASH_TYPE_FOLDER:
+        artifact.kind = "folder"
+        artifact.suffix = ""
 
 
 def _match(storages: list[Storage], location: str) -> tuple[Storage, str] | None:
@@ -344,8 +354,15 @@ def _move(storage: Storage, source_rel: str, target_rel: str) -> None:
     source, target = storage.full_path(source_rel), storage.full_path(target_rel)
     if storage.is_local:
         os.replace(source, target)
-    else:
-        storage.fs.mv(source, target, recursive=True)
+        return
+    fs = storage.fs
+    if not fs.isdir(source):
+        fs.mv(source, target)
+        return
+    # Object stores have no folders to rename: move each object under the prefix.
+    base = fs._strip_protocol(source).rstrip("/") + "/"
+    for path in fs.find(source):
+        fs.mv(path, f"{target}/{path[len(base):]}")
 
 
 def _remove(storage: Storage | None, relpath: str | None) -> None:

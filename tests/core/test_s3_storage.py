@@ -135,11 +135,6 @@ def test_a_folder_prefix_is_hashed_over_its_objects(instance, s3_bucket, s3, tmp
     assert {p.relative_to(cached).as_posix(): p.read_bytes() for p in cached.rglob("*") if p.is_file()} == FOLDER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flowtrail bug: a remote prefix saved without kind='folder' keeps kind 'file', so cache() "
-    "downloads it non-recursively and fails (saving._prepare should set kind from the digest)",
-)
 def test_a_folder_prefix_is_recognised_as_a_folder(instance, s3_bucket, s3):
     for relpath, data in FOLDER.items():
         put(s3, f"{s3_bucket}/screens/s2/{relpath}", data)
@@ -203,11 +198,6 @@ def test_dataframes_are_written_to_s3_managed_storage(s3_instance):
     pd.testing.assert_frame_equal(artifact.load(), frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flowtrail bug: saving._move uses fs.mv(recursive=True), which on S3 also copies the "
-    "prefix's pseudo-directories and raises FileNotFoundError",
-)
 def test_a_local_folder_is_copied_into_s3_managed_storage(s3_instance, tmp_path):
     folder = write_tree(tmp_path / "plate", FOLDER)
 
