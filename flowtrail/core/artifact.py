@@ -80,9 +80,18 @@ class Artifact(LineageMixin, Record):
         description: str | None = None,
         kind: str | None = None,
         run: Run | None = None,
+        hash_mode: str = "full",
         _object: Any = None,
     ) -> None:
-        """Describe a file or folder (local path or URL) to register; nothing is written until ``save()``."""
+        """Describe a file or folder (local path or URL) to register; nothing is written until ``save()``.
+
+        ``hash_mode="size-mtime"`` skips reading the content of files registered in place (for very
+        large workflow outputs); the hash then identifies a version of the file, not its bytes.
+        """
+        from .hashing import HASH_MODES
+
+        if hash_mode not in HASH_MODES:
+            raise ValueError(f"hash_mode must be one of {', '.join(HASH_MODES)}, not {hash_mode!r}.")
         otype = None
         if _object is not None:
             otype, source, suffix, default_kind = type(_object).__name__, None, _OBJECT_SUFFIX[type(_object).__name__], "dataset"
@@ -114,6 +123,7 @@ class Artifact(LineageMixin, Record):
         self._source = source
         self._pending_run = run
         self._in_memory = _object
+        self._hash_mode = hash_mode
 
     @classmethod
     def from_dataframe(

@@ -23,6 +23,8 @@ from typing import BinaryIO
 CHUNK_SIZE = 4 * 1024 * 1024
 HASH_TYPE_FILE = "md5"
 HASH_TYPE_FOLDER = "md5-folder"
+HASH_TYPE_STAT = "size-mtime"  # opt-in for huge outputs: identifies a file version, not its content
+HASH_MODES = ("full", "size-mtime")
 
 Progress = Callable[[int], None]
 
@@ -65,6 +67,20 @@ def hash_stream(stream: BinaryIO, progress: Progress | None = None) -> Digest:
         if progress:
             progress(len(chunk))
     return Digest(md5.hexdigest(), HASH_TYPE_FILE, size)
+
+
+def stat_digest(path: str | os.PathLike[str]) -> Digest:
+    """A cheap identity from size and modification time (not a content hash; opt-in only)."""
+    root = Path(path)
+    if root.is_dir():
+        files = folder_files(root)
+        stats = [(rel, full.stat()) for rel, full in files]
+        text = "\n".join(f"{rel}\t{st.st_size}\t{st.st_mtime_ns}" for rel, st in stats)
+        size, count = sum(st.st_size for _, st in stats), len(stats)
+    else:
+        st = root.stat()
+        text, size, count = f"{st.st_size}\t{st.st_mtime_ns}", st.st_size, 1
+    return Digest(hashlib.md5(text.encode()).hexdigest(), HASH_TYPE_STAT, size, count)
 
 
 def combine_folder(entries: Iterable[tuple[str, Digest]]) -> Digest:

@@ -34,6 +34,7 @@ from .hashing import (
     hash_file,
     hash_folder,
     hash_stream,
+    stat_digest,
 )
 from .ids import new_stem, random_base62, versioned_uid
 from .storage import MANAGED_PREFIX, Storage, bucket_root, filesystem, normalize_location, object_relpath
@@ -112,7 +113,10 @@ def _prepare(
     match = _match(storages, root)
     if match is not None:
         storage, relpath = match
-        digest = _hash_in_place(storage, relpath, artifact.kind, progress)
+        if artifact._hash_mode == "size-mtime" and storage.is_local:
+            digest = stat_digest(storage.full_path(relpath))
+        else:
+            digest = _hash_in_place(storage, relpath, artifact.kind, progress)
         if artifact.key is None and relpath:
             from .keys import validate_key
 

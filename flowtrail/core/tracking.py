@@ -126,6 +126,7 @@ def finish_run(
     *,
     error: str | None = None,
     metrics: dict[str, Any] | None = None,
+    finished_at: Any = None,
     instance: Instance | None = None,
 ) -> Run:
     """Set a run's final status (completed, failed, aborted or cached), finish time and metrics."""
@@ -134,6 +135,8 @@ def finish_run(
     inst = instance or current()
     with write_transaction(inst.sessions) as session:
         session.add(run)
+        if finished_at is not None:
+            run.finished_at = finished_at
         set_status(session, run, status, error)
         if metrics:
             run.metrics = {**(run.metrics or {}), **jsonable(metrics)}

@@ -205,3 +205,16 @@ def test_changing_a_description_and_saving_updates_the_record(instance, tmp_path
     artifact.save()
     instance.sessions.close()  # forget cached objects: read back from the database
     assert ft.Artifact.get(key="x.txt").description == "now described"
+
+
+def test_size_mtime_mode_skips_reading_big_outputs(instance, tmp_path):
+    ft.Storage.register(tmp_path / "wf")
+    path = tmp_path / "wf" / "huge.bam"
+    path.write_bytes(b"x" * 1000)
+    first = ft.Artifact(path, hash_mode="size-mtime").save()
+    assert first.hash_type == "size-mtime" and first.size == 1000
+    assert ft.Artifact(path, hash_mode="size-mtime").save().id == first.id  # unchanged file: same record
+    os.utime(path, ns=(0, 10**9))
+    assert ft.Artifact(path, hash_mode="size-mtime").save().version == 2  # touched: a new version
+    with pytest.raises(ValueError, match="hash_mode"):
+        ft.Artifact(path, hash_mode="sample")
