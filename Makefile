@@ -12,8 +12,9 @@ install-test:
 	bash scripts/install-test-services
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
+# Nextflow is assembled from Maven Central into .tools/ (scripts/install-nextflow) and put on PATH.
 test: install-test
-	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+	PATH="$$(bash scripts/install-nextflow --quiet):$$PATH" $(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"

@@ -20,9 +20,10 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,16 @@ def _clean_flowtrail_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     for name in list(os.environ):
         if name.startswith("OPENLINEAGE"):
             del os.environ[name]
+
+
+@pytest.fixture
+def validate() -> Callable[[dict[str, Any]], None]:
+    """Check an OpenLineage event (and each facet) against the official schemas; raises if invalid."""
+    from openlineage_schema import SHARED, validate_event
+
+    if not (SHARED / "spec-all-versions").is_dir():
+        pytest.fail(f"the shared OpenLineage schemas are missing at {SHARED}")
+    return validate_event
 
 
 @pytest.fixture

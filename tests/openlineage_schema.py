@@ -1,4 +1,4 @@
-"""Validation of emitted events against the official OpenLineage JSON schemas, offline.
+"""Validation of OpenLineage events against the official JSON schemas, offline (a test helper).
 
 Schema URLs under https://openlineage.io/spec/ resolve to ../shared/openlineage/spec-all-versions/
 (every published version), flowtrail's own facet to the schema shipped in the package.
@@ -7,18 +7,17 @@ Schema URLs under https://openlineage.io/spec/ resolve to ../shared/openlineage/
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 
 from flowtrail.core.openlineage.events import FACET_SCHEMA_FILE, FACET_SCHEMA_URL
 
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "openlineage"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "openlineage"
 SPEC_PREFIX = "https://openlineage.io/spec/"
 
 
@@ -57,10 +56,3 @@ def validate_event(event: dict[str, Any]) -> None:
     for where, facet in _facets(event):
         assert "_producer" in facet and "_schemaURL" in facet, where
         check(facet, facet["_schemaURL"])
-
-
-@pytest.fixture
-def validate() -> Callable[[dict[str, Any]], None]:
-    if not (SHARED / "spec-all-versions").is_dir():
-        pytest.fail(f"the shared OpenLineage schemas are missing at {SHARED}")
-    return validate_event
