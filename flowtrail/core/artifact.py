@@ -58,6 +58,7 @@ class Artifact(LineageMixin, Record):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True)
+    facets: Mapped[dict[str, Any] | None]  # OpenLineage dataset facets of ingested datasets
 
     storage: Mapped[Storage] = relationship()
     run: Mapped[Run | None] = relationship(back_populates="outputs")

@@ -48,6 +48,7 @@ class Run(LineageMixin, Record):
     engine: Mapped[str | None] = mapped_column(String(64))  # "python", "snakemake", "nextflow", ...
     engine_version: Mapped[str | None] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any] | None]  # what the engine measured: exit code, resources, ...
+    facets: Mapped[dict[str, Any] | None]  # OpenLineage run facets of ingested runs
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
 

@@ -33,12 +33,14 @@ class Transform(LineageMixin, Record):
     """A script, notebook, function, rule, process, task or pipeline, versioned by key."""
 
     __tablename__ = "transform"
-    __table_args__ = (UniqueConstraint("key", "version"),)
+    __table_args__ = (UniqueConstraint("namespace", "key", "version"),)
     _search_fields = ("key", "description", "uid", "reference")
     _dataframe_hidden = ("source_code",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(20), unique=True)
+    # "" for this instance's own transforms; an OpenLineage job namespace for ingested jobs.
+    namespace: Mapped[str] = mapped_column(String(1024), default="", server_default="")
     key: Mapped[str] = mapped_column(String(1024), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
@@ -50,6 +52,7 @@ class Transform(LineageMixin, Record):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("transform.id", ondelete="SET NULL"))
+    facets: Mapped[dict[str, Any] | None]  # OpenLineage job facets, as received or emitted
 
     runs: Mapped[list[Run]] = relationship(back_populates="transform", viewonly=True, order_by="Run.id")
     parent: Mapped[Transform | None] = relationship(remote_side="Transform.id")
@@ -83,11 +86,15 @@ def get_or_create_transform(
         raise FlowtrailError(f"Unknown transform type {type!r}: use one of {', '.join(TRANSFORM_TYPES)}.")
     add_locks(session, [f"transform:{key}"])
     digest = source_hash(source_code)
-    latest = session.scalar(select(Transform).where(Transform.key == key, Transform.is_latest.is_(True)))
+    latest = session.scalar(
+        select(Transform).where(Transform.namespace == "", Transform.key == key, Transform.is_latest.is_(True))
+    )
     if latest is not None and (digest is None or latest.hash == digest):
         return latest
     if digest is not None:
-        same = session.scalar(select(Transform).where(Transform.key == key, Transform.hash == digest).limit(1))
+        same = session.scalar(
+            select(Transform).where(Transform.namespace == "", Transform.key == key, Transform.hash == digest).limit(1)
+        )
         if same is not None:
             return same
     version = 1 if latest is None else latest.version + 1
@@ -96,6 +103,7 @@ def get_or_create_transform(
         latest.is_latest = False
     transform = Transform(
         uid=versioned_uid(stem, version),
+        namespace="",
         key=key,
         version=version,
         is_latest=True,
