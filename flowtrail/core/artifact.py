@@ -83,6 +83,7 @@ class Artifact(LineageMixin, Record):
         run: Run | None = None,
         hash_mode: str = "full",
         _object: Any = None,
+        _external: bool = False,
     ) -> None:
         """Describe a file or folder (local path or URL) to register; nothing is written until ``save()``.
 
@@ -98,6 +99,10 @@ class Artifact(LineageMixin, Record):
             otype, source, suffix, default_kind = type(_object).__name__, None, _OBJECT_SUFFIX[type(_object).__name__], "dataset"
             if key is not None and not key.endswith(suffix):
                 raise StorageError(f"A {otype} is stored as {suffix}: end the key with {suffix}, e.g. {key}{suffix}.")
+        elif path is None and _external:
+            # Metadata of a dataset flowtrail cannot read itself (e.g. from OpenLineage events).
+            otype, source, default_kind = None, None, "dataset"
+            suffix = _suffix(key.rsplit("/", 1)[-1]) if key else ""
         elif path is None:
             raise TypeError("Artifact() needs a path or URL; use Artifact.from_dataframe() for a DataFrame.")
         elif not is_url(path):

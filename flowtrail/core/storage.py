@@ -102,7 +102,7 @@ class Storage(Record):
 
     def full_path(self, relpath: str) -> str:
         """The absolute local path or URL of an object at ``relpath`` inside this location."""
-        return f"{self.root}/{relpath}" if relpath else self.root
+        return f"{self.root.rstrip('/')}/{relpath}" if relpath else self.root
 
     def relative(self, location: str) -> str | None:
         """``location`` relative to this root, or None when it lies outside."""

@@ -1,0 +1,78 @@
+"""``flowtrail ingest`` and ``flowtrail serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+BATCH = 1000
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch-size", default=BATCH, show_default=True, help="Events per transaction.")
+def ingest(files: tuple[Path, ...], batch_size: int) -> None:
+    """Store OpenLineage events from JSON, JSON-array or NDJSON FILES (.gz too).
+
+    Invalid events are listed with the field and the reason and skipped; the others are stored.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ...cli.output import console, err_console
+    from ...core.instance import current
+    from .ingest import IngestResult, Ingestor, Prepared
+    from .reader import read_events
+    from .validation import InvalidEvent, Problem
+
+    ingestor = Ingestor(current())
+    total = IngestResult()
+    rejected: list[str] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("ingesting files", total=len(files))
+        for path in files:
+            batch: list[Prepared] = []
+            for item in read_events(path):
+                try:
+                    if item.error is not None:
+                        raise InvalidEvent([Problem("(json)", item.error)])
+                    batch.append(ingestor.prepare(item.event))
+                except InvalidEvent as exc:
+                    rejected.append(f"{item.source}: {exc}")
+                    total.received += 1
+                    continue
+                if len(batch) >= batch_size:
+                    total += ingestor.store(batch)
+                    batch = []
+            if batch:
+                total += ingestor.store(batch)
+            progress.advance(task)
+    console.print(
+        f"Stored {total.stored} events ({total.duplicates} already present) touching {total.runs} runs"
+        f" from {len(files)} file(s)."
+    )
+    if rejected:
+        for line in rejected[:50]:
+            err_console.print(f"[red]rejected[/red] {line}", highlight=False)
+        if len(rejected) > 50:
+            err_console.print(f"... and {len(rejected) - 50} more")
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 127.0.0.1 keeps it local.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--max-body", default="10MB", show_default=True, help="Largest request body, also after gunzip.")
+def serve(host: str, port: int, max_body: str) -> None:
+    """Serve the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez-compatible read API.
+
+    With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>`.
+    """
+    import uvicorn
+
+    from ...core.instance import current
+    from .server import create_app, parse_size
+
+    app = create_app(current(), max_body=parse_size(max_body))
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,79 @@
+"""Reading events from files: a JSON object, a JSON array, or NDJSON (the client's file transport).
+
+NDJSON is streamed line by line, so a file of a million events is never held in memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+
+@dataclass
+class Item:
+    """One event read from a file, or the reason a piece of the file is not an event."""
+
+    source: str  # "file.ndjson:12"
+    event: Any = None
+    error: str | None = None
+
+
+def _open(path: Path) -> TextIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def read_events(path: Path) -> Iterator[Item]:
+    """Every event in ``path``; malformed JSON becomes an Item with an error naming the line."""
+    with _open(path) as handle:
+        first = ""
+        while True:
+            char = handle.read(1)
+            if not char or not char.isspace():
+                first = char
+                break
+        if first == "[":
+            rest = handle.read()
+            try:
+                events = json.loads(first + rest)
+            except json.JSONDecodeError as exc:
+                yield Item(f"{path}", error=f"invalid JSON array: {exc}")
+                return
+            for index, event in enumerate(events):
+                yield Item(f"{path}[{index}]", event)
+            return
+        text = first + handle.readline()
+        number = 1
+        # A pretty-printed single object spans lines: try the whole file once if line 1 fails.
+        try:
+            parsed = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError:
+            parsed = None
+        if parsed is None and text.strip():
+            whole = text + handle.read()
+            try:
+                yield Item(f"{path}", json.loads(whole))
+            except json.JSONDecodeError:
+                # Not one object either: report line by line so good lines are not lost.
+                for number, line in enumerate(whole.splitlines(), start=1):
+                    if line.strip():
+                        yield _line_item(path, number, line)
+            return
+        if parsed is not None:
+            yield Item(f"{path}:1", parsed)
+        for line in handle:
+            number += 1
+            if line.strip():
+                yield _line_item(path, number, line)
+
+
+def _line_item(path: Path, number: int, line: str) -> Item:
+    try:
+        return Item(f"{path}:{number}", json.loads(line))
+    except json.JSONDecodeError as exc:
+        return Item(f"{path}:{number}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
