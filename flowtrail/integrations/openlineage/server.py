@@ -160,16 +160,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
     def namespaces() -> dict[str, Any]:
         return reading(lambda: {"namespaces": [views.namespace_json(n) for n in views.namespace_names()]})
 
-    @app.get("/api/v1/namespaces/{namespace}", response_model=None)
-    def namespace(namespace: str) -> Any:
-        def find() -> Any:
-            if namespace not in views.namespace_names():
-                return _error(404, f"No namespace {namespace!r}.")
-            return views.namespace_json(namespace)
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace}/jobs")
+    @app.get("/api/v1/namespaces/{namespace:path}/jobs")
     def jobs(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
         from sqlalchemy import select
 
@@ -183,7 +174,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
 
         return reading(find)
 
-    @app.get("/api/v1/namespaces/{namespace}/jobs/{job:path}/runs", response_model=None)
+    @app.get("/api/v1/namespaces/{namespace:path}/jobs/{job:path}/runs", response_model=None)
     def job_runs(namespace: str, job: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> Any:
         def find() -> Any:
             try:
@@ -195,7 +186,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
 
         return reading(find)
 
-    @app.get("/api/v1/namespaces/{namespace}/jobs/{job:path}", response_model=None)
+    @app.get("/api/v1/namespaces/{namespace:path}/jobs/{job:path}", response_model=None)
     def job_detail(namespace: str, job: str) -> Any:
         def find() -> Any:
             try:
@@ -217,7 +208,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
 
         return reading(find)
 
-    @app.get("/api/v1/namespaces/{namespace}/datasets")
+    @app.get("/api/v1/namespaces/{namespace:path}/datasets")
     def datasets(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
         from ...core.models import Artifact
 
@@ -227,7 +218,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
 
         return reading(find)
 
-    @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset:path}/versions", response_model=None)
+    @app.get("/api/v1/namespaces/{namespace:path}/datasets/{dataset:path}/versions", response_model=None)
     def dataset_versions(namespace: str, dataset: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> Any:
         def find() -> Any:
             try:
@@ -239,7 +230,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
 
         return reading(find)
 
-    @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset:path}", response_model=None)
+    @app.get("/api/v1/namespaces/{namespace:path}/datasets/{dataset:path}", response_model=None)
     def dataset_detail(namespace: str, dataset: str) -> Any:
         def find() -> Any:
             try:
@@ -302,6 +293,16 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
                 results.append({"type": "DATASET", "name": name, "updatedAt": None, "namespace": ns,
                                 "nodeId": f"dataset:{ns}:{name}"})  # fmt: skip
             return {"totalCount": len(results[:limit]), "results": results[:limit]}
+
+        return reading(find)
+
+    # Last: a namespace may contain slashes (s3://bucket), so this pattern would swallow the routes above.
+    @app.get("/api/v1/namespaces/{namespace:path}", response_model=None)
+    def namespace(namespace: str) -> Any:
+        def find() -> Any:
+            if namespace not in views.namespace_names():
+                return _error(404, f"No namespace {namespace!r}.")
+            return views.namespace_json(namespace)
 
         return reading(find)
 
