@@ -177,7 +177,10 @@ def measure(base: Path, name: str, n: int, repeats: int, run: Callable[[list[Pat
 
 def main() -> int:
     print(f"bulk_save: registering {N_FILES} files of {MIN_SIZE // 1024}-{MAX_SIZE // 1024} KB (unique content)")
-    print(f"python {sys.version.split()[0]}, flowtrail {flowtrail.__version__}, {os.cpu_count()} CPUs")
+    load = os.getloadavg()[0]
+    print(f"python {sys.version.split()[0]}, flowtrail {flowtrail.__version__}, {os.cpu_count()} CPUs, load average {load:.2f}")
+    if load > (os.cpu_count() or 1):
+        print("  note: the machine is busy; fsync and file-creation latency (and so every number) are noisier.")
     base = Path(tempfile.mkdtemp(prefix="flowtrail-bench-bulk-"))
     results: list[tuple[str, int, list[float], float | None]] = []
     try:

@@ -5,7 +5,7 @@ pseudo-random data is written to a temporary folder under the system temp dir, r
 sits in the page cache, and then, alternating round by round (median of 3):
 
 - ``md5sum FILE`` (subprocess): the baseline every ratio is against;
-- ``cp FILE COPY`` (subprocess, no fsync): what a plain copy costs here, for context;
+- ``cp FILE COPY`` (subprocess, no fsync; GNU cp copies inside the kernel): a plain copy, for context;
 - ``flowtrail.core.hashing.hash_file``: hashing alone (used for in-place registration);
 - ``flowtrail.core.hashing.copy_and_hash`` into an open file without fsync, for context;
 - ``flowtrail.core.hashing.copy_file_and_hash``: one pass that copies, hashes and fsyncs the copy;
