@@ -54,9 +54,9 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
     )
     if rejected:
         for line in rejected[:50]:
-            err_console.print(f"[red]rejected[/red] {line}", highlight=False)
+            click.echo(f"rejected {line}", err=True)
         if len(rejected) > 50:
-            err_console.print(f"... and {len(rejected) - 50} more")
+            click.echo(f"... and {len(rejected) - 50} more", err=True)
         raise SystemExit(1)
 
 
