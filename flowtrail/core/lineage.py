@@ -1,11 +1,12 @@
-"""Lineage graph queries: upstream and downstream closures in one recursive SQL query.
+"""Lineage graph queries: upstream and downstream closures in one recursive SQL statement.
 
 The graph is bipartite: an artifact is *read by* runs (``run_input``) and *produced by* one run
 (``artifact.run_id``). A closure walks artifact -> producing run -> that run's inputs (upstream)
 or artifact -> reading runs -> their outputs (downstream) with ``WITH RECURSIVE``, which SQLite
 and PostgreSQL both run with index lookups, so the cost follows the size of the answer rather than
 the size of the registry. ``UNION`` (not ``UNION ALL``) stops cycles, e.g. a run that reads and
-rewrites the same key.
+rewrites the same key. The same statement returns the edges, and records are loaded only when
+asked for (``graph.artifacts``, ``graph.runs``), one query per kind.
 
 ``depth`` counts runs: ``depth=1`` upstream of an artifact is its producing run and that run's
 inputs.
@@ -27,35 +28,60 @@ if TYPE_CHECKING:
     from .query import QuerySet
 
 Direction = Literal["up", "down", "both"]
+Way = Literal["up", "down"]
 CHUNK = 500
 
-# The recursive step for each direction, over artifact ids. "seed" rows enter at depth 0.
+# The recursive step for each direction, over artifact ids.
 _STEP = {
-    "up": (
-        "SELECT ri.artifact_id{depth_next} FROM walk "
-        "JOIN artifact a ON a.id = walk.id JOIN run_input ri ON ri.run_id = a.run_id{depth_where}"
-    ),
-    "down": (
-        "SELECT a.id{depth_next} FROM walk "
-        "JOIN run_input ri ON ri.artifact_id = walk.id JOIN artifact a ON a.run_id = ri.run_id{depth_where}"
-    ),
+    "up": "SELECT ri.artifact_id{next} FROM walk JOIN artifact a ON a.id = walk.id "
+    "JOIN run_input ri ON ri.run_id = a.run_id{where}",
+    "down": "SELECT a.id{next} FROM walk JOIN run_input ri ON ri.artifact_id = walk.id "
+    "JOIN artifact a ON a.run_id = ri.run_id{where}",
+}
+# What each reached artifact contributes: its producing run and that run's inputs (up), or the
+# runs reading it and their outputs (down), as (artifact, depth, run, other artifact) rows.
+_EDGES = {
+    "up": "SELECT reached.id, reached.depth, a.run_id, ri.artifact_id FROM reached "
+    "JOIN artifact a ON a.id = reached.id LEFT JOIN run_input ri ON ri.run_id = a.run_id",
+    "down": "SELECT reached.id, reached.depth, ri.run_id, o.id FROM reached "
+    "LEFT JOIN run_input ri ON ri.artifact_id = reached.id LEFT JOIN artifact o ON o.run_id = ri.run_id",
 }
 
 
-def closure_sql(direction: Literal["up", "down"], n_seeds: int, limited: bool) -> str:
-    """The recursive query returning ``(id, depth)`` of every artifact reached from the seeds."""
+def _walk_cte(way: Way, n_seeds: int, limited: bool) -> str:
     seeds = ", ".join(f":s{i}" for i in range(n_seeds))
     if limited:
-        step = _STEP[direction].format(depth_next=", walk.depth + 1", depth_where=" WHERE walk.depth < :max_depth")
+        step = _STEP[way].format(next=", walk.depth + 1", where=" WHERE walk.depth < :max_depth")
         return (
-            f"WITH RECURSIVE walk(id, depth) AS (SELECT id, 0 FROM artifact WHERE id IN ({seeds}) "
-            f"UNION {step}) SELECT id, MIN(depth) FROM walk GROUP BY id"
+            f"WITH RECURSIVE walk(id, depth) AS (SELECT id, 0 FROM artifact WHERE id IN ({seeds}) UNION {step}), "
+            "reached(id, depth) AS (SELECT id, MIN(depth) FROM walk GROUP BY id) "
         )
-    step = _STEP[direction].format(depth_next="", depth_where="")
+    step = _STEP[way].format(next="", where="")
     return (
-        f"WITH RECURSIVE walk(id) AS (SELECT id FROM artifact WHERE id IN ({seeds}) UNION {step}) "
-        "SELECT id, 0 FROM walk"
+        f"WITH RECURSIVE walk(id) AS (SELECT id FROM artifact WHERE id IN ({seeds}) UNION {step}), "
+        "reached(id, depth) AS (SELECT id, 0 FROM walk) "
     )
+
+
+def closure_sql(way: Way, n_seeds: int, limited: bool) -> str:
+    """The recursive query returning ``(id, depth)`` of every artifact reached from the seeds."""
+    return _walk_cte(way, n_seeds, limited) + "SELECT id, depth FROM reached"
+
+
+def _params(seeds: list[int], depth: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {f"s{i}": seed for i, seed in enumerate(seeds)}
+    if depth is not None:
+        params["max_depth"] = depth
+    return params
+
+
+def closure(session: Any, seeds: Iterable[int], way: Way, depth: int | None) -> dict[int, int]:
+    """Artifact id -> generation for everything reachable from the seed artifacts."""
+    seed_list = sorted(set(seeds))
+    if not seed_list:
+        return {}
+    sql = text(closure_sql(way, len(seed_list), depth is not None))
+    return {row[0]: row[1] for row in session.execute(sql, _params(seed_list, depth))}
 
 
 @dataclass
@@ -68,21 +94,42 @@ class LineageGraph:
     artifact_ids: set[int] = field(default_factory=set)
     run_ids: set[int] = field(default_factory=set)
     edges: list[tuple[str, str]] = field(default_factory=list)  # ("artifact:1", "run:2"), ...
+    instance: Instance | None = field(default=None, repr=False)
     _records: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _load(self) -> None:
+        wanted = [f"artifact:{i}" for i in self.artifact_ids] + [f"run:{i}" for i in self.run_ids]
+        if all(node in self._records for node in wanted):
+            return
+        from .instance import current
+
+        sessions = (self.instance or current()).sessions
+        session = sessions.current()
+        try:
+            for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
+                missing = [i for i in ids if f"{kind}:{i}" not in self._records]
+                for chunk in _chunks(missing):
+                    for record in session.scalars(select(model).where(model.id.in_(chunk))):
+                        self._records[f"{kind}:{record.id}"] = record
+        finally:
+            sessions.end_read()
 
     @property
     def artifacts(self) -> list[Artifact]:
         """The artifacts in the graph (excluding the start node), ordered by id."""
+        self._load()
         return [self._records[f"artifact:{i}"] for i in sorted(self.artifact_ids) if not self._is_start("artifact", i)]
 
     @property
     def runs(self) -> list[Run]:
         """The runs in the graph (excluding the start node), ordered by id."""
+        self._load()
         return [self._records[f"run:{i}"] for i in sorted(self.run_ids) if not self._is_start("run", i)]
 
     @property
     def transforms(self) -> list[Transform]:
         """The transforms of the graph's runs, each once."""
+        self._load()
         seen: dict[int, Transform] = {}
         for run_id in sorted(self.run_ids):
             transform = self._records[f"run:{run_id}"].transform
@@ -93,6 +140,8 @@ class LineageGraph:
         return isinstance(self.start, Artifact if kind == "artifact" else Run) and self.start.id == record_id
 
     def node(self, node_id: str) -> Any:
+        """The Artifact or Run behind ``"artifact:ID"`` / ``"run:ID"``."""
+        self._load()
         return self._records[node_id]
 
     @property
@@ -103,32 +152,61 @@ class LineageGraph:
         return len(self.artifact_ids) + len(self.run_ids)
 
 
-def _seed_artifacts(session: Any, node: Any, direction: Literal["up", "down"]) -> tuple[set[int], set[int]]:
-    """Artifact seeds and the runs that belong to the graph because they are (part of) the start node."""
+def _seed(session: Any, node: Any, way: Way) -> tuple[set[int], set[int], set[tuple[str, str]]]:
+    """Seed artifacts, the start runs, and the edges between them, for a start node."""
     if isinstance(node, Artifact):
-        return {node.id}, set()
+        return {node.id}, set(), set()
     runs = [node.id] if isinstance(node, Run) else list(session.scalars(select(Run.id).where(Run.transform_id == node.id)))
-    if not runs:
-        return set(), set()
-    if direction == "up":
-        query = select(run_input.c.artifact_id).where(run_input.c.run_id.in_(runs))
-    else:
-        query = select(Artifact.id).where(Artifact.run_id.in_(runs))
-    return set(session.scalars(query)), set(runs)
+    seeds: set[int] = set()
+    edges: set[tuple[str, str]] = set()
+    for chunk in _chunks(runs):
+        if way == "up":
+            rows = session.execute(select(run_input.c.artifact_id, run_input.c.run_id).where(run_input.c.run_id.in_(chunk)))
+            for artifact_id, run_id in rows:
+                seeds.add(artifact_id)
+                edges.add((f"artifact:{artifact_id}", f"run:{run_id}"))
+        else:
+            rows = session.execute(select(Artifact.id, Artifact.run_id).where(Artifact.run_id.in_(chunk)))
+            for artifact_id, run_id in rows:
+                seeds.add(artifact_id)
+                edges.add((f"run:{run_id}", f"artifact:{artifact_id}"))
+    return seeds, set(runs), edges
 
 
-def closure(
-    session: Any, seeds: Iterable[int], direction: Literal["up", "down"], depth: int | None
-) -> dict[int, int]:
-    """Artifact id -> generation for everything reachable from the seed artifacts."""
-    seed_list = sorted(set(seeds))
+def _walk(session: Any, result: LineageGraph, node: Any, way: Way, depth: int | None, edges: set[tuple[str, str]]) -> None:
+    seeds, start_runs, start_edges = _seed(session, node, way)
+    result.run_ids |= start_runs
+    edges |= start_edges
+    inner = depth
+    if start_runs:  # the start run(s) used one generation already
+        if depth == 0:
+            return
+        inner = None if depth is None else depth - 1
+    seed_list = sorted(seeds)
     if not seed_list:
-        return {}
-    sql = text(closure_sql(direction, len(seed_list), depth is not None))
-    params: dict[str, Any] = {f"s{i}": seed for i, seed in enumerate(seed_list)}
-    if depth is not None:
-        params["max_depth"] = depth
-    return {row[0]: row[1] for row in session.execute(sql, params)}
+        return
+    sql = text(_walk_cte(way, len(seed_list), inner is not None) + _EDGES[way])
+    for artifact_id, generation, run_id, other_id in session.execute(sql, _params(seed_list, inner)):
+        result.artifact_ids.add(artifact_id)
+        if run_id is None or (inner is not None and generation >= inner):
+            continue
+        result.run_ids.add(run_id)
+        if way == "up":
+            edges.add((f"run:{run_id}", f"artifact:{artifact_id}"))
+            if other_id is not None:
+                result.artifact_ids.add(other_id)
+                edges.add((f"artifact:{other_id}", f"run:{run_id}"))
+        else:
+            edges.add((f"artifact:{artifact_id}", f"run:{run_id}"))
+            if other_id is not None:
+                result.artifact_ids.add(other_id)
+                edges.add((f"run:{run_id}", f"artifact:{other_id}"))
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
 
 
 def graph(node: Any, direction: Direction = "up", depth: int | None = None, instance: Instance | None = None) -> LineageGraph:
@@ -143,76 +221,33 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
         raise FlowtrailError(f"Lineage needs a saved Artifact, Run or Transform, got {node!r}.")
     inst = instance or current()
     session = inst.sessions.current()
+    result = LineageGraph(start=node, direction=direction, depth=depth, instance=inst)
+    edges: set[tuple[str, str]] = set()
     try:
-        result = LineageGraph(start=node, direction=direction, depth=depth)
         for way in ("up", "down") if direction == "both" else (direction,):
-            _walk(session, result, node, way, depth)  # type: ignore[arg-type]
-        _load(session, result, node)
+            _walk(session, result, node, way, depth, edges)  # type: ignore[arg-type]
     finally:
         inst.sessions.end_read()
-    return result
-
-
-def _walk(session: Any, result: LineageGraph, node: Any, way: Literal["up", "down"], depth: int | None) -> None:
-    seeds, start_runs = _seed_artifacts(session, node, way)
-    result.run_ids |= start_runs
-    inner_depth = depth
-    if start_runs:  # the start run(s) used one generation already
-        if depth == 0:
-            return
-        inner_depth = None if depth is None else depth - 1
-    reached = closure(session, seeds, way, inner_depth)
-    result.artifact_ids |= set(reached)
-    # Runs between the reached artifacts: upstream the producers, downstream the readers,
-    # of every artifact not at the depth limit.
-    expandable = [i for i, d in reached.items() if inner_depth is None or d < inner_depth]
-    for chunk in _chunks(expandable):
-        if way == "up":
-            query = select(Artifact.run_id).where(Artifact.id.in_(chunk), Artifact.run_id.is_not(None))
-        else:
-            query = select(run_input.c.run_id).where(run_input.c.artifact_id.in_(chunk))
-        result.run_ids |= set(session.scalars(query))
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    ordered = sorted(set(ids))
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
-
-
-def _load(session: Any, result: LineageGraph, node: Any) -> None:
     if isinstance(node, Artifact):
         result.artifact_ids.add(node.id)
+        result._records[f"artifact:{node.id}"] = node
     elif isinstance(node, Run):
         result.run_ids.add(node.id)
-    edges: set[tuple[str, str]] = set()
-    for chunk in _chunks(result.run_ids):
-        for artifact in session.scalars(select(Artifact).where(Artifact.run_id.in_(chunk))):
-            if artifact.id in result.artifact_ids:
-                edges.add((f"run:{artifact.run_id}", f"artifact:{artifact.id}"))
-        rows = session.execute(select(run_input.c.artifact_id, run_input.c.run_id).where(run_input.c.run_id.in_(chunk)))
-        for artifact_id, run_id in rows:
-            if artifact_id in result.artifact_ids:
-                edges.add((f"artifact:{artifact_id}", f"run:{run_id}"))
-    for chunk in _chunks(result.artifact_ids):
-        for artifact in session.scalars(select(Artifact).where(Artifact.id.in_(chunk))):
-            result._records[f"artifact:{artifact.id}"] = artifact
-    for chunk in _chunks(result.run_ids):
-        for run in session.scalars(select(Run).where(Run.id.in_(chunk))):
-            result._records[f"run:{run.id}"] = run
+        result._records[f"run:{node.id}"] = node
     result.edges = sorted(edges)
+    return result
 
 
 def upstream_artifacts(node: Any, depth: int | None = None) -> QuerySet[Artifact]:
     """A query set of the artifacts upstream of ``node`` (not including it)."""
     found = graph(node, "up", depth)
-    return Artifact.filter(id__in=sorted(a.id for a in found.artifacts))
+    return Artifact.filter(id__in=sorted(found.artifact_ids - ({node.id} if isinstance(node, Artifact) else set())))
 
 
 def downstream_artifacts(node: Any, depth: int | None = None) -> QuerySet[Artifact]:
     """A query set of the artifacts downstream of ``node`` (not including it)."""
     found = graph(node, "down", depth)
-    return Artifact.filter(id__in=sorted(a.id for a in found.artifacts))
+    return Artifact.filter(id__in=sorted(found.artifact_ids - ({node.id} if isinstance(node, Artifact) else set())))
 
 
 __all__ = ["LineageGraph", "closure", "downstream_artifacts", "graph", "upstream_artifacts"]
