@@ -1,0 +1,132 @@
+"""Benchmark: what ``snakemake --logger flowtrail`` adds to a workflow's run time.
+
+Run with ``python benchmarks/snakemake_overhead.py [--rounds N] [--jobs N]``. A fresh flowtrail
+instance is created in a temporary folder (removed afterwards) holding a workflow of ``--jobs``
+(default 200) trivial shell jobs (``touch {output}``) plus the ``all`` target. Each round runs
+``snakemake -c2`` on it twice, once plain and once with ``--logger flowtrail`` (which registers a
+workflow run, 201 job runs and 200 output artifacts), alternating which goes first; before every
+run the outputs and ``.snakemake/`` are removed, so both variants do exactly the same work. One
+warm-up pair is not counted.
+
+Reported per variant: the median wall time (subprocess start to exit) and the median CPU time
+(user + system of snakemake and everything it started, from ``getrusage(RUSAGE_CHILDREN)``),
+then the ratios flowtrail / plain and ms per job. Target (from the issue): <= 3 % wall added.
+The script prints the load average, warns on a busy machine, and never fails on a missed target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_WALL = 1.03
+SNAKEFILE = """\
+N = {jobs}
+
+rule all:
+    input: expand("out/{{i}}.txt", i=range(N))
+
+rule touch:
+    output: "out/{{i}}.txt"
+    shell: "touch {{output}}"
+"""
+
+
+def snakemake_command() -> list[str]:
+    exe = shutil.which("snakemake")
+    return [exe] if exe else [sys.executable, "-m", "snakemake"]
+
+
+def clean(workdir: Path) -> None:
+    shutil.rmtree(workdir / "out", ignore_errors=True)
+    shutil.rmtree(workdir / ".snakemake", ignore_errors=True)
+
+
+def run_once(workdir: Path, extra: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one snakemake run (CPU of all its descendants)."""
+    clean(workdir)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [*snakemake_command(), "-c2", *extra], cwd=workdir, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        sys.exit(f"snakemake {' '.join(extra)} failed:\n{result.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def registry_counts(project: Path) -> str:
+    code = (
+        "import flowtrail as ft; ft.connect(); "
+        "print(ft.Run.filter(engine='snakemake').count(), ft.Artifact.filter().count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True)
+    runs, artifacts = (out.stdout.split() + ["?", "?"])[:2]
+    return f"{runs} snakemake runs, {artifacts} artifacts in the registry"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (each: one plain, one flowtrail run)")
+    parser.add_argument("--jobs", type=int, default=200, help="number of trivial shell jobs")
+    parser.add_argument("--logger", default="flowtrail", help="the logger plugin to measure")
+    args = parser.parse_args()
+
+    load = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    print(f"snakemake_overhead: {args.jobs} jobs, -c2, {args.rounds} rounds; load average {load:.2f} on {cpus} CPUs")
+    if load > cpus:
+        print("warning: the machine is busy; numbers will be noisy")
+
+    with tempfile.TemporaryDirectory(prefix="flowtrail-bench-snakemake-") as tmp:
+        project = Path(tmp) / "project"
+        workdir = project / "workflow"
+        workdir.mkdir(parents=True)
+        (workdir / "Snakefile").write_text(SNAKEFILE.format(jobs=args.jobs))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWTRAIL_", "OPENLINEAGE"))}
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        subprocess.run(
+            [sys.executable, "-c", "import flowtrail; flowtrail.init('.')"], cwd=project, env=env, check=True
+        )
+        variants = {"plain": [], args.logger: ["--logger", args.logger]}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+        for name, extra in variants.items():  # warm-up: byte-code caches, page cache, environment snapshot
+            run_once(workdir, extra, env)
+        for round_ in range(args.rounds):
+            order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+            for name in order:
+                times[name].append(run_once(workdir, variants[name], env))
+            summary = "  ".join(f"{n} {times[n][-1][0]:.2f}s" for n in variants)
+            print(f"  round {round_ + 1}: {summary}", flush=True)
+        print(f"  ({registry_counts(project)})")
+
+    print()
+    print(f"{'variant':<12} {'wall s':>8} {'cpu s':>8} {'wall ms/job':>12}")
+    medians = {}
+    for name in variants:
+        wall = statistics.median(t[0] for t in times[name])
+        cpu = statistics.median(t[1] for t in times[name])
+        medians[name] = (wall, cpu)
+        print(f"{name:<12} {wall:>8.3f} {cpu:>8.3f} {wall / (args.jobs + 1) * 1000:>12.2f}")
+    (plain_wall, plain_cpu), (ft_wall, ft_cpu) = medians["plain"], medians[args.logger]
+    wall_ratio, cpu_ratio = ft_wall / plain_wall, ft_cpu / plain_cpu
+    verdict = "met" if wall_ratio <= TARGET_WALL else "MISSED"
+    print()
+    print(f"wall ratio {wall_ratio:.3f} (+{(wall_ratio - 1) * 100:.1f} %), target <= {TARGET_WALL:.2f}: {verdict}")
+    print(f"cpu ratio  {cpu_ratio:.3f} (+{(cpu_ratio - 1) * 100:.1f} %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Snakemake adapter: ``snakemake --logger flowtrail`` records every job of every run.
+
+Install with ``pip install flowtrail[snakemake]`` and add ``--logger flowtrail`` to the command
+line (or ``logger: [flowtrail]`` to a profile); the Snakefile stays as it is. The workflow run
+becomes a Run of the Snakefile's Transform (type ``pipeline``), every job a child Run of its
+rule's Transform (``<workflow>/<rule>``, type ``rule``), with inputs and outputs registered in
+place in the workflow's working directory. Modules:
+
+- :mod:`.plugin`: the ``LogHandler`` and its settings (what Snakemake loads);
+- :mod:`.events`: copying payloads out of log records on Snakemake's logging thread;
+- :mod:`.recorder`: the background worker that writes to the registry;
+- :mod:`.paths`, :mod:`.sources`, :mod:`.metadata`, :mod:`.workflow`: file names, Snakefile
+  sources, Snakemake's metadata records, and run parameters.
+"""
+
+from .plugin import LogHandler, LogHandlerSettings
+
+__all__ = ["LogHandler", "LogHandlerSettings"]

@@ -1,0 +1,122 @@
+"""The Snakemake logger plugin ``flowtrail``: ``snakemake --logger flowtrail``.
+
+Snakemake finds it through the top-level shim package ``snakemake_logger_plugin_flowtrail``,
+which re-exports :class:`LogHandler` and :class:`LogHandlerSettings` from here. ``emit()`` only
+copies the payload of the events the adapter needs and queues it for the background
+:class:`~flowtrail.integrations.snakemake.recorder.Recorder`; it never raises and never waits.
+
+No ``from __future__ import annotations`` in this module: Snakemake passes the settings' type
+annotations to argparse as ``type=``, and string annotations would break every ``snakemake``
+command once the plugin is installed.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
+
+from .events import snapshot
+from .recorder import Options, Recorder
+
+HASH_MODES = ("full", "size-mtime")
+OPENLINEAGE_MODES = ("auto", "off")
+
+
+@dataclass
+class LogHandlerSettings(LogHandlerSettingsBase):
+    """``--logger-flowtrail-<name>`` options (also ``logger-flowtrail-<name>:`` in a profile)."""
+
+    instance: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "The flowtrail instance to record into: the folder holding .flowtrail/. Default: "
+            "FLOWTRAIL_INSTANCE, else the first instance found above the working directory or the "
+            "Snakefile's folder, else FLOWTRAIL_DB_URL.",
+            "metavar": "PATH",
+        },
+    )
+    hash: str = field(
+        default="full",
+        metadata={
+            "help": "How files are identified: 'full' hashes every byte (MD5); 'size-mtime' uses size "
+            "and modification time only, for very large files (versions, not contents, are compared).",
+            "choices": HASH_MODES,
+            "metavar": "MODE",
+        },
+    )
+    openlineage: str = field(
+        default="auto",
+        metadata={
+            "help": "'auto' emits OpenLineage events for every run when OpenLineage is configured "
+            "(OPENLINEAGE_URL, openlineage.yml, OPENLINEAGE__TRANSPORT__*); 'off' never emits from "
+            "this Snakemake process (jobs' own processes are not affected).",
+            "choices": OPENLINEAGE_MODES,
+            "metavar": "MODE",
+        },
+    )
+    flush_timeout: float = field(
+        default=300.0,
+        metadata={
+            "help": "Seconds Snakemake waits at exit for flowtrail to finish recording (hashing large "
+            "outputs can take a while); runs not recorded by then stay 'started'.",
+            "metavar": "SECONDS",
+        },
+    )
+
+
+class LogHandler(LogHandlerBase):
+    """Records every job of the workflow in the flowtrail registry (see the package docs)."""
+
+    def __post_init__(self) -> None:
+        self.recorder: Optional[Recorder] = None
+        if getattr(self.common_settings, "dryrun", False):
+            return  # a dry run records nothing
+        settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
+        self.recorder = Recorder(
+            Options(
+                instance=settings.instance or None,
+                hash_mode=settings.hash if settings.hash in HASH_MODES else "full",
+                openlineage=settings.openlineage != "off",
+                flush_timeout=float(settings.flush_timeout),
+            )
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self.recorder is not None:
+                event = snapshot(record)
+                if event is not None:
+                    self.recorder.put(event)
+        except Exception:  # an exception here would stop Snakemake's logging thread for good
+            self.handleError(record)
+
+    def close(self) -> None:
+        try:
+            if self.recorder is not None:
+                self.recorder.close()
+        except Exception:
+            pass
+        finally:
+            super().close()
+
+    @property
+    def writes_to_stream(self) -> bool:
+        return False
+
+    @property
+    def writes_to_file(self) -> bool:
+        return False
+
+    @property
+    def has_filter(self) -> bool:
+        return True  # Snakemake's default filter would drop job events under --quiet
+
+    @property
+    def has_formatter(self) -> bool:
+        return True  # nothing is formatted: payloads are read from the records
+
+    @property
+    def needs_rulegraph(self) -> bool:
+        return False
