@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK_SIZE = 4 * 1024 * 1024
 HASH_TYPE_FILE = "md5"
@@ -44,7 +44,8 @@ def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) ->
     md5 = hashlib.md5()
     size = 0
     with open(path, "rb", buffering=0) as handle:
-        buffer = bytearray(CHUNK_SIZE)
+        # Sized to the file: zeroing a 4 MiB buffer costs more than hashing a small file.
+        buffer = bytearray(min(CHUNK_SIZE, os.fstat(handle.fileno()).st_size + 1))
         view = memoryview(buffer)
         while True:
             n = handle.readinto(buffer)
@@ -114,40 +115,65 @@ def hash_folder(folder: str | os.PathLike[str], progress: Progress | None = None
 
 def copy_and_hash(
     source: str | os.PathLike[str],
-    write: Callable[[bytes], object],
+    write: Callable[[memoryview], object],
     progress: Progress | None = None,
 ) -> Digest:
-    """Read ``source`` once, handing each chunk to ``write`` and to the hash in parallel."""
+    """Read ``source`` once, handing each chunk to ``write`` and to the hash in parallel.
+
+    Small files are copied in the calling thread; larger ones through a ring of reused buffers:
+    the reader fills and hashes one buffer while a writer thread writes the previous one.
+    """
     md5 = hashlib.md5()
-    size = 0
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    with open(source, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= COPY_BUFFER:
+            data = handle.readall() or b""
+            md5.update(data)
+            write(memoryview(data))
+            if progress:
+                progress(len(data))
+            return Digest(md5.hexdigest(), HASH_TYPE_FILE, len(data))
+        return _pipelined_copy(handle, write, md5, progress)
+
+
+COPY_BUFFER = 1024 * 1024
+RING = 4
+
+
+def _pipelined_copy(handle: Any, write: Callable[[memoryview], object], md5: Any, progress: Progress | None) -> Digest:
+    free: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(RING):
+        free.put(bytearray(COPY_BUFFER))
+    filled: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[BaseException] = []
 
     def writer() -> None:
-        try:
-            while (chunk := chunks.get()) is not None:
+        while (item := filled.get()) is not None:
+            buffer, n = item
+            try:
                 if not failure:
-                    write(chunk)
-        except BaseException as exc:  # surfaced in the reading thread below
-            failure.append(exc)
-            while chunks.get() is not None:
-                pass
+                    write(memoryview(buffer)[:n])
+            except BaseException as exc:  # surfaced in the reading thread below
+                failure.append(exc)
+            free.put(buffer)
 
     thread = threading.Thread(target=writer, name="flowtrail-copy", daemon=True)
     thread.start()
+    size = 0
     try:
-        with open(source, "rb", buffering=0) as handle:
-            while not failure:
-                chunk = handle.read(CHUNK_SIZE)
-                if not chunk:
-                    break
-                chunks.put(chunk)
-                md5.update(chunk)
-                size += len(chunk)
-                if progress:
-                    progress(len(chunk))
+        while not failure:
+            buffer = free.get()
+            n = handle.readinto(buffer)
+            if not n:
+                free.put(buffer)
+                break
+            md5.update(memoryview(buffer)[:n])
+            filled.put((buffer, n))
+            size += n
+            if progress:
+                progress(n)
     finally:
-        chunks.put(None)
+        filled.put(None)
         thread.join()
     if failure:
         raise failure[0]
@@ -158,10 +184,34 @@ def copy_file_and_hash(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
     progress: Progress | None = None,
+    *,
+    fsync: bool = True,
 ) -> Digest:
-    """Copy a local file to a local destination and hash it in the same pass; fsync before returning."""
+    """Copy a local file to a local destination and hash it in the same pass.
+
+    With ``fsync=False`` the caller makes the copy durable itself (see :func:`sync_files`).
+    """
     with open(destination, "wb", buffering=0) as out:
         digest = copy_and_hash(source, out.write, progress)
-        out.flush()
-        os.fsync(out.fileno())
+        if fsync:
+            os.fsync(out.fileno())
     return digest
+
+
+def sync_files(paths: list[str]) -> None:
+    """Flush many files to disk, in parallel: one fsync after another costs a disk round trip each."""
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    if len(paths) <= 1:
+        for path in paths:
+            sync(path)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+        list(pool.map(sync, paths))

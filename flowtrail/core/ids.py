@@ -13,8 +13,11 @@ VERSION_LENGTH = 4
 
 
 def random_base62(n: int) -> str:
-    """Return ``n`` random base62 characters."""
-    return "".join(secrets.choice(BASE62) for _ in range(n))
+    """Return ``n`` random base62 characters (unbiased: bytes >= 248 are drawn again)."""
+    chars: list[str] = []
+    while len(chars) < n:
+        chars.extend(BASE62[b % 62] for b in secrets.token_bytes(n + 8) if b < 248)
+    return "".join(chars[:n])
 
 
 def encode_base62(number: int, width: int) -> str:

@@ -33,6 +33,7 @@ class Instance:
         self.engine = make_engine(config.db_url)
         self.sessions = Sessions(self.engine)
         self._default_storage: Storage | None = None
+        self._storages: tuple[tuple[Any, ...], list[Storage]] | None = None
         self.emitter: Any = None  # OpenLineage emission, when configured
 
     @property
@@ -42,6 +43,19 @@ class Instance:
         if self.config.root is not None:
             return self.config.root.name
         return self.engine.url.database or "flowtrail"
+
+    def storages(self) -> list[Storage]:
+        """Registered storage locations, re-read only when a process registered a new one."""
+        from sqlalchemy import func
+
+        session = self.sessions.current()
+        try:
+            fingerprint = tuple(session.execute(select(func.count(Storage.id), func.max(Storage.id))).one())
+            if self._storages is None or self._storages[0] != fingerprint:
+                self._storages = (fingerprint, list(session.scalars(select(Storage))))
+        finally:
+            self.sessions.end_read()
+        return self._storages[1]
 
     @property
     def dialect(self) -> str:

@@ -26,7 +26,7 @@ class LineageEvent(Record):
     run_uid: Mapped[str | None] = mapped_column(String(64), index=True)
     job_namespace: Mapped[str | None] = mapped_column(String(1024))
     job_name: Mapped[str | None] = mapped_column(String(1024))
-    payload: Mapped[Any] = mapped_column(JSONType)
+    payload: Mapped[Any] = mapped_column(JSONType())
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     @property

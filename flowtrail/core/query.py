@@ -120,7 +120,8 @@ def _resolve(model: type, parts: list[str], value: Any, full: str) -> ColumnElem
         return attribute.any(inner) if relation.uselist else attribute.has(inner)
     if name in mapper.columns:
         column = getattr(model, name)
-        if isinstance(mapper.columns[name].type, JSON) and rest:
+        column_type = mapper.columns[name].type
+        if isinstance(getattr(column_type, "impl", column_type), JSON) and rest:
             if len(rest) > 1 and rest[-1] in LOOKUPS:
                 return _json_compare(column, rest[:-1], rest[-1], value)
             return _json_compare(column, rest, "exact", value)

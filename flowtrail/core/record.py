@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import JSON, DateTime, MetaData
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 from .query import QuerySet
@@ -23,7 +23,18 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONType(TypeDecorator[Any]):
+    """JSON everywhere, JSONB on PostgreSQL (imported only there: it costs 30 ms to import)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 def utcnow() -> dt.datetime:
@@ -35,7 +46,7 @@ class Record(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSONType,
+        dict[str, Any]: JSONType(),
         dt.datetime: DateTime(timezone=True),
     }
 

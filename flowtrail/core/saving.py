@@ -35,6 +35,7 @@ from .hashing import (
     hash_folder,
     hash_stream,
     stat_digest,
+    sync_files,
 )
 from .ids import new_stem, random_base62, versioned_uid
 from .storage import MANAGED_PREFIX, Storage, bucket_root, filesystem, normalize_location, object_relpath
@@ -61,6 +62,7 @@ class Pending:
     n_observations: int | None = None
     final: str | None = None
     duplicate_of: Artifact | None = None
+    written: list[str] = field(default_factory=list)  # local copies still to fsync
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,8 +76,7 @@ def save_artifacts(
     inst = instance or current()
     sessions = inst.sessions
     session = sessions.current()
-    storages = list(session.scalars(select(Storage)))
-    sessions.end_read()
+    storages = inst.storages()
     default = inst.default_storage
     run = current_run()
     prepared: list[Pending] = []
@@ -84,6 +85,8 @@ def save_artifacts(
             if artifact.id is not None:
                 raise IntegrityError(f"{artifact!r} is already saved; change fields and call .save() on it alone.")
             prepared.append(_prepare(inst, artifact, storages, default, progress))
+        # Copies were written without fsync; make them durable together before any row points at them.
+        sync_files([p for pending in prepared for p in pending.written])
         registered = _register(inst, prepared, run)
     except BaseException:
         for pending in prepared:
@@ -134,11 +137,12 @@ def _prepare(
         return Pending(artifact, digest, None, relpath, new_root=new_root)
     # A local file outside every registered location: copy it into managed storage.
     temp = _temp_relpath(artifact.suffix)
+    written: list[str] = []
     if artifact.kind == "folder":
-        digest = _copy_folder(source, default, temp, progress)
+        digest = _copy_folder(source, default, temp, progress, written)
     else:
-        digest = _copy_file(source, default, temp, progress)
-    return Pending(artifact, digest, default, None, temp=temp)
+        digest = _copy_file(source, default, temp, progress, written)
+    return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
@@ -180,23 +184,31 @@ def _temp_relpath(suffix: str) -> str:
     return f"{MANAGED_PREFIX}/.tmp-{random_base62(12)}-{os.getpid()}{suffix}"
 
 
-def _copy_file(source: str, storage: Storage, relpath: str, progress: Progress | None) -> Digest:
+def _copy_file(
+    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
+) -> Digest:
     target = storage.full_path(relpath)
     try:
         if storage.is_local:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-            return copy_file_and_hash(source, target, progress)
+            if written is None:
+                return copy_file_and_hash(source, target, progress)
+            digest = copy_file_and_hash(source, target, progress, fsync=False)
+            written.append(target)
+            return digest
         with storage.fs.open(target, "wb") as out:
             return copy_and_hash(source, out.write, progress)
     except OSError as exc:
         raise StorageError(f"Could not copy {source} to {target}: {exc}. Check free space and permissions.") from exc
 
 
-def _copy_folder(source: str, storage: Storage, relpath: str, progress: Progress | None) -> Digest:
+def _copy_folder(
+    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
+) -> Digest:
     files = folder_files(source)
     if not files:
         raise StorageError(f"The folder {source} is empty: there is nothing to register.")
-    entries = [(rel, _copy_file(str(full), storage, f"{relpath}/{rel}", progress)) for rel, full in files]
+    entries = [(rel, _copy_file(str(full), storage, f"{relpath}/{rel}", progress, written)) for rel, full in files]
     return combine_folder(entries)
 
 
@@ -306,11 +318,23 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     latest[family] = artifact
                 by_hash.setdefault(p.digest.hash, artifact)
             session.flush()
+            _sync_renames(moved)
     except BaseException:
         for p in moved:
             _remove(p.storage, p.final)
         raise
     return results
+
+
+def _sync_renames(moved: list[Pending]) -> None:
+    """Make the renames durable before the rows that point at them are committed."""
+    folders = {os.path.dirname(p.storage.full_path(p.final)) for p in moved if p.storage and p.storage.is_local and p.final}
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:

@@ -23,7 +23,7 @@ class Setting(Record):
     __tablename__ = "setting"
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSONType)
+    value: Mapped[Any] = mapped_column(JSONType())
 
 
 def get_setting(instance: Instance, key: str, default: Any = None) -> Any:

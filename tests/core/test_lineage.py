@@ -9,8 +9,14 @@ from flowtrail.core.lineage_view import render
 from flowtrail.core.tracking import finish_run, start_run
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_instance(request):
+    """The same registry behaviour on the embedded SQLite and on a PostgreSQL server."""
+    return request.getfixturevalue("instance" if request.param == "sqlite" else "pg_instance")
+
+
 @pytest.fixture
-def pipeline(instance, tmp_path):
+def pipeline(any_instance, tmp_path):
     """raw -> align -> bam -> call -> vcf -> report -> html, plus a side input and a failed run.
 
     raw.fq ─┐

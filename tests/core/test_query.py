@@ -5,8 +5,14 @@ import flowtrail as ft
 from flowtrail.core.tracking import finish_run, start_run
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_instance(request):
+    """The same registry behaviour on the embedded SQLite and on a PostgreSQL server."""
+    return request.getfixturevalue("instance" if request.param == "sqlite" else "pg_instance")
+
+
 @pytest.fixture
-def registry(instance, tmp_path):
+def registry(any_instance, tmp_path):
     """Three runs of two transforms with artifacts of different sizes."""
     made = {}
     for name, lr, sizes in (("train.py", 0.1, (10, 20)), ("train.py", 0.5, (30,)), ("prep.py", None, (40,))):
