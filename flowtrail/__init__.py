@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from .core.run import Run
     from .core.saving import save_artifacts as save
     from .core.storage import Storage
-    from .core.tracking import current_run, finish, track, tracked
+    from .core.script import finish, track
+    from .core.tracking import current_run, tracked
     from .core.transform import Transform
 
 _EXPORTS = {
@@ -47,8 +48,8 @@ _EXPORTS = {
     "connect": "flowtrail.core.instance",
     "init": "flowtrail.core.instance",
     "current_run": "flowtrail.core.tracking",
-    "finish": "flowtrail.core.tracking",
-    "track": "flowtrail.core.tracking",
+    "finish": "flowtrail.core.script",
+    "track": "flowtrail.core.script",
     "tracked": "flowtrail.core.tracking",
     "save": "flowtrail.core.saving:save_artifacts",
     "ConfigurationError": "flowtrail.core.errors",

@@ -39,7 +39,7 @@ from .hashing import (
 )
 from .ids import new_stem, random_base62, versioned_uid
 from .storage import MANAGED_PREFIX, Storage, bucket_root, filesystem, normalize_location, object_relpath
-from .transform import _user
+from .host import current_user
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -269,7 +269,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             _resolve_new_storages(session, prepared)
             latest, by_hash = _existing(session, prepared)
             results = []
-            user = _user()
+            user = current_user()
             run_id = run.id if run is not None else None
             for p in prepared:
                 artifact = p.artifact

@@ -7,42 +7,38 @@ exception escaping a tracked function (or a tracked script) marks the run failed
 
 from __future__ import annotations
 
-import atexit
 import contextvars
 import functools
 import inspect
-import os
 import platform
-import sys
-import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from .database import write_transaction
-from .environment import current_environment, get_or_create_environment
+from .environment import get_or_create_environment
 from .errors import TrackingError
+from .host import current_environment, current_user
 from .ids import uuid7
 from .instance import Instance, current
 from .models import Run
 from .params import jsonable
 from .record import utcnow
 from .run import FINAL_STATUSES, set_status
-from .transform import _user, get_or_create_transform
+from .transform import get_or_create_transform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _run_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar("flowtrail_run", default=None)
-_script_run: Run | None = None  # set by track(); visible from every thread
 _environment_ids: dict[int, int] = {}  # id(instance) -> environment row id, captured once per process
-_hooks_installed = False
 RunListener = Callable[[str, Run], None]
 _listeners: list[RunListener] = []
 
 
 def current_run() -> Run | None:
     """The innermost tracked run of this context, or the script's run from ``track()``."""
-    return _run_var.get() or _script_run
+    from .script import script_run
+
+    return _run_var.get() or script_run()
 
 
 def add_run_listener(listener: RunListener) -> None:
@@ -111,7 +107,7 @@ def start_run(
             environment_id=_environment_id(inst, session) if capture_environment else None,
             engine=engine,
             engine_version=engine_version or (platform.python_version() if engine == "python" else None),
-            created_by=_user(),
+            created_by=current_user(),
         )
         session.add(run)
         session.flush()
@@ -142,83 +138,6 @@ def finish_run(
             run.metrics = {**(run.metrics or {}), **jsonable(metrics)}
     _notify("finish", run)
     return run
-
-
-def _script_identity() -> tuple[str, str, str | None]:
-    """Key, type and source of the running script or notebook."""
-    main = sys.modules.get("__main__")
-    notebook = os.environ.get("JPY_SESSION_NAME")
-    if notebook and "ipykernel" in sys.modules:
-        path = Path(notebook)
-        return path.name, "notebook", path.read_text() if path.is_file() else None
-    file = getattr(main, "__file__", None)
-    if not file:
-        return "interactive", "script", None
-    path = Path(file).resolve()
-    key = path.name
-    try:
-        root = current().config.root
-        if root is not None and path.is_relative_to(root):
-            key = path.relative_to(root).as_posix()
-    except Exception:
-        pass
-    try:
-        source = path.read_text()
-    except (OSError, UnicodeDecodeError):
-        source = None
-    return key, "script", source
-
-
-def track(
-    transform: str | None = None, *, params: dict[str, Any] | None = None, description: str | None = None
-) -> Run:
-    """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run."""
-    global _script_run
-    if _script_run is not None and _script_run.status == "started":
-        raise TrackingError(
-            f"This process already tracks run {_script_run.uid}; call flowtrail.finish() before track() again."
-        )
-    key, kind, source = _script_identity()
-    run = start_run(transform or key, type=kind, source_code=source, params=params, description=description)
-    _script_run = run
-    _install_exit_hooks()
-    return run
-
-
-def finish(status: str = "completed", *, error: str | None = None) -> Run:
-    """End the run started by ``track()``."""
-    global _script_run
-    run = _script_run
-    if run is None:
-        raise TrackingError("finish() was called without track(): call flowtrail.track() at the start of the script.")
-    _script_run = None
-    return finish_run(run, status, error=error)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    previous_hook = sys.excepthook
-
-    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        if _script_run is not None and threading.current_thread() is threading.main_thread():
-            try:
-                finish("failed", error=f"{kind.__name__}: {value}")
-            except Exception:
-                pass
-        previous_hook(kind, value, tb)
-
-    sys.excepthook = excepthook
-
-    @atexit.register
-    def _finish_at_exit() -> None:
-        if _script_run is not None:
-            try:
-                finish("completed")
-            except Exception:
-                pass
 
 
 @overload
@@ -285,5 +204,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
         return decorate(function)
     return decorate
 
+
+from .script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = ["add_run_listener", "current_run", "finish", "finish_run", "start_run", "track", "tracked"]

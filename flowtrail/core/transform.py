@@ -7,7 +7,6 @@ becomes a new version, the same source again is the same transform.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .database import add_locks
 from .errors import FlowtrailError
+from .host import current_user
 from .ids import new_stem, versioned_uid
 from .record import LineageMixin, Record, utcnow
 
@@ -112,15 +112,8 @@ def get_or_create_transform(
         hash=digest,
         description=description,
         reference=reference,
-        created_by=_user(),
+        created_by=current_user(),
     )
     session.add(transform)
     session.flush()
     return transform
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry, e.g. in some containers
-        return None

@@ -1,0 +1,171 @@
+"""``track()`` and ``finish()``: one run for a whole script or notebook.
+
+Kept free of SQLAlchemy imports: on the embedded SQLite registry, with nothing else to do (no
+OpenLineage to emit, no instance connected), the run is written by :mod:`.fast_track` and the
+ORM is loaded only if the script uses the registry for anything else. An uncaught exception
+marks the run failed; a script that forgets ``finish()`` is completed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import config as cfg
+from .errors import TrackingError
+
+if TYPE_CHECKING:
+    from .fast_track import FastRun
+    from .run import Run
+
+_record: Run | None = None  # the script's run as an ORM record, once loaded
+_fast: FastRun | None = None  # the script's run as written by the fast path
+_hooks_installed = False
+
+
+class TrackedRun:
+    """What ``track()`` returns on the fast path: ``uid`` and ``id`` at once, the rest on first use."""
+
+    def __init__(self, fast: FastRun) -> None:
+        self._fast = fast
+
+    @property
+    def uid(self) -> str:
+        return self._fast.uid
+
+    @property
+    def id(self) -> int:  # noqa: A003
+        return self._fast.id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_load(self._fast), name)
+
+    def __repr__(self) -> str:
+        return f"Run(uid={self.uid!r})"
+
+
+def _load(fast: FastRun) -> Run:
+    from .instance import current
+    from .run import Run
+
+    session = current().sessions.current()
+    try:
+        record = session.get(Run, fast.id, populate_existing=True)
+    finally:
+        current().sessions.end_read()
+    if record is None:
+        raise TrackingError(f"Run {fast.uid} is no longer in the registry.")
+    return record
+
+
+def script_run() -> Run | None:
+    """The ORM record of the script's run (loading it on first use), or None."""
+    global _record
+    if _record is None and _fast is not None:
+        _record = _load(_fast)
+    return _record
+
+
+def _identity(root: Path | None) -> tuple[str, str, str | None]:
+    """Key, type and source of the running script or notebook."""
+    main = sys.modules.get("__main__")
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook and "ipykernel" in sys.modules:
+        path = Path(notebook)
+        return path.name, "notebook", path.read_text() if path.is_file() else None
+    file = getattr(main, "__file__", None)
+    if not file:
+        return "interactive", "script", None
+    path = Path(file).resolve()
+    key = path.name
+    if root is not None and path.is_relative_to(root):
+        key = path.relative_to(root).as_posix()
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        source = None
+    return key, "script", source
+
+
+def _needs_orm() -> bool:
+    """True when something beyond writing rows must happen at start: emission, listeners, a live session."""
+    from .openlineage.config import is_configured
+
+    instance_module = sys.modules.get("flowtrail.core.instance")
+    if instance_module is not None and getattr(instance_module, "_current", None) is not None:
+        return True
+    tracking_module = sys.modules.get("flowtrail.core.tracking")
+    if tracking_module is not None and getattr(tracking_module, "_listeners", None):
+        return True
+    return is_configured()
+
+
+def track(
+    transform: str | None = None, *, params: dict[str, Any] | None = None, description: str | None = None
+) -> Any:
+    """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run."""
+    global _record, _fast
+    if _record is not None or _fast is not None:
+        uid = _record.uid if _record is not None else _fast.uid  # type: ignore[union-attr]
+        raise TrackingError(f"This process already tracks run {uid}; call flowtrail.finish() before track() again.")
+    config = cfg.resolve()
+    key, kind, source = _identity(config.root)
+    _install_exit_hooks()
+    if not _needs_orm():
+        from . import fast_track
+
+        fast = fast_track.start(config, transform or key, kind, source, params, description)
+        if fast is not None:
+            _fast = fast
+            return TrackedRun(fast)
+    from .tracking import start_run
+
+    _record = start_run(transform or key, type=kind, source_code=source, params=params, description=description)
+    return _record
+
+
+def finish(status: str = "completed", *, error: str | None = None) -> Any:
+    """End the run started by ``track()``."""
+    global _record, _fast
+    record, fast = _record, _fast
+    if record is None and fast is None:
+        raise TrackingError("finish() was called without track(): call flowtrail.track() at the start of the script.")
+    _record, _fast = None, None
+    if record is None and fast is not None:
+        from . import fast_track
+
+        fast_track.finish(fast, status, error)
+        return TrackedRun(fast)
+    from .tracking import finish_run
+
+    return finish_run(record, status, error=error)  # type: ignore[arg-type]
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook = sys.excepthook
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if (_record is not None or _fast is not None) and threading.current_thread() is threading.main_thread():
+            try:
+                finish("failed", error=f"{kind.__name__}: {value}")
+            except Exception:
+                pass
+        previous_hook(kind, value, tb)
+
+    sys.excepthook = excepthook
+
+    @atexit.register
+    def _finish_at_exit() -> None:
+        if _record is not None or _fast is not None:
+            try:
+                finish("completed")
+            except Exception:
+                pass
