@@ -43,26 +43,14 @@ def task_hash_of(location: str) -> str | None:
 
 
 @contextmanager
-def detached() -> Iterator[None]:
-    """Save artifacts without attributing them to the caller's tracked run.
-
-    ``save_artifacts`` falls back to ``current_run()`` for artifacts without an explicit run; when
-    a tracked Python script calls the runner, an external input would otherwise become an
-    output of that script. (Core has no way yet to say "no run"; see the adapter's notes.)
-    """
-    from flowtrail.core import tracking
-
-    token = tracking._run_var.set(None)
-    script_run = tracking._script_run
-    tracking._script_run = None
-    logging.getLogger("flowtrail").addFilter(_quiet_duplicates)
+def quiet_duplicates() -> Iterator[None]:
+    """Hide core's "N of M artifacts were already registered" notice while the adapter saves."""
+    flowtrail_logger = logging.getLogger("flowtrail")
+    flowtrail_logger.addFilter(_quiet_duplicates)
     try:
         yield
     finally:
-        logging.getLogger("flowtrail").removeFilter(_quiet_duplicates)
-        if tracking._script_run is None:
-            tracking._script_run = script_run
-        tracking._run_var.reset(token)
+        flowtrail_logger.removeFilter(_quiet_duplicates)
 
 
 def _quiet_duplicates(record: logging.LogRecord) -> bool:
@@ -205,7 +193,7 @@ class ArtifactResolver:
                 logger.warning("nextflow: cannot register %s: %s", location, exc)
         if not pending:
             return result
-        with detached():
+        with quiet_duplicates():
             try:
                 saved = save_artifacts([a for _, a in pending], instance=self.instance)
             except FlowtrailError:
@@ -219,4 +207,23 @@ class ArtifactResolver:
         for (location, _), record in zip(pending, saved, strict=True):
             if record is not None:
                 self._cache[location] = result[location] = record
+        if run is None:
+            self._unclaim([record for (_, new), record in zip(pending, saved, strict=True) if record is new])
         return result
+
+    def _unclaim(self, created: list[Artifact]) -> None:
+        """Undo core's default of crediting new run-less artifacts to the caller's tracked run.
+
+        ``save_artifacts`` gives an artifact without ``run=`` to ``current_run()``. When a tracked
+        Python script calls the runner, an external input would become an output of that script;
+        core has no way yet to say "no run", so the link is cleared right after the save.
+        """
+        from flowtrail.core.tracking import current_run
+
+        ambient = current_run()
+        if ambient is None:
+            return
+        for artifact in created:
+            if artifact.run_id == ambient.id:
+                artifact.run_id = None
+                artifact.save()

@@ -527,7 +527,8 @@ class Recorder:
             error = f"exit code {exit_code}" if exit_code is not None else f"Nextflow status {nf_status}"
             if tail:
                 error += f"; tail of .command.err:\n{tail}"
-        tag = (record.get("tag") if record is not None else None) or _tag_of(task.name)
+        # Without a trace, "NAME (x)" may hold a tag or just the task's index: the best guess.
+        tag = record.get("tag") if record is not None and "tag" in record.values else _tag_of(task.name)
         params: dict[str, Any] = {}
         if tag is not None:
             params["tag"] = tag
@@ -633,8 +634,8 @@ class Recorder:
                 error = f"nextflow exited with status {return_code}"
         run = self.session_run
         record = self._workflow_run_record()
-        if record is not None and not run.params:
-            run.params = jsonable(params_of(record)) or None
+        if record is not None:  # every param with its final value, defaults included
+            run.params = jsonable(params_of(record)) or run.params
         metrics: dict[str, Any] = {"tasks": dict(sorted(self.counts.items()))}
         if return_code is not None:
             metrics["exit_code"] = return_code

@@ -1,0 +1,61 @@
+"""The runner called from a tracked Python function, on a pipeline whose input lies outside the
+launch dir (and outside every storage location)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nfhelpers import FAST_JVM
+
+import flowtrail as ft
+from flowtrail.integrations.nextflow import run
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = """\
+params.input = null
+process COUNT {
+    input:
+    path f
+    output:
+    path "count.txt"
+    script:
+    "wc -c < $f > count.txt"
+}
+workflow {
+    COUNT(Channel.fromPath(params.input))
+}
+"""
+
+
+def test_a_tracked_script_is_the_parent_and_external_inputs_stay_in_place(
+    nextflow_ready: str, instance: ft.Instance, tmp_path: Path
+) -> None:
+    external = tmp_path / "elsewhere" / "raw reads.txt"
+    external.parent.mkdir()
+    external.write_text("ACGT" * 100)
+    launch = Path(instance.config.root) / "pipelines" / "count"
+    launch.mkdir(parents=True)
+    (launch / "main.nf").write_text(PIPELINE)
+
+    @ft.tracked()
+    def analysis() -> None:
+        result = run("main.nf", ["--input", str(external)], launch_dir=launch, echo=False, env={"NXF_OPTS": FAST_JVM})
+        assert result.ok
+
+    analysis()
+    script = ft.Run.get(transform__key__endswith="analysis")
+    session = ft.Run.get(transform__type="pipeline")
+    assert session.parent_id == script.id
+    assert session.transform.key == "pipelines/count/main.nf"  # relative to the instance's root
+    assert session.params == {"input": str(external)}
+    task = session.children[0]
+    assert task.transform.key == "pipelines/count/main.nf:COUNT"
+    (source,) = task.inputs
+    # Registered in place under its own folder, not copied, and not an output of the script.
+    assert source.location == str(external) and source.key == "raw reads.txt" and not source.is_managed
+    assert source.run_id is None
+    (count,) = task.outputs
+    assert count.key.startswith("work/") and count.key.endswith("/count.txt")
+    assert count.cache().read_text().strip() == "400"
