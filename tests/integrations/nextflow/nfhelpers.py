@@ -198,3 +198,30 @@ def task_table(session_run: Any) -> dict[str, dict[str, Any]]:
             "run": run,
         }
     return table
+
+
+def build_gather(folder: Path) -> dict[str, Any]:
+    """The scatter/gather pipeline run through the runner, then resumed with sample b changed."""
+    import flowtrail as ft
+    from flowtrail.integrations.nextflow import run
+
+    project = folder / "project"
+    write_gather(project)
+    events = folder / "events.ndjson"
+    with openlineage_to(events):
+        instance = ft.init(project)
+        assert instance.emitter is not None
+        env = {"NXF_OPTS": FAST_JVM}
+        first = run("main.nf", ["--outdir", "results"], launch_dir=project, instance=instance, echo=False, env=env)
+        (project / "data" / "b.txt").write_text("bravo\nbeta\ngamma\n")
+        second = run("main.nf", ["-resume", "--outdir", "results"], launch_dir=project, instance=instance,
+                     echo=False, env=env)  # fmt: skip
+        flush_and_disconnect()
+    return {
+        "root": str(project),
+        "events": str(events),
+        "runs": [first.run.uid, second.run.uid],
+        "codes": [first.return_code, second.return_code],
+        "registration_s": [first.registration_s, second.registration_s],
+        "state_dirs": [first.state_dir, second.state_dir],
+    }

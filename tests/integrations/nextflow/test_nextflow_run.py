@@ -13,41 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nfhelpers import FAST_JVM, build_once, flush_and_disconnect, openlineage_to, read_events, task_table, write_gather
+from nfhelpers import build_gather, build_once, read_events, task_table
 
 import flowtrail as ft
-from flowtrail.integrations.nextflow import import_all, run
+from flowtrail.integrations.nextflow import import_all
 from flowtrail.integrations.nextflow.trace import FIELDS
 
 pytestmark = pytest.mark.slow
 
 
-def _build(folder: Path) -> dict[str, Any]:
-    project = folder / "project"
-    write_gather(project)
-    events = folder / "events.ndjson"
-    with openlineage_to(events):
-        instance = ft.init(project)
-        assert instance.emitter is not None
-        env = {"NXF_OPTS": FAST_JVM}
-        first = run("main.nf", ["--outdir", "results"], launch_dir=project, instance=instance, echo=False, env=env)
-        (project / "data" / "b.txt").write_text("bravo\nbeta\ngamma\n")
-        second = run("main.nf", ["-resume", "--outdir", "results"], launch_dir=project, instance=instance,
-                     echo=False, env=env)  # fmt: skip
-        flush_and_disconnect()
-    return {
-        "root": str(project),
-        "events": str(events),
-        "runs": [first.run.uid, second.run.uid],
-        "codes": [first.return_code, second.return_code],
-        "registration_s": [first.registration_s, second.registration_s],
-        "state_dirs": [first.state_dir, second.state_dir],
-    }
-
-
 @pytest.fixture(scope="module")
 def scenario(nextflow_ready: str, shared: Path) -> dict[str, Any]:
-    return build_once(shared, "gather", _build)
+    return build_once(shared, "gather", build_gather)
 
 
 @pytest.fixture
