@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .._version import __version__
+from ..integrations.nextflow.cli import nextflow
 from ..integrations.openlineage.cli import ingest, serve
 from .export_commands import export
 from .instance_commands import info, init, migrate, storage
@@ -21,7 +22,7 @@ def cli() -> None:
     """flowtrail: lineage for Snakemake, Nextflow and Prefect workflows."""
 
 
-for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve):
+for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow):
     cli.add_command(command)
 
 
