@@ -2,8 +2,8 @@
 
 Snakemake finds it through the top-level shim package ``snakemake_logger_plugin_flowtrail``,
 which re-exports :class:`LogHandler` and :class:`LogHandlerSettings` from here. ``emit()`` only
-copies the payload of the events the adapter needs and queues it for the background
-:class:`~flowtrail.integrations.snakemake.recorder.Recorder`; it never raises and never waits.
+copies the payload of the events the adapter needs and queues it for the recorder process
+(:mod:`.channel`); it never raises and never waits.
 
 No ``from __future__ import annotations`` in this module: Snakemake passes the settings' type
 annotations to argparse as ``type=``, and string annotations would break every ``snakemake``
@@ -17,8 +17,9 @@ from typing import Optional
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
+from .channel import Channel, open_channel
 from .events import snapshot
-from .recorder import Options, Recorder
+from .recorder import Options
 
 HASH_MODES = ("full", "size-mtime")
 OPENLINEAGE_MODES = ("auto", "off")
@@ -66,36 +67,46 @@ class LogHandlerSettings(LogHandlerSettingsBase):
     )
 
 
+def _quiet_progress(common_settings: object) -> bool:
+    """True under ``--quiet`` / ``--quiet progress``: Snakemake then logs no ``job_finished``."""
+    quiet = getattr(common_settings, "quiet", None) or ()
+    try:
+        return any(getattr(q, "name", str(q)).upper() == "PROGRESS" for q in quiet)
+    except TypeError:
+        return False
+
+
 class LogHandler(LogHandlerBase):
     """Records every job of the workflow in the flowtrail registry (see the package docs)."""
 
     def __post_init__(self) -> None:
-        self.recorder: Optional[Recorder] = None
+        self.channel: Optional[Channel] = None
         if getattr(self.common_settings, "dryrun", False):
             return  # a dry run records nothing
         settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
-        self.recorder = Recorder(
+        self.channel = open_channel(
             Options(
                 instance=settings.instance or None,
                 hash_mode=settings.hash if settings.hash in HASH_MODES else "full",
                 openlineage=settings.openlineage != "off",
                 flush_timeout=float(settings.flush_timeout),
+                finished_logged=not _quiet_progress(self.common_settings),
             )
         )
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if self.recorder is not None:
+            if self.channel is not None:
                 event = snapshot(record)
                 if event is not None:
-                    self.recorder.put(event)
+                    self.channel.put(event)
         except Exception:  # an exception here would stop Snakemake's logging thread for good
             self.handleError(record)
 
     def close(self) -> None:
         try:
-            if self.recorder is not None:
-                self.recorder.close()
+            if self.channel is not None:
+                self.channel.close()
         except Exception:
             pass
         finally:

@@ -29,7 +29,6 @@ outputs) or cannot be read is skipped.
 import datetime as dt
 import logging
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from . import workflow as wf
 
 logger = logging.getLogger("flowtrail.snakemake")
 ENGINE = "snakemake"
-_STOP = object()
+METADATA_SLACK_S = 2.0  # a metadata record started this long before the job's job_info is still this job's
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,7 @@ class Options:
     hash_mode: str = "full"  # or "size-mtime"
     openlineage: bool = True  # False: never emit OpenLineage events from this process
     flush_timeout: float = 300.0  # seconds close() waits for the worker to catch up
+    finished_logged: bool = True  # False under --quiet progress: Snakemake logs no job_finished
 
 
 @dataclass
@@ -67,6 +67,7 @@ class Job:
     outputs: list[paths.FileRef]
     logs: list[paths.FileRef]
     benchmark: paths.FileRef | None
+    shellcmd: str | None = None
 
 
 @dataclass
@@ -122,76 +123,61 @@ def _ensure_log_handler() -> None:
 
 
 class Recorder:
-    """Records one Snakemake invocation in the registry from a background thread."""
+    """Records one Snakemake invocation in the registry, one event at a time, in event order.
+
+    Not thread-safe: one worker (the recorder process's main thread, or the fallback thread in
+    Snakemake's process, see :mod:`.channel`) calls :meth:`handle` and finally :meth:`finish`.
+    Neither ever raises.
+    """
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._closed = False
-        # Worker state: touched only by the worker thread.
         self._info: dict[str, Any] = {}
         self._info_time: float | None = None
         self._instance: Any = None
         self._disabled = False
+        self._finished = False
         self._workflow_run: Any = None
         self._workflow_key = "Snakefile"
         self._engine_version: str | None = None
         self._source: sources.WorkflowSource | None = None
         self._rule_code: dict[str, str | None] = {}
         self._jobs: dict[int, Job] = {}
+        self._producers: dict[str, int] = {}  # output location -> open job that makes it
         self._known: dict[str, Known] = {}
         self._folders: dict[str, Any] = {}  # absolute folder path -> its artifact
         self._roots: list[str] = []  # local storage roots, longest first
         self._cwds: set[str] = set()  # working directories registered as storage locations
-        self._pending_error: str | None = None
+        self._pending_errors: list[str] = []  # error messages not yet matched to a job_error
         self._last_error: str | None = None
         self._errors = 0
         self._interrupted = False
+        self._lost = False
         self._counts = _Counts()
         self._reported: set[str] = set()
         self._emitter: Any = None
-        self._holding = False
+        self._holding: threading.Thread | None = None
         self._held: Any = None
-        self._thread = threading.Thread(target=self._work, name="flowtrail-snakemake", daemon=True)
-        self._thread.start()
 
-    # -- called from Snakemake's threads --------------------------------------------------------
-    def put(self, event: ev.Event) -> None:
-        """Queue an event for the worker; never blocks."""
-        if not self._closed:
-            self._queue.put(event)
+    def handle(self, event: ev.Event) -> None:
+        """Record one event (no-op once recording is disabled or finished)."""
+        if self._disabled or self._finished:
+            return
+        self._guard(self._handle, event)
 
-    def close(self) -> bool:
-        """Let the worker finish everything queued and end the open runs; False on timeout."""
-        if self._closed:
-            return True
-        self._closed = True
-        self._queue.put(_STOP)
-        timeout = self.options.flush_timeout
-        if self._queue.qsize() > 50:
-            _ensure_log_handler()
-            logger.warning("flowtrail: recording the last %d workflow events in the registry ...", self._queue.qsize())
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            _ensure_log_handler()
-            logger.warning(
-                "flowtrail: the registry did not take this workflow's last events within %g s "
-                "(--logger-flowtrail-flush-timeout); runs still open stay 'started' in the registry.",
-                timeout,
-            )
-            return False
-        return True
+    def finish(self, lost: bool = False) -> None:
+        """End the open runs and the workflow run; ``lost``: Snakemake went away without closing."""
+        if self._finished:
+            return
+        self._finished = True
+        if lost:
+            self._interrupted = True
+            self._lost = True
+        self._guard(self._finish)
 
-    # -- the worker thread --------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                self._guard(self._finish)
-                return
-            if self._disabled:
-                continue
-            self._guard(self._handle, item)
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
 
     def _guard(self, function: Any, *args: Any) -> None:
         try:
@@ -200,7 +186,7 @@ class Recorder:
             if _registry_error(exc):
                 self._disable(exc)
             else:
-                self._report_once(type(exc).__name__, f"flowtrail: could not record a Snakemake event: {exc!r}")
+                self._report_once(type(exc).__name__, f"could not record a Snakemake event: {exc!r}")
                 logger.debug("recording failed", exc_info=True)
 
     def _disable(self, exc: BaseException) -> None:
@@ -210,7 +196,7 @@ class Recorder:
         _ensure_log_handler()
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         logger.warning(
-            "flowtrail: the registry is not usable (%s: %s). The workflow continues, but it is not "
+            "the registry is not usable (%s: %s). The workflow continues, but it is not "
             "recorded from here on.",
             type(exc).__name__, text,
         )  # fmt: skip
@@ -238,10 +224,15 @@ class Recorder:
         elif kind == ev.ERROR:
             self._errors += 1
             message = event.message or str(event.data.get("exception") or "error")
-            self._pending_error = self._last_error = message
+            self._last_error = message
+            if event.data.get("exception") != "WorkflowError":
+                self._pending_errors = [*self._pending_errors[-20:], message]
         elif kind == ev.INTERRUPT:
             self._interrupted = True
         elif kind == ev.WORKFLOW_STARTED:
+            if wf.touches_only(event.data.get("cmd")):
+                self._finished = True  # --touch: nothing runs, so nothing is recorded
+                return
             self._info = event.data
             self._info_time = event.time
             self._engine_version = event.data.get("snakemake_version")
@@ -340,8 +331,10 @@ class Recorder:
         if cwd not in self._cwds:
             self._register_location(cwd)
             self._cwds.add(cwd)
-        inputs = self._register_inputs(paths.parse_all(data.get("input")), cwd)
-        self._holding, self._held = True, None
+        input_refs = paths.parse_all(data.get("input"))
+        self._complete_producers(input_refs, cwd, event.time)
+        inputs = self._register_inputs(input_refs, cwd)
+        self._holding, self._held = threading.current_thread(), None
         try:
             run = start_run(
                 wf.rule_key(self._workflow_key, rule),
@@ -357,18 +350,21 @@ class Recorder:
                 instance=self._instance,
             )
         finally:
-            self._holding = False
+            self._holding = None
         try:
             link_inputs(self._instance, run, inputs)
         finally:
             self._release_start()
         benchmark = paths.parse(data.get("benchmark")) if data.get("benchmark") else None
-        self._jobs[jobid] = Job(
+        job = self._jobs[jobid] = Job(
             jobid, rule, run, cwd, event.time,
             outputs=paths.parse_all(data.get("output")),
             logs=paths.parse_all(data.get("log")),
             benchmark=benchmark if benchmark is not None and not benchmark.is_stream else None,
+            shellcmd=data.get("shellcmd") if isinstance(data.get("shellcmd"), str) else None,
         )  # fmt: skip
+        for ref in job.outputs:
+            self._producers[ref.location(cwd)] = jobid
 
     def _code_of(self, rule: str) -> str | None:
         if rule not in self._rule_code:
@@ -377,43 +373,73 @@ class Recorder:
         return self._rule_code[rule]
 
     def _job_finished(self, event: ev.Event) -> None:
-        from flowtrail.core.tracking import finish_run
+        job = self._jobs.get(event.data.get("job_id"))  # type: ignore[arg-type]
+        if job is not None:
+            self._complete(job, event.time, self._record_of(job))
 
-        job = self._jobs.pop(event.data.get("job_id"), None)  # type: ignore[arg-type]
-        if job is None:
-            return
-        record = None
+    def _record_of(self, job: Job) -> dict[str, Any] | None:
+        """Snakemake's metadata record of the job's first local output, if it belongs to the job."""
         for ref in job.outputs:
             if not ref.is_url:
-                record = metadata.read_record(job.cwd, ref.name, job.rule)
-                break
+                return metadata.read_record(job.cwd, ref.name, job.rule)
+        return None
+
+    def _complete(self, job: Job, when: float, record: dict[str, Any] | None) -> None:
+        from flowtrail.core.tracking import finish_run
+
+        self._forget(job)
         files = [(ref, None) for ref in job.outputs] + [(ref, "log") for ref in job.logs]
         if job.benchmark is not None:
             files.append((job.benchmark, "benchmark"))
-        self._register_outputs(job, files)
+        saved = self._register_outputs(job, files)
         if record is not None:
             extra = wf.metadata_params(record)
             if extra:
                 job.run.params = {**(job.run.params or {}), **extra}  # saved with the run's finish
         metrics: dict[str, Any] = {}
+        # Identical content under the same key is the existing artifact, still attributed to the run
+        # that first made it: say which outputs this run re-made unchanged.
+        unchanged = [a.uid for a in saved if a.run_id != job.run.id]
+        if unchanged:
+            metrics["outputs_unchanged"] = unchanged
         if job.benchmark is not None:
             numbers = wf.benchmark_metrics(job.benchmark.location(job.cwd))
             if numbers:
                 metrics["benchmark"] = numbers
-        finished = event.time
+        finished = when
         end = record.get("endtime") if record else None
-        if isinstance(end, int | float) and job.started <= end <= event.time:
+        if isinstance(end, int | float) and job.started <= end <= when:
             finished = end  # the output's mtime: the real end, also when a cluster is polled late
         finish_run(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, instance=self._instance)
         self._counts.completed += 1
 
+    def _forget(self, job: Job) -> None:
+        self._jobs.pop(job.jobid, None)
+        for ref in job.outputs:
+            self._producers.pop(ref.location(job.cwd), None)
+
+    def _finished_in_this_run(self, job: Job, record: dict[str, Any] | None) -> bool:
+        """Whether Snakemake's metadata shows the job completed although its job_finished never came."""
+        start = record.get("starttime") if record else None
+        return isinstance(start, int | float) and start >= job.started - METADATA_SLACK_S
+
+    def _complete_producers(self, refs: list[paths.FileRef], cwd: str, when: float) -> None:
+        """A job reading an output of an open job proves that job succeeded: Snakemake starts
+        consumers only then. This matters when ``job_finished`` is not logged (``--quiet progress``)."""
+        for ref in refs:
+            jobid = self._producers.get(ref.location(cwd))
+            job = self._jobs.get(jobid) if jobid is not None else None
+            if job is not None:
+                self._complete(job, when, self._record_of(job))
+
     def _job_failed(self, data: dict[str, Any], when: float) -> None:
         from flowtrail.core.tracking import finish_run
 
-        job = self._jobs.pop(data.get("jobid"), None)  # type: ignore[arg-type]
+        job = self._jobs.get(data.get("jobid"))  # type: ignore[arg-type]
         if job is None:
             return
-        message, self._pending_error = self._pending_error, None
+        self._forget(job)
+        message = self._error_for(job)
         aux = data.get("aux") if isinstance(data.get("aux"), dict) else {}
         external = aux.get("external_jobid") if aux else None
         if external:
@@ -430,6 +456,18 @@ class Recorder:
             self._counts.failed_jobs.append(f"{job.rule} (jobid {job.jobid})")
         else:
             self._counts.aborted += 1
+
+    def _error_for(self, job: Job) -> str | None:
+        """The logged error that belongs to ``job``: Snakemake logs each job's error just before its
+        ``job_error``, but when several jobs fail together the errors may come first, all of them."""
+        pending = self._pending_errors
+        if not pending:
+            return None
+        chosen = pending[0]
+        if job.shellcmd:
+            chosen = next((m for m in pending if job.shellcmd in m), chosen)
+        pending.remove(chosen)
+        return chosen
 
     # -- files ----------------------------------------------------------------------------------
     def _register_inputs(self, refs: list[paths.FileRef], cwd: str) -> list[Any]:
@@ -460,7 +498,7 @@ class Recorder:
         found.extend(self._save(todo))
         return list({id(a): a for a in found}.values())
 
-    def _register_outputs(self, job: Job, files: list[tuple[paths.FileRef, str | None]]) -> None:
+    def _register_outputs(self, job: Job, files: list[tuple[paths.FileRef, str | None]]) -> list[Any]:
         todo = []
         for ref, kind in files:
             location = ref.location(job.cwd)
@@ -470,7 +508,7 @@ class Recorder:
                 if state is None or not self._local_draft(location):
                     continue  # a temp output already removed, or never written (a failed job)
             todo.append(_Draft(location, state, {"kind": kind, "run": job.run}))
-        self._save(todo)
+        return self._save(todo)
 
     def _local_draft(self, location: str) -> bool:
         """Whether a local file or folder can be registered in place; registers its folder if needed."""
@@ -550,7 +588,7 @@ class Recorder:
         self._emitter = None
 
     def _forward(self, event: str, run: Any) -> None:
-        if event == "start" and self._holding and threading.current_thread() is self._thread:
+        if event == "start" and self._holding is threading.current_thread():
             self._held = run  # released by _release_start() after the inputs are linked
             return
         if self._emitter is not None:
@@ -582,15 +620,25 @@ class Recorder:
         from flowtrail.core.tracking import finish_run
 
         now = time.time()
-        reason = "interrupted" if self._interrupted else "Snakemake ended before the job finished"
+        if self._lost:
+            reason = "Snakemake exited without closing its logger (killed?)"
+        elif self._interrupted:
+            reason = "interrupted"
+        else:
+            reason = "Snakemake ended before the job finished"
+        succeeded = not (self._interrupted or self._errors or self._counts.failed)
         for job in list(self._jobs.values()):
+            record = self._record_of(job)
+            if self._finished_in_this_run(job, record) or (succeeded and not self.options.finished_logged):
+                self._complete(job, now, record)  # its job_finished was not logged (--quiet progress)
+                continue
+            self._forget(job)
             self._register_outputs(job, [(ref, "log") for ref in job.logs])
             finish_run(job.run, "aborted", error=reason, finished_at=utc(now), instance=self._instance)
             self._counts.aborted += 1
-        self._jobs.clear()
         counts = self._counts
         if self._interrupted:
-            status, error = "aborted", "interrupted"
+            status, error = "aborted", reason
         elif counts.failed or self._errors:
             status = "failed"
             error = self._last_error or "failed"

@@ -15,6 +15,20 @@ _INTERNAL_RESOURCES = ("_cores", "_nodes")
 _EXIT_STATUS = re.compile(r"(?:non-zero )?exit status (-?\d+)")
 
 
+def touches_only(cmd: str | None) -> bool:
+    """Whether the command line has ``--touch`` (``-t``): jobs are then only touched, not run.
+
+    Snakemake logs such jobs exactly like real ones, and its logger settings do not say.
+    """
+    if not cmd:
+        return False
+    try:
+        argv = shlex.split(cmd)
+    except ValueError:
+        argv = cmd.split()
+    return any(arg == "-t" or (len(arg) >= 4 and "--touch".startswith(arg)) for arg in argv)
+
+
 def workflow_key(snakefile: str | None, basedir: str | None, instance_root: Path | None) -> str:
     """The key of the workflow's transform: the main Snakefile's path, relative to a meaningful folder.
 

@@ -1,0 +1,185 @@
+"""Getting events from Snakemake's process to the recorder without slowing Snakemake down.
+
+The recorder runs in a **separate process** (:mod:`.worker`), started when the logger is set up:
+hashing files and writing to the registry cost a few milliseconds of CPU per job, and in a thread
+of Snakemake's own process that work would compete with the scheduler for the GIL. In the
+Snakemake process, ``put()`` only appends to a queue; a feeder thread pickles the events and
+writes them to the worker's stdin. ``close()`` sends a stop marker and waits (bounded by the
+flush timeout) for the worker to finish the workflow's runs.
+
+- The worker ignores SIGINT, so Ctrl-C in a terminal (which signals the whole process group)
+  leaves it running until Snakemake has logged the interrupted jobs and closed the channel.
+- If Snakemake dies without closing (SIGKILL), the worker sees end-of-file without the stop
+  marker and ends the open runs as aborted.
+- If the worker cannot be started, or dies, recording falls back to a thread in Snakemake's
+  process (:class:`ThreadChannel`) or stops with one warning: the workflow is never affected.
+"""
+
+import json
+import logging
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+from .events import Event
+from .recorder import Options, Recorder, _ensure_log_handler
+
+logger = logging.getLogger("flowtrail.snakemake")
+STOP = b"STOP"
+HEADER = struct.Struct("!I")
+FORCE_THREAD_ENV = "FLOWTRAIL_SNAKEMAKE_IN_PROCESS"  # "1": record in a thread of Snakemake's process
+_WORKER_CODE = """\
+import sys
+try:
+    from flowtrail.integrations.snakemake.worker import main
+except ImportError:
+    sys.path.append({path!r})
+    from flowtrail.integrations.snakemake.worker import main
+main()
+"""
+
+
+class Channel(Protocol):
+    def put(self, event: Event) -> None: ...
+    def close(self) -> None: ...
+
+
+def frame(payload: bytes) -> bytes:
+    return HEADER.pack(len(payload)) + payload
+
+
+def open_channel(options: Options) -> Channel:
+    """The recorder process, or (when it cannot start) a recorder thread in this process."""
+    if os.environ.get(FORCE_THREAD_ENV) != "1":
+        try:
+            return ProcessChannel(options)
+        except Exception as exc:  # no interpreter to start, no fork allowed, ...
+            _ensure_log_handler()
+            logger.warning("could not start the recorder process (%s); recording in Snakemake's process.", exc)
+    return ThreadChannel(options)
+
+
+class ProcessChannel:
+    """Feeds pickled events to a recorder process through its stdin."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._broken = False
+        package_root = str(Path(__file__).resolve().parents[3])
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE.format(path=package_root), json.dumps(options.__dict__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=None,  # the worker's warnings appear with Snakemake's output
+            close_fds=True,
+        )
+        self._feeder = threading.Thread(target=self._feed, name="flowtrail-snakemake-feeder", daemon=True)
+        self._feeder.start()
+
+    def put(self, event: Event) -> None:
+        if not self._closed:
+            self._queue.put(event)
+
+    def _feed(self) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            while True:  # write whatever else is queued in one go
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            chunks = []
+            for item in items:
+                if item is None:
+                    stop = True
+                    chunks.append(frame(STOP))
+                    break
+                chunks.append(frame(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)))
+            if self._broken:
+                continue
+            try:
+                stdin.write(b"".join(chunks))
+                stdin.flush()
+            except (OSError, ValueError):  # the worker died: say so once, keep draining the queue
+                self._broken = True
+                self._report_dead()
+        try:
+            stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    def _report_dead(self) -> None:
+        _ensure_log_handler()
+        code = self.process.poll()
+        logger.warning(
+            "the recorder process ended unexpectedly (exit status %s); the rest of this "
+            "workflow is not recorded. The workflow continues.",
+            code,
+        )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        deadline = time.monotonic() + self.options.flush_timeout
+        self._feeder.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _ensure_log_handler()
+            logger.warning(
+                "still recording after %g s (--logger-flowtrail-flush-timeout); the recorder "
+                "(pid %d) finishes in the background.",
+                self.options.flush_timeout, self.process.pid,
+            )  # fmt: skip
+
+
+class ThreadChannel:
+    """The fallback: a daemon thread in Snakemake's process drives the recorder."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self._queue: queue.SimpleQueue[Optional[Event]] = queue.SimpleQueue()
+        self._closed = False
+        self.recorder = Recorder(options)
+        self._thread = threading.Thread(target=self._work, name="flowtrail-snakemake", daemon=True)
+        self._thread.start()
+
+    def put(self, event: Event) -> None:
+        if not self._closed:
+            self._queue.put(event)
+
+    def _work(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is None:
+                self.recorder.finish()
+                return
+            self.recorder.handle(event)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(self.options.flush_timeout)
+        if self._thread.is_alive():
+            _ensure_log_handler()
+            logger.warning(
+                "the registry did not take this workflow's last events within %g s "
+                "(--logger-flowtrail-flush-timeout); runs still open stay 'started'.",
+                self.options.flush_timeout,
+            )

@@ -1,0 +1,77 @@
+"""The recorder process: reads Snakemake's events from stdin and records them (see :mod:`.channel`).
+
+Started by the plugin as ``python -c ... '<options as JSON>'``; each event arrives as a 4-byte
+big-endian length and a pickled :class:`~.events.Event`, the stop marker as the bytes ``STOP``.
+End of input without the marker means Snakemake went away (killed): the open runs are aborted.
+"""
+
+import json
+import logging
+import pickle
+import signal
+import sys
+from typing import BinaryIO
+
+from .channel import HEADER, STOP
+from .recorder import Options, Recorder
+
+
+def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
+    """Yield each frame's payload; stops at end of input (a truncated frame counts as the end)."""
+    while True:
+        header = stream.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return
+        (length,) = HEADER.unpack(header)
+        payload = stream.read(length)
+        if len(payload) < length:
+            return
+        yield payload
+
+
+def _quiet_logging() -> None:
+    """Warnings only, on stderr: per-artifact notices (e.g. "1 of 1 artifacts were already
+    registered", which every rerun of an unchanged job would print) are noise next to Snakemake's log."""
+    base = logging.getLogger("flowtrail")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
+    base.addHandler(handler)
+    base.setLevel(logging.WARNING)
+    base.propagate = False
+
+
+def _preload() -> None:
+    """Import the registry code now, while Snakemake builds its DAG, not at the first job."""
+    try:
+        import flowtrail.core.artifact  # noqa: F401
+        import flowtrail.core.instance  # noqa: F401
+        import flowtrail.core.saving  # noqa: F401
+        import flowtrail.core.tracking  # noqa: F401
+    except Exception:  # the recorder reports problems when it first needs the registry
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Ctrl-C in a terminal signals the whole process group; Snakemake handles it and then closes
+    # the channel, after logging the interrupted jobs this process still has to record.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _quiet_logging()
+    _preload()
+    args = sys.argv[1:] if argv is None else argv
+    options = Options(**json.loads(args[0])) if args else Options()
+    recorder = Recorder(options)
+    stopped = False
+    for payload in read_frames(sys.stdin.buffer):
+        if payload == STOP:
+            stopped = True
+            break
+        try:
+            event = pickle.loads(payload)
+        except Exception:  # never let one bad frame end the recording
+            continue
+        recorder.handle(event)
+    recorder.finish(lost=not stopped)
+
+
+if __name__ == "__main__":
+    main()
