@@ -1,0 +1,60 @@
+"""Snakemake discovers the plugin from a normal (non-editable) install of the flowtrail wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from snakemake_helpers import fresh_reads
+
+import flowtrail as ft
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_a_discoverable_plugin(smk, tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", dist, REPO],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = dist.glob("flowtrail-*.whl")
+    # A throwaway environment that sees this one's packages (snakemake, SQLAlchemy, ...) but gets
+    # flowtrail and the shim package from the wheel: its own site-packages come first on sys.path.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    where = subprocess.run(
+        [python, "-c", (
+            "from snakemake_interface_logger_plugins.registry import LoggerPluginRegistry as R\n"
+            "import snakemake_logger_plugin_flowtrail as shim, flowtrail\n"
+            "print(R().get_plugin('flowtrail').name, shim.__file__, flowtrail.__file__)"
+        )],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    site = str(venv / "lib")
+    assert where[0] == "flowtrail" and where[1].startswith(site) and where[2].startswith(site)
+
+    workdir = smk.workflow("installed", {
+        "Snakefile": '''
+            rule hello:
+                output: "hello.txt"
+                shell: "echo hello > {output}"
+        ''',
+    })  # fmt: skip
+    result = subprocess.run(
+        [python, "-m", "snakemake", "-c1", "--logger", "flowtrail"], cwd=workdir, env=smk.env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "flowtrail:" not in result.stderr
+    fresh_reads()
+    (hello,) = ft.Run.get(transform__key="installed/Snakefile").children
+    assert hello.status == "completed" and [a.key for a in hello.outputs] == ["hello.txt"]
