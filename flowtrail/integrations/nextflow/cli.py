@@ -35,6 +35,9 @@ def _summary(run: Any) -> str:
               help="size-mtime skips reading file contents (for huge outputs).")  # fmt: skip
 @click.option("--lineage-store", metavar="PATH_OR_URL",
               help="Nextflow's lineage store, if not where the log says (lineage.store.location).")  # fmt: skip
+@click.option("--no-trace", is_flag=True,
+              help="Leave Nextflow's trace off: no per-task resource metrics, which Nextflow pays for "
+                   "with CPU on every task; times then come from the log.")  # fmt: skip
 @click.argument("pipeline")
 @click.argument("nextflow_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -46,6 +49,7 @@ def run_command(
     quiet: bool,
     hash_mode: str,
     lineage_store: str | None,
+    no_trace: bool,
 ) -> None:
     """Run `nextflow run PIPELINE [NEXTFLOW_ARGS]...` here and register every task as it runs.
 
@@ -62,6 +66,7 @@ def run_command(
         echo=not quiet,
         hash_mode=hash_mode,
         lineage_store=lineage_store,
+        trace=not no_trace,
     )
     click.echo(_summary(result.run), err=True)
     ctx.exit(result.return_code)

@@ -171,7 +171,7 @@ class Recorder:
                 self.submitted(data["short"], data["name"], event.time)
             elif self.tasks_from_log and kind == "cached":
                 self.cached(data["short"], data["name"], event.time)
-            elif self.tasks_from_log and kind == "completed":
+            elif kind == "completed":
                 self._log_completion(data, event.time)
 
     def _task(self, short: str, name: str | None = None) -> Task:
@@ -331,8 +331,8 @@ class Recorder:
     def _finished(self, task: Task, final: bool) -> bool:
         if task.trace is not None and task.trace.status in STATUS:
             return True
-        if task.completion is not None:
-            return True
+        if task.completion is not None and (final or not self.expect_trace):
+            return True  # with a trace, its row (written right after) has the metrics
         # A cached task is reported by a trace row; without a trace (importing a plain
         # `nextflow run -resume`), the log's "Cached process" line is all there is.
         return task.cached and (final or not self.expect_trace)
@@ -517,8 +517,8 @@ class Recorder:
                 producer = original
         if status in ("completed", "cached"):
             outputs = self._outputs(workdir, full_hash)
-            if outputs:
-                self.resolver.resolve(outputs, run=producer)
+            if outputs:  # a task that just ran made new files: no registered record to reuse
+                self.resolver.resolve(outputs, run=producer, reuse_work_files=status == "cached")
         link_inputs(self.instance, run, list(inputs.values()))
 
         error = None

@@ -60,7 +60,7 @@ class NextflowResult:
     return_code: int
     launch_dir: str
     state_dir: str  # trace, config, console output of this run
-    trace_file: str
+    trace_file: str | None
     registration_s: float  # from the end of the nextflow process to the last record written
 
     @property
@@ -241,10 +241,13 @@ def run(
     hash_mode: str = "full",
     lineage_store: str | None = None,
     env: dict[str, str] | None = None,
+    trace: bool = True,
 ) -> NextflowResult:
     """Run ``nextflow run PIPELINE ARGS`` in ``launch_dir`` (default: here) and register it as it runs.
 
     Returns the session run and Nextflow's exit status; a failed pipeline is recorded, not raised.
+    ``trace=False`` leaves Nextflow's trace off: no resource metrics (Nextflow samples every
+    task's processes for them, which costs CPU on short tasks), times from the log instead.
     """
     from flowtrail.core.instance import current
 
@@ -255,9 +258,13 @@ def run(
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     state = Path(launch) / ".nextflow" / "flowtrail" / stamp
     state.mkdir(parents=True, exist_ok=True)
+    trace = trace or "-with-trace" in parsed.passthrough  # the user asked for one anyway
     trace_file = parsed.trace_file or str(state / "trace.txt")
-    config = state / "flowtrail.config"
-    config.write_text(trace_config(trace_file))
+    configs = list(parsed.configs)
+    if trace:
+        config = state / "flowtrail.config"
+        config.write_text(trace_config(trace_file))
+        configs.append(str(config))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
 
@@ -274,7 +281,7 @@ def run(
 
     recorder = Recorder(
         launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
-        hash_mode=hash_mode, tasks_from_log=False, expect_trace=True,
+        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace,
     )  # fmt: skip
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
@@ -308,7 +315,7 @@ def run(
             for execution in nextflow.run_and_poll(
                 quoted_pipeline,
                 run_path=launch,
-                configs=[*parsed.configs, str(config)],
+                configs=configs,
                 runner=runner,
                 io=_IO(launch, files, lambda: holder.get("process")),
                 sleep=poll_interval,
@@ -341,7 +348,9 @@ def run(
         error = _console_error(files)
     session_run = recorder.close(130 if aborted and return_code == 0 else return_code, aborted=aborted, error=error)
     registration = max(0.0, time.time() - ended_at)
-    return NextflowResult(session_run, 130 if aborted else return_code, launch, str(state), trace_file, registration)
+    return NextflowResult(
+        session_run, 130 if aborted else return_code, launch, str(state), trace_file if trace else None, registration
+    )
 
 
 def _mtime(path: str) -> float | None:

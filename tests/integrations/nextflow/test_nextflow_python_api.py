@@ -29,8 +29,9 @@ workflow {
 """
 
 
+@pytest.mark.parametrize("trace", [True, False], ids=["trace", "no-trace"])
 def test_a_tracked_script_is_the_parent_and_external_inputs_stay_in_place(
-    nextflow_ready: str, instance: ft.Instance, tmp_path: Path
+    nextflow_ready: str, instance: ft.Instance, tmp_path: Path, trace: bool
 ) -> None:
     external = tmp_path / "elsewhere" / "raw reads.txt"
     external.parent.mkdir()
@@ -41,8 +42,9 @@ def test_a_tracked_script_is_the_parent_and_external_inputs_stay_in_place(
 
     @ft.tracked()
     def analysis() -> None:
-        result = run("main.nf", ["--input", str(external)], launch_dir=launch, echo=False, env={"NXF_OPTS": FAST_JVM})
-        assert result.ok
+        result = run("main.nf", ["--input", str(external)], launch_dir=launch, echo=False, env={"NXF_OPTS": FAST_JVM},
+                     trace=trace)  # fmt: skip
+        assert result.ok and (result.trace_file is not None) == trace
 
     analysis()
     script = ft.Run.get(transform__key__endswith="analysis")
@@ -59,3 +61,7 @@ def test_a_tracked_script_is_the_parent_and_external_inputs_stay_in_place(
     (count,) = task.outputs
     assert count.key.startswith("work/") and count.key.endswith("/count.txt")
     assert count.cache().read_text().strip() == "400"
+    assert task.status == "completed" and task.metrics["exit_code"] == 0
+    assert task.started_at <= task.finished_at
+    # Resource metrics need Nextflow's trace; without it, times come from the log.
+    assert ("peak_rss_bytes" in task.metrics) == trace
