@@ -140,7 +140,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50, help="values per process (tasks = 2 x samples)")
     args = parser.parse_args()
     if shutil.which("nextflow") is None:
-        print('nextflow_registration: no `nextflow` on PATH; run: export PATH="$(bash scripts/install-nextflow --quiet):$PATH"')
+        print(
+            'nextflow_registration: no `nextflow` on PATH; run: export PATH="$(bash scripts/install-nextflow --quiet):$PATH"'
+        )
         return
     try:
         import nextflow  # noqa: F401 - nextflowpy
@@ -163,7 +165,9 @@ def main() -> None:
         env.setdefault("NXF_OPTS", FAST_JVM)
         env["NXF_ANSI_LOG"] = "false"
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        subprocess.run([sys.executable, "-c", "import flowtrail; flowtrail.init('.')"], cwd=project, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-c", "import flowtrail; flowtrail.init('.')"], cwd=project, env=env, check=True
+        )
         times: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         VARIANTS["plain"](project, env, args.samples)  # warm-up: JVM class data, page cache
         names = list(VARIANTS)

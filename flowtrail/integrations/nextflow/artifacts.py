@@ -36,10 +36,8 @@ _WORK_SEGMENT = re.compile(r"/([0-9a-f]{2})/([0-9a-f]{30})(?:/|$)")
 
 def task_hash_of(location: str) -> str | None:
     """The full hash of the task whose work dir holds ``location``, if it lies in one."""
-    match = None
-    for match in _WORK_SEGMENT.finditer(location):
-        pass
-    return match.group(1) + match.group(2) if match else None
+    matches = list(_WORK_SEGMENT.finditer(location))
+    return matches[-1].group(1) + matches[-1].group(2) if matches else None
 
 
 @contextmanager

@@ -87,7 +87,9 @@ def import_command(
 
     if all_runs:
         if run_name or trace or lineage_store:
-            raise click.UsageError("--all imports every run as found; it cannot be combined with --run, --trace or --lineage-store.")
+            raise click.UsageError(
+                "--all imports every run as found; it cannot be combined with --run, --trace or --lineage-store."
+            )
         runs = import_all(launch_dir, hash_mode=hash_mode)
         for run in runs:
             click.echo(_summary(run))

@@ -48,7 +48,9 @@ _TRACE_FILE = re.compile(r"^Workflow started -- trace file: (?P<path>.+)$")
 _WORKDIR = re.compile(r"^Work-dir: (?P<path>.+?)(?: \[[^\]]*\])?$")
 _SCRIPT = re.compile(r"^\s+Script_\w+: (?P<path>.+)$")
 _LID_KEY = re.compile(r"^[0-9a-f]{32}(?:#output)?$")
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 
 
 @dataclass
@@ -159,7 +161,9 @@ def parse_message(message: Message) -> list[Event]:
             "workdir": match.group("workdir").strip(), "error": match.group("error"),
         })]  # fmt: skip
     if match := _PUBLISH.match(first):
-        return [Event("publish", when, {"src": match.group("src"), "dst": match.group("dst"), "mode": match.group("mode")})]
+        return [
+            Event("publish", when, {"src": match.group("src"), "dst": match.group("dst"), "mode": match.group("mode")})
+        ]
     if match := _LID.match(first):
         location = match.group("path")
         key = _fs.basename(location)

@@ -273,7 +273,9 @@ def run(
     process_env = {**os.environ, **(env or {})}
 
     def runner(command: str) -> None:
-        final = rewrite_command(command, launch_dir=launch, pipeline=quoted_pipeline, args=parsed.passthrough, files=files)
+        final = rewrite_command(
+            command, launch_dir=launch, pipeline=quoted_pipeline, args=parsed.passthrough, files=files
+        )
         logger.debug("nextflow: %s", final)
         # A session of its own: Ctrl-C reaches flowtrail, which stops Nextflow cleanly and
         # still registers what finished.

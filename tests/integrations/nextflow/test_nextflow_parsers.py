@@ -76,7 +76,10 @@ def test_staging_moved_to_command_stage_is_followed(tmp_path: Path) -> None:
     wrapper = "nxf_stage() {\n    true\n    # stage input files\n    bash .command.stage\n}\n"
     (tmp_path / ".command.run").write_text(wrapper)
     (tmp_path / ".command.stage").write_text("rm -f a.txt\nln -s /data/a.txt a.txt\nln -s /data/b.txt b.txt\n")
-    assert [(s.name, s.source) for s in WorkDir(str(tmp_path)).staged] == [("a.txt", "/data/a.txt"), ("b.txt", "/data/b.txt")]
+    assert [(s.name, s.source) for s in WorkDir(str(tmp_path)).staged] == [
+        ("a.txt", "/data/a.txt"),
+        ("b.txt", "/data/b.txt"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -208,7 +211,7 @@ def test_process_definitions_skip_braces_in_strings_and_comments(tmp_path: Path)
     main = tmp_path / "main.nf"
     modules = tmp_path / "modules"
     modules.mkdir()
-    (modules / "align.nf").write_text("process ALIGN {\n    script:\n    \"bwa mem ${ref} > out.sam\"\n}\n")
+    (modules / "align.nf").write_text('process ALIGN {\n    script:\n    "bwa mem ${ref} > out.sam"\n}\n')
     main.write_text(
         "include { ALIGN as ALIGN_TUMOUR } from './modules/align'\n"
         "process CALL {\n"
@@ -230,7 +233,10 @@ def test_process_definitions_skip_braces_in_strings_and_comments(tmp_path: Path)
 def test_pipeline_identity_and_cli_params(tmp_path: Path) -> None:
     remote = identify("/home/u/.nextflow/assets/nf-core/demo/main.nf", "https://github.com/nf-core/demo", "04060b4644",
                       "1.0.1", None)  # fmt: skip
-    assert (remote.key, remote.reference) == ("github.com/nf-core/demo", "https://github.com/nf-core/demo@04060b4644 (1.0.1)")
+    assert (remote.key, remote.reference) == (
+        "github.com/nf-core/demo",
+        "https://github.com/nf-core/demo@04060b4644 (1.0.1)",
+    )
     local = identify(str(tmp_path / "pipes" / "main.nf"), "pipes/main.nf", "bb05fb24ce", None, tmp_path)
     assert (local.key, local.reference) == ("pipes/main.nf", str(tmp_path / "pipes" / "main.nf"))
     assert cli_params(["-resume", "--reads", "a b.fq", "--n=3", "--skip_qc", "--ratio", "0.5", "--flag", "false"]) == {

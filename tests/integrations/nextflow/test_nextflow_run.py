@@ -134,7 +134,9 @@ def test_resume_caches_unchanged_tasks_and_reruns_the_changed_one(runs: tuple[ft
     gather_in = {a.id for a in after["GATHER"]["run"].inputs}
     kept = {a.id for s in "ac" for a in before[f"SPLIT ({s})"]["run"].outputs if a.key.startswith("work/")
             and a.key.endswith(".upper.txt")}  # fmt: skip
-    new_b = {a.id for a in after["SPLIT (b)"]["run"].outputs if a.key.startswith("work/") and a.key.endswith(".upper.txt")}
+    new_b = {
+        a.id for a in after["SPLIT (b)"]["run"].outputs if a.key.startswith("work/") and a.key.endswith(".upper.txt")
+    }
     assert gather_in == kept | new_b
     # Republished: unchanged copies stay one artifact, the changed one gets a version.
     assert ft.Artifact.get(key="results/a.upper.txt", is_latest=True).version == 1
@@ -143,7 +145,9 @@ def test_resume_caches_unchanged_tasks_and_reruns_the_changed_one(runs: tuple[ft
     assert ft.Artifact.get(key="results/all.txt", is_latest=True).run_id == after["GATHER"]["run"].id
 
 
-def test_openlineage_events_are_valid_and_complete(scenario: dict[str, Any], runs: tuple[ft.Run, ft.Run], validate: Any) -> None:
+def test_openlineage_events_are_valid_and_complete(
+    scenario: dict[str, Any], runs: tuple[ft.Run, ft.Run], validate: Any
+) -> None:
     events = read_events(Path(scenario["events"]))
     for event in events:
         validate(event)

@@ -51,7 +51,9 @@ def test_a_work_dir_on_s3_is_read_through_fsspec(s3_work: dict[str, Any]) -> Non
     assert workdir.stderr_tail() == ""
 
 
-def test_tasks_with_s3_work_dirs_register_s3_artifacts(s3_work: dict[str, Any], instance: ft.Instance, tmp_path: Path) -> None:
+def test_tasks_with_s3_work_dirs_register_s3_artifacts(
+    s3_work: dict[str, Any], instance: ft.Instance, tmp_path: Path
+) -> None:
     bucket = s3_work["bucket"]
     recorder = Recorder(tmp_path, instance=instance, parent=None, tasks_from_log=False)
     recorder.info.session_id = "00000000-0000-4000-8000-000000000000"
