@@ -22,6 +22,7 @@ What the runner changes in nextflowpy's command, through nextflowpy's ``runner``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import logging
@@ -388,26 +389,33 @@ def _console_error(files: dict[str, str]) -> str | None:
 
 
 def _stop(process: subprocess.Popen[Any] | None, feed: Callable[[Any], None]) -> None:
-    """Ask Nextflow to stop (SIGINT to its process group), keep registering, then force it."""
-    if process is None or process.poll() is not None:
+    """Ask Nextflow to stop (SIGINT to its process group), keep registering, then force it.
+
+    Task processes that outlive Nextflow (a task's children run in the background of its wrapper,
+    so they ignore SIGINT) are in the same process group: they get SIGTERM, then SIGKILL.
+    """
+    if process is None:
         return
-    try:
-        os.killpg(process.pid, signal.SIGINT)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            feed(None)
-            time.sleep(0.5)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
-            break
     if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal_group(process, signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                feed(None)
+                time.sleep(0.5)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                break
+    if process.poll() is None:
+        _signal_group(process, signal.SIGKILL)
         process.wait()
+    _signal_group(process, signal.SIGTERM)
+    time.sleep(0.2)
+    _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[Any], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 def _sigterm_as_interrupt() -> Callable[[], None]:
