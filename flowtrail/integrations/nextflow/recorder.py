@@ -112,6 +112,7 @@ class Recorder:
         self.cli_args = list(cli_args)
         self.info = SessionInfo()
         self.tasks: dict[str, Task] = {}
+        self._open: dict[str, Task] = {}  # tasks not registered as finished yet
         self.by_hash: dict[str, Task] = {}
         self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode)
         self.store = LineageStore(lineage_store) if lineage_store else None
@@ -177,7 +178,7 @@ class Recorder:
     def _task(self, short: str, name: str | None = None) -> Task:
         task = self.tasks.get(short)
         if task is None:
-            task = self.tasks[short] = Task(short, name=name)
+            task = self.tasks[short] = self._open[short] = Task(short, name=name)
         elif name and not task.name:
             task.name = name
         return task
@@ -313,9 +314,7 @@ class Recorder:
             if not (self.info.session_id or final):
                 return
             self._start_session()
-        for task in list(self.tasks.values()):
-            if task.done:
-                continue
+        for task in [t for t in self._open.values() if not t.done]:
             if self._finished(task, final):
                 if self._lineage_pending(task, final):
                     continue
@@ -326,6 +325,7 @@ class Recorder:
                     task.done = True
             elif task.run is None and task.submitted_at is not None and not task.cached:
                 self._start_task(task, task.submitted_at)
+        self._open = {short: task for short, task in self._open.items() if not task.done}
         self._process_publishes(final)
 
     def _finished(self, task: Task, final: bool) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import glob
 import logging
 import os
 import shlex
@@ -183,7 +182,11 @@ class _IO:
         return os.listdir(path)
 
     def glob(self, pattern: str) -> list[str]:
-        return glob.glob(pattern)
+        # nextflowpy globs <launch>/work/*/* at every poll to find work dirs (only under the
+        # launch dir, and slow on a big work dir), then re-reads every unfinished task's
+        # .command.out/.err/.sh. flowtrail takes work dirs from the trace and the log, so polls
+        # skip all of that: without paths, nextflowpy only parses the log.
+        return []
 
     def ctime(self, path: str) -> dt.datetime:
         return dt.datetime.fromtimestamp(os.path.getctime(path))
