@@ -1,0 +1,297 @@
+"""Real Prefect flows, run offline against a local test server, recorded by ``tracked_flow``.
+
+Each test gets a fresh flowtrail instance (SQLite, the working directory) and checks what reached
+the registry: runs, their parents, statuses, parameters, inputs and outputs, and the OpenLineage
+events. Nothing here asserts on Prefect's timings.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("prefect")
+
+import prefect  # noqa: E402
+import prefect_flows as pf  # noqa: E402
+
+import flowtrail as ft  # noqa: E402
+from flowtrail.integrations.prefect import capture_all_tasks  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def fresh() -> None:
+    """End the read transaction a lazy load (``run.children``) left open in this thread's session.
+
+    flowtrail's queries end their read transaction after running, not before, so a query right
+    after a lazy load would see the snapshot the lazy load started (see the final report).
+    """
+    from flowtrail.core.instance import current
+
+    current().sessions.end_read()
+
+
+def flow_run(state: prefect.State) -> ft.Run:
+    """The registry run of the flow run behind a final state."""
+    fresh()
+    return ft.Run.get(uid=str(state.state_details.flow_run_id))
+
+
+def children(run: ft.Run) -> dict[str, list[ft.Run]]:
+    found: dict[str, list[ft.Run]] = {}
+    for child in run.children:
+        found.setdefault(child.transform.key, []).append(child)
+    return found
+
+
+def keys(artifacts: list[ft.Artifact]) -> list[str | None]:
+    return sorted(a.key for a in artifacts)
+
+
+def test_direct_calls_record_runs_parameters_inputs_and_outputs(prefect_instance, counts_csv):
+    state = pf.expression(counts_csv, Path("expressed.csv"), return_state=True)
+    assert state.is_completed()
+    run = flow_run(state)
+    flow_run_id = str(state.state_details.flow_run_id)
+    assert run.uid == run.reference == flow_run_id
+    assert (run.transform.key, run.transform.type, run.status) == ("expression", "pipeline", "completed")
+    assert "def expression(" in run.transform.source_code and run.transform.hash
+    assert run.transform.description.startswith("Load a count table")
+    assert (run.engine, run.engine_version) == ("prefect", prefect.__version__)
+    assert run.params == {"src": str(counts_csv), "out": "expressed.csv", "min_count": 5}
+    assert run.parent is None and run.finished_at is not None
+
+    tasks = children(run)
+    assert sorted(tasks) == ["keep_expressed", "load", "write_table"]
+    load, keep, write = tasks["load"][0], tasks["keep_expressed"][0], tasks["write_table"][0]
+    for child in (load, keep, write):
+        assert child.transform.type == "task" and child.status == "completed"
+        assert child.uid == child.reference and uuid.UUID(child.uid).version == 7  # Prefect's task run id
+        assert (child.engine, child.engine_version) == ("prefect", prefect.__version__)
+        assert child.metrics["retries"] == 0
+    assert "def load(" in load.transform.source_code
+
+    # an existing, unchanged path parameter is an input; the returned DataFrame an output
+    assert keys(load.inputs) == ["counts.csv"] and load.params == {"src": str(counts_csv)}
+    assert keys(load.outputs) == ["expression/load.parquet"]
+    # the DataFrame passed on is the downstream task's input (through Prefect's task inputs), saved once
+    assert keep.params == {"frame": {"type": "pandas.core.frame.DataFrame", "shape": [4, 2]}, "min_count": 5}
+    assert [a.id for a in keep.inputs] == [a.id for a in load.outputs]
+    assert keys(keep.outputs) == ["expression/keep_expressed.parquet"]
+    assert keep.outputs[0].load().shape == (2, 2)
+    # a path parameter the task created (and returned) is an output, registered in place
+    assert [a.id for a in write.inputs] == [a.id for a in keep.outputs]
+    assert keys(write.outputs) == ["expressed.csv"]
+    assert not write.outputs[0].is_managed and Path(write.outputs[0].location) == Path("expressed.csv").resolve()
+    assert ft.Artifact.filter().count() == 4
+
+
+def test_submit_and_map_link_futures_through_task_inputs(prefect_instance, counts_csv):
+    state = pf.fan_out(counts_csv, return_state=True)
+    assert state.result() == 12
+    run = flow_run(state)
+    assert run.transform.key == "fan-out" and run.status == "completed"
+    tasks = children(run)
+    assert sorted((key, len(runs)) for key, runs in tasks.items()) == [
+        ("double", 3), ("keep_expressed", 1), ("load", 1), ("total", 1),
+    ]  # fmt: skip
+    load, keep = tasks["load"][0], tasks["keep_expressed"][0]
+    assert [a.id for a in keep.inputs] == [a.id for a in load.outputs]
+    assert keep.params == {"frame": {"upstream_task_run": load.uid}, "min_count": 5}  # a future, summarised
+    doubles = tasks["double"]
+    assert sorted(r.params["x"] for r in doubles) == [1, 2, 3]
+    assert len({r.name for r in doubles}) == 3
+    total = tasks["total"][0]
+    assert sorted(v["upstream_task_run"] for v in total.params["values"]) == sorted(r.uid for r in doubles)
+    assert ft.Artifact.filter(key__startswith="fan-out/").count() == 2  # one per DataFrame, not per use
+
+
+def test_async_flow_and_tasks(prefect_instance):
+    import asyncio
+
+    state = asyncio.run(pf.async_pipeline(1, return_state=True))
+    assert state.is_completed()
+    run = flow_run(state)
+    assert run.status == "completed"
+    increments = children(run)["async_increment"]
+    assert sorted(r.params["x"] for r in increments) == [1, 2, 12]
+    assert {r.status for r in increments} == {"completed"}
+
+
+def test_sub_flows_nest_under_the_tracked_parent(prefect_instance):
+    state = pf.outer(1, return_state=True)
+    assert state.result() == 3 + 5
+    run = flow_run(state)
+    inner_runs = children(run)["inner"]
+    assert len(inner_runs) == 2 and list(children(run)) == ["inner"]
+    for inner in inner_runs:
+        assert inner.transform.type == "pipeline" and inner.status == "completed"
+        assert inner.uid == inner.reference and inner.parent_id == run.id
+        (double,) = children(inner)["double"]
+        assert double.status == "completed"
+    assert sorted(children(i)["double"][0].params["x"] for i in inner_runs) == [1, 2]
+    # the same sub-flow on its own is not tracked
+    fresh()
+    before = ft.Run.filter().count()
+    assert pf.inner(5) == 11
+    assert ft.Run.filter().count() == before
+
+
+def test_a_failing_task_the_flow_tolerates(prefect_instance):
+    state = pf.tolerant(3, return_state=True)
+    assert state.result() == 6
+    run = flow_run(state)
+    assert run.status == "completed"
+    tasks = children(run)
+    failed = tasks["explode"][0]
+    assert failed.status == "failed" and failed.error == "ValueError: cannot handle 3"
+    assert failed.finished_at is not None
+    assert tasks["double"][0].status == "completed"
+
+
+def test_a_failing_flow(prefect_instance):
+    with pytest.raises(KeyError):
+        pf.doomed(2)
+    (run,) = ft.Run.filter(transform__key="doomed")
+    assert run.status == "failed" and "KeyError" in run.error
+    assert run.metrics["prefect_state"] == "Failed"
+    assert children(run)["double"][0].status == "completed"
+
+
+def test_retries_are_counted_on_one_run(prefect_instance):
+    assert pf.retrying(1) == 2
+    (run,) = ft.Run.filter(transform__key="flaky")
+    assert run.status == "completed"
+    assert run.metrics["attempts"] == 2 and run.metrics["retries"] == 1
+
+
+def test_a_cache_hit_is_marked_cached(prefect_instance):
+    x = random.randrange(10**9)
+    first = pf.caching(x, return_state=True)
+    second = pf.caching(x, return_state=True)
+    assert first.result() == second.result() == x * x
+    assert [r.status for r in children(flow_run(first))["cached_square"]] == ["completed"]
+    assert [r.status for r in children(flow_run(second))["cached_square"]] == ["cached"]
+    assert flow_run(second).status == "completed"
+
+
+def test_process_pool_workers_find_the_registry_without_environment(prefect_instance, tmp_path, monkeypatch):
+    # The workers start in a folder without an instance and with no FLOWTRAIL_* variables: the
+    # registry's location reaches them with the flow Prefect ships to them.
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    state = pf.in_processes(str(elsewhere / "data"), return_state=True)
+    assert state.result() == 5
+    run = flow_run(state)
+    tasks = children(run)
+    write, count = tasks["write_text"][0], tasks["count_chars"][0]
+    assert write.status == count.status == "completed"
+    assert keys(write.outputs) == ["data/greeting.txt"]  # in place: the working directory is registered
+    assert [a.id for a in count.inputs] == [a.id for a in write.outputs]
+    assert write.parent_id == count.parent_id == run.id
+
+
+def test_an_untracked_flow_reusing_tasks_records_nothing(prefect_instance):
+    assert pf.untracked(2) == 4 + 6
+    assert ft.Run.filter().count() == 0
+    assert pf.through_helper(4) == 8  # and tracking still works afterwards
+    (run,) = ft.Run.filter(transform__key="through-helper")
+    assert [c.transform.key for c in run.children] == ["double"]
+
+
+def test_tasks_created_in_the_flow_body_need_capture_all_tasks(prefect_instance):
+    assert pf.dynamic(2) == 6
+    (run,) = ft.Run.filter(transform__key="dynamic")
+    assert run.children == []
+    assert capture_all_tasks() is True
+    try:
+        state = pf.dynamic(3, return_state=True)
+    finally:
+        capture_all_tasks(False)
+    assert state.result() == 9
+    (made,) = flow_run(state).children
+    assert made.transform.key == "made-here" and made.params == {"y": 3}
+
+
+def test_materialized_assets_are_declared_outputs_and_inputs(prefect_instance):
+    source, table = Path("source.txt").resolve(), Path("table.txt").resolve()
+    source.write_text("abc")
+    state = pf.materialized_flow(table, source)(return_state=True)
+    assert state.is_completed()
+    (build,) = flow_run(state).children
+    assert build.status == "completed"
+    assert keys(build.outputs) == ["table.txt"] and keys(build.inputs) == ["source.txt"]
+    assert build.metrics["prefect_assets"] == {"materialized": [table.as_uri()], "depends_on": [source.as_uri()]}
+
+
+def test_openlineage_events_use_prefect_run_ids_and_parents(events, validate, counts_csv):
+    state = pf.expression(counts_csv, Path("expressed.csv"), return_state=True)
+    failing = pf.tolerant(1, return_state=True)
+    emitted = events()
+    for event in emitted:
+        validate(event)
+    flow_run_id = str(state.state_details.flow_run_id)
+    run = flow_run(state)
+    by_run: dict[str, list[dict]] = {}
+    for event in emitted:
+        by_run.setdefault(event["run"]["runId"], []).append(event)
+    assert [e["eventType"] for e in by_run[flow_run_id]] == ["START", "COMPLETE"]
+    assert by_run[flow_run_id][0]["job"]["name"] == "expression"
+    for child in run.children:
+        task_events = by_run[child.uid]
+        assert [e["eventType"] for e in task_events] == ["START", "COMPLETE"]
+        parent = task_events[-1]["run"]["facets"]["parent"]
+        assert parent["run"]["runId"] == flow_run_id and parent["job"]["name"] == "expression"
+        assert task_events[-1]["run"]["facets"]["processing_engine"]["name"] == "prefect"
+        assert task_events[-1]["job"]["facets"]["jobType"]["integration"] == "PREFECT"
+    load = children(run)["load"][0]
+    complete = by_run[load.uid][-1]
+    assert [d["name"] for d in complete["inputs"]] == [str(counts_csv)]
+    assert [d["name"] for d in complete["outputs"]] == [load.outputs[0].location]
+    explode = children(flow_run(failing))["explode"][0]
+    fail = by_run[explode.uid][-1]
+    assert fail["eventType"] == "FAIL"
+    assert fail["run"]["facets"]["errorMessage"]["message"] == "ValueError: cannot handle 1"
+
+
+def test_hooks_add_no_log_lines(prefect_instance):
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("prefect.task_runs", "prefect.flow_runs")]
+    for target in loggers:
+        target.addHandler(handler)
+    try:
+        assert pf.retrying(5) == 6
+    finally:
+        for target in loggers:
+            target.removeHandler(handler)
+    assert any("Finished in state" in m for m in messages)  # Prefect's own lines still arrive
+    assert not [m for m in messages if "flowtrail" in m]
+
+
+def test_flows_run_unaffected_without_a_flowtrail_instance(prefect_server, tmp_path, monkeypatch, counts_csv_outside):
+    from flowtrail.core.instance import disconnect
+
+    disconnect()
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.csv"
+    assert pf.expression(counts_csv_outside, out) == out
+    assert out.read_text().splitlines()[0] == "gene,count"
+
+
+@pytest.fixture
+def counts_csv_outside(tmp_path: Path) -> Path:
+    path = tmp_path / "counts.csv"
+    path.write_text("gene,count\nA,1\nB,7\n")
+    return path
