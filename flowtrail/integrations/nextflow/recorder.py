@@ -15,8 +15,13 @@ feeds the same recorder a finished run's whole log and trace. Records:
   the run that first made the outputs);
 - inputs: staged files resolved to their sources; outputs: files matching the declared output
   patterns, or with lineage enabled exactly what the lineage store recorded;
-- published files: registered in place as outputs of the task run that made the file they copy,
-  described as "Published by Nextflow (copy) from <work-dir key>".
+- published files (``publishDir`` and workflow outputs; from the log lines the runner turns on,
+  or from the lineage store): registered in place as outputs of the task run that made the file
+  they copy, with the same content hash and the description "Published by Nextflow (copy) from
+  <work-dir key>". Nextflow publishes after a task completes, so the copies join the run after
+  its COMPLETE OpenLineage event (which lists the work-dir outputs); ``flowtrail export
+  openlineage`` replays runs with all their outputs. ``mode: 'symlink'`` (Nextflow's default) and
+  ``'rellink'`` publish a link to the work-dir file: that is the task's output artifact itself.
 """
 
 from __future__ import annotations
