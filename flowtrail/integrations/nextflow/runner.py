@@ -293,8 +293,21 @@ def run(
     trace_reader = TraceReader(trace_file)
     echo_out = _Echo(echo)
     seen: set[str] = set()
+    failure: list[BaseException] = []
 
     def feed(execution: Any) -> None:
+        if execution is not None:
+            echo_out("stdout", execution.stdout)
+            echo_out("stderr", execution.stderr)
+        if failure:
+            return  # registration broke: let the pipeline finish, say so at the end
+        try:
+            register(execution)
+        except Exception as exc:  # a registry problem must not take the pipeline down
+            logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
+            failure.append(exc)
+
+    def register(execution: Any) -> None:
         if execution is not None:
             info = recorder.info
             info.run_name = info.run_name or execution.identifier or None
@@ -307,8 +320,6 @@ def run(
                     recorder.cached(task.identifier, task.name, None, task.process)
                 else:
                     recorder.submitted(task.identifier, task.name, _utc(task.submitted), task.process)
-            echo_out("stdout", execution.stdout)
-            echo_out("stderr", execution.stderr)
         recorder.log_events(log_reader.read())
         recorder.trace_records(trace_reader.read())
         recorder.step()
@@ -344,11 +355,18 @@ def run(
     finally:
         restore()
     ended_at = _mtime(files["rc"]) or time.time()
-    recorder.log_events(log_reader.read(final=True))
-    recorder.trace_records(trace_reader.read_all())
     echo_out.file("stdout", files["stdout"])
     echo_out.file("stderr", files["stderr"])
     return_code = _return_code(files["rc"], holder.get("process"))
+    if failure:
+        from flowtrail.core.errors import FlowtrailError
+
+        raise FlowtrailError(
+            f"Nextflow finished (exit status {return_code}) but registering it failed: {failure[0]}. "
+            f"Fix the cause, then register the run from its files: flowtrail nextflow import {launch}"
+        ) from failure[0]
+    recorder.log_events(log_reader.read(final=True))
+    recorder.trace_records(trace_reader.read_all())
     error = None
     if recorder.info.session_id is None and return_code != 0:
         error = _console_error(files)

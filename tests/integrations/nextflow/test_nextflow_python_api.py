@@ -65,3 +65,24 @@ def test_a_tracked_script_is_the_parent_and_external_inputs_stay_in_place(
     assert task.started_at <= task.finished_at
     # Resource metrics need Nextflow's trace; without it, times come from the log.
     assert ("peak_rss_bytes" in task.metrics) == trace
+
+
+def test_a_registry_failure_lets_the_pipeline_finish(
+    nextflow_ready: str, instance: ft.Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowtrail.core.errors import FlowtrailError
+    from flowtrail.integrations.nextflow.recorder import Recorder
+
+    def broken(self: Recorder) -> None:
+        raise RuntimeError("the registry is on fire")
+
+    monkeypatch.setattr(Recorder, "_start_session", broken)
+    data = tmp_path / "in.txt"
+    data.write_text("x" * 7)
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    (launch / "main.nf").write_text(PIPELINE)
+    with pytest.raises(FlowtrailError, match=r"exit status 0\) but registering it failed: the registry is on fire"):
+        run("main.nf", ["--input", str(data)], launch_dir=launch, echo=False, env={"NXF_OPTS": FAST_JVM})
+    assert [p.read_text().strip() for p in launch.glob("work/*/*/count.txt")] == ["7"]
+    assert not ft.Run.filter().exists()
