@@ -440,6 +440,8 @@ class Recorder:
             return
         self._forget(job)
         message = self._error_for(job)
+        if message and "died with <Signals.SIGINT" in message:
+            self._interrupted = True  # Ctrl-C reached the job before Snakemake said so
         aux = data.get("aux") if isinstance(data.get("aux"), dict) else {}
         external = aux.get("external_jobid") if aux else None
         if external:

@@ -10,6 +10,7 @@ import pytest
 from snakemake_helpers import fresh_reads, wait_for
 
 import flowtrail as ft
+from flowtrail.integrations.snakemake import metadata
 
 FAILING = {
     "Snakefile": '''
@@ -124,16 +125,27 @@ def test_ctrl_c_aborts_the_running_jobs_and_the_workflow(smk, validate, process_
     workflow = ft.Run.get(transform__key="sleepy/Snakefile")
     assert workflow.status == "aborted" and workflow.error == "interrupted"
     jobs = {run.name: run for run in workflow.children}
-    assert {name: run.status for name, run in jobs.items()} == {"a": "completed", "b": "aborted", "c": "aborted"}
+    assert set(jobs) == {"a", "b", "c"} and jobs["a"].status == "completed"
     assert all(run.finished_at is not None for run in jobs.values())
-    assert jobs["b"].outputs == [] and jobs["b"].inputs == jobs["a"].outputs
-    if group:
-        assert "died with <Signals.SIGINT: 2>" in jobs["b"].error
-    assert workflow.metrics == {"jobs_completed": 1, "jobs_failed": 0, "jobs_aborted": 2}
+    for name in "bc":
+        job = jobs[name]
+        assert job.inputs == jobs["a"].outputs
+        if group:
+            assert job.status == "aborted" and job.outputs == []
+            assert "died with <Signals.SIGINT: 2>" in job.error
+        else:
+            # The jobs ran on to the end. Snakemake sometimes still records them as complete
+            # (metadata written): then so does flowtrail; otherwise they are aborted.
+            complete = metadata.read_record(workdir, f"{name}.txt", name) is not None
+            assert job.status == ("completed" if complete else "aborted")
+            assert [a.key for a in job.outputs] == ([f"{name}.txt"] if complete else [])
+    aborted = sum(run.status == "aborted" for run in jobs.values())
+    assert workflow.metrics == {"jobs_completed": 3 - aborted, "jobs_failed": 0, "jobs_aborted": aborted}
     events = smk.events()
     for event in events:
         validate(event)
-    assert sorted(e["eventType"] for e in events if e["eventType"] != "START") == ["ABORT", "ABORT", "ABORT", "COMPLETE"]
+    terminal = sorted(e["eventType"] for e in events if e["eventType"] != "START")
+    assert terminal == sorted(["ABORT"] * (aborted + 1) + ["COMPLETE"] * (3 - aborted))
 
 
 def test_a_killed_snakemake_leaves_no_run_open(smk, process_groups):
