@@ -8,5 +8,4 @@ with open(snakemake.input[0]) as handle:  # noqa: F821 - provided by Snakemake
     for row in csv.DictReader(handle):
         totals[row["gene"]] += int(row["count"])
 with open(snakemake.output[0], "w") as out:  # noqa: F821
-    for gene, total in sorted(totals.items()):
-        out.write(f"{gene}\t{total}\n")
+    out.writelines(f"{gene}\t{total}\n" for gene, total in sorted(totals.items()))

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from .events import Event
 from .recorder import Options, Recorder, _ensure_log_handler
@@ -152,7 +152,7 @@ class ThreadChannel:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self._queue: queue.SimpleQueue[Optional[Event]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._closed = False
         self.recorder = Recorder(options)
         self._thread = threading.Thread(target=self._work, name="flowtrail-snakemake", daemon=True)

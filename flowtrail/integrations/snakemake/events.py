@@ -34,7 +34,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     JOB_ERROR: ("jobid", "rule_name", "rule_msg", "log", "aux", "conda_env", "container_img"),
     GROUP_ERROR: ("groupid", "job_error_info"),
     ERROR: ("exception",),
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

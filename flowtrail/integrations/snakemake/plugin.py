@@ -29,7 +29,8 @@ OPENLINEAGE_MODES = ("auto", "off")
 class LogHandlerSettings(LogHandlerSettingsBase):
     """``--logger-flowtrail-<name>`` options (also ``logger-flowtrail-<name>:`` in a profile)."""
 
-    instance: Optional[str] = field(
+    # typing.Optional, not "str | None": Snakemake's argparse bridge only unwraps typing.Union.
+    instance: Optional[str] = field(  # noqa: UP045
         default=None,
         metadata={
             "help": "The flowtrail instance to record into: the folder holding .flowtrail/. Default: "
@@ -80,7 +81,7 @@ class LogHandler(LogHandlerBase):
     """Records every job of the workflow in the flowtrail registry (see the package docs)."""
 
     def __post_init__(self) -> None:
-        self.channel: Optional[Channel] = None
+        self.channel: Channel | None = None
         if getattr(self.common_settings, "dryrun", False):
             return  # a dry run records nothing
         settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()

@@ -653,4 +653,6 @@ class Recorder:
             "jobs_failed": counts.failed,
             "jobs_aborted": counts.aborted,
         }
-        finish_run(self._workflow_run, status, error=error, finished_at=utc(now), metrics=metrics, instance=self._instance)
+        finish_run(
+            self._workflow_run, status, error=error, finished_at=utc(now), metrics=metrics, instance=self._instance
+        )

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_RULE = re.compile(r"^(?P<indent>[ \t]*)(?:rule|checkpoint)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]*:", re.M)
-_INCLUDE = re.compile(r"^[ \t]*include[ \t]*:[ \t]*(?P<q>['\"])(?P<path>[^'\"\n]+)(?P=q)", re.M)
+_RULE = re.compile(r"^(?P<indent>[ \t]*)(?:rule|checkpoint)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]*:", re.MULTILINE)
+_INCLUDE = re.compile(r"^[ \t]*include[ \t]*:[ \t]*(?P<q>['\"])(?P<path>[^'\"\n]+)(?P=q)", re.MULTILINE)
 _DIRECTIVE = re.compile(r"^[ \t]*(?P<name>script|notebook)[ \t]*:[ \t]*(?P<rest>.*)$")
 _TRIPLE = re.compile(r'"""|\'\'\'')
 MAX_FILES = 200
@@ -107,10 +107,10 @@ def rule_blocks(text: str) -> dict[str, str]:
     in_string: str | None = None
     current: tuple[str, int, int] | None = None  # name, indent, first line
     for number, line in enumerate(lines):
-        if in_string is None and current is not None and line.strip() and not line.lstrip().startswith("#"):
-            if _width(line) <= current[1]:
-                blocks.setdefault(current[0], _block(lines, current[2], number, current[1]))
-                current = None
+        code = line.strip() and not line.lstrip().startswith("#")
+        if in_string is None and current is not None and code and _width(line) <= current[1]:
+            blocks.setdefault(current[0], _block(lines, current[2], number, current[1]))
+            current = None
         if in_string is None and number in starts:
             name, indent = starts[number]
             current = (name, indent, number)
@@ -123,7 +123,9 @@ def rule_blocks(text: str) -> dict[str, str]:
 def _block(lines: list[str], start: int, end: int, indent: int) -> str:
     block = lines[start:end]
     # Blank lines and comments at the rule's own level after its body belong to what follows.
-    while len(block) > 1 and (not block[-1].strip() or (block[-1].lstrip().startswith("#") and _width(block[-1]) <= indent)):
+    while len(block) > 1 and (
+        not block[-1].strip() or (block[-1].lstrip().startswith("#") and _width(block[-1]) <= indent)
+    ):
         block.pop()
     return "\n".join(block) + "\n"
 

@@ -43,9 +43,9 @@ def _quiet_logging() -> None:
 def _preload() -> None:
     """Import the registry code now, while Snakemake builds its DAG, not at the first job."""
     try:
-        import flowtrail.core.artifact  # noqa: F401
-        import flowtrail.core.instance  # noqa: F401
-        import flowtrail.core.saving  # noqa: F401
+        import flowtrail.core.artifact
+        import flowtrail.core.instance
+        import flowtrail.core.saving
         import flowtrail.core.tracking  # noqa: F401
     except Exception:  # the recorder reports problems when it first needs the registry
         pass

@@ -58,7 +58,7 @@ class Snakemake:
         self, workdir: Path, *args: str, expect: int = 0, env: dict[str, str] | None = None, logger: bool = True
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            self.command(*args, logger=logger), cwd=workdir, env={**self.env, **(env or {})},
+            self.command(*args, logger=logger), check=False, cwd=workdir, env={**self.env, **(env or {})},
             capture_output=True, text=True, timeout=180,
         )  # fmt: skip
         assert result.returncode == expect, f"snakemake exited {result.returncode}:\n{result.stderr[-5000:]}"
@@ -67,13 +67,11 @@ class Snakemake:
 
     def start(self, workdir: Path, *args: str) -> subprocess.Popen[str]:
         """Start snakemake in its own process group (as a terminal would), output to a file."""
-        log = open(workdir / "snakemake.out", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            self.command(*args), cwd=workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        return process
+        with open(workdir / "snakemake.out", "w") as log:  # the child keeps its own copy of the handle
+            return subprocess.Popen(
+                self.command(*args), cwd=workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                start_new_session=True,
+            )  # fmt: skip
 
     def events(self) -> list[dict[str, Any]]:
         if not self.events_file.exists():

@@ -13,7 +13,7 @@ import flowtrail as ft
 from flowtrail.integrations.snakemake import metadata
 
 FAILING = {
-    "Snakefile": '''
+    "Snakefile": """
         rule all:
             input: "bad.txt", "after.txt"
 
@@ -36,7 +36,7 @@ FAILING = {
             input: "slow.txt"
             output: "after.txt"
             shell: "cat {input} > {output}"
-    ''',
+    """,
 }
 
 
@@ -80,7 +80,7 @@ def test_a_failing_rule(smk, validate, keep_going):
 
 
 SLEEPY = {
-    "Snakefile": '''
+    "Snakefile": """
         rule all:
             input: "b.txt", "c.txt"
 
@@ -97,7 +97,7 @@ SLEEPY = {
             input: "a.txt"
             output: "c.txt"
             shell: "sleep SECONDS; echo c > {output}"
-    ''',
+    """,
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import uuid
-from pathlib import Path
 
 import flowtrail as ft
 from flowtrail.core.hashing import HASH_TYPE_FOLDER, HASH_TYPE_STAT
@@ -13,7 +12,7 @@ from flowtrail.core.hashing import HASH_TYPE_FOLDER, HASH_TYPE_STAT
 SNAKEMAKE_VERSION = importlib.metadata.version("snakemake")
 
 BRANCHES = {
-    "Snakefile": '''
+    "Snakefile": """
         configfile: "config.yaml"
 
         rule all:
@@ -33,7 +32,7 @@ BRANCHES = {
             output: "results/merged.txt"
             benchmark: "benchmarks/merge.tsv"
             shell: "cat {input} > {output}"
-    ''',
+    """,
     "config.yaml": """
         samples: [a, b]
         factor: 2
@@ -42,7 +41,7 @@ BRANCHES = {
     "data/b.txt": "1\n2\n3\n",
 }
 
-COUNT_RULE = '''\
+COUNT_RULE = """\
 rule count:
     input: "data/{sample}.txt"
     output: "counts/{sample}.txt"
@@ -51,7 +50,7 @@ rule count:
     threads: 1
     resources: mem_mb=10
     shell: "wc -l < {input} > {output}; echo counted {wildcards.sample} x{params.factor} > {log}"
-'''
+"""
 
 
 def by_name(runs):
@@ -110,7 +109,10 @@ def test_parallel_branches_and_a_merge(smk, validate):
     merge = jobs["merge"]
     counts = [a for job in (count_a, jobs["count[sample=b]"]) for a in job.outputs if a.kind == "file"]
     assert sorted(a.id for a in merge.inputs) == sorted(a.id for a in counts)
-    assert [(a.key, a.kind) for a in merge.outputs] == [("results/merged.txt", "file"), ("benchmarks/merge.tsv", "benchmark")]
+    assert [(a.key, a.kind) for a in merge.outputs] == [
+        ("results/merged.txt", "file"),
+        ("benchmarks/merge.tsv", "benchmark"),
+    ]
     assert set(merge.metrics["benchmark"]) >= {"s", "max_rss", "cpu_time"}
     merged = ft.Artifact.get(key="results/merged.txt")
     assert jobs["all"].inputs == [merged] and jobs["all"].outputs == []

@@ -97,10 +97,15 @@ def test_rule_sources_includes_and_scripts(tmp_path):
     (tmp_path / "scripts/s.py").write_text("print('script')\n")
     source = sources.read_workflow(tmp_path / "Snakefile")
     assert sorted(source.rules) == ["all", "first", "second", "third"]
-    assert source.rule_code("first") == 'rule first:\n    output: "x"\n    shell:\n        """\necho {output}\nrule fake:\n"""\n'
+    assert (
+        source.rule_code("first")
+        == 'rule first:\n    output: "x"\n    shell:\n        """\necho {output}\nrule fake:\n"""\n'
+    )
     assert source.rule_code("all") == 'rule all:\n    input: "x"\n'  # the comment belongs to what follows
     second = source.rule_code("second")
-    assert second.startswith("checkpoint second:\n") and "# ---- script: ../scripts/s.py ----\nprint('script')" in second
+    assert (
+        second.startswith("checkpoint second:\n") and "# ---- script: ../scripts/s.py ----\nprint('script')" in second
+    )
     assert source.rule_code("third") == "rule third:\n    output: 'z'\n    run:\n        print(1)\n"
     assert source.rule_code("unknown") is None
     assert source.code.startswith('include: "rules/more.smk"') and "# ---- include: rules/more.smk ----" in source.code
