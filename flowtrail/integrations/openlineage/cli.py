@@ -37,7 +37,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
                 try:
                     if item.error is not None:
                         raise InvalidEvent([Problem("(json)", item.error)])
-                    batch.append(ingestor.prepare(item.event))
+                    batch.append(ingestor.prepare(item.event, text=item.text))
                 except InvalidEvent as exc:
                     rejected.append(f"{item.source}: {exc}")
                     total.received += 1

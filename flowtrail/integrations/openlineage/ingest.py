@@ -9,18 +9,26 @@ run, as Marquez versions datasets; a datasetVersion facet becomes the version's 
 Each batch runs in one transaction: raw events go into the append-only ``lineage_event`` log
 (identical events are stored once), then every run they touch is re-folded from *all* its
 stored events (:mod:`.fold`), which makes the result independent of arrival order.
+
+A batch costs a fixed number of queries whatever its size: everything it touches (stored events
+of its runs, jobs, runs, dataset versions, input links) is loaded with one ``IN`` query per kind,
+decided in memory, and written back with one ``executemany`` per kind (:class:`_Batch`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
+from ...core.artifact import _suffix
 from ...core.database import write_transaction
 from ...core.ids import new_stem, versioned_uid
 from ...core.keys import validate_key
@@ -40,6 +48,11 @@ JOB_TYPES = {
     "PROCESS": "process", "SCRIPT": "script", "NOTEBOOK": "notebook", "FUNCTION": "function",
 }  # fmt: skip
 HASH_TYPE = "openlineage-version"
+CHUNK = 500  # values per IN (...) list, well below every database's parameter limit
+
+_EVENTS = LineageEvent.__table__
+_RUNS = Run.__table__
+_ARTIFACTS = Artifact.__table__
 
 
 @dataclass
@@ -58,11 +71,15 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A validated event with its content hash and kind (run, dataset or job)."""
+    """A validated event with its content hash and kind (run, dataset or job).
+
+    ``text`` is the event's JSON exactly as received (an NDJSON line), stored as it is when given.
+    """
 
     digest: str
     kind: str
     event: dict[str, Any]
+    text: str | None = None
 
 
 def canonical_hash(event: dict[str, Any]) -> str:
@@ -70,6 +87,7 @@ def canonical_hash(event: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@lru_cache(maxsize=65536)
 def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
     """``(root to create if nothing registered holds it, location)`` of a dataset.
 
@@ -85,10 +103,16 @@ def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
     return namespace, f"{namespace}/{name.lstrip('/')}"
 
 
+@lru_cache(maxsize=65536)
 def dataset_key(relpath: str) -> str:
     """A key from a dataset path: empty segments dropped, the rest validated like any key."""
     cleaned = "/".join(part for part in relpath.split("/") if part)
     return validate_key(cleaned or relpath, what="dataset name")
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class Ingestor:
@@ -99,11 +123,14 @@ class Ingestor:
         self.own_namespace = namespace_of(instance)
 
     # -- entry points -----------------------------------------------------------------------------
-    def prepare(self, event: Any, index: int | None = None) -> Prepared:
-        """Validate one event; raise :class:`InvalidEvent` naming every problem."""
+    def prepare(self, event: Any, index: int | None = None, text: str | None = None) -> Prepared:
+        """Validate one event; raise :class:`InvalidEvent` naming every problem.
+
+        ``text``, the event's JSON as received, is stored instead of a re-serialisation.
+        """
         kind = check_event(event, index)
         self._check_names(event, kind, index)
-        return Prepared(canonical_hash(event), kind, event)
+        return Prepared(canonical_hash(event), kind, event, text)
 
     def ingest(self, events: Sequence[Any]) -> IngestResult:
         """Validate and store a batch atomically: any invalid event rejects the whole batch."""
@@ -120,25 +147,27 @@ class Ingestor:
                 items.append(item)
         result = IngestResult(received=len(prepared))
         with write_transaction(self.instance.sessions, ["openlineage:ingest"]) as session:
-            self.session = session
-            self._storages = list(session.scalars(select(Storage)))
-            existing = self._existing_hashes([i.digest for i in items])
-            fresh = [i for i in items if i.digest not in existing]
+            batch = _Batch(session, self.own_namespace)
+            fresh = batch.log(items)
             result.stored = len(fresh)
             result.duplicates = len(prepared) - len(fresh)
-            if fresh:
-                session.add_all([self._log_row(i.digest, i.kind, i.event) for i in fresh])
-                session.flush()
             run_ids = sorted({i.event["run"]["runId"] for i in fresh if i.kind == "run"})
-            for _run_id, state in self._fold(run_ids):
-                self._apply_run(state)
+            states = batch.fold(run_ids, {i.digest: i.event for i in items})
+            others = [i for i in fresh if i.kind in ("dataset", "job")]
+            batch.prepare_runs(states)
+            batch.load_datasets(
+                [ref for s in states for ref in (*s.inputs, *s.outputs)]
+                + [ref for i in others for ref in _declared_datasets(i.event, i.kind)]
+            )  # fmt: skip
+            batch.apply_runs(states)
             result.runs = len(run_ids)
-            for item in fresh:
+            for item in others:
                 if item.kind == "dataset":
-                    self._apply_dataset_event(item.event)
-                elif item.kind == "job":
-                    self._apply_job_event(item.event)
-            session.flush()
+                    batch.apply_dataset_event(item.event)
+                else:
+                    batch.apply_job_event(item.event)
+            batch.write()
+        batch.expire_loaded_records()
         return result
 
     def _check_names(self, event: dict[str, Any], kind: str, index: int | None) -> None:
@@ -148,59 +177,152 @@ class Ingestor:
             datasets.append(("dataset", event["dataset"]))
         for side in ("inputs", "outputs"):
             datasets += [(f"{side}[{i}]", d) for i, d in enumerate(event.get(side) or [])]
-        for field, dataset in datasets:
+        for field_name, dataset in datasets:
             _root, location = dataset_location(dataset["namespace"], dataset["name"])
             try:
                 dataset_key(location.split("://", 1)[-1])
             except Exception as exc:
-                problems.append(Problem(f"{field}.name", str(exc)))
+                problems.append(Problem(f"{field_name}.name", str(exc)))
         if problems:
             raise InvalidEvent(problems, index)
 
-    def _existing_hashes(self, digests: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(digests), 500):
-            chunk = digests[start : start + 500]
-            found |= set(self.session.scalars(select(LineageEvent.hash).where(LineageEvent.hash.in_(chunk))))
-        return found
 
-    def _log_row(self, digest: str, kind: str, event: dict[str, Any]) -> LineageEvent:
+# -- one batch ------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Version:
+    """One version of a dataset as a batch sees it; ``id`` is None until a new version is inserted."""
+
+    id: int | None
+    uid: str
+    version: int
+    is_latest: bool
+    hash: str | None
+    hash_type: str | None
+    run_id: int | None
+    storage_id: int
+    key: str
+    original: tuple[Any, ...] | None = None  # (is_latest, run_id, hash, hash_type) as loaded
+    facets: Any = None  # the new version's facets; loaded at the end for existing versions
+    facet_updates: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
+
+    def merge_facets(self, facets: dict[str, Any], side_facets: dict[str, Any] | None = None) -> None:
+        """Queue ``facets = {**facets, **new}`` (input) or ``... or None`` with side facets (output)."""
+        self.facet_updates.append((facets, side_facets))
+
+    def final_facets(self, facets: Any) -> Any:
+        for new, side in self.facet_updates:
+            if side is None:
+                facets = {**(facets or {}), **new}
+            else:
+                facets = {**(facets or {}), **new, **side} or None
+        return facets
+
+
+@dataclass(eq=False)
+class _RunRow:
+    """The columns of a run that folding its events may change, as loaded (or just inserted)."""
+
+    id: int
+    uid: str
+    transform_id: int
+    engine: str | None
+    engine_version: str | None
+    error: str | None
+    parent_id: int | None
+    started_at: dt.datetime | None
+    existed: bool = True  # False for runs this batch inserts: they have no outputs yet
+
+
+class _Batch:
+    """Everything one transaction loads, decides and writes; caches live as long as the batch.
+
+    The order of decisions is that of a run-by-run replay (runs sorted by id, then dataset and
+    job events in arrival order), so the outcome is the same as storing objects one at a time.
+    """
+
+    def __init__(self, session: Session, own_namespace: str) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+        self.own_namespace = own_namespace
+        self.storages = list(session.scalars(select(Storage)))
+        self.transforms: dict[tuple[str, str], Transform] = {}
+        self.runs: dict[str, _RunRow] = {}
+        self.families: dict[tuple[int, str], list[_Version]] = {}
+        self.locations: dict[tuple[str, str], tuple[Storage, str]] = {}
+        self.links: dict[int, set[_Version]] = {}  # run id -> input versions
+        self.touched_runs: set[int] = set()
+
+    # -- the event log ----------------------------------------------------------------------------
+    def log(self, items: list[Prepared]) -> list[Prepared]:
+        """Append the events not stored yet to ``lineage_event``, in order; return them."""
+        existing: set[str] = set()
+        for chunk in _chunks([i.digest for i in items]):
+            existing.update(self.session.scalars(select(_EVENTS.c.hash).where(_EVENTS.c.hash.in_(chunk))))
+        fresh = [i for i in items if i.digest not in existing]
+        if fresh:
+            statement = insert(_EVENTS)
+            as_text = self.dialect == "sqlite"
+            if as_text:
+                # SQLite keeps JSON as text: store the event's text as received (or as the JSON
+                # type would serialise it) rather than serialising every event again.
+                statement = statement.values(payload=bindparam("payload", type_=String))
+            self.session.execute(statement, [self._log_row(i, as_text) for i in fresh])
+        return fresh
+
+    @staticmethod
+    def _log_row(item: Prepared, as_text: bool) -> dict[str, Any]:
+        event, kind = item.event, item.kind
         job = event.get("job") if isinstance(event.get("job"), dict) else {}
-        return LineageEvent(
-            hash=digest,
-            kind=kind,
-            event_type=event.get("eventType") if kind == "run" else None,
-            event_time=parse_time(event["eventTime"]),
-            run_uid=event["run"]["runId"] if kind == "run" else None,
-            job_namespace=job.get("namespace"),
-            job_name=job.get("name"),
-            payload=event,
-        )
+        payload: Any = event
+        if as_text:
+            payload = item.text if item.text is not None else json.dumps(event)
+        return {
+            "hash": item.digest,
+            "kind": kind,
+            "event_type": event.get("eventType") if kind == "run" else None,
+            "event_time": parse_time(event["eventTime"]),
+            "run_uid": event["run"]["runId"] if kind == "run" else None,
+            "job_namespace": job.get("namespace"),
+            "job_name": job.get("name"),
+            "payload": payload,
+            "received_at": utcnow(),
+        }
 
-    def _fold(self, run_ids: list[str]) -> Iterable[tuple[str, RunState]]:
-        for start in range(0, len(run_ids), 200):
-            chunk = run_ids[start : start + 200]
-            grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    def fold(self, run_ids: list[str], known: dict[str, dict[str, Any]]) -> list[RunState]:
+        """The folded state of each run from all its stored events (``known`` ones not re-read)."""
+        states = []
+        for chunk in _chunks(run_ids):
+            digests: dict[str, list[str]] = {}
             rows = self.session.execute(
-                select(LineageEvent.run_uid, LineageEvent.hash, LineageEvent.payload).where(
-                    LineageEvent.run_uid.in_(chunk), LineageEvent.kind == "run"
-                )
+                select(_EVENTS.c.run_uid, _EVENTS.c.hash).where(_EVENTS.c.run_uid.in_(chunk), _EVENTS.c.kind == "run")
             )
-            for run_uid, digest, payload in rows:
-                grouped.setdefault(run_uid, []).append((digest, payload))
+            for run_uid, digest in rows:
+                digests.setdefault(run_uid, []).append(digest)
+            missing = [d for ds in digests.values() for d in ds if d not in known]
+            loaded: dict[str, dict[str, Any]] = {}
+            for part in _chunks(missing):
+                query = select(LineageEvent.hash, LineageEvent.payload).where(LineageEvent.hash.in_(part))
+                loaded.update((digest, payload) for digest, payload in self.session.execute(query))
             for run_id in chunk:
-                yield run_id, fold_run(grouped[run_id])
+                states.append(fold_run([(d, known[d] if d in known else loaded[d]) for d in digests[run_id]]))
+        return states
 
     # -- jobs and runs ----------------------------------------------------------------------------
     def _namespace(self, namespace: str) -> str:
         # Events this instance emitted itself come back to its own transforms.
         return "" if namespace == self.own_namespace else namespace
 
+    def _load_transforms(self, jobs: Iterable[tuple[str, str]]) -> None:
+        wanted = {(self._namespace(ns), name) for ns, name in jobs} - set(self.transforms)
+        for chunk in _chunks(sorted({name for _ns, name in wanted})):
+            query = select(Transform).where(Transform.key.in_(chunk), Transform.is_latest.is_(True)).order_by(Transform.id)
+            for transform in self.session.scalars(query):
+                if (transform.namespace, transform.key) in wanted:
+                    self.transforms.setdefault((transform.namespace, transform.key), transform)
+
     def _transform(self, namespace: str, name: str, facets: dict[str, Any] | None = None) -> Transform:
         ns = self._namespace(namespace)
-        transform = self.session.scalar(
-            select(Transform).where(Transform.namespace == ns, Transform.key == name, Transform.is_latest.is_(True))
-        )
+        transform = self.transforms.get((ns, name))
         if transform is None:
             job_type = ((facets or {}).get("jobType") or {}).get("jobType")
             transform = Transform(
@@ -208,80 +330,160 @@ class Ingestor:
                 type=JOB_TYPES.get(str(job_type).upper(), "job"), facets=None,
             )  # fmt: skip
             self.session.add(transform)
-            self.session.flush()
+            self.transforms[(ns, name)] = transform
         if facets:
             transform.facets = {**(transform.facets or {}), **facets}
         return transform
 
-    def _run(self, run_id: str, transform: Transform) -> Run:
-        run = self.session.scalar(select(Run).where(Run.uid == run_id))
-        if run is None:
-            run = Run(uid=run_id, transform_id=transform.id, status="scheduled", created_at=utcnow())
-            self.session.add(run)
-            self.session.flush()
-        return run
+    def _load_runs(self, uids: Iterable[str]) -> None:
+        columns = (_RUNS.c.id, _RUNS.c.uid, _RUNS.c.transform_id, _RUNS.c.engine, _RUNS.c.engine_version,
+                   _RUNS.c.error, _RUNS.c.parent_id, _RUNS.c.started_at)  # fmt: skip
+        for chunk in _chunks(sorted(set(uids) - set(self.runs))):
+            for row in self.session.execute(select(*columns).where(_RUNS.c.uid.in_(chunk))):
+                self.runs[row.uid] = _RunRow(*row)
 
-    def _apply_run(self, state: RunState) -> None:
-        transform = self._transform(state.job_namespace, state.job_name)
-        run = self._run(state.run_id, transform)
-        run.transform_id = transform.id
-        run.status = state.status
-        run.started_at = state.started_at
-        run.finished_at = state.finished_at
-        run.facets = state.run_facets or None
-        engine = state.run_facets.get("processing_engine") or {}
-        run.engine = run.engine or engine.get("name")
-        run.engine_version = run.engine_version or engine.get("version")
-        error = state.run_facets.get("errorMessage") or {}
-        if state.status == "failed" and error.get("message"):
-            run.error = error["message"]
-        parent = state.parent
-        if parent is not None:
-            parent_transform = self._transform(parent["job"]["namespace"], parent["job"]["name"])
-            parent_run = self._run(parent["run"]["runId"], parent_transform)
-            if parent_run.id != run.id:
-                run.parent_id = parent_run.id
-        self._job_facets_from_latest_run(transform, state)
-        inputs = [self._input_artifact(ref) for ref in state.inputs]
-        self._link_inputs(run, inputs)
-        for ref in state.outputs:
-            self._output_artifact(ref, run)
-
-    def _job_facets_from_latest_run(self, transform: Transform, state: RunState) -> None:
-        # A job's facets are those of its latest run (by start time, then run id), whatever order
-        # the runs' events arrived in.
-        self.session.flush()
-        latest = self.session.execute(
-            select(Run.uid, Run.started_at)
-            .where(Run.transform_id == transform.id, Run.started_at.is_not(None))
-            .order_by(Run.started_at.desc(), Run.uid.desc())
-            .limit(1)
-        ).first()
-        if latest is not None and latest.uid != state.run_id:
+    def _create_runs(self, new: dict[str, Transform]) -> None:
+        """Insert placeholder runs (status scheduled) for run ids seen for the first time."""
+        if not new:
             return
-        transform.facets = state.job_facets or None
-        job_type = (state.job_facets.get("jobType") or {}).get("jobType")
-        if job_type:
-            transform.type = JOB_TYPES.get(str(job_type).upper(), "job")
+        now = utcnow()
+        # JSON columns are written as the ORM writes an unset one (JSON null), like every other run.
+        unset = {"params": None, "metrics": None, "facets": None}
+        rows = [{"uid": uid, "transform_id": t.id, "status": "scheduled", "created_at": now, **unset} for uid, t in new.items()]
+        statement = insert(_RUNS).returning(_RUNS.c.id, sort_by_parameter_order=True)
+        for row, (run_id,) in zip(rows, self.session.execute(statement, rows), strict=True):
+            self.runs[row["uid"]] = _RunRow(run_id, row["uid"], row["transform_id"], None, None, None, None, None, existed=False)
 
-    def _link_inputs(self, run: Run, artifacts: list[Artifact]) -> None:
-        ids = {a.id for a in artifacts if a.run_id != run.id}
-        if not ids:
+    def prepare_runs(self, states: list[RunState]) -> None:
+        """Create or update every folded run, its job and its parent (datasets come later)."""
+        if not states:
             return
-        present = set(
-            self.session.scalars(
-                select(run_input.c.artifact_id).where(run_input.c.run_id == run.id, run_input.c.artifact_id.in_(ids))
+        parents = [s.parent for s in states if s.parent is not None]
+        self._load_transforms([(s.job_namespace, s.job_name) for s in states]
+                              + [(p["job"]["namespace"], p["job"]["name"]) for p in parents])  # fmt: skip
+        self._load_runs([s.run_id for s in states] + [p["run"]["runId"] for p in parents])
+        new_runs: dict[str, Transform] = {}
+        for state in states:
+            transform = self._transform(state.job_namespace, state.job_name)
+            if state.run_id not in self.runs:
+                new_runs.setdefault(state.run_id, transform)
+            if state.parent is not None:
+                parent_transform = self._transform(state.parent["job"]["namespace"], state.parent["job"]["name"])
+                if state.parent["run"]["runId"] not in self.runs:
+                    new_runs.setdefault(state.parent["run"]["runId"], parent_transform)
+        self.session.flush()  # ids of new transforms
+        self._create_runs(new_runs)
+        before = {s.run_id: (self.runs[s.run_id].transform_id, self.runs[s.run_id].started_at) for s in states}
+        outside = self._latest_runs_outside(states, before)
+        self._update_runs(states)
+        self._job_facets_from_latest_runs(states, before, outside)
+
+    def apply_runs(self, states: list[RunState]) -> None:
+        """Link each run's inputs and claim or create its outputs, run by run."""
+        for state in states:
+            run = self.runs[state.run_id]
+            self._link_inputs(run, [self._input_artifact(ref) for ref in state.inputs])
+            for ref in state.outputs:
+                self._output_artifact(ref, run)
+
+    def _update_runs(self, states: list[RunState]) -> None:
+        rows = []
+        for state in states:
+            run = self.runs[state.run_id]
+            run.transform_id = self._transform(state.job_namespace, state.job_name).id
+            engine = state.run_facets.get("processing_engine") or {}
+            run.engine = run.engine or engine.get("name")
+            run.engine_version = run.engine_version or engine.get("version")
+            error = state.run_facets.get("errorMessage") or {}
+            if state.status == "failed" and error.get("message"):
+                run.error = error["message"]
+            if state.parent is not None:
+                parent_run = self.runs[state.parent["run"]["runId"]]
+                if parent_run.id != run.id:
+                    run.parent_id = parent_run.id
+            rows.append({
+                "_id": run.id, "transform_id": run.transform_id, "status": state.status,
+                "started_at": state.started_at, "finished_at": state.finished_at, "facets": state.run_facets or None,
+                "engine": run.engine, "engine_version": run.engine_version, "error": run.error, "parent_id": run.parent_id,
+            })  # fmt: skip
+            self.touched_runs.add(run.id)
+        columns = {name: bindparam(name) for name in rows[0] if name != "_id"}
+        self.session.execute(update(_RUNS).where(_RUNS.c.id == bindparam("_id")).values(columns), rows)
+
+    def _time_key(self, moment: dt.datetime) -> dt.datetime:
+        # Start times compare as the database compares them: SQLite stores the wall-clock time
+        # without its offset (and hands it back naive), PostgreSQL compares instants.
+        if self.dialect == "sqlite":
+            return moment.replace(tzinfo=None)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+    def _latest_runs_outside(
+        self, states: list[RunState], before: dict[str, tuple[int, dt.datetime | None]]
+    ) -> dict[int, tuple[dt.datetime, str]]:
+        """Per job of the batch's runs, its latest run (start time, run id) among runs not in the batch."""
+        jobs = {self.runs[s.run_id].transform_id for s in states}
+        crowd: dict[int, int] = {}  # batch runs that may rank above the one wanted, per job
+        for transform_id, started_at in before.values():
+            if started_at is not None:
+                crowd[transform_id] = crowd.get(transform_id, 0) + 1
+        depth = 1 + max(crowd.values(), default=0)
+        order = (_RUNS.c.started_at.desc(), _RUNS.c.uid.desc())
+        rank = func.row_number().over(partition_by=_RUNS.c.transform_id, order_by=order).label("rank")
+        latest: dict[int, tuple[dt.datetime, str]] = {}
+        for chunk in _chunks(sorted(jobs)):
+            ranked = (
+                select(_RUNS.c.transform_id, _RUNS.c.uid, _RUNS.c.started_at, rank)
+                .where(_RUNS.c.transform_id.in_(chunk), _RUNS.c.started_at.is_not(None))
+                .subquery()
             )
-        )
-        missing = sorted(ids - present)
-        if missing:
-            self.session.execute(run_input.insert(), [{"run_id": run.id, "artifact_id": i} for i in missing])
+            query = select(ranked.c.transform_id, ranked.c.uid, ranked.c.started_at).where(ranked.c.rank <= depth)
+            for transform_id, uid, started_at in self.session.execute(query).all():
+                if uid not in before:
+                    candidate = (self._time_key(started_at), uid)
+                    latest[transform_id] = max(latest.get(transform_id, candidate), candidate)
+        return latest
+
+    def _job_facets_from_latest_runs(
+        self,
+        states: list[RunState],
+        before: dict[str, tuple[int, dt.datetime | None]],
+        outside: dict[int, tuple[dt.datetime, str]],
+    ) -> None:
+        # A job's facets are those of its latest run (by start time, then run id). Runs are
+        # stored one after the other (sorted by id); after each, the job takes the run's facets
+        # if the run is then the job's latest, counting the batch's other runs as they stand at
+        # that moment: already stored, or still as they were before the batch.
+        standing: dict[str, tuple[int, tuple[dt.datetime, str]]] = {
+            uid: (transform_id, (self._time_key(started_at), uid))
+            for uid, (transform_id, started_at) in before.items()
+            if started_at is not None
+        }
+        for state in states:
+            transform_id = self.runs[state.run_id].transform_id
+            standing[state.run_id] = (transform_id, (self._time_key(state.started_at), state.run_id))
+            rivals = [key for job, key in standing.values() if job == transform_id]
+            if transform_id in outside:
+                rivals.append(outside[transform_id])
+            if max(rivals)[1] != state.run_id:
+                continue
+            transform = self._transform(state.job_namespace, state.job_name)
+            transform.facets = state.job_facets or None
+            job_type = (state.job_facets.get("jobType") or {}).get("jobType")
+            if job_type:
+                transform.type = JOB_TYPES.get(str(job_type).upper(), "job")
+
+    def _link_inputs(self, run: _RunRow, artifacts: list[_Version]) -> None:
+        # Links are written at the end; the check on run_id is the one in force at this point.
+        self.links.setdefault(run.id, set()).update(a for a in artifacts if a.run_id != run.id)
 
     # -- datasets ---------------------------------------------------------------------------------
     def _family(self, ref: DatasetRef) -> tuple[Storage, str]:
+        found = self.locations.get((ref.namespace, ref.name))
+        if found is not None:
+            return found
         root, location = dataset_location(ref.namespace, ref.name)
         best: tuple[Storage, str] | None = None
-        for storage in self._storages:
+        for storage in self.storages:
             rel = storage.relative(location)
             if rel and (best is None or len(storage.root) > len(best[0].root)):
                 best = (storage, rel)
@@ -291,50 +493,76 @@ class Ingestor:
                 storage = Storage(root, _storage_type(root))
                 self.session.add(storage)
                 self.session.flush()
-                self._storages.append(storage)
+                self.storages.append(storage)
             best = (storage, storage.relative(location) or "")
-        return best[0], dataset_key(best[1])
+        found = (best[0], dataset_key(best[1]))
+        self.locations[(ref.namespace, ref.name)] = found
+        return found
 
-    def _versions(self, storage: Storage, key: str) -> list[Artifact]:
-        query = select(Artifact).where(Artifact.storage_id == storage.id, Artifact.key == key).order_by(Artifact.version)
-        return list(self.session.scalars(query))
+    def load_datasets(self, refs: Iterable[DatasetRef]) -> None:
+        """Load the versions of the datasets ``refs`` name that choosing among them can pick.
 
-    def _new_version(self, storage: Storage, key: str, versions: list[Artifact], ref: DatasetRef) -> Artifact:
+        That is, per dataset: the first and last version, the latest, placeholders (no run), those
+        whose hash is a version the batch names, and those made by the batch's runs. Choosing
+        among these gives what choosing among all versions gives, without reading them all.
+        """
+        wanted: dict[int, set[str]] = {}
+        hashes: set[str] = set()
+        for ref in refs:
+            storage, key = self._family(ref)
+            if (storage.id, key) not in self.families:
+                wanted.setdefault(storage.id, set()).add(key)
+            if _version_of(ref):
+                hashes.add(_version_of(ref))  # type: ignore[arg-type]
+        loaded: dict[int, _Version] = {}
+        for storage_id, keys in wanted.items():
+            for key in keys:
+                self.families[(storage_id, key)] = []
+            for chunk in _chunks(sorted(keys)):
+                for part in _chunks(sorted(hashes)) if hashes else [[]]:
+                    for row in self.session.execute(_candidates(storage_id, chunk, part)):
+                        loaded.setdefault(row.id, _Version(*row))
+        made_here = [run.id for run in self.runs.values() if run.existed]
+        for chunk in _chunks(made_here):
+            for row in self.session.execute(select(*_VERSION_COLUMNS).where(_ARTIFACTS.c.run_id.in_(chunk))):
+                if row.key in wanted.get(row.storage_id, ()):
+                    loaded.setdefault(row.id, _Version(*row))
+        for version in sorted(loaded.values(), key=lambda v: v.version):
+            version.original = (version.is_latest, version.run_id, version.hash, version.hash_type)
+            self.families[(version.storage_id, version.key)].append(version)
+
+    def _versions(self, ref: DatasetRef) -> tuple[Storage, str, list[_Version]]:
+        storage, key = self._family(ref)
+        return storage, key, self.families[(storage.id, key)]
+
+    def _new_version(self, storage: Storage, key: str, versions: list[_Version], ref: DatasetRef) -> _Version:
         latest = next((a for a in versions if a.is_latest), versions[-1] if versions else None)
         version = max((a.version for a in versions), default=0) + 1
         stem = versions[0].uid[:16] if versions else new_stem()
         if latest is not None:
             latest.is_latest = False
-        artifact = Artifact(key=key, kind="dataset", _external=True)
-        artifact.uid = versioned_uid(stem, version)
-        artifact.version = version
-        artifact.is_latest = True
-        artifact.storage_id = storage.id
-        artifact.path = key
-        artifact.is_managed = False
-        artifact.hash = _version_of(ref)
-        artifact.hash_type = HASH_TYPE if artifact.hash else None
-        artifact.facets = ref.facets or None
-        artifact.created_at = utcnow()
-        self.session.add(artifact)
-        self.session.flush()
+        digest = _version_of(ref)
+        artifact = _Version(
+            id=None, uid=versioned_uid(stem, version), version=version, is_latest=True, hash=digest,
+            hash_type=HASH_TYPE if digest else None, run_id=None, storage_id=storage.id, key=key,
+            facets=ref.facets or None,
+        )  # fmt: skip
+        versions.append(artifact)
         return artifact
 
-    def _input_artifact(self, ref: DatasetRef) -> Artifact:
-        storage, key = self._family(ref)
-        versions = self._versions(storage, key)
+    def _input_artifact(self, ref: DatasetRef) -> _Version:
+        storage, key, versions = self._versions(ref)
         wanted = _version_of(ref)
         chosen = next((a for a in versions if wanted and a.hash == wanted), None)
         chosen = chosen or next((a for a in versions if a.is_latest), None)
         if chosen is None:
             return self._new_version(storage, key, versions, ref)
         if ref.facets:
-            chosen.facets = {**(chosen.facets or {}), **ref.facets}
+            chosen.merge_facets(ref.facets)
         return chosen
 
-    def _output_artifact(self, ref: DatasetRef, run: Run) -> Artifact:
-        storage, key = self._family(ref)
-        versions = self._versions(storage, key)
+    def _output_artifact(self, ref: DatasetRef, run: _RunRow) -> _Version:
+        storage, key, versions = self._versions(ref)
         wanted = _version_of(ref)
         mine = next((a for a in versions if a.run_id == run.id), None)
         same = next((a for a in versions if wanted and a.hash == wanted), None)
@@ -346,15 +574,14 @@ class Ingestor:
             chosen.run_id = run.id
         if wanted and chosen.hash is None:
             chosen.hash, chosen.hash_type = wanted, HASH_TYPE
-        merged = {**(chosen.facets or {}), **ref.facets, **ref.side_facets}
-        chosen.facets = merged or None
+        chosen.merge_facets(ref.facets, ref.side_facets)
         return chosen
 
-    def _apply_dataset_event(self, event: dict[str, Any]) -> None:
-        dataset = event["dataset"]
-        self._input_artifact(DatasetRef(dataset["namespace"], dataset["name"], dict(dataset.get("facets") or {})))
+    def apply_dataset_event(self, event: dict[str, Any]) -> None:
+        for ref in _declared_datasets(event, "dataset"):
+            self._input_artifact(ref)
 
-    def _apply_job_event(self, event: dict[str, Any]) -> None:
+    def apply_job_event(self, event: dict[str, Any]) -> None:
         job = event["job"]
         facets = dict(job.get("facets") or {})
         declared = {
@@ -363,10 +590,106 @@ class Ingestor:
         }
         if declared["inputs"] or declared["outputs"]:
             facets["flowtrail_static_lineage"] = declared
+        self._load_transforms([(job["namespace"], job["name"])])
         self._transform(job["namespace"], job["name"], facets)
-        for side in ("inputs", "outputs"):
-            for dataset in event.get(side) or []:
-                self._input_artifact(DatasetRef(dataset["namespace"], dataset["name"], dict(dataset.get("facets") or {})))
+        for ref in _declared_datasets(event, "job"):
+            self._input_artifact(ref)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def write(self) -> None:
+        """Write the dataset versions and input links decided in memory; flush the jobs."""
+        versions = [v for family in self.families.values() for v in family]
+        existing = [v for v in versions if v.id is not None]
+        self._insert_versions([v for v in versions if v.id is None])
+        self._update_versions(existing)
+        self._insert_links()
+        self.session.flush()
+
+    def _insert_versions(self, new: list[_Version]) -> None:
+        if not new:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "uid": v.uid, "key": v.key, "kind": "dataset", "suffix": _suffix(v.key.rsplit("/", 1)[-1]),
+                "storage_id": v.storage_id, "path": v.key, "is_managed": False, "version": v.version,
+                "is_latest": v.is_latest, "hash": v.hash, "hash_type": v.hash_type, "run_id": v.run_id,
+                "facets": v.final_facets(v.facets), "created_at": now,
+            }  # fmt: skip
+            for v in new
+        ]
+        statement = insert(_ARTIFACTS).returning(_ARTIFACTS.c.id, sort_by_parameter_order=True)
+        for version, (artifact_id,) in zip(new, self.session.execute(statement, rows), strict=True):
+            version.id = artifact_id
+
+    def _update_versions(self, existing: list[_Version]) -> None:
+        facets: dict[int, Any] = {}
+        with_facets = [v.id for v in existing if v.facet_updates]
+        for chunk in _chunks(with_facets):
+            query = select(_ARTIFACTS.c.id, _ARTIFACTS.c.facets).where(_ARTIFACTS.c.id.in_(chunk))
+            facets.update((artifact_id, value) for artifact_id, value in self.session.execute(query))
+        plain, merged = [], []
+        for v in existing:
+            row = {"_id": v.id, "is_latest": v.is_latest, "run_id": v.run_id, "hash": v.hash, "hash_type": v.hash_type}
+            if v.facet_updates:
+                value = v.final_facets(facets[v.id])
+                if value != facets[v.id]:
+                    merged.append({**row, "facets": value})
+                    continue
+            if (v.is_latest, v.run_id, v.hash, v.hash_type) != v.original:
+                plain.append(row)
+        for rows in (plain, merged):
+            if rows:
+                columns = {name: bindparam(name) for name in rows[0] if name != "_id"}
+                self.session.execute(update(_ARTIFACTS).where(_ARTIFACTS.c.id == bindparam("_id")).values(columns), rows)
+
+    def _insert_links(self) -> None:
+        present: set[tuple[int, int]] = set()
+        for chunk in _chunks(sorted(self.links)):
+            query = select(run_input.c.run_id, run_input.c.artifact_id).where(run_input.c.run_id.in_(chunk))
+            present.update((run_id, artifact_id) for run_id, artifact_id in self.session.execute(query))
+        rows = [
+            {"run_id": run_id, "artifact_id": artifact_id}
+            for run_id, artifacts in self.links.items()
+            for artifact_id in sorted({a.id for a in artifacts})
+            if (run_id, artifact_id) not in present
+        ]
+        if rows:
+            self.session.execute(run_input.insert(), rows)
+
+    def expire_loaded_records(self) -> None:
+        """Make runs and artifacts this session already holds reload what the batch wrote past the ORM."""
+        for record in list(self.session.identity_map.values()):
+            if isinstance(record, (Run, Artifact)):
+                self.session.expire(record)
+
+
+_VERSION_COLUMNS = tuple(
+    _ARTIFACTS.c[name] for name in ("id", "uid", "version", "is_latest", "hash", "hash_type", "run_id", "storage_id", "key")
+)
+
+
+def _candidates(storage_id: int, keys: Sequence[str], hashes: Sequence[str]) -> Any:
+    """Versions of ``keys`` in one storage that can be chosen, in one pass over their rows."""
+    c = _ARTIFACTS.c
+    edges = {
+        "first": func.min(c.version).over(partition_by=c.key).label("first"),
+        "last": func.max(c.version).over(partition_by=c.key).label("last"),
+    }
+    rows = select(*_VERSION_COLUMNS, *edges.values()).where(c.storage_id == storage_id, c.key.in_(keys)).subquery()
+    useful = [
+        rows.c.is_latest.is_(True), rows.c.run_id.is_(None),
+        rows.c.version == rows.c.first, rows.c.version == rows.c.last,
+    ]  # fmt: skip
+    if hashes:
+        useful.append(rows.c.hash.in_(hashes))
+    return select(*(rows.c[column.name] for column in _VERSION_COLUMNS)).where(or_(*useful))
+
+
+def _declared_datasets(event: dict[str, Any], kind: str) -> list[DatasetRef]:
+    """The datasets a dataset or job event names (they are stored like inputs)."""
+    named = [event["dataset"]] if kind == "dataset" else [d for side in ("inputs", "outputs") for d in event.get(side) or []]
+    return [DatasetRef(d["namespace"], d["name"], dict(d.get("facets") or {})) for d in named]
 
 
 def _version_of(ref: DatasetRef) -> str | None:
@@ -388,6 +711,3 @@ def _storage_type(root: str) -> str:
         except ImportError:  # pragma: no cover - fsspec is a core dependency
             pass
     return "external"
-
-
-__all__ = ["IngestResult", "Ingestor", "InvalidEvent", "Prepared", "canonical_hash", "dataset_location"]

@@ -20,6 +20,7 @@ class Item:
     source: str  # "file.ndjson:12"
     event: Any = None
     error: str | None = None
+    text: str | None = None  # the event's JSON as it stands in the file (NDJSON lines only)
 
 
 def _open(path: Path) -> TextIO:
@@ -65,7 +66,7 @@ def read_events(path: Path) -> Iterator[Item]:
                         yield _line_item(path, number, line)
             return
         if parsed is not None:
-            yield Item(f"{path}:1", parsed)
+            yield Item(f"{path}:1", parsed, text=text.rstrip("\r\n"))
         for line in handle:
             number += 1
             if line.strip():
@@ -74,6 +75,6 @@ def read_events(path: Path) -> Iterator[Item]:
 
 def _line_item(path: Path, number: int, line: str) -> Item:
     try:
-        return Item(f"{path}:{number}", json.loads(line))
+        return Item(f"{path}:{number}", json.loads(line), text=line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         return Item(f"{path}:{number}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")

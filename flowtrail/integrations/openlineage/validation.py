@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ...core.errors import FlowtrailError
@@ -47,6 +48,11 @@ def parse_time(value: Any) -> dt.datetime:
     """An ISO 8601 date-time (naive means UTC; nanoseconds are cut to microseconds)."""
     if not isinstance(value, str):
         raise ValueError(f"must be an ISO 8601 date-time string, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=8192)  # validation, the event log and the fold all parse the same times
+def _parse_text(value: str) -> dt.datetime:
     text = value.strip()
     if "T" not in text and " " not in text:
         raise ValueError(f"{value!r} has no time of day; send e.g. {text}T00:00:00Z")
