@@ -1,29 +1,32 @@
-"""The background worker that turns Snakemake's log events into registry writes.
+"""Turning Snakemake's log events into registry writes, one event at a time, in event order.
 
-:class:`Recorder` owns one daemon thread and an unbounded queue. ``put()`` is all Snakemake's
-logging thread ever calls (microseconds); the worker hashes files and writes to the registry in
-event order, so an output registered at ``job_finished`` is already known when the next job
-lists it as input, and the graph gets real edges: one artifact per file, produced by one run
-and read by others.
+A :class:`Recorder` runs in the recorder process (:mod:`.worker`, fed by :mod:`.channel`), away
+from Snakemake's scheduler. Events are handled in the order Snakemake logged them, so an output
+registered at ``job_finished`` is already known when the next job lists it as input: the graph
+gets real edges, one artifact per file, produced by one run and read by others.
 
 What it records:
 
 - At the first job: connects to the instance, registers the workflow's working directory as a
-  storage location (files in it are registered in place, keyed by their relative path) and
-  starts the workflow run (transform type ``pipeline``, run uid = Snakemake's workflow id).
-- ``job_info``: registers the job's inputs (reusing artifacts seen earlier in this run while
-  their size and mtime are unchanged), starts the job's run (transform ``<workflow>/<rule>``,
-  type ``rule``) with the workflow run as parent, and links the inputs.
-- ``job_finished``: registers outputs, ``log:`` files (kind ``log``) and the ``benchmark:``
-  file (kind ``benchmark``) with the job's run, enriches params from Snakemake's metadata
-  record, reads benchmark numbers into metrics, and completes the run.
-- ``job_error``: registers the log files and fails the run with Snakemake's error message
-  (aborted instead when the user interrupted Snakemake).
-- ``close()``: runs still open are aborted; the workflow run ends completed, failed or aborted.
+  storage location (files in it are registered in place, keyed by their relative path; files
+  elsewhere get their own folder registered, so nothing is ever copied) and starts the workflow
+  run (transform type ``pipeline``, run uid = Snakemake's workflow id).
+- ``job_info``: registers the job's inputs (reusing artifacts seen earlier in this invocation
+  while their size and mtime are unchanged; a file inside a ``directory()`` output counts as that
+  folder artifact), starts the job's run (transform ``<workflow>/<rule>``, type ``rule``, parent =
+  the workflow run), links the inputs, and only then lets the run's OpenLineage START go out.
+- ``job_finished``: registers outputs, ``log:`` files (kind ``log``) and the ``benchmark:`` file
+  (kind ``benchmark``) with the job's run, adds params from Snakemake's metadata record, reads
+  the benchmark numbers into metrics, and completes the run.
+- ``job_error``: registers the log files and fails the run with Snakemake's error message (or
+  aborts it when the user interrupted Snakemake).
+- the end: runs still open are completed when Snakemake's metadata says they finished (with
+  ``--quiet progress`` Snakemake logs no ``job_finished``), else aborted; the workflow run ends
+  completed, failed or aborted.
 
 A registry that cannot be reached (or stays locked past the database's busy timeout) disables
-recording with one warning; the workflow itself is never affected. A file that vanished (temp
-outputs) or cannot be read is skipped.
+recording with one warning; the workflow itself is never affected. A file that vanished (a temp
+output) or cannot be read is skipped.
 """
 
 import datetime as dt
@@ -244,8 +247,12 @@ class Recorder:
             return True
         if self._disabled:
             return False
-        self._connect(cwd)
-        self._start_workflow(cwd)
+        try:
+            self._connect(cwd)
+            self._start_workflow(cwd)
+        except Exception as exc:  # without a workflow run there is nothing to attach jobs to
+            self._disable(exc)
+            return False
         return True
 
     def _connect(self, cwd: str) -> None:
@@ -305,10 +312,10 @@ class Recorder:
             sessions.end_read()
         self._roots = sorted(roots, key=len, reverse=True)
 
-    def _register_location(self, folder: str) -> None:
+    def _register_location(self, folder: str, description: str = "Snakemake working directory") -> None:
         from flowtrail.core.instance import register_storage
 
-        storage = register_storage(self._instance, folder, description="Snakemake working directory")
+        storage = register_storage(self._instance, folder, description=description)
         if storage.root not in self._roots:
             self._roots = sorted([*self._roots, storage.root], key=len, reverse=True)
 
@@ -331,6 +338,9 @@ class Recorder:
         if cwd not in self._cwds:
             self._register_location(cwd)
             self._cwds.add(cwd)
+        previous = self._jobs.get(jobid)
+        if previous is not None:  # logged again before it ended (a restarted group): close the old run
+            self._abort(previous, event.time, "Snakemake started this job again")
         input_refs = paths.parse_all(data.get("input"))
         self._complete_producers(input_refs, cwd, event.time)
         inputs = self._register_inputs(input_refs, cwd)
@@ -451,13 +461,21 @@ class Recorder:
         status = "aborted" if self._interrupted else "failed"
         error = message or f"Error in rule {job.rule}, jobid {job.jobid}"
         code = wf.exit_status(message)
-        metrics = {"exit_status": code} if code is not None else None
+        metrics = {"exit_code": code} if code is not None else None  # the name the Nextflow adapter uses
         finish_run(job.run, status, error=error, finished_at=utc(when), metrics=metrics, instance=self._instance)
         if status == "failed":
             self._counts.failed += 1
             self._counts.failed_jobs.append(f"{job.rule} (jobid {job.jobid})")
         else:
             self._counts.aborted += 1
+
+    def _abort(self, job: Job, when: float, reason: str) -> None:
+        from flowtrail.core.tracking import finish_run
+
+        self._forget(job)
+        self._register_outputs(job, [(ref, "log") for ref in job.logs])
+        finish_run(job.run, "aborted", error=reason, finished_at=utc(when), instance=self._instance)
+        self._counts.aborted += 1
 
     def _error_for(self, job: Job) -> str | None:
         """The logged error that belongs to ``job``: Snakemake logs each job's error just before its
@@ -520,7 +538,7 @@ class Recorder:
         # so that nothing is ever copied into managed storage.
         real = os.path.realpath(location)
         if not self._inside_location(real):
-            self._register_location(os.path.dirname(real))
+            self._register_location(os.path.dirname(real), "Folder of files a Snakemake workflow used")
         return True
 
     def _save(self, drafts: list["_Draft"]) -> list[Any]:
@@ -610,7 +628,8 @@ class Recorder:
                 if not (self._info and self._errors):
                     return  # nothing ran: a --touch, or nothing to be done
                 # The workflow failed before any job started (e.g. a missing input): record that.
-                self._ready(self._info.get("cwd") or os.getcwd())
+                if not self._ready(self._info.get("cwd") or os.getcwd()):
+                    return
             self._finish_runs()
         finally:
             emitter = self._emitter or (self._instance.emitter if self._instance is not None else None)
@@ -634,10 +653,7 @@ class Recorder:
             if self._finished_in_this_run(job, record) or (succeeded and not self.options.finished_logged):
                 self._complete(job, now, record)  # its job_finished was not logged (--quiet progress)
                 continue
-            self._forget(job)
-            self._register_outputs(job, [(ref, "log") for ref in job.logs])
-            finish_run(job.run, "aborted", error=reason, finished_at=utc(now), instance=self._instance)
-            self._counts.aborted += 1
+            self._abort(job, now, reason)
         counts = self._counts
         if self._interrupted:
             status, error = "aborted", reason
@@ -646,6 +662,8 @@ class Recorder:
             error = self._last_error or "failed"
             if counts.failed_jobs:
                 error += "\nFailed jobs: " + ", ".join(counts.failed_jobs)
+        elif counts.aborted:
+            status, error = "aborted", reason
         else:
             status, error = "completed", None
         metrics = {

@@ -60,7 +60,7 @@ def test_a_failing_rule(smk, validate, keep_going):
 
     bad = jobs["bad"]
     assert "returned non-zero exit status 3" in bad.error and "echo partial > bad.txt" in bad.error
-    assert bad.metrics == {"exit_status": 3}
+    assert bad.metrics == {"exit_code": 3}
     assert bad.finished_at is not None and bad.started_at <= bad.finished_at
     assert bad.inputs == [ft.Artifact.get(key="first.txt")]
     # Snakemake deletes a failed job's outputs but keeps its log: the log is recorded with the run.
@@ -189,3 +189,21 @@ def test_no_instance_or_an_unreachable_registry_never_fails_the_workflow(smk, tm
     assert len(warnings) == 1, result.stderr
     assert "the registry is not usable" in warnings[0] and "Connection refused" in warnings[0]
     assert ft.Run.filter().count() == 0
+
+
+def test_a_workflow_that_fails_before_any_job_is_recorded_as_failed(smk, validate):
+    workdir = smk.workflow("missing", {
+        "Snakefile": '''
+            rule copy:
+                input: "nope.txt"
+                output: "copy.txt"
+                shell: "cp {input} {output}"
+        ''',
+    })  # fmt: skip
+    smk.run(workdir, expect=1)
+    workflow = ft.Run.get(transform__key="missing/Snakefile")
+    assert workflow.status == "failed" and workflow.children == []
+    assert workflow.error.startswith("MissingInputException in rule copy") and "nope.txt" in workflow.error
+    assert [e["eventType"] for e in smk.events()] == ["START", "FAIL"]
+    for event in smk.events():
+        validate(event)
