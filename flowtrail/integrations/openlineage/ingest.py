@@ -53,6 +53,7 @@ CHUNK = 500  # values per IN (...) list, well below every database's parameter l
 _EVENTS = LineageEvent.__table__
 _RUNS = Run.__table__
 _ARTIFACTS = Artifact.__table__
+_TRANSFORMS = Transform.__table__
 
 
 @dataclass
@@ -82,9 +83,11 @@ class Prepared:
     text: str | None = None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_hash(event: dict[str, Any]) -> str:
-    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(event).encode()).hexdigest()
 
 
 @lru_cache(maxsize=65536)
@@ -189,6 +192,18 @@ class Ingestor:
 
 # -- one batch ------------------------------------------------------------------------------------
 @dataclass(eq=False)
+class _Job:
+    """A job (transform) as a batch sees it; ``id`` is None until a new one is inserted."""
+
+    id: int | None
+    namespace: str
+    key: str
+    type: str
+    facets: Any
+    original: tuple[str, Any] | None = None  # (type, facets) as stored, None until stored
+
+
+@dataclass(eq=False)
 class _Version:
     """One version of a dataset as a batch sees it; ``id`` is None until a new version is inserted."""
 
@@ -245,7 +260,7 @@ class _Batch:
         self.dialect = session.get_bind().dialect.name
         self.own_namespace = own_namespace
         self.storages = list(session.scalars(select(Storage)))
-        self.transforms: dict[tuple[str, str], Transform] = {}
+        self.transforms: dict[tuple[str, str], _Job] = {}
         self.runs: dict[str, _RunRow] = {}
         self.families: dict[tuple[int, str], list[_Version]] = {}
         self.locations: dict[tuple[str, str], tuple[Storage, str]] = {}
@@ -314,26 +329,51 @@ class _Batch:
 
     def _load_transforms(self, jobs: Iterable[tuple[str, str]]) -> None:
         wanted = {(self._namespace(ns), name) for ns, name in jobs} - set(self.transforms)
+        c = _TRANSFORMS.c
         for chunk in _chunks(sorted({name for _ns, name in wanted})):
-            query = select(Transform).where(Transform.key.in_(chunk), Transform.is_latest.is_(True)).order_by(Transform.id)
-            for transform in self.session.scalars(query):
-                if (transform.namespace, transform.key) in wanted:
-                    self.transforms.setdefault((transform.namespace, transform.key), transform)
+            query = (
+                select(c.id, c.namespace, c.key, c.type, c.facets)
+                .where(c.key.in_(chunk), c.is_latest.is_(True))
+                .order_by(c.id)
+            )
+            for row in self.session.execute(query):
+                if (row.namespace, row.key) in wanted and (row.namespace, row.key) not in self.transforms:
+                    self.transforms[(row.namespace, row.key)] = _Job(*row, original=(row.type, row.facets))
 
-    def _transform(self, namespace: str, name: str, facets: dict[str, Any] | None = None) -> Transform:
+    def _transform(self, namespace: str, name: str, facets: dict[str, Any] | None = None) -> _Job:
         ns = self._namespace(namespace)
         transform = self.transforms.get((ns, name))
         if transform is None:
             job_type = ((facets or {}).get("jobType") or {}).get("jobType")
-            transform = Transform(
-                uid=versioned_uid(new_stem(), 1), namespace=ns, key=name, version=1, is_latest=True,
-                type=JOB_TYPES.get(str(job_type).upper(), "job"), facets=None,
-            )  # fmt: skip
-            self.session.add(transform)
+            transform = _Job(None, ns, name, JOB_TYPES.get(str(job_type).upper(), "job"), None)
             self.transforms[(ns, name)] = transform
         if facets:
             transform.facets = {**(transform.facets or {}), **facets}
         return transform
+
+    def _insert_transforms(self) -> None:
+        new = [t for t in self.transforms.values() if t.id is None]
+        if not new:
+            return
+        now = utcnow()
+        rows = [
+            {"uid": versioned_uid(new_stem(), 1), "namespace": t.namespace, "key": t.key, "version": 1,
+             "is_latest": True, "type": t.type, "facets": t.facets, "created_at": now}  # fmt: skip
+            for t in new
+        ]
+        statement = insert(_TRANSFORMS).returning(_TRANSFORMS.c.id, sort_by_parameter_order=True)
+        for transform, (transform_id,) in zip(new, self.session.execute(statement, rows), strict=True):
+            transform.id, transform.original = transform_id, (transform.type, transform.facets)
+
+    def _update_transforms(self) -> None:
+        rows = [
+            {"_id": t.id, "type": t.type, "facets": t.facets}
+            for t in self.transforms.values()
+            if t.id is not None and (t.type, t.facets) != t.original
+        ]
+        if rows:
+            statement = update(_TRANSFORMS).where(_TRANSFORMS.c.id == bindparam("_id"))
+            self.session.execute(statement.values(type=bindparam("type"), facets=bindparam("facets")), rows)
 
     def _load_runs(self, uids: Iterable[str]) -> None:
         columns = (_RUNS.c.id, _RUNS.c.uid, _RUNS.c.transform_id, _RUNS.c.engine, _RUNS.c.engine_version,
@@ -342,7 +382,7 @@ class _Batch:
             for row in self.session.execute(select(*columns).where(_RUNS.c.uid.in_(chunk))):
                 self.runs[row.uid] = _RunRow(*row)
 
-    def _create_runs(self, new: dict[str, Transform]) -> None:
+    def _create_runs(self, new: dict[str, _Job]) -> None:
         """Insert placeholder runs (status scheduled) for run ids seen for the first time."""
         if not new:
             return
@@ -362,7 +402,7 @@ class _Batch:
         self._load_transforms([(s.job_namespace, s.job_name) for s in states]
                               + [(p["job"]["namespace"], p["job"]["name"]) for p in parents])  # fmt: skip
         self._load_runs([s.run_id for s in states] + [p["run"]["runId"] for p in parents])
-        new_runs: dict[str, Transform] = {}
+        new_runs: dict[str, _Job] = {}
         for state in states:
             transform = self._transform(state.job_namespace, state.job_name)
             if state.run_id not in self.runs:
@@ -371,7 +411,7 @@ class _Batch:
                 parent_transform = self._transform(state.parent["job"]["namespace"], state.parent["job"]["name"])
                 if state.parent["run"]["runId"] not in self.runs:
                     new_runs.setdefault(state.parent["run"]["runId"], parent_transform)
-        self.session.flush()  # ids of new transforms
+        self._insert_transforms()
         self._create_runs(new_runs)
         before = {s.run_id: (self.runs[s.run_id].transform_id, self.runs[s.run_id].started_at) for s in states}
         outside = self._latest_runs_outside(states, before)
@@ -453,18 +493,20 @@ class _Batch:
         # stored one after the other (sorted by id); after each, the job takes the run's facets
         # if the run is then the job's latest, counting the batch's other runs as they stand at
         # that moment: already stored, or still as they were before the batch.
-        standing: dict[str, tuple[int, tuple[dt.datetime, str]]] = {
-            uid: (transform_id, (self._time_key(started_at), uid))
-            for uid, (transform_id, started_at) in before.items()
-            if started_at is not None
-        }
+        standing: dict[int, dict[str, tuple[dt.datetime, str]]] = {}  # job -> its batch runs' (start, id)
+        for uid, (transform_id, started_at) in before.items():
+            if started_at is not None:
+                standing.setdefault(transform_id, {})[uid] = (self._time_key(started_at), uid)
         for state in states:
             transform_id = self.runs[state.run_id].transform_id
-            standing[state.run_id] = (transform_id, (self._time_key(state.started_at), state.run_id))
-            rivals = [key for job, key in standing.values() if job == transform_id]
+            previous = before[state.run_id][0]
+            standing.get(previous, {}).pop(state.run_id, None)
+            mine = (self._time_key(state.started_at), state.run_id)
+            standing.setdefault(transform_id, {})[state.run_id] = mine
+            rivals = list(standing[transform_id].values())
             if transform_id in outside:
                 rivals.append(outside[transform_id])
-            if max(rivals)[1] != state.run_id:
+            if max(rivals) != mine:
                 continue
             transform = self._transform(state.job_namespace, state.job_name)
             transform.facets = state.job_facets or None
@@ -597,13 +639,14 @@ class _Batch:
 
     # -- writing ----------------------------------------------------------------------------------
     def write(self) -> None:
-        """Write the dataset versions and input links decided in memory; flush the jobs."""
+        """Write the jobs, dataset versions and input links decided in memory."""
+        self._insert_transforms()
+        self._update_transforms()
         versions = [v for family in self.families.values() for v in family]
         existing = [v for v in versions if v.id is not None]
         self._insert_versions([v for v in versions if v.id is None])
         self._update_versions(existing)
         self._insert_links()
-        self.session.flush()
 
     def _insert_versions(self, new: list[_Version]) -> None:
         if not new:
@@ -658,9 +701,9 @@ class _Batch:
             self.session.execute(run_input.insert(), rows)
 
     def expire_loaded_records(self) -> None:
-        """Make runs and artifacts this session already holds reload what the batch wrote past the ORM."""
+        """Make records this session already holds reload what the batch wrote past the ORM."""
         for record in list(self.session.identity_map.values()):
-            if isinstance(record, (Run, Artifact)):
+            if isinstance(record, (Run, Artifact, Transform)):
                 self.session.expire(record)
 
 
