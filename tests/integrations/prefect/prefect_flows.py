@@ -193,3 +193,16 @@ def materialized_flow(table: Path, source: Path):  # noqa: ANN201 - returns a tr
         build_table()
 
     return assets
+
+
+@task
+def halt(code: int) -> None:
+    raise SystemExit(code)  # Prefect calls this a crash: no task hook runs
+
+
+@tracked_flow
+@flow
+def crashing(x: int) -> int:
+    double(x)
+    halt(3)
+    return x

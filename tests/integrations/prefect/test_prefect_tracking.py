@@ -163,6 +163,17 @@ def test_a_failing_flow(prefect_instance):
     assert children(run)["double"][0].status == "completed"
 
 
+def test_a_crash_aborts_the_flow_run_and_closes_its_open_task_runs(prefect_instance):
+    with pytest.raises(SystemExit):
+        pf.crashing(1)
+    (run,) = ft.Run.filter(transform__key="crashing")
+    assert run.status == "aborted" and run.metrics["prefect_state"] == "Crashed"
+    tasks = children(run)
+    assert tasks["double"][0].status == "completed"
+    halted = tasks["halt"][0]  # Prefect runs no hook for a crashed task: the flow's end closes it
+    assert halted.status == "aborted" and "before this task run reported a final state" in halted.error
+
+
 def test_retries_are_counted_on_one_run(prefect_instance):
     assert pf.retrying(1) == 2
     (run,) = ft.Run.filter(transform__key="flaky")
