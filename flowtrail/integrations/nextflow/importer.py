@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowtrail.core.errors import FlowtrailError
+
 from . import _fs
 from .log import read_all
 from .recorder import ENGINE, Recorder
@@ -96,7 +98,9 @@ def find_trace(launch_dir: str, named: str | None) -> str | None:
     return path if header and "hash" in header else None
 
 
-class AlreadyRegistered(Exception):
+class AlreadyRegistered(FlowtrailError):
+    """The run to import is in the registry already (registered live, or imported before)."""
+
     def __init__(self, run: Run) -> None:
         super().__init__(f"run {run.name} ({run.uid}) is already registered")
         self.run = run
@@ -132,7 +136,6 @@ def import_run(
 
     Raises :class:`AlreadyRegistered` when that run is in the registry already.
     """
-    from flowtrail.core.errors import FlowtrailError
     from flowtrail.core.instance import current
 
     inst = instance or current()
