@@ -136,7 +136,7 @@ def registry_counts(project: Path, env: dict[str, str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2, help="measured rounds (each: one plain, one flowtrail run)")
+    parser.add_argument("--rounds", type=int, default=2, help="measured rounds (each runs all four variants)")
     parser.add_argument("--samples", type=int, default=50, help="values per process (tasks = 2 x samples)")
     args = parser.parse_args()
     if shutil.which("nextflow") is None:

@@ -81,7 +81,10 @@ def _processes(command: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip() == command.encode():
+            if (
+                entry.name.isdigit()
+                and (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip() == command.encode()
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue
