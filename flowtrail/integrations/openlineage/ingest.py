@@ -281,7 +281,7 @@ class _Batch:
                 # SQLite keeps JSON as text: store the event's text as received (or as the JSON
                 # type would serialise it) rather than serialising every event again.
                 statement = statement.values(payload=bindparam("payload", type_=String))
-            self.session.execute(statement, [self._log_row(i, as_text) for i in fresh])
+            _executemany(self.session, "insert lineage_event", statement, [self._log_row(i, as_text) for i in fresh])
         return fresh
 
     @staticmethod
@@ -361,8 +361,7 @@ class _Batch:
              "is_latest": True, "type": t.type, "facets": t.facets, "created_at": now}  # fmt: skip
             for t in new
         ]
-        statement = insert(_TRANSFORMS).returning(_TRANSFORMS.c.id, sort_by_parameter_order=True)
-        for transform, (transform_id,) in zip(new, self.session.execute(statement, rows), strict=True):
+        for transform, transform_id in zip(new, _insert_with_ids(self.session, _TRANSFORMS, rows), strict=True):
             transform.id, transform.original = transform_id, (transform.type, transform.facets)
 
     def _update_transforms(self) -> None:
@@ -371,9 +370,7 @@ class _Batch:
             for t in self.transforms.values()
             if t.id is not None and (t.type, t.facets) != t.original
         ]
-        if rows:
-            statement = update(_TRANSFORMS).where(_TRANSFORMS.c.id == bindparam("_id"))
-            self.session.execute(statement.values(type=bindparam("type"), facets=bindparam("facets")), rows)
+        _update_by_id(self.session, _TRANSFORMS, rows)
 
     def _load_runs(self, uids: Iterable[str]) -> None:
         columns = (_RUNS.c.id, _RUNS.c.uid, _RUNS.c.transform_id, _RUNS.c.engine, _RUNS.c.engine_version,
@@ -390,8 +387,7 @@ class _Batch:
         # JSON columns are written as the ORM writes an unset one (JSON null), like every other run.
         unset = {"params": None, "metrics": None, "facets": None}
         rows = [{"uid": uid, "transform_id": t.id, "status": "scheduled", "created_at": now, **unset} for uid, t in new.items()]
-        statement = insert(_RUNS).returning(_RUNS.c.id, sort_by_parameter_order=True)
-        for row, (run_id,) in zip(rows, self.session.execute(statement, rows), strict=True):
+        for row, run_id in zip(rows, _insert_with_ids(self.session, _RUNS, rows), strict=True):
             self.runs[row["uid"]] = _RunRow(run_id, row["uid"], row["transform_id"], None, None, None, None, None, existed=False)
 
     def prepare_runs(self, states: list[RunState]) -> None:
@@ -447,8 +443,7 @@ class _Batch:
                 "engine": run.engine, "engine_version": run.engine_version, "error": run.error, "parent_id": run.parent_id,
             })  # fmt: skip
             self.touched_runs.add(run.id)
-        columns = {name: bindparam(name) for name in rows[0] if name != "_id"}
-        self.session.execute(update(_RUNS).where(_RUNS.c.id == bindparam("_id")).values(columns), rows)
+        _update_by_id(self.session, _RUNS, rows)
 
     def _time_key(self, moment: dt.datetime) -> dt.datetime:
         # Start times compare as the database compares them: SQLite stores the wall-clock time
@@ -661,8 +656,7 @@ class _Batch:
             }  # fmt: skip
             for v in new
         ]
-        statement = insert(_ARTIFACTS).returning(_ARTIFACTS.c.id, sort_by_parameter_order=True)
-        for version, (artifact_id,) in zip(new, self.session.execute(statement, rows), strict=True):
+        for version, artifact_id in zip(new, _insert_with_ids(self.session, _ARTIFACTS, rows), strict=True):
             version.id = artifact_id
 
     def _update_versions(self, existing: list[_Version]) -> None:
@@ -681,10 +675,8 @@ class _Batch:
                     continue
             if (v.is_latest, v.run_id, v.hash, v.hash_type) != v.original:
                 plain.append(row)
-        for rows in (plain, merged):
-            if rows:
-                columns = {name: bindparam(name) for name in rows[0] if name != "_id"}
-                self.session.execute(update(_ARTIFACTS).where(_ARTIFACTS.c.id == bindparam("_id")).values(columns), rows)
+        _update_by_id(self.session, _ARTIFACTS, plain)
+        _update_by_id(self.session, _ARTIFACTS, merged)
 
     def _insert_links(self) -> None:
         present: set[tuple[int, int]] = set()
@@ -697,14 +689,61 @@ class _Batch:
             for artifact_id in sorted({a.id for a in artifacts})
             if (run_id, artifact_id) not in present
         ]
-        if rows:
-            self.session.execute(run_input.insert(), rows)
+        _executemany(self.session, "insert run_input", run_input.insert(), rows)
 
     def expire_loaded_records(self) -> None:
         """Make records this session already holds reload what the batch wrote past the ORM."""
         for record in list(self.session.identity_map.values()):
             if isinstance(record, (Run, Artifact, Transform)):
                 self.session.expire(record)
+
+
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], list[Any]]] = {}
+
+
+def _executemany(session: Session, name: str, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Execute ``statement`` once per row (dicts with the same keys); ``name`` identifies it.
+
+    On SQLite the statement is compiled once, each value goes through its column type's bind
+    processing here, and the driver's ``executemany`` gets the rows as tuples: SQLAlchemy's
+    per-row execution machinery would cost more than SQLite's work for these small rows.
+    Other databases take SQLAlchemy's usual path.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        session.execute(statement, rows)
+        return
+    keys = tuple(rows[0])
+    prepared = _STATEMENTS.get((name, dialect.name, keys))
+    if prepared is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        order = tuple(compiled.positiontup or ())
+        processors = [compiled.binds[bind].type.dialect_impl(dialect).bind_processor(dialect) for bind in order]
+        prepared = _STATEMENTS[(name, dialect.name, keys)] = (compiled.string, order, processors)
+    sql, order, processors = prepared
+    steps = list(zip(order, processors, strict=True))
+    connection.exec_driver_sql(sql, [tuple(p(row[k]) if p else row[k] for k, p in steps) for row in rows])
+
+
+def _update_by_id(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """``UPDATE table SET ... WHERE id = :_id`` for rows with the same keys (``_id`` among them)."""
+    if not rows:
+        return
+    columns = {key: bindparam(key) for key in rows[0] if key != "_id"}
+    statement = update(table).where(table.c.id == bindparam("_id")).values(columns)
+    _executemany(session, f"update {table.name}", statement, rows)
+
+
+def _insert_with_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (each with a unique ``uid``); return their ids in the same order."""
+    _executemany(session, f"insert {table.name}", table.insert(), rows)
+    ids: dict[str, int] = {}
+    for chunk in _chunks([row["uid"] for row in rows]):
+        ids.update((uid, row_id) for uid, row_id in session.execute(select(table.c.uid, table.c.id).where(table.c.uid.in_(chunk))))
+    return [ids[row["uid"]] for row in rows]
 
 
 _VERSION_COLUMNS = tuple(
