@@ -8,7 +8,8 @@ place in the workflow's working directory. Modules:
 
 - :mod:`.plugin`: the ``LogHandler`` and its settings (what Snakemake loads);
 - :mod:`.events`: copying payloads out of log records on Snakemake's logging thread;
-- :mod:`.recorder`: the background worker that writes to the registry;
+- :mod:`.channel` and :mod:`.worker`: handing events to the recorder process;
+- :mod:`.recorder`: turning events into registry writes (in the recorder process);
 - :mod:`.paths`, :mod:`.sources`, :mod:`.metadata`, :mod:`.workflow`: file names, Snakefile
   sources, Snakemake's metadata records, and run parameters.
 """

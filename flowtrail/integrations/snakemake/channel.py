@@ -34,6 +34,7 @@ from .recorder import Options, Recorder, _ensure_log_handler
 logger = logging.getLogger("flowtrail.snakemake")
 STOP = b"STOP"
 HEADER = struct.Struct("!I")
+NOTICE_AFTER_S = 5.0  # say why Snakemake has not exited yet after this long
 FORCE_THREAD_ENV = "FLOWTRAIL_SNAKEMAKE_IN_PROCESS"  # "1": record in a thread of Snakemake's process
 _WORKER_CODE = """\
 import sys
@@ -137,7 +138,16 @@ class ProcessChannel:
         deadline = time.monotonic() + self.options.flush_timeout
         self._feeder.join(max(0.0, deadline - time.monotonic()))
         try:
-            self.process.wait(max(0.0, deadline - time.monotonic()))
+            try:
+                self.process.wait(min(NOTICE_AFTER_S, max(0.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                _ensure_log_handler()
+                logger.warning(
+                    "still writing this workflow to the registry; waiting up to %.0f s more "
+                    "(--logger-flowtrail-flush-timeout).",
+                    max(0.0, deadline - time.monotonic()),
+                )
+                self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _ensure_log_handler()
             logger.warning(
