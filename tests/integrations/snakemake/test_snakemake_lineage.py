@@ -345,3 +345,36 @@ def test_settings_instance_hash_mode_and_openlineage_off(smk, tmp_path):
     assert big.hash_type == HASH_TYPE_STAT and big.size == 100000
     assert big.storage.root == str(outside)
     assert smk.events() == []  # OpenLineage is configured in the environment, but switched off
+
+
+def test_a_profile_with_quiet_progress(smk):
+    # With --quiet progress Snakemake logs no job_finished: completions are inferred from consumers
+    # starting and from Snakemake's metadata. The logger and its settings come from a profile.
+    workdir = smk.workflow("profiled", {
+        "Snakefile": '''
+            rule all:
+                input: "b.txt"
+
+            rule a:
+                output: "a.txt"
+                shell: "echo a > {output}"
+
+            rule b:
+                input: "a.txt"
+                output: "b.txt"
+                shell: "cat {input} > {output}"
+        ''',
+        "profile/config.yaml": """
+            cores: 2
+            quiet: [progress]
+            logger: [flowtrail]
+            logger-flowtrail-hash: size-mtime
+        """,
+    })  # fmt: skip
+    result = smk.run(workdir, "--profile", "profile", logger=False)
+    assert "Finished jobid" not in result.stderr
+    jobs = by_name(ft.Run.get(transform__key="profiled/Snakefile").children)
+    assert {name: job.status for name, job in jobs.items()} == {"a": "completed", "b": "completed", "all": "completed"}
+    a_txt = ft.Artifact.get(key="a.txt")
+    assert a_txt.run == jobs["a"] and a_txt.hash_type == HASH_TYPE_STAT
+    assert jobs["b"].inputs == [a_txt] and jobs["all"].inputs == jobs["b"].outputs
