@@ -27,7 +27,7 @@ import getpass
 import inspect
 import logging
 import os
-import queue
+import collections
 import threading
 import time
 import weakref
@@ -153,13 +153,21 @@ class _QuietDuplicates(logging.Filter):
 
 
 class Writer:
-    """One per process; started on first use (and again in a forked child)."""
+    """One per process; started on first use (and again in a forked child).
+
+    Hooks append to a deque without waking the thread (a wake-up per task run would cost a
+    thread switch in the task's path); the thread wakes when work arrives after it went idle,
+    when an urgent operation (:meth:`call`, :meth:`flush`) comes in, or after ``window`` seconds.
+    """
 
     def __init__(self, window: float = BATCH_WINDOW) -> None:
         self.window = window
         self.pending_objects: set[str] = set()  # task run uids whose returned objects are not written yet
         self.returned: dict[str, list[Producer]] = {}  # task run uid -> artifacts its return value became
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._items: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._idle = False
+        self._urgent = 0  # calls queued and not yet run
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -171,14 +179,20 @@ class Writer:
     def put(self, kind: str, record: TaskRecord) -> None:
         if self._thread is None or self._pid != os.getpid():
             self._start()
-        self._queue.put((kind, record))
+        self._items.append((kind, record))
+        if self._idle:  # only the first item after a quiet spell wakes the thread
+            self._idle = False
+            self._wake.set()
 
     def call(self, fn: Callable[[], Any], timeout: float = CALL_TIMEOUT) -> Any:
         """Run ``fn`` in the writer thread after everything queued before it; wait for its result."""
         if self._thread is None or self._pid != os.getpid():
             self._start()
         op = _Call(fn)
-        self._queue.put(op)
+        with self._lock:
+            self._urgent += 1
+        self._items.append(op)
+        self._wake.set()
         if not op.done.wait(timeout):
             raise TimeoutError(f"the flowtrail registry did not answer within {timeout:g} s")
         if op.error is not None:
@@ -203,7 +217,10 @@ class Writer:
             if self._thread is not None and self._pid == os.getpid():
                 return
             if self._pid != os.getpid():  # a forked child: the parent's queue and thread are not ours
-                self._queue = queue.SimpleQueue()
+                self._items = collections.deque()
+                self._wake = threading.Event()
+                self._idle = False
+                self._urgent = 0
                 self._caches = weakref.WeakKeyDictionary()
                 self.pending_objects = set()
                 self.returned = {}
@@ -222,26 +239,20 @@ class Writer:
                            EXIT_FLUSH_TIMEOUT)  # fmt: skip
 
     def _loop(self) -> None:
-        q = self._queue
+        items, wake = self._items, self._wake
         while True:
-            batch = [q.get()]
-            urgent = isinstance(batch[0], _Call)
-            deadline = time.monotonic() + self.window
-            while not urgent and len(batch) < MAX_BATCH:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    item = q.get(timeout=left)
-                except queue.Empty:
-                    break
-                batch.append(item)
-                urgent = isinstance(item, _Call)
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(q.get_nowait())
-                except queue.Empty:
-                    break
+            if not items:
+                self._idle = True
+                if not items:  # re-checked after announcing idleness: no wake-up is lost
+                    wake.wait()
+                self._idle = False
+                wake.clear()
+            if not self._urgent:  # collect for a window, unless a call is waiting or arrives
+                wake.wait(self.window)
+                wake.clear()
+            batch = []
+            while items and len(batch) < MAX_BATCH:
+                batch.append(items.popleft())
             try:
                 self._process(batch)
             except Exception as exc:  # never let the thread die
@@ -259,6 +270,8 @@ class Writer:
                 except BaseException as exc:
                     item.error = exc
                 finally:
+                    with self._lock:
+                        self._urgent -= 1
                     item.done.set()
             else:
                 group.append(item)
