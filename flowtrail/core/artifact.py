@@ -112,7 +112,9 @@ class Artifact(LineageMixin, Record):
                     f"No file or folder at {local.resolve()}: check the path, or save a DataFrame "
                     "with Artifact.from_dataframe()."
                 )
-            source = str(local.resolve())
+            # Resolve the folder, not a symlink itself: a link is registered where it is (its
+            # content is read through it), so a published link is its own artifact.
+            source = str(local.parent.resolve() / local.name) if local.is_symlink() else str(local.resolve())
             default_kind = "folder" if local.is_dir() else "file"
             suffix = "" if local.is_dir() else _suffix(local.name)
         else:

@@ -66,19 +66,32 @@ class Pending:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_AMBIENT: Any = object()
+
+
 def save_artifacts(
-    artifacts: Sequence[Artifact], *, instance: Instance | None = None, progress: Progress | None = None
+    artifacts: Sequence[Artifact],
+    *,
+    instance: Instance | None = None,
+    progress: Progress | None = None,
+    run: Any = _AMBIENT,
+    log_duplicates: bool = True,
 ) -> list[Artifact]:
-    """Register many artifacts in one transaction; return the registered records in order."""
+    """Register many artifacts in one transaction; return the registered records in order.
+
+    New artifacts are outputs of ``run``: by default the current tracked run, ``None`` for
+    artifacts no run produced (e.g. a workflow's external inputs). An artifact's own ``run=``
+    wins over both. ``log_duplicates=False`` silences the one-line notice about identical content
+    (engines that save per task use it).
+    """
     from .instance import current
     from .tracking import current_run
 
     inst = instance or current()
-    sessions = inst.sessions
-    session = sessions.current()
     storages = inst.storages()
     default = inst.default_storage
-    run = current_run()
+    if run is _AMBIENT:
+        run = current_run()
     prepared: list[Pending] = []
     try:
         for artifact in artifacts:
@@ -95,7 +108,7 @@ def save_artifacts(
     duplicates = [p for p in prepared if p.duplicate_of is not None]
     for pending in duplicates:
         _remove(pending.storage or default, pending.temp)
-    if duplicates:
+    if duplicates and log_duplicates:
         names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])  # type: ignore[union-attr]
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
         logger.info(

@@ -44,7 +44,10 @@ def normalize_location(location: str | os.PathLike[str]) -> tuple[str, str]:
         if not rest:
             raise StorageError(f"The storage URL {location!r} names no bucket or host: write e.g. s3://bucket/prefix.")
         return f"{protocol}://{rest}", protocol
-    return Path(text).expanduser().resolve().as_posix(), LOCAL
+    path = Path(text).expanduser()
+    # A symlink keeps its own name (its folder is resolved): it is registered where it is.
+    resolved = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
+    return resolved.as_posix(), LOCAL
 
 
 def bucket_root(url: str) -> str:

@@ -87,14 +87,20 @@ def start_run(
     capture_environment: bool = True,
     engine: str | None = "python",
     engine_version: str | None = None,
+    transform_reference: str | None = None,
     instance: Instance | None = None,
 ) -> Run:
-    """Register a transform (or reuse it) and start a run of it, in one transaction."""
+    """Register a transform (or reuse it) and start a run of it, in one transaction.
+
+    ``transform_reference`` says where the transform's code lives (a URL, ``repo@revision``).
+    """
     inst = instance or current()
     with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
         transform = get_or_create_transform(
-            session, key, type=type, source_code=source_code, description=description
+            session, key, type=type, source_code=source_code, description=description, reference=transform_reference
         )
+        if transform_reference and transform.reference is None:
+            transform.reference = transform_reference
         run = Run(
             uid=uid or str(uuid7()),
             name=name,
@@ -123,9 +129,17 @@ def finish_run(
     error: str | None = None,
     metrics: dict[str, Any] | None = None,
     finished_at: Any = None,
+    started_at: Any = None,
+    params: dict[str, Any] | None = None,
+    reference: str | None = None,
+    name: str | None = None,
     instance: Instance | None = None,
 ) -> Run:
-    """Set a run's final status (completed, failed, aborted or cached), finish time and metrics."""
+    """Set a run's final status (completed, failed, aborted or cached), times and metrics.
+
+    Engines that learn more at the end (true start time, params, the engine's id) pass it here;
+    ``params`` are merged into those given at start.
+    """
     if status not in FINAL_STATUSES:
         raise TrackingError(f"{status!r} is not a final status: use one of {', '.join(FINAL_STATUSES)}.")
     inst = instance or current()
@@ -133,6 +147,14 @@ def finish_run(
         session.add(run)
         if finished_at is not None:
             run.finished_at = finished_at
+        if started_at is not None:
+            run.started_at = started_at
+        if params:
+            run.params = {**(run.params or {}), **jsonable(params)}
+        if reference is not None:
+            run.reference = reference
+        if name is not None:
+            run.name = name
         set_status(session, run, status, error)
         if metrics:
             run.metrics = {**(run.metrics or {}), **jsonable(metrics)}

@@ -218,3 +218,16 @@ def test_size_mtime_mode_skips_reading_big_outputs(instance, tmp_path):
     assert ft.Artifact(path, hash_mode="size-mtime").save().version == 2  # touched: a new version
     with pytest.raises(ValueError, match="hash_mode"):
         ft.Artifact(path, hash_mode="sample")
+
+
+def test_a_symlink_is_registered_where_it_is(instance, tmp_path):
+    ft.Storage.register(tmp_path / "wf")
+    target = tmp_path / "wf" / "work" / "out.txt"
+    target.parent.mkdir(parents=True)
+    target.write_text("result")
+    link = tmp_path / "wf" / "results" / "out.txt"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    original, published = ft.save([ft.Artifact(target), ft.Artifact(link)])
+    assert (original.key, published.key) == ("work/out.txt", "results/out.txt")
+    assert original.hash == published.hash and original.id != published.id

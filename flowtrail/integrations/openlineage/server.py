@@ -161,7 +161,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         return reading(lambda: {"namespaces": [views.namespace_json(n) for n in views.namespace_names()]})
 
     @app.get("/api/v1/namespaces/{namespace:path}/jobs")
-    def jobs(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    def jobs(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> dict[str, Any]:
         from sqlalchemy import select
 
         from ...core.models import Transform
@@ -175,7 +175,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         return reading(find)
 
     @app.get("/api/v1/namespaces/{namespace:path}/jobs/{job:path}/runs", response_model=None)
-    def job_runs(namespace: str, job: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> Any:
+    def job_runs(namespace: str, job: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> Any:
         def find() -> Any:
             try:
                 transform = views.transform(namespace, job)
@@ -209,7 +209,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         return reading(find)
 
     @app.get("/api/v1/namespaces/{namespace:path}/datasets")
-    def datasets(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    def datasets(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> dict[str, Any]:
         from ...core.models import Artifact
 
         def find() -> dict[str, Any]:
@@ -219,7 +219,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         return reading(find)
 
     @app.get("/api/v1/namespaces/{namespace:path}/datasets/{dataset:path}/versions", response_model=None)
-    def dataset_versions(namespace: str, dataset: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0)) -> Any:
+    def dataset_versions(namespace: str, dataset: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> Any:
         def find() -> Any:
             try:
                 versions = views.artifact(namespace, dataset, latest=False)
@@ -270,7 +270,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         return reading(find)
 
     @app.get("/api/v1/events/lineage")
-    def events(limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0),
+    def events(limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31),
                sortDirection: str = Query("desc", pattern="^(asc|desc)$")) -> dict[str, Any]:  # noqa: N803  # fmt: skip
         def find() -> dict[str, Any]:
             rows, total = views.event_rows(limit, offset, sortDirection == "asc")

@@ -1,4 +1,4 @@
-"""The shared OpenLineage event corpus (../shared/openlineage/events) and registry snapshots."""
+"""Helpers: the shared OpenLineage event corpus (../shared/openlineage/events) and registry snapshots."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import csv
 import json
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from flowtrail.core.models import Artifact, Run, Transform
 
@@ -52,10 +50,3 @@ def snapshot() -> dict[str, Any]:
         dataset(a): (a.hash, a.is_latest, a.facets, a.run.uid if a.run else None) for a in Artifact.filter()
     }
     return {"runs": runs, "jobs": jobs, "datasets": datasets}
-
-
-@pytest.fixture
-def corpus() -> Path:
-    if not (CORPUS / "MANIFEST.tsv").is_file():
-        pytest.fail(f"the shared OpenLineage corpus is missing at {CORPUS}")
-    return CORPUS

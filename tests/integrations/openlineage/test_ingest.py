@@ -8,7 +8,7 @@ import random
 import uuid
 
 import pytest
-from conftest import corpus_rows, load_event, snapshot
+from corpus import corpus_rows, load_event, snapshot
 
 import flowtrail as ft
 from flowtrail.integrations.openlineage.ingest import Ingestor

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import corpus_rows, load_event
+from corpus import corpus_rows, load_event
 
 import flowtrail as ft
 from flowtrail.integrations.openlineage.server import create_app, parse_size
