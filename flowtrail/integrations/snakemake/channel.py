@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .events import Event
-from .recorder import Options, Recorder, _ensure_log_handler
+from .recorder import Options, Recorder, _ensure_log_handler, quiet_logging
 
 logger = logging.getLogger("flowtrail.snakemake")
 STOP = b"STOP"
@@ -164,6 +164,7 @@ class ThreadChannel:
         self.options = options
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._closed = False
+        quiet_logging()
         self.recorder = Recorder(options)
         self._thread = threading.Thread(target=self._work, name="flowtrail-snakemake", daemon=True)
         self._thread.start()

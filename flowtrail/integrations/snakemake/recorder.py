@@ -118,10 +118,22 @@ def _ensure_log_handler() -> None:
     base = logging.getLogger("flowtrail")
     if base.handlers or logging.getLogger().handlers:
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
-    base.addHandler(handler)
-    base.setLevel(logging.INFO)
+    quiet_logging()
+
+
+def quiet_logging() -> None:
+    """flowtrail's warnings on stderr, prefixed ``flowtrail:``; nothing below WARNING.
+
+    Per-artifact notices (e.g. "1 of 1 artifacts were already registered", which every rerun of an
+    unchanged job would print) are noise next to Snakemake's own log.
+    """
+    base = logging.getLogger("flowtrail")
+    if not any(getattr(h, "_flowtrail_snakemake", False) for h in base.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
+        handler._flowtrail_snakemake = True  # type: ignore[attr-defined]
+        base.addHandler(handler)
+    base.setLevel(logging.WARNING)
     base.propagate = False
 
 

@@ -6,14 +6,13 @@ End of input without the marker means Snakemake went away (killed): the open run
 """
 
 import json
-import logging
 import pickle
 import signal
 import sys
 from typing import BinaryIO
 
 from .channel import HEADER, STOP
-from .recorder import Options, Recorder
+from .recorder import Options, Recorder, quiet_logging
 
 
 def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
@@ -27,17 +26,6 @@ def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
         if len(payload) < length:
             return
         yield payload
-
-
-def _quiet_logging() -> None:
-    """Warnings only, on stderr: per-artifact notices (e.g. "1 of 1 artifacts were already
-    registered", which every rerun of an unchanged job would print) are noise next to Snakemake's log."""
-    base = logging.getLogger("flowtrail")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
-    base.addHandler(handler)
-    base.setLevel(logging.WARNING)
-    base.propagate = False
 
 
 def _preload() -> None:
@@ -55,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C in a terminal signals the whole process group; Snakemake handles it and then closes
     # the channel, after logging the interrupted jobs this process still has to record.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _quiet_logging()
+    quiet_logging()
     _preload()
     args = sys.argv[1:] if argv is None else argv
     options = Options(**json.loads(args[0])) if args else Options()

@@ -378,3 +378,18 @@ def test_a_profile_with_quiet_progress(smk):
     a_txt = ft.Artifact.get(key="a.txt")
     assert a_txt.run == jobs["a"] and a_txt.hash_type == HASH_TYPE_STAT
     assert jobs["b"].inputs == [a_txt] and jobs["all"].inputs == jobs["b"].outputs
+
+
+def test_the_in_process_fallback_records_the_same(smk, validate):
+    # Used when the recorder process cannot be started; forced here through its environment switch.
+    workdir = smk.workflow("inprocess", BRANCHES)
+    result = smk.run(workdir, env={"FLOWTRAIL_SNAKEMAKE_IN_PROCESS": "1"})
+    assert "flowtrail:" not in result.stderr
+    workflow = ft.Run.get(transform__key="inprocess/Snakefile")
+    jobs = by_name(workflow.children)
+    assert workflow.status == "completed" and sorted(jobs) == ["all", "count[sample=a]", "count[sample=b]", "merge"]
+    assert sorted(a.key for a in jobs["merge"].inputs) == ["counts/a.txt", "counts/b.txt"]
+    events = smk.events()
+    assert len(events) == 10
+    for event in events:
+        validate(event)
