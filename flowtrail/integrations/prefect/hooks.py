@@ -162,8 +162,9 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
                 logger.warning("flowtrail: flow %r is not recorded: %s", flow.name, exc)
             return
     record = FlowRecord(
-        flow_run_id=key, name=flow.name, instance=instance, options=options, ref=InstanceRef.of(instance)
-    )
+        flow_run_id=key, name=flow.name, instance=instance, options=options, ref=InstanceRef.of(instance),
+        root=(parent.root or parent) if parent is not None else None,
+    )  # fmt: skip
     parent_run_id = parent.run_id if parent is not None else _current_run_id()
     writer = get_writer()
     writer.call(

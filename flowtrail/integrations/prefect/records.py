@@ -37,7 +37,8 @@ class FlowRecord:
     remote: bool = False  # a worker's view of a flow run tracked by another process
     pid: int = field(default_factory=os.getpid)
     tasks: dict[uuid.UUID, TaskRecord] = field(default_factory=dict)  # started, not finished
-    returned: dict[str, list[int]] = field(default_factory=dict)  # task run uid -> artifact ids it returned
+    root: FlowRecord | None = None  # the outermost tracked flow run (None: this one)
+    finished_uids: list[str] = field(default_factory=list)  # task runs of the whole tree, written
     attempts: int = 1
 
 

@@ -40,11 +40,11 @@ from .values import Signature, object_kind, object_nbytes, state_value, summaris
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
-    from flowtrail.core.models import Artifact, Run, Storage
+    from flowtrail.core.models import Artifact, Run
 
 logger = logging.getLogger("flowtrail")
 
-BATCH_WINDOW = float(os.environ.get("FLOWTRAIL_PREFECT_BATCH_WINDOW", "0.25"))
+BATCH_WINDOW = float(os.environ.get("FLOWTRAIL_PREFECT_BATCH_WINDOW", "0.5"))
 MAX_BATCH = 2000
 CALL_TIMEOUT = 300.0
 EXIT_FLUSH_TIMEOUT = 30.0
@@ -439,16 +439,9 @@ class Writer:
     # -- artifacts -------------------------------------------------------------------------------
     def _artifacts(self, instance: Instance, cache: _InstanceCache, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
         """Register the finished runs' inputs and outputs; return (run id, artifact) input links."""
-        from flowtrail.core.models import Storage
-
         if not finished:
             return []
-        from sqlalchemy import select
-
-        session = instance.sessions.current()
-        storages = list(session.scalars(select(Storage)))
-        instance.sessions.end_read()
-        plan = _Plan(self, instance, cache, storages)
+        plan = _Plan(self, instance, cache)
         for record in finished:
             plan.add(record)
         plan.save()
@@ -513,6 +506,7 @@ class Writer:
         started_at: Any,
     ) -> None:
         from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
 
         from flowtrail.core.database import write_transaction
         from flowtrail.core.instance import register_storage
@@ -526,39 +520,42 @@ class Writer:
             register_storage(instance, workdir)
             cache.workdirs.add(workdir)
         uid = str(record.flow_run_id)
-        session = instance.sessions.current()
-        existing = session.scalar(select(Run).where(Run.uid == uid))
-        parent = session.get(Run, parent_run_id) if parent_run_id is not None else None
-        instance.sessions.end_read()
-        if existing is not None:  # the same flow run executed again (a re-run from the UI or a retry)
+        parent = Run(id=parent_run_id) if parent_run_id is not None else None  # start_run reads its id only
+        try:
+            run = start_run(
+                record.name,
+                type="pipeline",
+                source_code=source,
+                description=description,
+                params=params,
+                parent=parent,
+                reference=uid,
+                name=run_name,
+                uid=uid,
+                started_at=utc(started_at),
+                engine="prefect",
+                engine_version=prefect_version(),
+                instance=instance,
+            )
+        except IntegrityError:  # the same flow run executed again (a re-run from the UI)
+            session = instance.sessions.current()
+            run = session.scalar(select(Run).where(Run.uid == uid))
+            instance.sessions.end_read()
+            if run is None:
+                raise
             with write_transaction(instance.sessions) as session:
-                session.add(existing)
-                existing.status = "started"
-                existing.finished_at = None
-                existing.error = None
-            record.run, record.run_id = existing, existing.id
-            _notify("start", existing)
-            return
-        run = start_run(
-            record.name,
-            type="pipeline",
-            source_code=source,
-            description=description,
-            params=params,
-            parent=parent,
-            reference=uid,
-            name=run_name,
-            uid=uid,
-            started_at=utc(started_at),
-            engine="prefect",
-            engine_version=prefect_version(),
-            instance=instance,
-        )
+                session.add(run)
+                run.status, run.finished_at, run.error = "started", None, None
+            _notify("start", run)
         record.run, record.run_id = run, run.id
 
     def finish_flow(self, record: FlowRecord, status: str, error: str | None, metrics: dict[str, Any], finished_at: Any) -> None:
         from flowtrail.core.tracking import finish_run
 
+        if record.root is None:  # the whole tree has ended: forget what its task runs returned
+            for uid in record.finished_uids:
+                self.returned.pop(uid, None)
+            record.finished_uids.clear()
         if record.run is None:
             return
         record.run.finished_at = None
@@ -570,11 +567,11 @@ class Writer:
 class _Plan:
     """The artifacts of one batch: which to save, which are known already, and who links to what."""
 
-    def __init__(self, writer: Writer, instance: Instance, cache: _InstanceCache, storages: list[Storage]) -> None:
+    def __init__(self, writer: Writer, instance: Instance, cache: _InstanceCache) -> None:
         self.writer = writer
         self.instance = instance
         self.cache = cache
-        self.roots = [s.root.rstrip("/") for s in storages if s.is_local]
+        self._roots: list[str] | None = None
         self.to_save: list[Artifact] = []
         self.file_keys: dict[int, tuple[str, Signature]] = {}  # to_save index -> (path, stat) of a file
         self.by_file: dict[tuple[str, Signature], int] = {}  # (path, stat) -> to_save index
@@ -587,6 +584,7 @@ class _Plan:
             return
         returned: list[Producer] = []
         self.writer.returned[record.uid] = returned
+        (record.flow.root or record.flow).finished_uids.append(record.uid)
         if not (record.paths or record.returned_paths or record.objects or record.assets_out or record.assets_in):
             return
         run = _run_ref(record)
@@ -689,13 +687,27 @@ class _Plan:
             return
         self.waiters.setdefault(self._add(artifact), []).append(then)
 
+    def roots(self) -> list[str]:
+        """The registered local storage locations (read once per batch, when needed)."""
+        if self._roots is None:
+            from sqlalchemy import select
+
+            from flowtrail.core.models import Storage
+
+            session = self.instance.sessions.current()
+            try:
+                self._roots = [s.root.rstrip("/") for s in session.scalars(select(Storage)) if s.is_local]
+            finally:
+                self.instance.sessions.end_read()
+        return self._roots
+
     def _add(self, artifact: Artifact) -> int:
         self.to_save.append(artifact)
         return len(self.to_save) - 1
 
     def _allowed(self, path: str, sig: Signature, limit: int) -> bool:
         """In place inside a registered location; otherwise copied only below the size limit."""
-        for root in self.roots:
+        for root in self.roots():
             if path == root or path.startswith(root + "/"):
                 return True
         size = _folder_size(path, limit) if sig[2] else sig[0]
@@ -709,10 +721,10 @@ class _Plan:
 
     # -- saving ----------------------------------------------------------------------------------
     def save(self) -> None:
-        from flowtrail.core.saving import save_artifacts
-
         if not self.to_save:
             return
+        from flowtrail.core.saving import save_artifacts
+
         saved: list[Artifact | None]
         try:
             saved = list(save_artifacts(self.to_save, instance=self.instance))
