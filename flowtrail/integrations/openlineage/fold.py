@@ -63,7 +63,9 @@ def _merge(target: dict[str, Any], facets: Any) -> None:
 def _collect(refs: dict[tuple[str, str], DatasetRef], datasets: Any, side_key: str) -> None:
     for dataset in datasets or []:
         key = (dataset["namespace"], dataset["name"])
-        ref = refs.setdefault(key, DatasetRef(*key))
+        ref = refs.get(key)
+        if ref is None:
+            ref = refs[key] = DatasetRef(*key)
         _merge(ref.facets, dataset.get("facets"))
         _merge(ref.side_facets, dataset.get(side_key))
 

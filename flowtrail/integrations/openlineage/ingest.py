@@ -54,6 +54,7 @@ _EVENTS = LineageEvent.__table__
 _RUNS = Run.__table__
 _ARTIFACTS = Artifact.__table__
 _TRANSFORMS = Transform.__table__
+_STORAGES = Storage.__table__
 
 
 @dataclass
@@ -190,6 +191,67 @@ class Ingestor:
             raise InvalidEvent(problems, index)
 
 
+# -- the statements a batch runs, built once (SQLAlchemy then reuses their compiled form) ----------
+def _in(column: Any) -> Any:
+    return column.in_(bindparam("values", expanding=True))
+
+
+_VERSION_COLUMNS = tuple(
+    _ARTIFACTS.c[name] for name in ("id", "uid", "version", "is_latest", "hash", "hash_type", "run_id", "storage_id", "key")
+)
+_RUN_COLUMNS = tuple(
+    _RUNS.c[name] for name in ("id", "uid", "transform_id", "engine", "engine_version", "error", "parent_id", "started_at")
+)
+_SELECT_STORAGES = select(_STORAGES.c.id, _STORAGES.c.root)
+_SELECT_STORED = select(_EVENTS.c.hash).where(_in(_EVENTS.c.hash))
+_SELECT_RUN_EVENTS = select(_EVENTS.c.run_uid, _EVENTS.c.hash).where(_in(_EVENTS.c.run_uid), _EVENTS.c.kind == "run")
+_SELECT_PAYLOADS = select(_EVENTS.c.hash, _EVENTS.c.payload).where(_in(_EVENTS.c.hash))
+_SELECT_JOBS = (
+    select(_TRANSFORMS.c.id, _TRANSFORMS.c.namespace, _TRANSFORMS.c.key, _TRANSFORMS.c.type, _TRANSFORMS.c.facets)
+    .where(_in(_TRANSFORMS.c.key), _TRANSFORMS.c.is_latest.is_(True))
+    .order_by(_TRANSFORMS.c.id)
+)
+_SELECT_RUNS = select(*_RUN_COLUMNS).where(_in(_RUNS.c.uid))
+_SELECT_MADE_BY = select(*_VERSION_COLUMNS).where(_in(_ARTIFACTS.c.run_id))
+_SELECT_FACETS = select(_ARTIFACTS.c.id, _ARTIFACTS.c.facets).where(_in(_ARTIFACTS.c.id))
+_SELECT_LINKS = select(run_input.c.run_id, run_input.c.artifact_id).where(_in(run_input.c.run_id))
+_SELECT_IDS = {table.name: select(table.c.uid, table.c.id).where(_in(table.c.uid)) for table in (_RUNS, _ARTIFACTS, _TRANSFORMS)}
+
+
+def _latest_runs_query() -> Any:
+    """The ``:depth`` latest runs (by start time, then id) of each job in ``:values``."""
+    order = (_RUNS.c.started_at.desc(), _RUNS.c.uid.desc())
+    rank = func.row_number().over(partition_by=_RUNS.c.transform_id, order_by=order).label("rank")
+    ranked = (
+        select(_RUNS.c.transform_id, _RUNS.c.uid, _RUNS.c.started_at, rank)
+        .where(_in(_RUNS.c.transform_id), _RUNS.c.started_at.is_not(None))
+        .subquery()
+    )
+    return select(ranked.c.transform_id, ranked.c.uid, ranked.c.started_at).where(ranked.c.rank <= bindparam("depth"))
+
+
+def _candidates_query(with_hashes: bool) -> Any:
+    """Versions of the datasets ``:values`` in storage ``:storage_id`` that choosing among them can
+    pick: first, last, latest, without a run, and (``:hashes``) with a version the batch names."""
+    c = _ARTIFACTS.c
+    edges = {
+        "first": func.min(c.version).over(partition_by=c.key).label("first"),
+        "last": func.max(c.version).over(partition_by=c.key).label("last"),
+    }
+    rows = select(*_VERSION_COLUMNS, *edges.values()).where(c.storage_id == bindparam("storage_id"), _in(c.key)).subquery()
+    useful = [
+        rows.c.is_latest.is_(True), rows.c.run_id.is_(None),
+        rows.c.version == rows.c.first, rows.c.version == rows.c.last,
+    ]  # fmt: skip
+    if with_hashes:
+        useful.append(rows.c.hash.in_(bindparam("hashes", expanding=True)))
+    return select(*(rows.c[column.name] for column in _VERSION_COLUMNS)).where(or_(*useful))
+
+
+_SELECT_LATEST_RUNS = _latest_runs_query()
+_SELECT_CANDIDATES = {True: _candidates_query(True), False: _candidates_query(False)}
+
+
 # -- one batch ------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class _Job:
@@ -257,22 +319,28 @@ class _Batch:
 
     def __init__(self, session: Session, own_namespace: str) -> None:
         self.session = session
-        self.dialect = session.get_bind().dialect.name
+        self.connection = session.connection()
+        self.dialect = self.connection.dialect.name
         self.own_namespace = own_namespace
-        self.storages = list(session.scalars(select(Storage)))
+        self.storages: list[Any] = self.connection.execute(_SELECT_STORAGES).all()  # (id, root) rows
         self.transforms: dict[tuple[str, str], _Job] = {}
         self.runs: dict[str, _RunRow] = {}
         self.families: dict[tuple[int, str], list[_Version]] = {}
-        self.locations: dict[tuple[str, str], tuple[Storage, str]] = {}
+        self.locations: dict[tuple[str, str], tuple[int, str]] = {}  # (namespace, name) -> (storage id, key)
         self.links: dict[int, set[_Version]] = {}  # run id -> input versions
         self.touched_runs: set[int] = set()
+
+    def _select_in(self, statement: Any, values: Iterable[Any], **params: Any) -> list[Any]:
+        """Rows of ``statement`` for ``values`` (bound to ``:values``), queried in chunks."""
+        rows: list[Any] = []
+        for chunk in _chunks(list(values)):
+            rows += self.connection.execute(statement, {"values": list(chunk), **params}).all()
+        return rows
 
     # -- the event log ----------------------------------------------------------------------------
     def log(self, items: list[Prepared]) -> list[Prepared]:
         """Append the events not stored yet to ``lineage_event``, in order; return them."""
-        existing: set[str] = set()
-        for chunk in _chunks([i.digest for i in items]):
-            existing.update(self.session.scalars(select(_EVENTS.c.hash).where(_EVENTS.c.hash.in_(chunk))))
+        existing = {digest for (digest,) in self._select_in(_SELECT_STORED, [i.digest for i in items])}
         fresh = [i for i in items if i.digest not in existing]
         if fresh:
             statement = insert(_EVENTS)
@@ -308,16 +376,10 @@ class _Batch:
         states = []
         for chunk in _chunks(run_ids):
             digests: dict[str, list[str]] = {}
-            rows = self.session.execute(
-                select(_EVENTS.c.run_uid, _EVENTS.c.hash).where(_EVENTS.c.run_uid.in_(chunk), _EVENTS.c.kind == "run")
-            )
-            for run_uid, digest in rows:
+            for run_uid, digest in self._select_in(_SELECT_RUN_EVENTS, chunk):
                 digests.setdefault(run_uid, []).append(digest)
             missing = [d for ds in digests.values() for d in ds if d not in known]
-            loaded: dict[str, dict[str, Any]] = {}
-            for part in _chunks(missing):
-                query = select(LineageEvent.hash, LineageEvent.payload).where(LineageEvent.hash.in_(part))
-                loaded.update((digest, payload) for digest, payload in self.session.execute(query))
+            loaded = dict(self._select_in(_SELECT_PAYLOADS, missing))
             for run_id in chunk:
                 states.append(fold_run([(d, known[d] if d in known else loaded[d]) for d in digests[run_id]]))
         return states
@@ -329,16 +391,9 @@ class _Batch:
 
     def _load_transforms(self, jobs: Iterable[tuple[str, str]]) -> None:
         wanted = {(self._namespace(ns), name) for ns, name in jobs} - set(self.transforms)
-        c = _TRANSFORMS.c
-        for chunk in _chunks(sorted({name for _ns, name in wanted})):
-            query = (
-                select(c.id, c.namespace, c.key, c.type, c.facets)
-                .where(c.key.in_(chunk), c.is_latest.is_(True))
-                .order_by(c.id)
-            )
-            for row in self.session.execute(query):
-                if (row.namespace, row.key) in wanted and (row.namespace, row.key) not in self.transforms:
-                    self.transforms[(row.namespace, row.key)] = _Job(*row, original=(row.type, row.facets))
+        for row in self._select_in(_SELECT_JOBS, sorted({name for _ns, name in wanted})):
+            if (row.namespace, row.key) in wanted and (row.namespace, row.key) not in self.transforms:
+                self.transforms[(row.namespace, row.key)] = _Job(*row, original=(row.type, row.facets))
 
     def _transform(self, namespace: str, name: str, facets: dict[str, Any] | None = None) -> _Job:
         ns = self._namespace(namespace)
@@ -373,11 +428,8 @@ class _Batch:
         _update_by_id(self.session, _TRANSFORMS, rows)
 
     def _load_runs(self, uids: Iterable[str]) -> None:
-        columns = (_RUNS.c.id, _RUNS.c.uid, _RUNS.c.transform_id, _RUNS.c.engine, _RUNS.c.engine_version,
-                   _RUNS.c.error, _RUNS.c.parent_id, _RUNS.c.started_at)  # fmt: skip
-        for chunk in _chunks(sorted(set(uids) - set(self.runs))):
-            for row in self.session.execute(select(*columns).where(_RUNS.c.uid.in_(chunk))):
-                self.runs[row.uid] = _RunRow(*row)
+        for row in self._select_in(_SELECT_RUNS, sorted(set(uids) - set(self.runs))):
+            self.runs[row.uid] = _RunRow(*row)
 
     def _create_runs(self, new: dict[str, _Job]) -> None:
         """Insert placeholder runs (status scheduled) for run ids seen for the first time."""
@@ -462,20 +514,11 @@ class _Batch:
             if started_at is not None:
                 crowd[transform_id] = crowd.get(transform_id, 0) + 1
         depth = 1 + max(crowd.values(), default=0)
-        order = (_RUNS.c.started_at.desc(), _RUNS.c.uid.desc())
-        rank = func.row_number().over(partition_by=_RUNS.c.transform_id, order_by=order).label("rank")
         latest: dict[int, tuple[dt.datetime, str]] = {}
-        for chunk in _chunks(sorted(jobs)):
-            ranked = (
-                select(_RUNS.c.transform_id, _RUNS.c.uid, _RUNS.c.started_at, rank)
-                .where(_RUNS.c.transform_id.in_(chunk), _RUNS.c.started_at.is_not(None))
-                .subquery()
-            )
-            query = select(ranked.c.transform_id, ranked.c.uid, ranked.c.started_at).where(ranked.c.rank <= depth)
-            for transform_id, uid, started_at in self.session.execute(query).all():
-                if uid not in before:
-                    candidate = (self._time_key(started_at), uid)
-                    latest[transform_id] = max(latest.get(transform_id, candidate), candidate)
+        for transform_id, uid, started_at in self._select_in(_SELECT_LATEST_RUNS, sorted(jobs), depth=depth):
+            if uid not in before:
+                candidate = (self._time_key(started_at), uid)
+                latest[transform_id] = max(latest.get(transform_id, candidate), candidate)
         return latest
 
     def _job_facets_from_latest_runs(
@@ -514,14 +557,15 @@ class _Batch:
         self.links.setdefault(run.id, set()).update(a for a in artifacts if a.run_id != run.id)
 
     # -- datasets ---------------------------------------------------------------------------------
-    def _family(self, ref: DatasetRef) -> tuple[Storage, str]:
+    def _family(self, ref: DatasetRef) -> tuple[int, str]:
+        """``(storage id, key)`` of a dataset: in the longest registered root holding it, or a new root."""
         found = self.locations.get((ref.namespace, ref.name))
         if found is not None:
             return found
         root, location = dataset_location(ref.namespace, ref.name)
-        best: tuple[Storage, str] | None = None
-        for storage in self.storages:
-            rel = storage.relative(location)
+        best: tuple[Any, str] | None = None
+        for storage in self.storages:  # (id, root) rows: Storage.relative only reads .root
+            rel = Storage.relative(storage, location)  # type: ignore[arg-type]
             if rel and (best is None or len(storage.root) > len(best[0].root)):
                 best = (storage, rel)
         if best is None:
@@ -532,7 +576,7 @@ class _Batch:
                 self.session.flush()
                 self.storages.append(storage)
             best = (storage, storage.relative(location) or "")
-        found = (best[0], dataset_key(best[1]))
+        found = (best[0].id, dataset_key(best[1]))
         self.locations[(ref.namespace, ref.name)] = found
         return found
 
@@ -546,33 +590,33 @@ class _Batch:
         wanted: dict[int, set[str]] = {}
         hashes: set[str] = set()
         for ref in refs:
-            storage, key = self._family(ref)
-            if (storage.id, key) not in self.families:
-                wanted.setdefault(storage.id, set()).add(key)
-            if _version_of(ref):
-                hashes.add(_version_of(ref))  # type: ignore[arg-type]
+            storage_id, key = self._family(ref)
+            if (storage_id, key) not in self.families:
+                wanted.setdefault(storage_id, set()).add(key)
+            version = _version_of(ref)
+            if version:
+                hashes.add(version)
         loaded: dict[int, _Version] = {}
         for storage_id, keys in wanted.items():
             for key in keys:
                 self.families[(storage_id, key)] = []
-            for chunk in _chunks(sorted(keys)):
-                for part in _chunks(sorted(hashes)) if hashes else [[]]:
-                    for row in self.session.execute(_candidates(storage_id, chunk, part)):
-                        loaded.setdefault(row.id, _Version(*row))
-        made_here = [run.id for run in self.runs.values() if run.existed]
-        for chunk in _chunks(made_here):
-            for row in self.session.execute(select(*_VERSION_COLUMNS).where(_ARTIFACTS.c.run_id.in_(chunk))):
-                if row.key in wanted.get(row.storage_id, ()):
+            for part in [list(part) for part in _chunks(sorted(hashes))] or [None]:
+                query = _SELECT_CANDIDATES[part is not None]
+                params = {"storage_id": storage_id} | ({"hashes": part} if part is not None else {})
+                for row in self._select_in(query, sorted(keys), **params):
                     loaded.setdefault(row.id, _Version(*row))
+        for row in self._select_in(_SELECT_MADE_BY, [run.id for run in self.runs.values() if run.existed]):
+            if row.key in wanted.get(row.storage_id, ()):
+                loaded.setdefault(row.id, _Version(*row))
         for version in sorted(loaded.values(), key=lambda v: v.version):
             version.original = (version.is_latest, version.run_id, version.hash, version.hash_type)
             self.families[(version.storage_id, version.key)].append(version)
 
-    def _versions(self, ref: DatasetRef) -> tuple[Storage, str, list[_Version]]:
-        storage, key = self._family(ref)
-        return storage, key, self.families[(storage.id, key)]
+    def _versions(self, ref: DatasetRef) -> tuple[int, str, list[_Version]]:
+        storage_id, key = self._family(ref)
+        return storage_id, key, self.families[(storage_id, key)]
 
-    def _new_version(self, storage: Storage, key: str, versions: list[_Version], ref: DatasetRef) -> _Version:
+    def _new_version(self, storage_id: int, key: str, versions: list[_Version], ref: DatasetRef) -> _Version:
         latest = next((a for a in versions if a.is_latest), versions[-1] if versions else None)
         version = max((a.version for a in versions), default=0) + 1
         stem = versions[0].uid[:16] if versions else new_stem()
@@ -581,32 +625,32 @@ class _Batch:
         digest = _version_of(ref)
         artifact = _Version(
             id=None, uid=versioned_uid(stem, version), version=version, is_latest=True, hash=digest,
-            hash_type=HASH_TYPE if digest else None, run_id=None, storage_id=storage.id, key=key,
+            hash_type=HASH_TYPE if digest else None, run_id=None, storage_id=storage_id, key=key,
             facets=ref.facets or None,
         )  # fmt: skip
         versions.append(artifact)
         return artifact
 
     def _input_artifact(self, ref: DatasetRef) -> _Version:
-        storage, key, versions = self._versions(ref)
+        storage_id, key, versions = self._versions(ref)
         wanted = _version_of(ref)
         chosen = next((a for a in versions if wanted and a.hash == wanted), None)
         chosen = chosen or next((a for a in versions if a.is_latest), None)
         if chosen is None:
-            return self._new_version(storage, key, versions, ref)
+            return self._new_version(storage_id, key, versions, ref)
         if ref.facets:
             chosen.merge_facets(ref.facets)
         return chosen
 
     def _output_artifact(self, ref: DatasetRef, run: _RunRow) -> _Version:
-        storage, key, versions = self._versions(ref)
+        storage_id, key, versions = self._versions(ref)
         wanted = _version_of(ref)
         mine = next((a for a in versions if a.run_id == run.id), None)
         same = next((a for a in versions if wanted and a.hash == wanted), None)
         placeholder = next((a for a in versions if a.run_id is None and a.hash in (None, wanted)), None)
         chosen = mine or same or placeholder
         if chosen is None:
-            chosen = self._new_version(storage, key, versions, ref)
+            chosen = self._new_version(storage_id, key, versions, ref)
         if chosen.run_id is None:
             chosen.run_id = run.id
         if wanted and chosen.hash is None:
@@ -660,11 +704,7 @@ class _Batch:
             version.id = artifact_id
 
     def _update_versions(self, existing: list[_Version]) -> None:
-        facets: dict[int, Any] = {}
-        with_facets = [v.id for v in existing if v.facet_updates]
-        for chunk in _chunks(with_facets):
-            query = select(_ARTIFACTS.c.id, _ARTIFACTS.c.facets).where(_ARTIFACTS.c.id.in_(chunk))
-            facets.update((artifact_id, value) for artifact_id, value in self.session.execute(query))
+        facets = dict(self._select_in(_SELECT_FACETS, [v.id for v in existing if v.facet_updates]))
         plain, merged = [], []
         for v in existing:
             row = {"_id": v.id, "is_latest": v.is_latest, "run_id": v.run_id, "hash": v.hash, "hash_type": v.hash_type}
@@ -679,10 +719,7 @@ class _Batch:
         _update_by_id(self.session, _ARTIFACTS, merged)
 
     def _insert_links(self) -> None:
-        present: set[tuple[int, int]] = set()
-        for chunk in _chunks(sorted(self.links)):
-            query = select(run_input.c.run_id, run_input.c.artifact_id).where(run_input.c.run_id.in_(chunk))
-            present.update((run_id, artifact_id) for run_id, artifact_id in self.session.execute(query))
+        present = {(run_id, artifact_id) for run_id, artifact_id in self._select_in(_SELECT_LINKS, sorted(self.links))}
         rows = [
             {"run_id": run_id, "artifact_id": artifact_id}
             for run_id, artifacts in self.links.items()
@@ -741,31 +778,10 @@ def _insert_with_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -
     """Insert rows (each with a unique ``uid``); return their ids in the same order."""
     _executemany(session, f"insert {table.name}", table.insert(), rows)
     ids: dict[str, int] = {}
+    connection = session.connection()
     for chunk in _chunks([row["uid"] for row in rows]):
-        ids.update((uid, row_id) for uid, row_id in session.execute(select(table.c.uid, table.c.id).where(table.c.uid.in_(chunk))))
+        ids.update((uid, row_id) for uid, row_id in connection.execute(_SELECT_IDS[table.name], {"values": list(chunk)}))
     return [ids[row["uid"]] for row in rows]
-
-
-_VERSION_COLUMNS = tuple(
-    _ARTIFACTS.c[name] for name in ("id", "uid", "version", "is_latest", "hash", "hash_type", "run_id", "storage_id", "key")
-)
-
-
-def _candidates(storage_id: int, keys: Sequence[str], hashes: Sequence[str]) -> Any:
-    """Versions of ``keys`` in one storage that can be chosen, in one pass over their rows."""
-    c = _ARTIFACTS.c
-    edges = {
-        "first": func.min(c.version).over(partition_by=c.key).label("first"),
-        "last": func.max(c.version).over(partition_by=c.key).label("last"),
-    }
-    rows = select(*_VERSION_COLUMNS, *edges.values()).where(c.storage_id == storage_id, c.key.in_(keys)).subquery()
-    useful = [
-        rows.c.is_latest.is_(True), rows.c.run_id.is_(None),
-        rows.c.version == rows.c.first, rows.c.version == rows.c.last,
-    ]  # fmt: skip
-    if hashes:
-        useful.append(rows.c.hash.in_(hashes))
-    return select(*(rows.c[column.name] for column in _VERSION_COLUMNS)).where(or_(*useful))
 
 
 def _declared_datasets(event: dict[str, Any], kind: str) -> list[DatasetRef]:
