@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-BATCH = 1000
+BATCH = 5000
 
 
 @click.command()
