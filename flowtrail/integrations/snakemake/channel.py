@@ -178,6 +178,7 @@ class ThreadChannel:
             event = self._queue.get()
             if event is None:
                 self.recorder.finish()
+                self.recorder.close()
                 return
             self.recorder.handle(event)
 

@@ -190,6 +190,18 @@ class Recorder:
             self._lost = True
         self._guard(self._finish)
 
+    def close(self) -> None:
+        """Disconnect from the instance (this also closes the OpenLineage client, flushing it)."""
+        if self._instance is None:
+            return
+        try:
+            from flowtrail.core.instance import disconnect
+
+            disconnect()
+        except Exception:  # nothing left to lose at this point
+            logger.debug("disconnecting failed", exc_info=True)
+        self._instance = None
+
     @property
     def disabled(self) -> bool:
         return self._disabled

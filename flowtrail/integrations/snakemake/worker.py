@@ -6,6 +6,8 @@ End of input without the marker means Snakemake went away (killed): the open run
 """
 
 import json
+import logging
+import os
 import pickle
 import signal
 import sys
@@ -59,6 +61,12 @@ def main(argv: list[str] | None = None) -> None:
             continue
         recorder.handle(event)
     recorder.finish(lost=not stopped)
+    recorder.close()
+    # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow
+    # teardown, since Snakemake waits for this process to exit.
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
