@@ -303,7 +303,7 @@ def flowtrail_task_running(task: Any, task_run: Any, state: Any) -> None:
             key=task.name,
             fn=task.fn,
             flow=flow,
-            params=dict(params) if params else None,
+            params=summarise_params(params),  # now: keeps no reference to the task's inputs
             paths=paths,
             upstream=upstream,
             started_at=getattr(state, "timestamp", None),
@@ -352,6 +352,8 @@ def _task_finished(task_run: Any, state: Any, status: str) -> None:
             if record.objects:
                 writer.pending_objects.add(record.uid)
         writer.put("finish", record)
+        if record.objects:
+            writer.nudge()  # write objects now rather than holding on to them for a batch window
         if record.flow.remote or record.flow.pid != os.getpid():
             # A worker process may exit as soon as the pool shuts down: write before returning.
             writer.flush(WORKER_FLUSH_TIMEOUT)

@@ -52,7 +52,7 @@ class TaskRecord:
     key: str  # the transform key: the task's name
     fn: Any  # the task function, for its source
     flow: FlowRecord
-    params: dict[str, Any] | None
+    params: dict[str, Any] | None  # already summarised (JSON-safe)
     paths: list[tuple[str, Signature | None]]  # path-like parameters, as they were at the start
     upstream: list[str]  # task run ids this one consumes (Prefect's task-input links)
     started_at: Any

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .records import FlowRecord, TaskRecord, utc
-from .values import Signature, object_kind, object_nbytes, state_value, summarise_params
+from .values import Signature, object_kind, object_nbytes
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowtrail")
 
-BATCH_WINDOW = float(os.environ.get("FLOWTRAIL_PREFECT_BATCH_WINDOW", "0.5"))
+BATCH_WINDOW = float(os.environ.get("FLOWTRAIL_PREFECT_BATCH_WINDOW", "2"))
 MAX_BATCH = 2000
 CALL_TIMEOUT = 300.0
 EXIT_FLUSH_TIMEOUT = 30.0
@@ -184,6 +184,10 @@ class Writer:
             self._idle = False
             self._wake.set()
 
+    def nudge(self) -> None:
+        """End the current batch window early (returned objects are waiting to be written)."""
+        self._wake.set()
+
     def call(self, fn: Callable[[], Any], timeout: float = CALL_TIMEOUT) -> Any:
         """Run ``fn`` in the writer thread after everything queued before it; wait for its result."""
         if self._thread is None or self._pid != os.getpid():
@@ -225,7 +229,9 @@ class Writer:
                 self.pending_objects = set()
                 self.returned = {}
                 self._pid = os.getpid()
-            logging.getLogger("flowtrail").addFilter(_QuietDuplicates())
+            flowtrail_logger = logging.getLogger("flowtrail")
+            if not any(isinstance(f, _QuietDuplicates) for f in flowtrail_logger.filters):
+                flowtrail_logger.addFilter(_QuietDuplicates())
             thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
             thread.start()
             self._thread = thread
@@ -378,7 +384,7 @@ class Writer:
                     transform = self._transform(cache, session, record.key, "task", source_of(record.fn))
                     row = {
                         "uid": record.uid, "name": record.name, "transform_id": transform.id,
-                        "params": summarise_params(record.params), "status": "started",
+                        "params": record.params, "status": "started",
                         "started_at": utc(record.started_at) or now, "finished_at": None, "error": None,
                         "metrics": None, "parent_id": record.flow.run_id, "reference": record.uid,
                         "environment_id": environment_id, "engine": "prefect", "engine_version": version,

@@ -206,3 +206,23 @@ def crashing(x: int) -> int:
     double(x)
     halt(3)
     return x
+
+
+def objects_flow(**options):  # noqa: ANN003, ANN201 - returns a tracked Flow
+    """A flow whose tasks return a DataFrame and an AnnData, tracked with ``options``."""
+    import anndata
+    import numpy as np
+
+    @task
+    def make_frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"gene": [f"g{i}" for i in range(n)], "count": range(n)})
+
+    @task
+    def make_cells(n: int) -> anndata.AnnData:
+        return anndata.AnnData(np.ones((n, 3), dtype="float32"))
+
+    @tracked_flow(name="objects", **options)
+    def objects(n: int) -> tuple[int, int]:
+        return len(make_frame(n)), make_cells(n).n_obs
+
+    return objects

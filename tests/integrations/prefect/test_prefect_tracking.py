@@ -241,6 +241,43 @@ def test_materialized_assets_are_declared_outputs_and_inputs(prefect_instance):
     assert build.metrics["prefect_assets"] == {"materialized": [table.as_uri()], "depends_on": [source.as_uri()]}
 
 
+def test_returned_dataframes_and_anndata_are_saved_below_the_size_limit(prefect_instance, caplog):
+    assert pf.objects_flow()(4) == (4, 4)
+    saved = {a.key: a for a in ft.Artifact.filter(key__startswith="objects/")}
+    assert sorted(saved) == ["objects/make_cells.h5ad", "objects/make_frame.parquet"]
+    assert saved["objects/make_frame.parquet"].load().shape == (4, 2)
+    assert saved["objects/make_cells.h5ad"].n_observations == 4
+    assert saved["objects/make_frame.parquet"].run.transform.key == "make_frame"
+
+    assert pf.objects_flow(save_objects=False)(5) == (5, 5)
+    assert pf.objects_flow(max_copy_bytes=10)(6) == (6, 6)
+    assert ft.Artifact.filter(key__startswith="objects/").count() == 2  # nothing new
+    assert "larger than 10 bytes; not saved" in caplog.text
+    assert ft.Run.filter(transform__key="make_frame", status="completed").count() == 3
+
+
+def test_registry_failures_never_reach_the_flow(prefect_instance, monkeypatch, caplog):
+    from flowtrail.integrations.prefect import hooks, writer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("registry unavailable")
+
+    monkeypatch.setattr(hooks, "_reported", set())
+    monkeypatch.setattr(writer.Writer, "start_flow", broken)
+    assert pf.through_helper(2) == 4
+    assert ft.Run.filter().count() == 0
+    assert "the Prefect flow hook failed (RuntimeError: registry unavailable)" in caplog.text
+    monkeypatch.undo()
+
+    the_writer = writer.get_writer()
+    monkeypatch.setattr(the_writer, "_reported", set())
+    monkeypatch.setattr(writer.Writer, "_write_runs", broken)
+    assert pf.through_helper(3) == 6  # task runs cannot be written; the flow run still is
+    (run,) = ft.Run.filter(transform__key="through-helper")
+    assert run.status == "completed" and run.children == []
+    assert "could not record Prefect task runs: registry unavailable" in caplog.text
+
+
 def test_openlineage_events_use_prefect_run_ids_and_parents(events, validate, counts_csv):
     state = pf.expression(counts_csv, Path("expressed.csv"), return_state=True)
     failing = pf.tolerant(1, return_state=True)
