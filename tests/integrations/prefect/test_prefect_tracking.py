@@ -191,7 +191,7 @@ def test_a_cache_hit_is_marked_cached(prefect_instance):
     assert flow_run(second).status == "completed"
 
 
-def test_process_pool_workers_find_the_registry_without_environment(prefect_instance, tmp_path, monkeypatch):
+def test_process_pool_workers_find_the_registry_without_environment(events, validate, tmp_path, monkeypatch):
     # The workers start in a folder without an instance and with no FLOWTRAIL_* variables: the
     # registry's location reaches them with the flow Prefect ships to them.
     elsewhere = tmp_path / "elsewhere"
@@ -206,6 +206,14 @@ def test_process_pool_workers_find_the_registry_without_environment(prefect_inst
     assert keys(write.outputs) == ["data/greeting.txt"]  # in place: the working directory is registered
     assert [a.id for a in count.inputs] == [a.id for a in write.outputs]
     assert write.parent_id == count.parent_id == run.id
+    # the workers emit their task runs' events themselves
+    emitted = events()
+    for event in emitted:
+        validate(event)
+    for child in (write, count):
+        mine = [e for e in emitted if e["run"]["runId"] == child.uid]
+        assert [e["eventType"] for e in mine] == ["START", "COMPLETE"]
+        assert mine[-1]["run"]["facets"]["parent"]["run"]["runId"] == run.uid
 
 
 def test_an_untracked_flow_reusing_tasks_records_nothing(prefect_instance):
