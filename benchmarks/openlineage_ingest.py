@@ -238,6 +238,8 @@ def write_ndjson(path: Path, n: int, seed: int = 20250301) -> list[int]:
             written += len(line)  # ASCII: ensure_ascii is on
             if count % 1000 == 0:
                 offsets.append(written)
+        handle.flush()
+        os.fsync(handle.fileno())  # written back now, not while flowtrail's commits wait on the disk
     return offsets
 
 
@@ -359,15 +361,20 @@ def new_instance(path: Path) -> Path:
     return path
 
 
-def _rss_kib(pid: int) -> int | None:
+def _memory_kib(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) of a process in KiB: its resident memory now and at most so far.
+
+    The child's own high-water mark: ``ru_maxrss`` of a forked child starts from its parent's.
+    """
+    found: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    found[line.split(":")[0]] = int(line.split()[1])
     except OSError:
         return None
-    return None
+    return (found["VmRSS"], found["VmHWM"]) if len(found) == 2 else None
 
 
 def _file_position(pid: int, path: Path) -> int | None:
@@ -398,24 +405,27 @@ def run_cli_ingest(
         child = subprocess.Popen([sys.executable, "-c", CLI, "ingest", str(events)], cwd=instance,
                                  stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
         samples: list[tuple[int, int]] = []  # (events read, RSS KiB)
+        peak = 0
         finished = True
         while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)  # reaped here, so its rusage is its own
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
             if pid:
                 break
             if budget is not None and time.perf_counter() - start > budget and finished:
                 finished = False
                 child.terminate()  # the open transaction is rolled back; what was committed stays
-            rss, position = _rss_kib(child.pid), _file_position(child.pid, events)
-            if rss is not None and position is not None and offsets:
-                samples.append((_bisect(offsets, position) * 1000, rss))
+            memory, position = _memory_kib(child.pid), _file_position(child.pid, events)
+            if memory is not None:
+                peak = max(peak, memory[1])
+                if position is not None and offsets:
+                    samples.append((_bisect(offsets, position) * 1000, memory[0]))
             time.sleep(0.1)
         elapsed = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(errors="replace").strip()
     if child.returncode != 0 and finished:
         print(f"  flowtrail ingest exited with {child.returncode}:\n{text[-2000:]}")
-    return {"seconds": elapsed, "peak_kib": usage.ru_maxrss, "samples": samples, "output": text,
+    return {"seconds": elapsed, "peak_kib": peak or None, "samples": samples, "output": text,
             "ok": child.returncode == 0, "finished": finished}  # fmt: skip
 
 

@@ -719,7 +719,8 @@ class _Batch:
         _update_by_id(self.session, _ARTIFACTS, merged)
 
     def _insert_links(self) -> None:
-        present = {(run_id, artifact_id) for run_id, artifact_id in self._select_in(_SELECT_LINKS, sorted(self.links))}
+        existed = sorted(run.id for run in self.runs.values() if run.existed and run.id in self.links)
+        present = {(run_id, artifact_id) for run_id, artifact_id in self._select_in(_SELECT_LINKS, existed)}
         rows = [
             {"run_id": run_id, "artifact_id": artifact_id}
             for run_id, artifacts in self.links.items()

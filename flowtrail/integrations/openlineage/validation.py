@@ -110,8 +110,10 @@ class _Checker:
 
     def named(self, value: Any, field: str) -> None:
         if self.obj(value, field):
-            self.text(value.get("namespace"), f"{field}.namespace")
-            self.text(value.get("name"), f"{field}.name")
+            for part in ("namespace", "name"):
+                text = value.get(part)
+                if not (isinstance(text, str) and text.strip()):  # the field path only when reported
+                    self.text(text, f"{field}.{part}")
 
 
 @lru_cache(maxsize=4096)  # a parent's run id comes with every child's events
@@ -229,11 +231,9 @@ def _check_facets(c: _Checker, facets: Any, where: str, field: str) -> None:
 def _check_dataset(c: _Checker, dataset: Any, field: str, side: str | None) -> None:
     c.named(dataset, field)
     if isinstance(dataset, dict):
-        _check_facets(c, dataset.get("facets"), "dataset", f"{field}.facets")
-        if side == "input":
-            _check_facets(c, dataset.get("inputFacets"), "input", f"{field}.inputFacets")
-        if side == "output":
-            _check_facets(c, dataset.get("outputFacets"), "output", f"{field}.outputFacets")
+        for key, where in (("facets", "dataset"), ("inputFacets", "input"), ("outputFacets", "output")):
+            if (where == "dataset" or where == side) and dataset.get(key) is not None:
+                _check_facets(c, dataset[key], where, f"{field}.{key}")
 
 
 def _datasets(c: _Checker, value: Any, field: str) -> Iterator[tuple[int, Any]]:
