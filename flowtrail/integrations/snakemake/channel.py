@@ -175,12 +175,18 @@ class ThreadChannel:
 
     def _work(self) -> None:
         while True:
-            event = self._queue.get()
-            if event is None:
+            batch = [self._queue.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            events = [event for event in batch if event is not None]
+            self.recorder.handle_many(events)
+            if len(events) < len(batch):
                 self.recorder.finish()
                 self.recorder.close()
                 return
-            self.recorder.handle(event)
 
     def close(self) -> None:
         if self._closed:

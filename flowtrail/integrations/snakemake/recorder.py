@@ -71,6 +71,7 @@ class Job:
     logs: list[paths.FileRef]
     benchmark: paths.FileRef | None
     shellcmd: str | None = None
+    presaved: list[Any] | None = None  # products registered ahead, with a batch (see _presave)
 
 
 @dataclass
@@ -179,6 +180,15 @@ class Recorder:
         if self._disabled or self._finished:
             return
         self._guard(self._handle, event)
+
+    def handle_many(self, events: list[ev.Event]) -> None:
+        """Record a batch of events that arrived together (the recorder fell behind)."""
+        if self._disabled or self._finished:
+            return
+        if len(events) > 1:
+            self._guard(self._presave, events)
+        for event in events:
+            self.handle(event)
 
     def finish(self, lost: bool = False) -> None:
         """End the open runs and the workflow run; ``lost``: Snakemake went away without closing."""
@@ -422,10 +432,7 @@ class Recorder:
         from flowtrail.core.tracking import finish_run
 
         self._forget(job)
-        files = [(ref, None) for ref in job.outputs] + [(ref, "log") for ref in job.logs]
-        if job.benchmark is not None:
-            files.append((job.benchmark, "benchmark"))
-        saved = self._register_outputs(job, files)
+        saved = job.presaved if job.presaved is not None else self._register_outputs(job, self._products(job))
         if record is not None:
             extra = wf.metadata_params(record)
             if extra:
@@ -446,6 +453,34 @@ class Recorder:
             finished = end  # the output's mtime: the real end, also when a cluster is polled late
         finish_run(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, instance=self._instance)
         self._counts.completed += 1
+
+    @staticmethod
+    def _products(job: Job) -> list[tuple[paths.FileRef, str | None]]:
+        """What a successful job leaves: its outputs, log files (kind log) and benchmark file."""
+        files: list[tuple[paths.FileRef, str | None]] = [(ref, None) for ref in job.outputs]
+        files += [(ref, "log") for ref in job.logs]
+        if job.benchmark is not None:
+            files.append((job.benchmark, "benchmark"))
+        return files
+
+    def _presave(self, events: list[ev.Event]) -> None:
+        """Register the products of all jobs that finished in a batch of events in one transaction.
+
+        When the recorder falls behind (a busy machine, many short jobs), this saves a transaction
+        per job. Only jobs already open before the batch count, so every consumer in the batch
+        still finds its inputs registered, in event order.
+        """
+        jobs = [self._jobs.get(e.data.get("job_id")) for e in events if e.kind == ev.JOB_FINISHED]  # type: ignore[arg-type]
+        jobs = [job for job in jobs if job is not None and job.presaved is None]
+        if len(jobs) < 2:
+            return
+        drafts = [draft for job in jobs for draft in self._output_drafts(job, self._products(job))]
+        saved = self._save_pairs(drafts)
+        by_run: dict[int, list[Any]] = {id(job.run): [] for job in jobs}
+        for draft, artifact in saved:
+            by_run[id(draft.kwargs["run"])].append(artifact)
+        for job in jobs:
+            job.presaved = by_run[id(job.run)]
 
     def _forget(self, job: Job) -> None:
         self._jobs.pop(job.jobid, None)
@@ -543,6 +578,9 @@ class Recorder:
         return list({id(a): a for a in found}.values())
 
     def _register_outputs(self, job: Job, files: list[tuple[paths.FileRef, str | None]]) -> list[Any]:
+        return self._save(self._output_drafts(job, files))
+
+    def _output_drafts(self, job: Job, files: list[tuple[paths.FileRef, str | None]]) -> list["_Draft"]:
         todo = []
         for ref, kind in files:
             location = ref.location(job.cwd)
@@ -552,7 +590,7 @@ class Recorder:
                 if state is None or not self._local_draft(location):
                     continue  # a temp output already removed, or never written (a failed job)
             todo.append(_Draft(location, state, {"kind": kind, "run": job.run}))
-        return self._save(todo)
+        return todo
 
     def _local_draft(self, location: str) -> bool:
         """Whether a local file or folder can be registered in place; registers its folder if needed."""
@@ -567,6 +605,9 @@ class Recorder:
 
     def _save(self, drafts: list["_Draft"]) -> list[Any]:
         """Register artifacts in one transaction; on a file error, one by one, skipping bad files."""
+        return [artifact for _draft, artifact in self._save_pairs(drafts)]
+
+    def _save_pairs(self, drafts: list["_Draft"]) -> list[tuple["_Draft", Any]]:
         if not drafts:
             return []
         from flowtrail.core.errors import FlowtrailError
@@ -595,7 +636,7 @@ class Recorder:
             self._known[draft.location] = Known(artifact, draft.state)
             if artifact.kind == "folder":
                 self._folders[draft.location] = artifact
-        return [artifact for _draft, artifact in pairs]
+        return pairs
 
     def _build(self, draft: "_Draft") -> Any:
         from flowtrail.core.artifact import Artifact

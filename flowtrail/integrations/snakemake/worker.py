@@ -9,12 +9,16 @@ import json
 import logging
 import os
 import pickle
+import queue
 import signal
 import sys
+import threading
 from typing import BinaryIO
 
 from .channel import HEADER, STOP
 from .recorder import Options, Recorder, quiet_logging
+
+MAX_BATCH = 200  # events handled together when the recorder has fallen behind
 
 
 def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
@@ -50,16 +54,35 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     options = Options(**json.loads(args[0])) if args else Options()
     recorder = Recorder(options)
-    stopped = False
-    for payload in read_frames(sys.stdin.buffer):
-        if payload == STOP:
-            stopped = True
-            break
-        try:
-            event = pickle.loads(payload)
-        except Exception:  # never let one bad frame end the recording
-            continue
-        recorder.handle(event)
+    frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def read() -> None:  # a reader thread, so the recorder sees everything that has arrived
+        for payload in read_frames(sys.stdin.buffer):
+            frames.put(payload)
+        frames.put(None)
+
+    threading.Thread(target=read, name="flowtrail-snakemake-reader", daemon=True).start()
+    stopped = ended = False
+    while not (stopped or ended):
+        batch = [frames.get()]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(frames.get_nowait())
+            except queue.Empty:
+                break
+        events = []
+        for payload in batch:
+            if payload is None:
+                ended = True
+                break
+            if payload == STOP:
+                stopped = True
+                break
+            try:
+                events.append(pickle.loads(payload))
+            except Exception:  # never let one bad frame end the recording
+                continue
+        recorder.handle_many(events)
     recorder.finish(lost=not stopped)
     recorder.close()
     # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow

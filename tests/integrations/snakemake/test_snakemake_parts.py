@@ -217,3 +217,26 @@ def test_a_registry_failing_mid_run_disables_recording_with_one_warning(instance
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "the registry is not usable (OperationalError" in warnings[0]
     assert ft.Run.filter(transform__key="wf/Snakefile/make").count() == 1  # nothing after the failure
+
+
+def test_a_batch_of_finished_jobs_is_registered_together(instance, workflow_dir):
+    recorder = Recorder(Options(instance=str(instance.config.root)))
+    feed(recorder, workflow_dir, started(workflow_dir))
+    for i in (1, 2, 3):
+        (workflow_dir / f"out{i}.txt").write_text(f"{i}\n")
+        job = {"jobid": i, "rule_name": "make", "input": [], "output": [f"out{i}.txt"], "log": []}
+        feed(recorder, workflow_dir, ("job_info", job))
+    use = {"jobid": 4, "rule_name": "use", "input": ["out1.txt", "out2.txt"], "output": [], "log": []}
+    now = __import__("time").time()
+    batch = [events.Event("job_finished", now, {"job_id": i}) for i in (1, 2)]
+    batch += [
+        events.Event("job_info", now, use, cwd=str(workflow_dir)),
+        events.Event("job_finished", now, {"job_id": 3}),
+    ]
+    recorder.handle_many(batch)
+    recorder.finish()
+    runs = {run.params["jobid"]: run for run in ft.Run.get(transform__key="wf/Snakefile").children}
+    for i in (1, 2, 3):
+        assert runs[i].status == "completed" and [a.key for a in runs[i].outputs] == [f"out{i}.txt"]
+    assert sorted(a.key for a in runs[4].inputs) == ["out1.txt", "out2.txt"]
+    assert runs[4].status == "aborted"  # never finished: Snakemake ended before its job_finished
