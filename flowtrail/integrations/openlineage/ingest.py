@@ -216,6 +216,8 @@ _SELECT_MADE_BY = select(*_VERSION_COLUMNS).where(_in(_ARTIFACTS.c.run_id))
 _SELECT_FACETS = select(_ARTIFACTS.c.id, _ARTIFACTS.c.facets).where(_in(_ARTIFACTS.c.id))
 _SELECT_LINKS = select(run_input.c.run_id, run_input.c.artifact_id).where(_in(run_input.c.run_id))
 _SELECT_IDS = {table.name: select(table.c.uid, table.c.id).where(_in(table.c.uid)) for table in (_RUNS, _ARTIFACTS, _TRANSFORMS)}
+_INSERTS = {table.name: insert(table) for table in (_EVENTS, _RUNS, _ARTIFACTS, _TRANSFORMS, run_input)}
+_INSERT_EVENT_TEXTS = insert(_EVENTS).values(payload=bindparam("payload", type_=String))
 
 
 def _latest_runs_query() -> Any:
@@ -328,7 +330,6 @@ class _Batch:
         self.families: dict[tuple[int, str], list[_Version]] = {}
         self.locations: dict[tuple[str, str], tuple[int, str]] = {}  # (namespace, name) -> (storage id, key)
         self.links: dict[int, set[_Version]] = {}  # run id -> input versions
-        self.touched_runs: set[int] = set()
 
     def _select_in(self, statement: Any, values: Iterable[Any], **params: Any) -> list[Any]:
         """Rows of ``statement`` for ``values`` (bound to ``:values``), queried in chunks."""
@@ -343,13 +344,11 @@ class _Batch:
         existing = {digest for (digest,) in self._select_in(_SELECT_STORED, [i.digest for i in items])}
         fresh = [i for i in items if i.digest not in existing]
         if fresh:
-            statement = insert(_EVENTS)
+            # SQLite keeps JSON as text: store the event's text as received (or as the JSON type
+            # would serialise it) rather than serialising every event again.
             as_text = self.dialect == "sqlite"
-            if as_text:
-                # SQLite keeps JSON as text: store the event's text as received (or as the JSON
-                # type would serialise it) rather than serialising every event again.
-                statement = statement.values(payload=bindparam("payload", type_=String))
-            _executemany(self.session, "insert lineage_event", statement, [self._log_row(i, as_text) for i in fresh])
+            statement = _INSERT_EVENT_TEXTS if as_text else _INSERTS["lineage_event"]
+            _executemany(self.session, f"insert lineage_event {as_text}", statement, [self._log_row(i, as_text) for i in fresh])
         return fresh
 
     @staticmethod
@@ -494,7 +493,6 @@ class _Batch:
                 "started_at": state.started_at, "finished_at": state.finished_at, "facets": state.run_facets or None,
                 "engine": run.engine, "engine_version": run.engine_version, "error": run.error, "parent_id": run.parent_id,
             })  # fmt: skip
-            self.touched_runs.add(run.id)
         _update_by_id(self.session, _RUNS, rows)
 
     def _time_key(self, moment: dt.datetime) -> dt.datetime:
@@ -727,7 +725,7 @@ class _Batch:
             for artifact_id in sorted({a.id for a in artifacts})
             if (run_id, artifact_id) not in present
         ]
-        _executemany(self.session, "insert run_input", run_input.insert(), rows)
+        _executemany(self.session, "insert run_input", _INSERTS["run_input"], rows)
 
     def expire_loaded_records(self) -> None:
         """Make records this session already holds reload what the batch wrote past the ORM."""
@@ -766,18 +764,24 @@ def _executemany(session: Session, name: str, statement: Any, rows: list[dict[st
     connection.exec_driver_sql(sql, [tuple(p(row[k]) if p else row[k] for k, p in steps) for row in rows])
 
 
+_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
 def _update_by_id(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """``UPDATE table SET ... WHERE id = :_id`` for rows with the same keys (``_id`` among them)."""
     if not rows:
         return
-    columns = {key: bindparam(key) for key in rows[0] if key != "_id"}
-    statement = update(table).where(table.c.id == bindparam("_id")).values(columns)
+    keys = tuple(rows[0])
+    statement = _UPDATES.get((table.name, keys))
+    if statement is None:
+        columns = {key: bindparam(key) for key in keys if key != "_id"}
+        statement = _UPDATES[(table.name, keys)] = update(table).where(table.c.id == bindparam("_id")).values(columns)
     _executemany(session, f"update {table.name}", statement, rows)
 
 
 def _insert_with_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows (each with a unique ``uid``); return their ids in the same order."""
-    _executemany(session, f"insert {table.name}", table.insert(), rows)
+    _executemany(session, f"insert {table.name}", _INSERTS[table.name], rows)
     ids: dict[str, int] = {}
     connection = session.connection()
     for chunk in _chunks([row["uid"] for row in rows]):
@@ -810,3 +814,6 @@ def _storage_type(root: str) -> str:
         except ImportError:  # pragma: no cover - fsspec is a core dependency
             pass
     return "external"
+
+
+__all__ = ["IngestResult", "Ingestor", "InvalidEvent", "Prepared", "canonical_hash", "dataset_location"]
