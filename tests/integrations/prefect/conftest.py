@@ -30,7 +30,9 @@ PREFECT_ENV = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # the marker exists only with pytest-xdist
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).parent == here:
