@@ -1,8 +1,9 @@
 """Getting events from Snakemake's process to the recorder without slowing Snakemake down.
 
-The recorder runs in a **separate process** (:mod:`.worker`), started when the logger is set up:
-hashing files and writing to the registry cost a few milliseconds of CPU per job, and in a thread
-of Snakemake's own process that work would compete with the scheduler for the GIL. In the
+The recorder runs in a **separate process** (:mod:`.worker`): hashing files and writing to the
+registry cost a few milliseconds of CPU per job, and in a thread of Snakemake's own process that
+work would compete with the scheduler for the GIL. The process starts when Snakemake starts
+executing a workflow (:class:`LazyChannel`), so commands that run nothing cost nothing. In the
 Snakemake process, ``put()`` only appends to a queue; a feeder thread pickles the events and
 writes them to the worker's stdin. ``close()`` sends a stop marker and waits (bounded by the
 flush timeout) for the worker to finish the workflow's runs.
@@ -28,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .events import Event
+from .events import JOB_INFO, WORKFLOW_STARTED, Event
 from .recorder import Options, Recorder, _ensure_log_handler, quiet_logging
+from .workflow import touches_only
 
 logger = logging.getLogger("flowtrail.snakemake")
 STOP = b"STOP"
@@ -57,6 +59,11 @@ def frame(payload: bytes) -> bytes:
 
 
 def open_channel(options: Options) -> Channel:
+    """A channel that starts the recorder once Snakemake starts executing a workflow."""
+    return LazyChannel(options)
+
+
+def start_recorder(options: Options) -> Channel:
     """The recorder process, or (when it cannot start) a recorder thread in this process."""
     if os.environ.get(FORCE_THREAD_ENV) != "1":
         try:
@@ -65,6 +72,35 @@ def open_channel(options: Options) -> Channel:
             _ensure_log_handler()
             logger.warning("could not start the recorder process (%s); recording in Snakemake's process.", exc)
     return ThreadChannel(options)
+
+
+class LazyChannel:
+    """Starts the recorder at ``workflow_started`` (or the first job), not when the logger is set up.
+
+    With ``logger: [flowtrail]`` in a profile, every Snakemake command sets the logger up, also
+    ``--list-rules``, ``--summary`` or ``--lint``, which execute nothing: those start no process.
+    Neither does ``--touch``, which Snakemake logs like a real run.
+    """
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.channel: Channel | None = None
+        self._off = False
+
+    def put(self, event: Event) -> None:
+        if self.channel is None:
+            if self._off or event.kind not in (WORKFLOW_STARTED, JOB_INFO):
+                return
+            if event.kind == WORKFLOW_STARTED and touches_only(event.data.get("cmd")):
+                self._off = True  # --touch: nothing runs, so nothing is recorded
+                return
+            self.channel = start_recorder(self.options)
+        self.channel.put(event)
+
+    def close(self) -> None:
+        self._off = True
+        if self.channel is not None:
+            self.channel.close()
 
 
 class ProcessChannel:

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     # the channel, after logging the interrupted jobs this process still has to record.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_logging()
-    _preload()
+    # Import the registry code while Snakemake builds its DAG; a command that runs no job
+    # (--list, --summary, ... with the logger set in a profile) ends without waiting for it.
+    threading.Thread(target=_preload, name="flowtrail-snakemake-preload", daemon=True).start()
     args = sys.argv[1:] if argv is None else argv
     options = Options(**json.loads(args[0])) if args else Options()
     recorder = Recorder(options)
