@@ -2,8 +2,9 @@
 
 The recorder runs in a **separate process** (:mod:`.worker`): hashing files and writing to the
 registry cost a few milliseconds of CPU per job, and in a thread of Snakemake's own process that
-work would compete with the scheduler for the GIL. The process starts when Snakemake starts
-executing a workflow (:class:`LazyChannel`), so commands that run nothing cost nothing. In the
+work would compete with the scheduler for the GIL. The process starts with the logger, so that it
+is ready when the first job starts; commands that execute nothing stop it at once
+(:class:`GatedChannel`). In the
 Snakemake process, ``put()`` only appends to a queue; a feeder thread pickles the events and
 writes them to the worker's stdin. ``close()`` sends a stop marker and waits (bounded by the
 flush timeout) for the worker to finish the workflow's runs.
@@ -36,6 +37,7 @@ from .workflow import touches_only
 logger = logging.getLogger("flowtrail.snakemake")
 STOP = b"STOP"
 HEADER = struct.Struct("!I")
+STATS_ENV = "FLOWTRAIL_SNAKEMAKE_STATS"  # a file to append cost figures to (the overhead benchmark)
 NOTICE_AFTER_S = 5.0  # say why Snakemake has not exited yet after this long
 FORCE_THREAD_ENV = "FLOWTRAIL_SNAKEMAKE_IN_PROCESS"  # "1": record in a thread of Snakemake's process
 _WORKER_CODE = """\
@@ -59,48 +61,58 @@ def frame(payload: bytes) -> bytes:
 
 
 def open_channel(options: Options) -> Channel:
-    """A channel that starts the recorder once Snakemake starts executing a workflow."""
-    return LazyChannel(options)
-
-
-def start_recorder(options: Options) -> Channel:
-    """The recorder process, or (when it cannot start) a recorder thread in this process."""
+    """The recorder process (or, when it cannot start, a recorder thread), behind a gate."""
     if os.environ.get(FORCE_THREAD_ENV) != "1":
         try:
-            return ProcessChannel(options)
+            return GatedChannel(ProcessChannel(options))
         except Exception as exc:  # no interpreter to start, no fork allowed, ...
             _ensure_log_handler()
             logger.warning("could not start the recorder process (%s); recording in Snakemake's process.", exc)
-    return ThreadChannel(options)
+    return GatedChannel(ThreadChannel(options))
 
 
-class LazyChannel:
-    """Starts the recorder at ``workflow_started`` (or the first job), not when the logger is set up.
+def write_stats(figures: dict[str, Any]) -> None:
+    """Append cost figures as a JSON line to the file named by ``FLOWTRAIL_SNAKEMAKE_STATS``, if set."""
+    path = os.environ.get(STATS_ENV)
+    if not path:
+        return
+    try:
+        with open(path, "a") as handle:
+            handle.write(json.dumps(figures) + "\n")
+    except OSError:
+        pass
 
-    With ``logger: [flowtrail]`` in a profile, every Snakemake command sets the logger up, also
-    ``--list-rules``, ``--summary`` or ``--lint``, which execute nothing: those start no process.
-    Neither does ``--touch``, which Snakemake logs like a real run.
+
+class GatedChannel:
+    """Forwards events once Snakemake executes a workflow; discards the recorder if it never does.
+
+    The recorder starts with the logger, so that it has imported the registry code by the time the
+    first job starts. With ``logger: [flowtrail]`` in a profile, every Snakemake command sets the
+    logger up, also ``--list-rules``, ``--summary`` or ``--lint``, which execute nothing, and
+    ``--touch``, which Snakemake logs like a real run: for those the recorder is stopped at once,
+    without waiting for it.
     """
 
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        self.channel: Channel | None = None
+    def __init__(self, channel: "ProcessChannel | ThreadChannel") -> None:
+        self.channel = channel
+        self._active = False
         self._off = False
 
     def put(self, event: Event) -> None:
-        if self.channel is None:
+        if not self._active:
             if self._off or event.kind not in (WORKFLOW_STARTED, JOB_INFO):
                 return
             if event.kind == WORKFLOW_STARTED and touches_only(event.data.get("cmd")):
                 self._off = True  # --touch: nothing runs, so nothing is recorded
                 return
-            self.channel = start_recorder(self.options)
+            self._active = True
         self.channel.put(event)
 
     def close(self) -> None:
-        self._off = True
-        if self.channel is not None:
+        if self._active:
             self.channel.close()
+        else:
+            self.channel.discard()
 
 
 class ProcessChannel:
@@ -112,6 +124,7 @@ class ProcessChannel:
         self._closed = False
         self._broken = False
         package_root = str(Path(__file__).resolve().parents[3])
+        started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE.format(path=package_root), json.dumps(options.__dict__)],
             stdin=subprocess.PIPE,
@@ -119,6 +132,7 @@ class ProcessChannel:
             stderr=None,  # the worker's warnings appear with Snakemake's output
             close_fds=True,
         )
+        self._spawn_s = time.perf_counter() - started
         self._feeder = threading.Thread(target=self._feed, name="flowtrail-snakemake-feeder", daemon=True)
         self._feeder.start()
 
@@ -166,10 +180,21 @@ class ProcessChannel:
             code,
         )
 
+    def discard(self) -> None:
+        """Stop the recorder without waiting: it has nothing to record."""
+        self._closed = self._broken = True
+        self._queue.put(None)
+        try:
+            self.process.kill()
+            self.process.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        started = time.perf_counter()
         self._queue.put(None)
         deadline = time.monotonic() + self.options.flush_timeout
         self._feeder.join(max(0.0, deadline - time.monotonic()))
@@ -191,6 +216,7 @@ class ProcessChannel:
                 "(pid %d) finishes in the background.",
                 self.options.flush_timeout, self.process.pid,
             )  # fmt: skip
+        write_stats({"process": "snakemake", "spawn_s": self._spawn_s, "close_wait_s": time.perf_counter() - started})
 
 
 class ThreadChannel:
@@ -223,6 +249,9 @@ class ThreadChannel:
                 self.recorder.finish()
                 self.recorder.close()
                 return
+
+    def discard(self) -> None:
+        self.close()  # nothing was recorded: finishing is immediate
 
     def close(self) -> None:
         if self._closed:

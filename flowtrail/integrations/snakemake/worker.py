@@ -3,6 +3,9 @@
 Started by the plugin as ``python -c ... '<options as JSON>'``; each event arrives as a 4-byte
 big-endian length and a pickled :class:`~.events.Event`, the stop marker as the bytes ``STOP``.
 End of input without the marker means Snakemake went away (killed): the open runs are aborted.
+With ``FLOWTRAIL_SNAKEMAKE_STATS=FILE`` both processes append their cost figures to ``FILE``
+(recorder CPU seconds; Snakemake's time spent starting the recorder and waiting for it at exit),
+which ``benchmarks/snakemake_overhead.py`` reports.
 """
 
 import json
@@ -10,12 +13,13 @@ import logging
 import os
 import pickle
 import queue
+import resource
 import signal
 import sys
 import threading
 from typing import BinaryIO
 
-from .channel import HEADER, STOP
+from .channel import HEADER, STOP, write_stats
 from .recorder import Options, Recorder, quiet_logging
 
 MAX_BATCH = 200  # events handled together when the recorder has fallen behind
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=read, name="flowtrail-snakemake-reader", daemon=True).start()
     stopped = ended = False
+    received = 0
     while not (stopped or ended):
         batch = [frames.get()]
         while len(batch) < MAX_BATCH:
@@ -84,9 +89,12 @@ def main(argv: list[str] | None = None) -> None:
                 events.append(pickle.loads(payload))
             except Exception:  # never let one bad frame end the recording
                 continue
+        received += len(events)
         recorder.handle_many(events)
     recorder.finish(lost=not stopped)
     recorder.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    write_stats({"process": "recorder", "cpu_s": usage.ru_utime + usage.ru_stime, "events": received})
     # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow
     # teardown, since Snakemake waits for this process to exit.
     logging.shutdown()
