@@ -38,7 +38,7 @@ _EXPORTS = {
     "capture_all_tasks": ".capture",
     "TrackingOptions": ".options",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["TrackingOptions", "capture_all_tasks", "flush", "tracked_flow"]
 
 
 def __getattr__(name: str) -> Any:

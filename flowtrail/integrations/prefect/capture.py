@@ -34,7 +34,12 @@ def _supported_version() -> bool:
 
 
 def _dispatch(task: Any, task_run: Any, state: Any) -> None:
-    from .hooks import flowtrail_task_completed, flowtrail_task_failed, flowtrail_task_running, has_task_hooks
+    from .hooks import (
+        flowtrail_task_completed,
+        flowtrail_task_failed,
+        flowtrail_task_running,
+        has_task_hooks,
+    )
 
     if task_run is None or state is None or has_task_hooks(task):
         return

@@ -93,9 +93,7 @@ def discover(fn: Any, *, max_depth: int = MAX_DEPTH) -> Discovered:
                 visit(obj.fn, depth + 1, force=True)
         elif isinstance(obj, functools.partial):
             classify(obj.func, depth)
-        elif isinstance(obj, types.MethodType):
-            classify(obj.__func__, depth)
-        elif isinstance(obj, staticmethod | classmethod):
+        elif isinstance(obj, types.MethodType) or isinstance(obj, staticmethod | classmethod):
             classify(obj.__func__, depth)
         elif isinstance(obj, types.FunctionType):
             if depth < max_depth and _is_user_function(obj):

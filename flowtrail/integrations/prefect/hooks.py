@@ -27,7 +27,15 @@ from typing import Any
 
 from .options import InstanceRef, TrackingOptions, instance_for
 from .records import FlowRecord, TaskRecord
-from .values import collect_objects, collect_paths, error_text, signature, snapshot, state_value, summarise_params
+from .values import (
+    collect_objects,
+    collect_paths,
+    error_text,
+    signature,
+    snapshot,
+    state_value,
+    summarise_params,
+)
 from .writer import get_writer, source_of
 
 logger = logging.getLogger("flowtrail")
@@ -67,7 +75,7 @@ class HookLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.msg
         if isinstance(msg, str) and "'flowtrail_" in msg:
-            return not (msg.startswith("Running hook") or msg.startswith("Hook "))
+            return not msg.startswith(("Running hook", "Hook "))
         return True
 
 

@@ -1,11 +1,17 @@
 """The background writer: registry writes for task runs, batched and off the tasks' critical path.
 
-Hooks put ``("start", record)`` and ``("finish", record)`` on a queue (about a microsecond) and
-return. One daemon thread per process collects what arrives within ``BATCH_WINDOW`` seconds and
-writes it with a handful of transactions per batch instead of two per task run:
+Hooks append ``("start", record)`` and ``("finish", record)`` to a deque (well under a
+microsecond, without waking any thread) and return. One daemon thread per process writes what
+accumulated, every ``BATCH_WINDOW`` seconds (2 s; ``FLOWTRAIL_PREFECT_BATCH_WINDOW``), at a flow's
+end, or at once when a task returned an object that must be serialised. The window is long on
+purpose: every SQL statement releases and re-takes the GIL, and while a flow of short tasks runs,
+each re-take can stall the flow's thread for a switch interval. A flow shorter than the window
+has its task runs written at its end, while its thread waits anyway.
 
-1. insert the new runs and update the finished ones (one transaction; a task run that starts and
-   finishes within the window is inserted once, already final);
+A batch takes a handful of transactions instead of two per task run:
+
+1. insert the new runs and update the finished ones (a task run that started and finished within
+   the window is inserted once, already final: one multi-row INSERT);
 2. register the batch's input and output artifacts with one ``flowtrail.save`` call (files are
    hashed once per content version: a per-process cache keyed by path, size and mtime reuses the
    artifact of a file seen before);
@@ -13,23 +19,22 @@ writes it with a handful of transactions per batch instead of two per task run:
    transaction;
 4. tell the run listeners (OpenLineage emission) about each start and finish.
 
-Flow-level work (starting and finishing the flow run) goes through :meth:`Writer.call`, which is
-executed in queue order, so a flow's final record is written after all of its task runs: that is
-the flush at the flow's end. The writer owns every registry object it creates (one SQLAlchemy
-session, in its own thread). Errors are logged once per kind and never reach the flow.
+Flow-level work (starting and finishing the flow run) goes through :meth:`Writer.call`, executed
+in queue order, so a flow's final record is written after all of its task runs: that is the
+flush at the flow's end. The writer owns every registry object it creates (one SQLAlchemy session,
+in its own thread). Errors are logged once per kind and never reach the flow.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
 import getpass
 import inspect
 import logging
 import os
-import collections
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +51,7 @@ logger = logging.getLogger("flowtrail")
 
 BATCH_WINDOW = float(os.environ.get("FLOWTRAIL_PREFECT_BATCH_WINDOW", "2"))
 MAX_BATCH = 2000
+MAX_CACHED_FILES = 100_000
 CALL_TIMEOUT = 300.0
 EXIT_FLUSH_TIMEOUT = 30.0
 OK_STATUSES = ("completed", "cached")
@@ -426,7 +432,10 @@ class Writer:
 
     def _environment_id(self, instance: Instance, cache: _InstanceCache, session: Any) -> int | None:
         if cache.environment_id is None:
-            from flowtrail.core.environment import current_environment, get_or_create_environment
+            from flowtrail.core.environment import (
+                current_environment,
+                get_or_create_environment,
+            )
 
             digest, description = current_environment(instance.config.cache_dir)
             cache.environment_id = get_or_create_environment(session, digest, description).id
@@ -748,6 +757,8 @@ class _Plan:
             producer = (artifact.id, artifact.run_id)
             key = self.file_keys.get(index)
             if key is not None:
+                if len(self.cache.files) >= MAX_CACHED_FILES:
+                    self.cache.files.clear()
                 self.cache.files[key] = producer
             for then in self.waiters.get(index, ()):
                 then(producer)
