@@ -610,9 +610,11 @@ class _Plan:
             self.links.append((run_id, producer))
 
         inputs: set[str] = set()
+        # A cache hit rewrites nothing: the paths it returns are still what it produces.
+        produced = {path for path, _sig in record.returned_paths} if record.status == "cached" else set()
         after = record.paths_after or [None] * len(record.paths)
         for (path, before), now in zip(record.paths, after, strict=False):
-            if before is not None and before == now:
+            if before is not None and before == now and path not in produced:
                 inputs.add(path)
                 self.file(path, before, None, limit, link)
             elif now is not None and ok:

@@ -144,9 +144,16 @@ def retrying(x: int) -> int:
     return flaky(x)
 
 
+@task(cache_policy=INPUTS, persist_result=True)
+def cached_note(text: str, out: Path) -> Path:
+    out.write_text(text)
+    return out
+
+
 @tracked_flow
 @flow
-def caching(x: int) -> int:
+def caching(x: int, out: Path) -> int:
+    cached_note(str(x), out)
     return cached_square(x)
 
 

@@ -183,12 +183,17 @@ def test_retries_are_counted_on_one_run(prefect_instance):
 
 def test_a_cache_hit_is_marked_cached(prefect_instance):
     x = random.randrange(10**9)
-    first = pf.caching(x, return_state=True)
-    second = pf.caching(x, return_state=True)
+    note = Path(f"note-{x}.txt")
+    first = pf.caching(x, note, return_state=True)
+    second = pf.caching(x, note, return_state=True)
     assert first.result() == second.result() == x * x
     assert [r.status for r in children(flow_run(first))["cached_square"]] == ["completed"]
     assert [r.status for r in children(flow_run(second))["cached_square"]] == ["cached"]
     assert flow_run(second).status == "completed"
+    # the file a cached task returns stays its output (produced by the run that wrote it), not an input
+    wrote, reused = children(flow_run(first))["cached_note"][0], children(flow_run(second))["cached_note"][0]
+    assert reused.status == "cached" and reused.inputs == [] and reused.outputs == []
+    assert keys(wrote.outputs) == [note.name] and wrote.inputs == []
 
 
 def test_process_pool_workers_find_the_registry_without_environment(events, validate, tmp_path, monkeypatch):
