@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test install-test bench
 
 demo:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dataframe]"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dataframe,snakemake,prefect]"
 	PYTHON=$(PYTHON) bash scripts/demo
 
 install-test:
