@@ -22,6 +22,7 @@ from .channel import HEADER, STOP, write_stats
 from .recorder import Options, Recorder, quiet_logging
 
 MAX_BATCH = 200  # events handled together when the recorder has fallen behind
+NICENESS = 10
 
 
 def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
@@ -35,6 +36,14 @@ def read_frames(stream: BinaryIO):  # type: ignore[no-untyped-def]
         if len(payload) < length:
             return
         yield payload
+
+
+def _lower_priority() -> None:
+    """Yield the CPU to the workflow's own jobs: recording can catch up when they wait."""
+    try:
+        os.nice(NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed
+        pass
 
 
 def _preload() -> None:
@@ -52,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C in a terminal signals the whole process group; Snakemake handles it and then closes
     # the channel, after logging the interrupted jobs this process still has to record.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _lower_priority()
     quiet_logging()
     # Import the registry code while Snakemake builds its DAG; a command that runs no job
     # (--list, --summary, ... with the logger set in a profile) ends without waiting for it.
