@@ -3,6 +3,8 @@
 Started by the plugin as ``python -c ... '<options as JSON>'``; each event arrives as a 4-byte
 big-endian length and a pickled :class:`~.events.Event`, the stop marker as the bytes ``STOP``.
 End of input without the marker means Snakemake went away (killed): the open runs are aborted.
+The process runs at niceness 10, so on a busy machine the workflow's jobs get the CPU first and
+the recorder catches up while they wait (at worst Snakemake waits for it a little at exit).
 With ``FLOWTRAIL_SNAKEMAKE_STATS=FILE`` both processes append their cost figures to ``FILE``
 (recorder CPU seconds; Snakemake's time spent starting the recorder and waiting for it at exit),
 which ``benchmarks/snakemake_overhead.py`` reports.
