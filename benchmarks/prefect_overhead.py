@@ -16,7 +16,8 @@ task objects, so the plain flow's tasks carry no flowtrail hooks at all). After 
 of each, the four flows are called round-robin for ``ROUNDS`` rounds with ``GAP_S`` seconds of idle
 time between calls: Prefect's local server (SQLite) keeps writing task-run events for a while
 after a flow returns, and back-to-back calls would measure its backlog instead of the flows (see
-the shared notes on SQLite locking). The order inside a round rotates.
+the shared notes on SQLite locking). The order inside a round rotates, and every call starts
+after a full garbage collection (one landing inside a call costs a few hundred ms).
 
 Reported per workload, for the flow call (from calling the flow until it returns, which includes
 flowtrail's flush of the registry writes at the flow's end):
@@ -34,6 +35,7 @@ the overhead; the direct CPU numbers stay meaningful. The script never fails on 
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import statistics
@@ -128,7 +130,12 @@ class _Quiet:
 
 
 def call(name: str) -> tuple[float, float]:
-    """(wall s, process CPU s) of one flow call."""
+    """(wall s, process CPU s) of one flow call, started with a collected heap.
+
+    A full collection of Prefect's heap takes a few hundred ms; collecting before each call keeps
+    one from landing at random inside a measured call.
+    """
+    gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     result = FLOWS[name]()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
