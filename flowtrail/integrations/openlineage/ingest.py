@@ -12,7 +12,11 @@ stored events (:mod:`.fold`), which makes the result independent of arrival orde
 
 A batch costs a fixed number of queries whatever its size: everything it touches (stored events
 of its runs, jobs, runs, dataset versions, input links) is loaded with one ``IN`` query per kind,
-decided in memory, and written back with one ``executemany`` per kind (:class:`_Batch`).
+decided in memory, and written back with one ``executemany`` per kind (:class:`_Batch`). The
+decisions are those of storing the runs one by one, so the registry is the same either way. Two
+of those queries read, inside the database, every version of the datasets a batch touches and
+every run of its jobs (no index covers "latest version of a dataset" or "latest run of a job"):
+larger batches share that cost among more events.
 """
 
 from __future__ import annotations
