@@ -248,6 +248,7 @@ class QuerySet(Generic[T]):
     def to_list(self) -> list[T]:
         """All matching records."""
         sessions = self.instance.sessions
+        sessions.end_read()  # a lazy load may have left an old snapshot open: read fresh data
         try:
             return list(sessions.current().scalars(self.statement()))
         finally:
@@ -266,6 +267,7 @@ class QuerySet(Generic[T]):
         if self._offset or self._limit is not None:
             stmt = select(func.count()).select_from(self.statement().subquery())
         sessions = self.instance.sessions
+        sessions.end_read()
         try:
             return int(sessions.current().scalar(stmt) or 0)
         finally:
@@ -321,6 +323,7 @@ class QuerySet(Generic[T]):
         columns = [getattr(self.model, n) for n in names]
         stmt = self.statement().with_only_columns(*columns)
         sessions = self.instance.sessions
+        sessions.end_read()
         try:
             rows = sessions.current().execute(stmt).all()
         finally:
