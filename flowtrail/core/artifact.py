@@ -7,7 +7,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .errors import StorageError
@@ -35,7 +35,13 @@ class Artifact(LineageMixin, Record):
     """
 
     __tablename__ = "artifact"
-    __table_args__ = (UniqueConstraint("storage_id", "key", "version"),)
+    __table_args__ = (
+        UniqueConstraint("storage_id", "key", "version"),
+        # "the latest version of this key" and "the version this run produced": every save and
+        # every ingested event asks one of these.
+        Index("ix_artifact_family_latest", "storage_id", "key", "is_latest"),
+        Index("ix_artifact_family_run", "storage_id", "key", "run_id"),
+    )
     _search_fields = ("key", "description", "uid", "hash")
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, select
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .errors import TrackingError
@@ -23,7 +23,9 @@ run_input = Table(
     "run_input",
     Record.metadata,
     Column("run_id", Integer, ForeignKey("run.id", ondelete="CASCADE"), primary_key=True),
-    Column("artifact_id", Integer, ForeignKey("artifact.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("artifact_id", Integer, ForeignKey("artifact.id", ondelete="CASCADE"), primary_key=True),
+    # Covers downstream walks (artifact -> reading runs) without touching the table.
+    Index("ix_run_input_artifact_run", "artifact_id", "run_id"),
 )
 
 
@@ -31,6 +33,7 @@ class Run(LineageMixin, Record):
     """One execution of a transform."""
 
     __tablename__ = "run"
+    __table_args__ = (Index("ix_run_transform_started", "transform_id", "started_at"),)
     _search_fields = ("uid", "name", "reference", "status")
 
     id: Mapped[int] = mapped_column(primary_key=True)
