@@ -441,13 +441,16 @@ class Writer:
             cache.environment_id = get_or_create_environment(session, digest, description).id
         return cache.environment_id
 
-    def _transform(self, cache: _InstanceCache, session: Any, key: str, kind: str, source: str | None) -> Any:
+    def _transform(
+        self, cache: _InstanceCache, session: Any, key: str, kind: str, source: str | None, description: str | None = None
+    ) -> Any:
+        """The transform for ``key`` and this source: looked up (or created) once per process."""
         from flowtrail.core.transform import get_or_create_transform, source_hash
 
         ident = (key, source_hash(source))
         transform = cache.transforms.get(ident)
         if transform is None:
-            transform = get_or_create_transform(session, key, type=kind, source_code=source)
+            transform = get_or_create_transform(session, key, type=kind, source_code=source, description=description)
             cache.transforms[ident] = transform
         return transform
 
@@ -520,13 +523,14 @@ class Writer:
         run_name: str | None,
         started_at: Any,
     ) -> None:
-        from sqlalchemy import select
+        """Register the workdir (once) and insert the flow run, like a task run (one transaction)."""
+        from sqlalchemy import insert, select, update
         from sqlalchemy.exc import IntegrityError
 
         from flowtrail.core.database import write_transaction
         from flowtrail.core.instance import register_storage
         from flowtrail.core.models import Run
-        from flowtrail.core.tracking import start_run
+        from flowtrail.core.record import utcnow
 
         instance = record.instance
         cache = self.cache(instance)
@@ -535,48 +539,58 @@ class Writer:
             register_storage(instance, workdir)
             cache.workdirs.add(workdir)
         uid = str(record.flow_run_id)
-        parent = Run(id=parent_run_id) if parent_run_id is not None else None  # start_run reads its id only
+        table = Run.__table__
         try:
-            run = start_run(
-                record.name,
-                type="pipeline",
-                source_code=source,
-                description=description,
-                params=params,
-                parent=parent,
-                reference=uid,
-                name=run_name,
-                uid=uid,
-                started_at=utc(started_at),
-                engine="prefect",
-                engine_version=prefect_version(),
-                instance=instance,
-            )
-        except IntegrityError:  # the same flow run executed again (a re-run from the UI)
-            session = instance.sessions.current()
-            run = session.scalar(select(Run).where(Run.uid == uid))
-            instance.sessions.end_read()
-            if run is None:
-                raise
             with write_transaction(instance.sessions) as session:
-                session.add(run)
-                run.status, run.finished_at, run.error = "started", None, None
-            _notify("start", run)
-        record.run, record.run_id = run, run.id
+                now = utcnow()
+                transform = self._transform(cache, session, record.name, "pipeline", source, description)
+                row = {
+                    "uid": uid, "name": run_name, "transform_id": transform.id, "params": params,
+                    "status": "started", "started_at": utc(started_at) or now, "finished_at": None,
+                    "error": None, "metrics": None, "parent_id": parent_run_id, "reference": uid,
+                    "environment_id": self._environment_id(instance, cache, session), "engine": "prefect",
+                    "engine_version": prefect_version(), "created_by": _user(), "created_at": now,
+                }  # fmt: skip
+                run_id = session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
+        except IntegrityError:  # the same flow run executed again (a re-run from the UI)
+            with write_transaction(instance.sessions) as session:
+                run_id = session.scalar(select(table.c.id).where(table.c.uid == uid))
+                if run_id is None:
+                    raise
+                session.execute(
+                    update(table).where(table.c.id == run_id).values(status="started", finished_at=None, error=None)
+                )
+        record.run_id = run_id
+        record.run = Run(id=run_id, uid=uid, name=run_name, status="started", parent_id=parent_run_id, engine="prefect")
+        if _has_listeners():
+            _notify("start", record.run)
 
     def finish_flow(self, record: FlowRecord, status: str, error: str | None, metrics: dict[str, Any], finished_at: Any) -> None:
-        from flowtrail.core.tracking import finish_run
+        """Write the flow run's final state (after every task run queued before it)."""
+        from sqlalchemy import update
+
+        from flowtrail.core.database import write_transaction
+        from flowtrail.core.models import Run
+        from flowtrail.core.record import utcnow
+        from flowtrail.core.run import FINAL_STATUSES
 
         if record.root is None:  # the whole tree has ended: forget what its task runs returned
             for uid in record.finished_uids:
                 self.returned.pop(uid, None)
             record.finished_uids.clear()
-        if record.run is None:
+        if record.run_id is None or status not in FINAL_STATUSES:
             return
-        record.run.finished_at = None
-        finish_run(
-            record.run, status, error=error, metrics=metrics, finished_at=utc(finished_at), instance=record.instance
-        )
+        table = Run.__table__
+        with write_transaction(record.instance.sessions) as session:
+            session.execute(
+                update(table)
+                .where(table.c.id == record.run_id)
+                .values(status=status, finished_at=utc(finished_at) or utcnow(), error=error, metrics=metrics)
+            )
+        if record.run is not None:
+            record.run.status = status
+            if _has_listeners():
+                _notify("finish", record.run)
 
 
 class _Plan:
