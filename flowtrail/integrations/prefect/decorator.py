@@ -16,6 +16,18 @@ The decorator adds flow hooks (the flow run becomes a ``pipeline`` run) and atta
 every task it discovers statically from the flow function (see :mod:`.discovery`); sub-flows it
 finds get hooks that record them nested under the tracked parent run. It returns the same
 ``Flow`` object (or a new one when ``prefect.flow`` options are given for an existing flow).
+
+Known limits (Prefect's, worked around where possible):
+
+- Tasks created inside the flow body, passed in as parameters, or given a new hook list with
+  ``with_options(on_completion=[...])`` are invisible to discovery: ``capture_all_tasks()``.
+- ``ProcessPoolTaskRunner`` resolves futures in the parent and gives the worker's task run no
+  task-input links, so objects passed between tasks there are not linked (paths still are).
+- Prefect links task inputs by object identity: small ints, ``True``/``None`` and other interned
+  values can look like they came from an unrelated upstream task (harmless: such values never
+  become artifacts).
+- Task runs that finish after their flow returned (futures nobody waited for) are written in the
+  background; ``flowtrail.integrations.prefect.flush()`` waits for them.
 """
 
 from __future__ import annotations
