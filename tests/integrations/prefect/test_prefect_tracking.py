@@ -142,6 +142,15 @@ def test_sub_flows_nest_under_the_tracked_parent(prefect_instance):
     assert ft.Run.filter().count() == before
 
 
+def test_a_flow_called_in_a_tracked_script_nests_under_it(prefect_instance):
+    script = ft.track(params={"purpose": "nesting"})
+    try:
+        state = pf.through_helper(1, return_state=True)
+    finally:
+        ft.finish()
+    assert flow_run(state).parent_id == script.id
+
+
 def test_a_failing_task_the_flow_tolerates(prefect_instance):
     state = pf.tolerant(3, return_state=True)
     assert state.result() == 6
