@@ -51,6 +51,19 @@ def remove_run_listener(listener: RunListener) -> None:
         _listeners.remove(listener)
 
 
+def has_run_listeners() -> bool:
+    """Whether anything (e.g. OpenLineage emission) listens to run starts and finishes."""
+    return bool(_listeners)
+
+
+def notify(event: str, run: Run) -> None:
+    """Tell the run listeners that ``run`` started (``"start"``) or finished (``"finish"``).
+
+    For engines that write runs in bulk themselves; start_run/finish_run call it already.
+    """
+    _notify(event, run)
+
+
 def _notify(event: str, run: Run) -> None:
     for listener in list(_listeners):
         try:
@@ -79,6 +92,7 @@ def start_run(
     description: str | None = None,
     params: dict[str, Any] | None = None,
     parent: Run | None = None,
+    parent_id: int | None = None,
     reference: str | None = None,
     name: str | None = None,
     uid: str | None = None,
@@ -108,7 +122,7 @@ def start_run(
             params=jsonable(params) if params else None,
             status=status,
             started_at=started_at or utcnow(),
-            parent_id=parent.id if parent is not None else None,
+            parent_id=parent.id if parent is not None else parent_id,
             reference=reference,
             environment_id=_environment_id(inst, session) if capture_environment else None,
             engine=engine,
@@ -229,4 +243,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
 
 from .script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
-__all__ = ["add_run_listener", "current_run", "finish", "finish_run", "start_run", "track", "tracked"]
+__all__ = [
+    "add_run_listener", "current_run", "finish", "finish_run", "has_run_listeners", "notify", "start_run", "track",
+    "tracked",
+]  # fmt: skip
