@@ -211,7 +211,35 @@ def sync_files(paths: list[str]) -> None:
         for path in paths:
             sync(path)
         return
+    if len(paths) >= SYNCFS_MIN_FILES and _syncfs(paths):
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
         list(pool.map(sync, paths))
+
+
+SYNCFS_MIN_FILES = 16
+
+
+def _syncfs(paths: list[str]) -> bool:
+    """Flush each filesystem holding ``paths`` with Linux's syncfs(2): one call instead of one per file."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False  # not Linux: the caller fsyncs file by file
+    devices: dict[int, str] = {}
+    for path in paths:
+        devices.setdefault(os.stat(path).st_dev, path)
+    for path in devices.values():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if syncfs(fd) != 0:
+                return False
+        finally:
+            os.close(fd)
+    return True
