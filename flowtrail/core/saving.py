@@ -10,8 +10,6 @@ point leaves at worst an unreferenced temporary or object file, never a row with
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,25 +19,32 @@ from sqlalchemy import select
 
 from .artifact import Artifact
 from .database import write_transaction
-from .errors import IntegrityError, StorageError
+from .errors import IntegrityError
 from .formats import write_anndata, write_dataframe
 from .hashing import (
-    HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
     Digest,
-    combine_folder,
-    copy_and_hash,
-    copy_file_and_hash,
-    folder_files,
     hash_file,
-    hash_folder,
-    hash_stream,
     stat_digest,
     sync_files,
 )
-from .ids import new_stem, random_base62, versioned_uid
-from .storage import MANAGED_PREFIX, Storage, bucket_root, filesystem, normalize_location, object_relpath
 from .host import current_user
+from .ids import new_stem, random_base62, versioned_uid
+from .objects import (
+    copy_file,
+    copy_folder,
+    hash_in_place,
+    move,
+    remove,
+    sync_renames,
+    temp_relpath,
+)
+from .storage import (
+    Storage,
+    bucket_root,
+    normalize_location,
+    object_relpath,
+)
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -103,11 +108,11 @@ def save_artifacts(
         registered = _register(inst, prepared, run)
     except BaseException:
         for pending in prepared:
-            _remove(pending.storage or default, pending.temp)
+            remove(pending.storage or default, pending.temp)
         raise
     duplicates = [p for p in prepared if p.duplicate_of is not None]
     for pending in duplicates:
-        _remove(pending.storage or default, pending.temp)
+        remove(pending.storage or default, pending.temp)
     if duplicates and log_duplicates:
         names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])  # type: ignore[union-attr]
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
@@ -132,7 +137,7 @@ def _prepare(
         if artifact._hash_mode == "size-mtime" and storage.is_local:
             digest = stat_digest(storage.full_path(relpath))
         else:
-            digest = _hash_in_place(storage, relpath, artifact.kind, progress)
+            digest = hash_in_place(storage, relpath, artifact.kind, progress)
         if artifact.key is None and relpath:
             from .keys import validate_key
 
@@ -143,24 +148,24 @@ def _prepare(
         new_root = bucket_root(root)
         relpath = root[len(new_root) + 1 :]
         probe = Storage(new_root, protocol)
-        digest = _hash_in_place(probe, relpath, artifact.kind, progress)
+        digest = hash_in_place(probe, relpath, artifact.kind, progress)
         if artifact.key is None and relpath:
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
     # A local file outside every registered location: copy it into managed storage.
-    temp = _temp_relpath(artifact.suffix)
+    temp = temp_relpath(artifact.suffix)
     written: list[str] = []
     if artifact.kind == "folder":
-        digest = _copy_folder(source, default, temp, progress, written)
+        digest = copy_folder(source, default, temp, progress, written)
     else:
-        digest = _copy_file(source, default, temp, progress, written)
+        digest = copy_file(source, default, temp, progress, written)
     return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
     writer = write_dataframe if artifact.otype == "DataFrame" else write_anndata
-    temp = _temp_relpath(artifact.suffix)
+    temp = temp_relpath(artifact.suffix)
     if default.is_local:
         target = Path(default.full_path(temp))
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +176,7 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
             n_obs = writer(artifact._in_memory, scratch)
-            digest = _copy_file(str(scratch), default, temp, None)
+            digest = copy_file(str(scratch), default, temp, None)
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
@@ -191,82 +196,6 @@ def _match(storages: list[Storage], location: str) -> tuple[Storage, str] | None
         if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
             best = (storage, rel)
     return best
-
-
-def _temp_relpath(suffix: str) -> str:
-    return f"{MANAGED_PREFIX}/.tmp-{random_base62(12)}-{os.getpid()}{suffix}"
-
-
-def _copy_file(
-    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
-) -> Digest:
-    target = storage.full_path(relpath)
-    try:
-        if storage.is_local:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            if written is None:
-                return copy_file_and_hash(source, target, progress)
-            digest = copy_file_and_hash(source, target, progress, fsync=False)
-            written.append(target)
-            return digest
-        with storage.fs.open(target, "wb") as out:
-            return copy_and_hash(source, out.write, progress)
-    except OSError as exc:
-        raise StorageError(f"Could not copy {source} to {target}: {exc}. Check free space and permissions.") from exc
-
-
-def _copy_folder(
-    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
-) -> Digest:
-    files = folder_files(source)
-    if not files:
-        raise StorageError(f"The folder {source} is empty: there is nothing to register.")
-    entries = [(rel, _copy_file(str(full), storage, f"{relpath}/{rel}", progress, written)) for rel, full in files]
-    return combine_folder(entries)
-
-
-def _hash_in_place(storage: Storage, relpath: str, kind: str, progress: Progress | None) -> Digest:
-    location = storage.full_path(relpath)
-    try:
-        if storage.is_local:
-            if kind == "folder" or os.path.isdir(location):
-                digest = hash_folder(location, progress)
-                if digest.n_files == 0:
-                    raise StorageError(f"The folder {location} is empty: there is nothing to register.")
-                return digest
-            return hash_file(location, progress)
-        return _hash_remote(storage, location, progress)
-    except FileNotFoundError:
-        raise StorageError(f"No file or folder at {location}: check the path or URL.") from None
-    except PermissionError as exc:
-        raise StorageError(f"Cannot read {location}: {exc}. Check its permissions.") from exc
-
-
-def _hash_remote(storage: Storage, url: str, progress: Progress | None) -> Digest:
-    fs = storage.fs
-    if fs.isdir(url):
-        # fsspec lists paths without the protocol: "bucket/prefix/file".
-        base = fs._strip_protocol(url).rstrip("/") + "/"
-        entries = []
-        for path in sorted(fs.find(url)):
-            entries.append((path[len(base) :], _remote_file_digest(fs, path, progress)))
-        if not entries:
-            raise StorageError(f"Nothing is stored below {url}: check the URL.")
-        return combine_folder(entries)
-    if not fs.exists(url):
-        raise StorageError(f"No object at {url}: check the URL and your credentials.")
-    return _remote_file_digest(fs, url, progress)
-
-
-def _remote_file_digest(fs: Any, path: str, progress: Progress | None) -> Digest:
-    info = fs.info(path)
-    etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
-    size = int(info.get("size") or 0)
-    # A single-part S3 upload's ETag is the MD5 of its content; multipart ETags ("...-N") are not.
-    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower()):
-        return Digest(etag.lower(), HASH_TYPE_FILE, size)
-    with fs.open(path, "rb") as stream:
-        return hash_stream(stream, progress)
 
 
 def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifact]:
@@ -320,7 +249,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                 if p.temp is not None:
                     artifact.path = object_relpath(artifact.uid, artifact.suffix)
                     artifact.is_managed = True
-                    _move(p.storage, p.temp, artifact.path)
+                    move(p.storage, p.temp, artifact.path)
                     p.final, p.temp = artifact.path, None
                     moved.append(p)
                 else:
@@ -331,23 +260,12 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     latest[family] = artifact
                 by_hash.setdefault(p.digest.hash, artifact)
             session.flush()
-            _sync_renames(moved)
+            sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
     except BaseException:
         for p in moved:
-            _remove(p.storage, p.final)
+            remove(p.storage, p.final)
         raise
     return results
-
-
-def _sync_renames(moved: list[Pending]) -> None:
-    """Make the renames durable before the rows that point at them are committed."""
-    folders = {os.path.dirname(p.storage.full_path(p.final)) for p in moved if p.storage and p.storage.is_local and p.final}
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:
@@ -391,37 +309,6 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
     return latest, by_hash
 
 
-def _move(storage: Storage, source_rel: str, target_rel: str) -> None:
-    source, target = storage.full_path(source_rel), storage.full_path(target_rel)
-    if storage.is_local:
-        os.replace(source, target)
-        return
-    fs = storage.fs
-    if not fs.isdir(source):
-        fs.mv(source, target)
-        return
-    # Object stores have no folders to rename: move each object under the prefix.
-    base = fs._strip_protocol(source).rstrip("/") + "/"
-    for path in fs.find(source):
-        fs.mv(path, f"{target}/{path[len(base):]}")
-
-
-def _remove(storage: Storage | None, relpath: str | None) -> None:
-    if storage is None or relpath is None:
-        return
-    location = storage.full_path(relpath)
-    try:
-        if storage.is_local:
-            if os.path.isdir(location):
-                shutil.rmtree(location, ignore_errors=True)
-            elif os.path.exists(location):
-                os.unlink(location)
-        else:
-            filesystem(storage.type).rm(location, recursive=True)
-    except (OSError, FileNotFoundError) as exc:  # best effort: an orphan object is harmless
-        logger.debug("could not remove %s: %s", location, exc)
-
-
 def update_artifact(artifact: Artifact) -> None:
     """Persist changed fields (description, key, kind) of a saved artifact."""
     from .instance import current
@@ -455,4 +342,4 @@ def delete_artifact(artifact: Artifact) -> None:
                 previous.is_latest = True
         session.delete(artifact)
     if artifact.is_managed:
-        _remove(storage, artifact.path)
+        remove(storage, artifact.path)
