@@ -7,11 +7,12 @@ exception escaping a tracked function (or a tracked script) marks the run failed
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
 from .database import write_transaction
@@ -196,43 +197,36 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
             except (OSError, TypeError):
                 return None
 
-        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Run, contextvars.Token[Run | None]]:
+        @contextlib.contextmanager
+        def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[None]:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             run = start_run(
                 transform_key, type=type, source_code=source(), params=dict(bound.arguments), parent=current_run()
             )
-            return run, _run_var.set(run)
-
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                run, token = begin(args, kwargs)
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
-                    raise
-                finally:
-                    _run_var.reset(token)
-                finish_run(run, "completed")
-                return result
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            run, token = begin(args, kwargs)
+            token = _run_var.set(run)
             try:
-                result = fn(*args, **kwargs)
+                yield
             except BaseException as exc:
                 finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
                 raise
             finally:
                 _run_var.reset(token)
             finish_run(run, "completed")
-            return result
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with call(args, kwargs):
+                    return await fn(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with call(args, kwargs):
+                return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
