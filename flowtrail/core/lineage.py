@@ -25,7 +25,6 @@ from .models import Artifact, Run, Transform, run_input
 
 if TYPE_CHECKING:
     from .instance import Instance
-    from .query import QuerySet
 
 Direction = Literal["up", "down", "both"]
 Way = Literal["up", "down"]
@@ -238,16 +237,4 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
     return result
 
 
-def upstream_artifacts(node: Any, depth: int | None = None) -> QuerySet[Artifact]:
-    """A query set of the artifacts upstream of ``node`` (not including it)."""
-    found = graph(node, "up", depth)
-    return Artifact.filter(id__in=sorted(found.artifact_ids - ({node.id} if isinstance(node, Artifact) else set())))
-
-
-def downstream_artifacts(node: Any, depth: int | None = None) -> QuerySet[Artifact]:
-    """A query set of the artifacts downstream of ``node`` (not including it)."""
-    found = graph(node, "down", depth)
-    return Artifact.filter(id__in=sorted(found.artifact_ids - ({node.id} if isinstance(node, Artifact) else set())))
-
-
-__all__ = ["LineageGraph", "closure", "downstream_artifacts", "graph", "upstream_artifacts"]
+__all__ = ["LineageGraph", "closure", "graph"]

@@ -41,6 +41,7 @@ from .objects import (
 )
 from .storage import (
     Storage,
+    innermost_storage,
     bucket_root,
     normalize_location,
     object_relpath,
@@ -131,7 +132,7 @@ def _prepare(
     if source is None:  # an in-memory DataFrame or AnnData
         return _prepare_object(inst, artifact, default)
     root, protocol = normalize_location(source)
-    match = _match(storages, root)
+    match = innermost_storage(storages, root)
     if match is not None:
         storage, relpath = match
         if artifact._hash_mode == "size-mtime" and storage.is_local:
@@ -187,15 +188,6 @@ def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
     if digest.hash_type == HASH_TYPE_FOLDER:
         artifact.kind = "folder"
         artifact.suffix = ""
-
-
-def _match(storages: list[Storage], location: str) -> tuple[Storage, str] | None:
-    best: tuple[Storage, str] | None = None
-    for storage in storages:
-        rel = storage.relative(location)
-        if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
-            best = (storage, rel)
-    return best
 
 
 def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifact]:

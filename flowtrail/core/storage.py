@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .errors import StorageError
 from .ids import random_base62
@@ -109,23 +110,32 @@ class Storage(Record):
 
     def relative(self, location: str) -> str | None:
         """``location`` relative to this root, or None when it lies outside."""
-        if location == self.root:
-            return ""
-        prefix = self.root if self.root.endswith("/") else self.root + "/"
-        if location.startswith(prefix):
-            return location[len(prefix) :]
-        return None
+        return relative_to_root(self.root, location)
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         return [("uid", self.uid), ("root", self.root), ("type", self.type)]
 
 
-def find_storage(session: Session, location: str) -> tuple[Storage, str] | None:
-    """The registered location containing ``location`` (longest root wins), with the relative path."""
-    best: tuple[Storage, str] | None = None
-    for storage in session.scalars(select(Storage)):
-        rel = storage.relative(location)
-        if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
+def relative_to_root(root: str, location: str) -> str | None:
+    """``location`` relative to the storage ``root``, or None when it lies outside."""
+    if location == root:
+        return ""
+    prefix = root if root.endswith("/") else root + "/"
+    return location[len(prefix) :] if location.startswith(prefix) else None
+
+
+def innermost_storage(storages: Iterable[Any], location: str, *, include_root: bool = True) -> tuple[Any, str] | None:
+    """The location holding ``location`` with the longest root, and the path inside it.
+
+    ``storages`` are Storage records or any rows with a ``root``; ``include_root=False`` ignores a
+    storage whose root *is* the location (a dataset is never a whole storage location).
+    """
+    best: tuple[Any, str] | None = None
+    for storage in storages:
+        rel = relative_to_root(storage.root, location)
+        if rel is None or (rel == "" and not include_root):
+            continue
+        if best is None or len(storage.root) > len(best[0].root):
             best = (storage, rel)
     return best
 

@@ -78,12 +78,9 @@ class ArtifactResolver:
         return self._storages
 
     def storage_for(self, location: str) -> tuple[Storage, str] | None:
-        best = None
-        for storage in self.storages():
-            rel = storage.relative(location)
-            if rel is not None and (best is None or len(storage.root) > len(best[0].root)):
-                best = (storage, rel)
-        return best
+        from flowtrail.core.storage import innermost_storage
+
+        return innermost_storage(self.storages(), location)
 
     def register_root(self, folder: str) -> None:
         """Register a local folder as a storage location unless one already covers it."""

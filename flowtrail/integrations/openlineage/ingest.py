@@ -39,7 +39,7 @@ from ...core.keys import validate_key
 from ...core.models import Artifact, LineageEvent, Run, Storage, Transform, run_input
 from ...core.openlineage.emitter import namespace_of
 from ...core.record import utcnow
-from ...core.storage import LOCAL
+from ...core.storage import LOCAL, innermost_storage
 from .fold import DatasetRef, RunState, fold_run
 from .validation import InvalidEvent, Problem, check_event, parse_time
 
@@ -565,11 +565,7 @@ class _Batch:
         if found is not None:
             return found
         root, location = dataset_location(ref.namespace, ref.name)
-        best: tuple[Any, str] | None = None
-        for storage in self.storages:  # (id, root) rows: Storage.relative only reads .root
-            rel = Storage.relative(storage, location)  # type: ignore[arg-type]
-            if rel and (best is None or len(storage.root) > len(best[0].root)):
-                best = (storage, rel)
+        best = innermost_storage(self.storages, location, include_root=False)  # (id, root) rows
         if best is None:
             storage = self.session.scalar(select(Storage).where(Storage.root == root))
             if storage is None:

@@ -16,6 +16,7 @@ from ...core.errors import DoesNotExist
 from ...core.models import Artifact, LineageEvent, Run, Storage, Transform
 from ...core.openlineage.emitter import namespace_of
 from ...core.openlineage.naming import location_name
+from ...core.storage import innermost_storage
 from .ingest import dataset_key, dataset_location
 
 if TYPE_CHECKING:
@@ -72,11 +73,7 @@ class Views:
     def artifact(self, namespace: str, name: str, latest: bool = True) -> list[Artifact]:
         """The versions of dataset (namespace, name), newest first (only the latest if ``latest``)."""
         _root, location = dataset_location(namespace, name)
-        best: tuple[Storage, str] | None = None
-        for storage in self.session.scalars(select(Storage)):
-            rel = storage.relative(location)
-            if rel and (best is None or len(storage.root) > len(best[0].root)):
-                best = (storage, rel)
+        best = innermost_storage(self.session.scalars(select(Storage)), location, include_root=False)
         if best is None:
             raise DoesNotExist(f"No dataset {name!r} in namespace {namespace!r}.")
         try:
