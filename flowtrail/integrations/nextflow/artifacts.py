@@ -64,18 +64,12 @@ class ArtifactResolver:
         self.instance = instance
         self.hash_mode = hash_mode
         self._cache: dict[str, Artifact] = {}
-        self._storages: list[Storage] | None = None
         self._work_roots: set[str] = set()
 
     # -- storage locations ------------------------------------------------------------------------
     def storages(self) -> list[Storage]:
-        if self._storages is None:
-            from flowtrail.core.storage import Storage
-
-            session = self.instance.sessions.current()
-            self._storages = list(session.scalars(select(Storage)))
-            self.instance.sessions.end_read()
-        return self._storages
+        # The instance keeps the list and re-reads it when any process registers a location.
+        return self.instance.storages()
 
     def storage_for(self, location: str) -> tuple[Storage, str] | None:
         from flowtrail.core.storage import innermost_storage
@@ -92,7 +86,6 @@ class ArtifactResolver:
         from flowtrail.core.instance import register_storage
 
         register_storage(self.instance, folder, "Nextflow (registered by flowtrail's Nextflow adapter)")
-        self._storages = None
 
     def add_work_root(self, folder: str) -> None:
         """Files below a work dir are immutable per task: reuse their registered records."""
