@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowtrail")
 ENGINE = "nextflow"
 STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed", "ABORTED": "aborted"}
+STOPPED_EXIT_CODES = (130, 143)  # 128 + SIGINT, 128 + SIGTERM
 LINEAGE_WAIT_POLLS = 6  # polls to wait for a task's lineage record before reading its work dir
 _UNSET: Any = object()
 
@@ -495,6 +496,8 @@ class Recorder:
         if nf_status == "COMPLETED" and exit_code not in (None, 0):
             nf_status = "FAILED"  # the log's TaskHandler says COMPLETED for a non-zero exit
         status = STATUS.get(nf_status or "", "aborted")
+        if status == "failed" and exit_code in STOPPED_EXIT_CODES:
+            status = "aborted"  # stopped from outside (Ctrl-C, SIGTERM), not a failure of the task itself
         now = utcnow()
         if record is not None:
             started = record.get("start") or record.get("submit")
