@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .annotations import artifact_label, artifact_project
 from .errors import StorageError
 from .keys import validate_key
 from .query import QuerySet
@@ -18,6 +19,11 @@ from .run import Run, run_input
 from .storage import Storage, is_url
 
 if TYPE_CHECKING:
+    from .feature_values import FeatureManager
+    from .label import Label
+    from .linked import LinkedQuerySet
+    from .project import Project
+    from .schema import Schema
     from .transform import Transform
 
 
@@ -43,6 +49,8 @@ class Artifact(LineageMixin, Record):
         Index("ix_artifact_family_run", "storage_id", "key", "run_id"),
     )
     _search_fields = ("key", "description", "uid", "hash")
+    _query_aliases: ClassVar[dict[str, str]] = {"labels": "_labels", "projects": "_projects"}
+    _has_features: ClassVar[bool] = True  # filter() treats unknown names as features
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(20), unique=True)
@@ -65,12 +73,16 @@ class Artifact(LineageMixin, Record):
     created_by: Mapped[str | None] = mapped_column(String(256))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True)
     facets: Mapped[dict[str, Any] | None]  # OpenLineage dataset facets of ingested datasets
+    schema_id: Mapped[int | None] = mapped_column(ForeignKey("schema.id", ondelete="SET NULL"))  # curated against
 
     storage: Mapped[Storage] = relationship()
     run: Mapped[Run | None] = relationship(back_populates="outputs")
     input_of_runs: Mapped[list[Run]] = relationship(
         secondary=run_input, back_populates="inputs", viewonly=True, order_by="Run.id"
     )
+    schema: Mapped[Schema | None] = relationship()
+    _labels: Mapped[list[Label]] = relationship(secondary=artifact_label, viewonly=True, order_by="Label.id")
+    _projects: Mapped[list[Project]] = relationship(secondary=artifact_project, viewonly=True, order_by="Project.id")
     transform: Mapped[Transform | None] = relationship(
         secondary="run",
         primaryjoin="Artifact.run_id == Run.id",
@@ -168,6 +180,28 @@ class Artifact(LineageMixin, Record):
         from .saving import save_artifacts
 
         return save_artifacts([self])[0]
+
+    # -- annotations -----------------------------------------------------------------------
+    @property
+    def features(self) -> FeatureManager:
+        """Feature values: ``.add_values({...})``, ``.get_values()``, ``.remove_values(...)``."""
+        from .feature_values import FeatureManager
+
+        return FeatureManager(self)
+
+    @property
+    def labels(self) -> LinkedQuerySet[Label]:
+        """Labels of this artifact (``.add(label)``, ``.remove(label)``), with or without a feature."""
+        from .linked import linked_labels
+
+        return linked_labels(self, "labels")
+
+    @property
+    def projects(self) -> LinkedQuerySet[Project]:
+        """Projects this artifact belongs to (``.add(project)``)."""
+        from .linked import linked_projects
+
+        return linked_projects(self)
 
     # -- content ---------------------------------------------------------------------------
     @property

@@ -38,9 +38,11 @@ def _suggest(name: str, options: Sequence[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def _field_names(model: type) -> list[str]:
+def field_names(model: type) -> list[str]:
+    """The names ``filter()`` accepts for a registry: columns, relations and their public aliases."""
     mapper = sa_inspect(model)
-    return sorted([*mapper.columns.keys(), *mapper.relationships.keys()])
+    names = [*mapper.columns.keys(), *mapper.relationships.keys(), *getattr(model, "_query_aliases", {})]
+    return sorted(n for n in names if not n.startswith("_"))
 
 
 def _compare(column: Any, lookup: str, value: Any) -> ColumnElement[bool]:
@@ -90,17 +92,22 @@ def _json_compare(column: Any, path: list[str], lookup: str, value: Any) -> Colu
     return _compare(typed, lookup, value)
 
 
-def lookup_clause(model: type, path: str, value: Any) -> ColumnElement[bool]:
-    """Translate one ``field__sub__lookup=value`` keyword into a SQL boolean expression."""
+def lookup_clause(model: type, path: str, value: Any, instance: Instance | None = None) -> ColumnElement[bool]:
+    """Translate one ``field__sub__lookup=value`` keyword into a SQL boolean expression.
+
+    On artifacts, a name that is not a field is looked up as a feature (``batch__gte=3``), so
+    fields, relations, run params and features mix freely in one ``filter()``.
+    """
     parts = path.split("__")
-    return _resolve(model, parts, value, path)
+    return _resolve(model, parts, value, path, instance)
 
 
-def _resolve(model: type, parts: list[str], value: Any, full: str) -> ColumnElement[bool]:
+def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Instance | None = None) -> ColumnElement[bool]:
     mapper = sa_inspect(model)
     name, rest = parts[0], parts[1:]
     if name == "pk":
         name = "id"
+    name = getattr(model, "_query_aliases", {}).get(name, name)
     if name in mapper.relationships:
         relation = mapper.relationships[name]
         attribute = getattr(model, name)
@@ -116,7 +123,7 @@ def _resolve(model: type, parts: list[str], value: Any, full: str) -> ColumnElem
                 raise FieldError(f"{full}: compare a relation with saved records or their ids, got {value!r}.")
             inner = target.id.in_(ids)
             return attribute.any(inner) if relation.uselist else attribute.has(inner)
-        inner = _resolve(target, rest, value, full)
+        inner = _resolve(target, rest, value, full, instance)
         return attribute.any(inner) if relation.uselist else attribute.has(inner)
     if name in mapper.columns:
         column = getattr(model, name)
@@ -128,10 +135,23 @@ def _resolve(model: type, parts: list[str], value: Any, full: str) -> ColumnElem
         if len(rest) > 1:
             raise FieldError(f"{full}: {model.__name__}.{name} is not a relation, so it has no field {rest[0]!r}.")
         return _compare(column, rest[0] if rest else "exact", value)
-    options = _field_names(model)
+    options = field_names(model)
+    if getattr(model, "_has_features", False):
+        from .feature_query import feature_clause
+
+        clause, features = feature_clause(name, rest, value, full, instance)
+        if clause is not None:
+            return clause
+        return _no_such_field(model, name, full, options, features)
+    return _no_such_field(model, name, full, options, [])
+
+
+def _no_such_field(model: type, name: str, full: str, options: list[str], features: list[str]) -> ColumnElement[bool]:
+    known = f" Features: {', '.join(features)}." if features else ""
+    hint = " (or a feature: create it with Feature(name=..., dtype=...).save())" if hasattr(model, "_has_features") else ""
     raise FieldError(
-        f"{model.__name__} has no field {name!r} (in {full!r}).{_suggest(name, options)} "
-        f"Valid fields: {', '.join(options)}."
+        f"{model.__name__} has no field {name!r} (in {full!r}){hint}.{_suggest(name, [*options, *features])} "
+        f"Valid fields: {', '.join(options)}.{known}"
     )
 
 
@@ -188,12 +208,12 @@ class QuerySet(Generic[T]):
     # -- building --------------------------------------------------------------------------
     def filter(self, *expressions: ColumnElement[bool], **lookups: Any) -> QuerySet[T]:
         """Keep records matching every lookup, e.g. ``filter(key__startswith="raw/", size__gt=10)``."""
-        clauses = [lookup_clause(self.model, k, v) for k, v in lookups.items()]
+        clauses = [lookup_clause(self.model, k, v, self._instance) for k, v in lookups.items()]
         return self._clone(where=self._where + tuple(expressions) + tuple(clauses))
 
     def exclude(self, **lookups: Any) -> QuerySet[T]:
         """Drop records matching all the given lookups."""
-        clauses = [lookup_clause(self.model, k, v) for k, v in lookups.items()]
+        clauses = [lookup_clause(self.model, k, v, self._instance) for k, v in lookups.items()]
         if not clauses:
             return self
         return self._clone(where=self._where + (not_(and_(*clauses)),))

@@ -14,6 +14,7 @@ from .record import LineageMixin, Record, utcnow
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .environment import Environment
+    from .project import Project
     from .transform import Transform
 
 RUN_STATUSES = ("scheduled", "started", "completed", "failed", "aborted", "cached")
@@ -54,8 +55,10 @@ class Run(LineageMixin, Record):
     facets: Mapped[dict[str, Any] | None]  # OpenLineage run facets of ingested runs
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"), index=True)
 
     transform: Mapped[Transform] = relationship(back_populates="runs")
+    project: Mapped[Project | None] = relationship(back_populates="runs")
     parent: Mapped[Run | None] = relationship(remote_side="Run.id", back_populates="children")
     children: Mapped[list[Run]] = relationship(back_populates="parent", order_by="Run.id")
     environment: Mapped[Environment | None] = relationship()
