@@ -133,3 +133,26 @@ def describe_run(run: Run) -> None:
 
 def describe_transform(transform: Transform) -> None:
     _print(transform_tree(transform))
+
+
+def describe_collection(collection: Any) -> None:
+    """Print a collection: general fields, the run it was saved in, and its members in order."""
+    tree = Tree(f"[bold]Collection[/bold] {collection.key} [dim]{collection.uid}[/dim]")
+    general = tree.add("[bold]General[/bold]")
+    _field(general, "version", f"{collection.version}{' (latest)' if collection.is_latest else ''}")
+    _field(general, "description", collection.description)
+    _field(general, "n_artifacts", collection.n_artifacts)
+    _field(general, "hash", collection.hash)
+    _field(general, "created", f"{_when(collection.created_at)} by {collection.created_by or '-'}")
+    run = collection.run
+    if run is not None:
+        provenance = tree.add("[bold]Provenance[/bold]")
+        _field(provenance, "transform", f"{run.transform.key} v{run.transform.version} ({run.transform.type})")
+        _field(provenance, "run", f"{run.uid} {_status(run.status)}")
+    members = collection.artifacts[:50].to_list()
+    branch = tree.add(f"[bold]Artifacts[/bold] ({collection.n_artifacts})")
+    for position, item in enumerate(members):
+        branch.add(f"{position}. {item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+    if collection.n_artifacts > len(members):
+        branch.add(f"... {collection.n_artifacts - len(members)} more")
+    _print(tree)
