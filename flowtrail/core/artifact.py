@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .annotations import artifact_label, artifact_project
 from .errors import StorageError
+from .feature_values import FeaturesDescriptor
 from .keys import validate_key
 from .query import QuerySet
 from .record import LineageMixin, Record, utcnow
@@ -19,7 +20,6 @@ from .run import Run, run_input
 from .storage import Storage, is_url
 
 if TYPE_CHECKING:
-    from .feature_values import FeatureManager
     from .label import Label
     from .linked import LinkedQuerySet
     from .project import Project
@@ -182,12 +182,9 @@ class Artifact(LineageMixin, Record):
         return save_artifacts([self])[0]
 
     # -- annotations -----------------------------------------------------------------------
-    @property
-    def features(self) -> FeatureManager:
-        """Feature values: ``.add_values({...})``, ``.get_values()``, ``.remove_values(...)``."""
-        from .feature_values import FeatureManager
-
-        return FeatureManager(self)
+    # artifact.features.add_values({...}) / .get_values() / .remove_values(...);
+    # Artifact.features.add_values_many({artifact: {...}, ...}) for bulk annotation.
+    features = FeaturesDescriptor()
 
     @property
     def labels(self) -> LinkedQuerySet[Label]:

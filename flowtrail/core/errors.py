@@ -14,6 +14,7 @@ message says what was wrong and what to do next::
     ├── MultipleResultsFound        a query for one record found several
     ├── FieldError                  a filter named a field or lookup that does not exist
     ├── IntegrityError              a write would break the registry's invariants
+    ├── ValidationError             values or a dataset do not fit a feature, label type or schema
     └── TrackingError               finish() without track(), or a run in the wrong state
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "StorageError",
     "TrackingError",
     "UnsupportedFormat",
+    "ValidationError",
 ]
 
 
@@ -81,3 +83,14 @@ class IntegrityError(FlowtrailError):
 
 class TrackingError(FlowtrailError):
     """Run tracking was used in the wrong order (e.g. finish() before track())."""
+
+
+class ValidationError(FlowtrailError, ValueError):
+    """Values or a dataset do not fit their features, label types or schema; lists every problem.
+
+    ``problems`` holds one human-readable line per problem, in the order they were found.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])

@@ -35,6 +35,7 @@ class Instance:
         self._default_storage: Storage | None = None
         self._storages: tuple[tuple[Any, ...], list[Storage]] | None = None
         self.emitter: Any = None  # OpenLineage emission, when configured
+        self.caches: dict[str, Any] = {}  # per-instance lookups (features), each with a fingerprint
 
     @property
     def name(self) -> str:

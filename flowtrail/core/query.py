@@ -147,11 +147,15 @@ def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Ins
 
 
 def _no_such_field(model: type, name: str, full: str, options: list[str], features: list[str]) -> ColumnElement[bool]:
-    known = f" Features: {', '.join(features)}." if features else ""
-    hint = " (or a feature: create it with Feature(name=..., dtype=...).save())" if hasattr(model, "_has_features") else ""
+    if getattr(model, "_has_features", False):
+        raise FieldError(
+            f"{model.__name__} has no field or feature {name!r} (in {full!r}).{_suggest(name, [*options, *features])} "
+            f"Fields: {', '.join(options)}. Features: {', '.join(features) or 'none yet'} "
+            f"(create one with Feature(name={name!r}, dtype=...).save())."
+        )
     raise FieldError(
-        f"{model.__name__} has no field {name!r} (in {full!r}){hint}.{_suggest(name, [*options, *features])} "
-        f"Valid fields: {', '.join(options)}.{known}"
+        f"{model.__name__} has no field {name!r} (in {full!r}).{_suggest(name, options)} "
+        f"Valid fields: {', '.join(options)}."
     )
 
 
@@ -333,8 +337,11 @@ class QuerySet(Generic[T]):
     def get(self, **lookups: Any) -> T:
         return self.filter(**lookups).one()
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """Every matching record as a pandas DataFrame (one column per field, no row cap)."""
+    def to_dataframe(self, include: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Every matching record as a pandas DataFrame (one column per field, no row cap).
+
+        ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
+        """
         import pandas as pd
 
         mapper = sa_inspect(self.model)
@@ -349,7 +356,15 @@ class QuerySet(Generic[T]):
         finally:
             sessions.end_read()
         frame = pd.DataFrame.from_records(rows, columns=names)
-        return frame.set_index("id") if "id" in frame.columns else frame
+        frame = frame.set_index("id") if "id" in frame.columns else frame
+        if include is not None:
+            if not getattr(self.model, "_has_features", False):
+                raise FieldError(f"include= adds feature columns, and {self.model.__name__} records have no features.")
+            from .feature_query import feature_frame
+
+            extra = feature_frame(self.statement().with_only_columns(self.model.id), include)
+            frame = frame.join(extra, how="left")
+        return frame
 
     df = to_dataframe
 

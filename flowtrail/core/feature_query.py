@@ -1,0 +1,119 @@
+"""Filtering artifacts by feature values and labels, and feature columns for ``to_dataframe()``.
+
+``Artifact.filter(batch__gte=3, tissue="liver")`` becomes two correlated ``EXISTS`` subqueries on
+the indexed value and label link tables, so features mix with fields, relations and run params
+in one ``filter()`` and never duplicate rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, not_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.sql.elements import ColumnElement
+
+from .annotations import artifact_feature_value, artifact_label
+from .errors import FieldError
+from .feature_values import FeatureInfo, _Problem, _scalar, encode_time, feature_catalog
+from .label import Label
+from .query import LOOKUPS, _compare, _json_compare
+
+if TYPE_CHECKING:
+    from .instance import Instance
+
+
+def feature_clause(
+    name: str, rest: list[str], value: Any, full: str, instance: Instance | None
+) -> tuple[ColumnElement[bool] | None, list[str]]:
+    """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
+    from .artifact import Artifact
+    from .instance import current
+
+    catalog = feature_catalog(instance or current())
+    info = catalog.get(name)
+    if info is None:
+        return None, sorted(catalog)
+    lookup = rest[-1] if rest and rest[-1] in LOOKUPS else "exact"
+    path = rest[:-1] if rest and rest[-1] in LOOKUPS else rest
+    if info.is_categorical:
+        return _label_clause(info, path, lookup, value, full, Artifact.id), []
+    afv = artifact_feature_value
+    base = [afv.c.artifact_id == Artifact.id, afv.c.feature_id == info.id]
+    if lookup == "isnull":
+        present = exists().where(*base)
+        return (not_(present) if value else present), []
+    if info.dtype == "dict":
+        if not path:
+            raise FieldError(f"{full}: filter a dict feature by a key inside it, e.g. {name}__assay__type='RNA-seq'.")
+        return exists().where(*base, _json_compare(afv.c.value_json, path, lookup, value)), []
+    if path:
+        raise FieldError(f"{full}: feature {name!r} has dtype {info.dtype}, so it has no field {path[0]!r}.")
+    column = afv.c[info.column]
+    return exists().where(*base, _compare(column, lookup, _query_value(info, lookup, value, full))), []
+
+
+def _query_value(info: FeatureInfo, lookup: str, value: Any, full: str) -> Any:
+    if lookup == "in":
+        return [_query_value(info, "exact", v, full) for v in value]
+    if lookup in ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"):
+        if info.dtype not in ("str", "date", "datetime"):
+            raise FieldError(f"{full}: the {lookup!r} lookup needs a str, date or datetime feature, not {info.dtype}.")
+        return value
+    try:
+        if info.dtype == "datetime" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+        if info.dtype in ("date", "datetime"):
+            return encode_time(info, value)
+        if info.dtype == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if info.dtype == "int" and isinstance(value, float):
+            return value  # batch__gte=2.5 is a sensible comparison
+        stored = _scalar(info, value)
+    except _Problem as problem:
+        raise FieldError(f"{full}: {problem}") from None
+    return next(iter(stored.values()))
+
+
+def _label_clause(info: FeatureInfo, path: list[str], lookup: str, value: Any, full: str, artifact_id: Any) -> Any:
+    al = artifact_label
+    base = [al.c.artifact_id == artifact_id, al.c.feature_id == info.id]
+    if lookup == "isnull":
+        present = exists().where(*base)
+        return not_(present) if value else present
+    if not path and (isinstance(value, Label) or (lookup == "in" and value and isinstance(next(iter(value)), Label))):
+        ids = [v.id for v in value] if lookup == "in" else [value.id]
+        return exists().where(*base, al.c.label_id.in_(ids))
+    field = path[0] if path else "name"
+    if len(path) > 1 or field not in sa_inspect(Label).columns:
+        options = ", ".join(sorted(sa_inspect(Label).columns.keys()))
+        raise FieldError(f"{full}: labels have no field {field!r}; use one of {options}.")
+    inner = select(Label.id).where(_compare(getattr(Label, field), lookup, value))
+    return exists().where(*base, al.c.label_id.in_(inner))
+
+
+def feature_frame(ids: Any, include: Any) -> Any:
+    """A DataFrame of feature values indexed by artifact id, one column per feature."""
+    import pandas as pd
+
+    from .feature_values import values_of
+
+    names = None if include in ("features", ["features"], ("features",)) else [include] if isinstance(include, str) else list(include)
+    if names is not None:
+        from .instance import current
+
+        catalog = feature_catalog(current())
+        unknown = [n for n in names if n not in catalog and n != "features"]
+        if unknown:
+            raise FieldError(
+                f"include={unknown!r}: no such feature; use include='features' or feature names "
+                f"({', '.join(sorted(catalog)) or 'none registered yet'})."
+            )
+        if "features" in names:
+            names = None
+    values = values_of(ids, names)
+    frame = pd.DataFrame.from_dict(values, orient="index")
+    if names is not None:
+        frame = frame.reindex(columns=names)
+    return frame

@@ -1,0 +1,424 @@
+"""Feature values of artifacts: checked against each feature's dtype, stored one row per value.
+
+``artifact.features.add_values({"batch": 3, "tissue": "liver"})`` sets values (replacing earlier
+values of the same features); ``Artifact.features.add_values_many({a1: {...}, a2: {...}})`` does
+the same for many artifacts in one transaction. Every value is checked before anything is
+written, and one :class:`~flowtrail.core.errors.ValidationError` lists every problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+
+from .annotations import MAX_STR_VALUE, artifact_feature_value, artifact_label
+from .errors import DoesNotExist, IntegrityError, ValidationError
+from .feature import Feature
+from .label import Label
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .instance import Instance
+    from .vocabulary import Vocabulary
+
+_NUMERIC = ("int", "float", "bool")
+_MAX_EXACT_INT = 2**53  # value_num is a double
+_ALL = object()
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    id: int
+    name: str
+    dtype: str
+    label_type_id: int | None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.dtype.startswith("cat")
+
+    @property
+    def column(self) -> str:
+        if self.dtype in _NUMERIC:
+            return "value_num"
+        return "value_json" if self.dtype == "dict" else "value_str"
+
+
+def feature_catalog(instance: Instance) -> dict[str, FeatureInfo]:
+    """Every feature by name, re-read only when a process registered or deleted one."""
+    session = instance.sessions.current()
+    try:
+        fingerprint = tuple(session.execute(select(func.count(Feature.id), func.max(Feature.id))).one())
+        cached = instance.caches.get("features")
+        if cached is None or cached[0] != fingerprint:
+            rows = session.execute(select(Feature.id, Feature.name, Feature.dtype, Feature.label_type_id))
+            cached = (fingerprint, {r.name: FeatureInfo(*r) for r in rows})
+            instance.caches["features"] = cached
+    finally:
+        instance.sessions.end_read()
+    return cached[1]
+
+
+def save_feature(feature: Feature) -> Feature:
+    """Insert the feature, or return the existing one of this name if its dtype is the same."""
+    from .database import write_transaction
+    from .host import current_user
+    from .ids import random_base62
+    from .instance import current
+    from .tracking import current_run
+    from .vocabulary import get_type
+
+    instance = current()
+    if feature.id is not None:
+        with write_transaction(instance.sessions) as session:
+            session.add(feature)
+        return feature
+    label_type = feature.label_type
+    type_name = getattr(feature, "_label_type_name", None)
+    if label_type is None and type_name is not None:
+        label_type = get_type(type_name, instance)
+    elif label_type is not None and label_type.id is None:
+        label_type = label_type.save()
+    run = current_run()
+    with write_transaction(instance.sessions, locks=[f"feature:{feature.name}"]) as session:
+        existing = session.scalars(select(Feature).where(Feature.name == feature.name)).first()
+        if existing is not None:
+            if existing.dtype != feature.dtype:
+                raise IntegrityError(
+                    f"Feature {feature.name!r} already exists with dtype {existing.dtype}, not {feature.dtype}: "
+                    "use the existing feature, or pick another name for the new one."
+                )
+            return existing
+        feature.label_type = label_type
+        feature.uid = random_base62(12)
+        feature.created_by = current_user()
+        feature.run_id = run.id if run is not None else None
+        session.add(feature)
+    return feature
+
+
+def check_labels_fit(feature: Feature | FeatureInfo, labels: list[Label]) -> None:
+    """Raise unless every label has the categorical feature's label type."""
+    if not feature.dtype.startswith("cat"):
+        raise ValidationError(f"Feature {feature.name!r} has dtype {feature.dtype}: only categorical features take labels.")
+    wrong = [label.name for label in labels if feature.label_type_id is not None and label.type_id != feature.label_type_id]
+    if wrong:
+        raise ValidationError(f"{', '.join(map(repr, wrong))} not of the label type of {feature.name!r} ({feature.dtype}).")
+
+
+# -- checking and converting values ----------------------------------------------------------
+class _Problem(Exception):
+    pass
+
+
+def _scalar(info: FeatureInfo, value: Any) -> dict[str, Any]:
+    dtype, shown = info.dtype, f"{value!r} ({type(value).__name__})"
+    if dtype == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise _Problem(f"{info.name}: {shown} is not an int; pass a whole number (e.g. 3).")
+        if abs(int(value)) > _MAX_EXACT_INT:
+            raise _Problem(f"{info.name}: {value} is too large to store exactly (limit 2**53); use a str feature.")
+        return {"value_num": float(value)}
+    if dtype == "float":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise _Problem(f"{info.name}: {shown} is not a number; pass a float (e.g. 0.55).")
+        if not math.isfinite(float(value)):
+            raise _Problem(f"{info.name}: {value} is not a finite number; leave the feature unset instead.")
+        return {"value_num": float(value)}
+    if dtype == "bool":
+        if not isinstance(value, bool) and type(value).__name__ != "bool_":
+            raise _Problem(f"{info.name}: {shown} is not a bool; pass True or False.")
+        return {"value_num": 1.0 if value else 0.0}
+    if dtype == "str":
+        if not isinstance(value, str):
+            raise _Problem(f"{info.name}: {shown} is not a str; pass text, or use a feature of dtype {type(value).__name__}.")
+        if len(value) > MAX_STR_VALUE:
+            raise _Problem(f"{info.name}: {len(value)} characters is too long (limit {MAX_STR_VALUE}); use a dict feature.")
+        return {"value_str": value}
+    if dtype in ("date", "datetime"):
+        return {"value_str": encode_time(info, value)}
+    if dtype == "dict":
+        if not isinstance(value, dict):
+            raise _Problem(f"{info.name}: {shown} is not a dict.")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise _Problem(f"{info.name}: the dict cannot be stored as JSON ({error}); use str, int, float, bool, lists, dicts.") from None
+        return {"value_json": value}
+    raise _Problem(f"{info.name}: unknown dtype {dtype}.")
+
+
+def encode_time(info: FeatureInfo, value: Any) -> str:
+    """Dates as ``YYYY-MM-DD``, datetimes as UTC ISO 8601 with microseconds (sortable as text)."""
+    if info.dtype == "date":
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                raise _Problem(f"{info.name}: {value!r} is not a date; use YYYY-MM-DD, e.g. '2025-10-31'.") from None
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            raise _Problem(f"{info.name}: {value!r} is not a date; pass a datetime.date or 'YYYY-MM-DD'.")
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise _Problem(f"{info.name}: {value!r} is not an ISO 8601 datetime, e.g. '2025-10-31T14:30:00+00:00'.") from None
+    if not isinstance(value, dt.datetime):
+        raise _Problem(f"{info.name}: {value!r} is not a datetime; pass a datetime.datetime or an ISO 8601 string.")
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # naive datetimes are taken as UTC
+    return aware.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def decode(info: FeatureInfo, row: Any) -> Any:
+    if info.dtype == "int":
+        return int(row.value_num)
+    if info.dtype == "bool":
+        return bool(row.value_num)
+    if info.dtype == "float":
+        return row.value_num
+    if info.dtype == "date":
+        return dt.date.fromisoformat(row.value_str)
+    if info.dtype == "datetime":
+        return dt.datetime.fromisoformat(row.value_str)
+    if info.dtype == "dict":
+        return row.value_json
+    return row.value_str
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    return [value]
+
+
+class _Resolver:
+    """Turns ``{feature name: value}`` into rows, collecting every problem."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.catalog = feature_catalog(instance)
+        self.vocabularies: dict[int | None, Vocabulary] = {}
+        self.problems: list[str] = []
+
+    def feature(self, name: Any) -> FeatureInfo | None:
+        key = name.name if isinstance(name, Feature) else name
+        info = self.catalog.get(key)
+        if info is None:
+            close = difflib.get_close_matches(str(key), list(self.catalog), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.problems.append(
+                f"{key}: no such feature{hint}; create it with Feature(name={key!r}, dtype=...).save()."
+            )
+        return info
+
+    def rows(self, info: FeatureInfo, value: Any) -> tuple[list[dict[str, Any]], list[int]]:
+        values, labels = [], []
+        for item in _as_list(value):
+            try:
+                if info.is_categorical:
+                    labels.append(self.label_id(info, item))
+                else:
+                    values.append(_scalar(info, item))
+            except _Problem as problem:
+                self.problems.append(str(problem))
+        return values, labels
+
+    def label_id(self, info: FeatureInfo, item: Any) -> int:
+        if isinstance(item, Label):
+            if item.id is None:
+                raise _Problem(f"{info.name}: label {item.name!r} is not saved; call .save() on it first.")
+            if info.label_type_id is not None and item.type_id != info.label_type_id:
+                raise _Problem(f"{info.name}: label {item.name!r} is not of the feature's type ({info.dtype}).")
+            return item.id
+        if not isinstance(item, str):
+            raise _Problem(f"{info.name}: {item!r} is not a label name; pass a str or a Label ({info.dtype}).")
+        vocab = self.vocabulary(info)
+        found = vocab.match_id(item)
+        if found is None:
+            close = vocab.suggest(item)
+            hint = f" Did you mean {close!r}?" if close else ""
+            where = f"a label of type {vocab.type_name}" if vocab.type_name else "a label"
+            raise _Problem(
+                f"{info.name}: {item!r} is not {where}.{hint} Fix the value, or create the label with "
+                f"Label(name={item!r}{', type=...' if vocab.type_name else ''}).save()."
+            )
+        return found
+
+    def vocabulary(self, info: FeatureInfo) -> Vocabulary:
+        from .vocabulary import vocabulary
+
+        if info.label_type_id not in self.vocabularies:
+            label_type = None
+            if info.label_type_id is not None:
+                session = self.instance.sessions.current()
+                label_type = session.get(Label, info.label_type_id)
+            self.vocabularies[info.label_type_id] = vocabulary(label_type, self.instance)
+        return self.vocabularies[info.label_type_id]
+
+
+def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
+    """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
+    from .database import write_transaction
+    from .instance import current
+
+    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+    instance = current()
+    resolver = _Resolver(instance)
+    values: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    touched: dict[int, set[int]] = {}
+    for artifact, mapping in pairs:
+        artifact_id = getattr(artifact, "id", None)
+        if artifact_id is None:
+            resolver.problems.append(f"{artifact!r} is not a saved artifact: save it before adding feature values.")
+            continue
+        for name, value in mapping.items():
+            info = resolver.feature(name)
+            if info is None:
+                continue
+            rows, label_ids = resolver.rows(info, value)
+            touched.setdefault(info.id, set()).add(artifact_id)
+            values.extend({"artifact_id": artifact_id, "feature_id": info.id, **row} for row in rows)
+            labels.extend({"artifact_id": artifact_id, "feature_id": info.id, "label_id": i} for i in dict.fromkeys(label_ids))
+    if resolver.problems:
+        count = len(resolver.problems)
+        raise ValidationError(
+            f"{count} feature value{'s' if count > 1 else ''} could not be set (nothing was written):\n"
+            + "\n".join(f"  - {p}" for p in resolver.problems),
+            resolver.problems,
+        )
+    with write_transaction(instance.sessions) as session:
+        for feature_id, artifact_ids in touched.items():
+            ids = sorted(artifact_ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for table in (artifact_feature_value, artifact_label):
+                    session.execute(delete(table).where(table.c.feature_id == feature_id, table.c.artifact_id.in_(chunk)))
+        for table, rows in ((artifact_feature_value, values), (artifact_label, labels)):
+            for column_set in _by_columns(rows):
+                session.execute(table.insert(), column_set)
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    # executemany needs every row of one call to name the same columns.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
+
+
+def get_values(artifact: Artifact) -> dict[str, Any]:
+    """``{feature name: value}`` (a list where a feature has several values), in feature order."""
+    return values_of([artifact.id]).get(artifact.id, {})
+
+
+def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
+    """Feature values of many artifacts; ``artifact_ids`` may be a list or a SQL subquery of ids."""
+    from .instance import current
+
+    instance = current()
+    catalog = feature_catalog(instance)
+    by_id = {info.id: info for info in catalog.values()}
+    wanted = {catalog[n].id for n in features if n in catalog} if features is not None else None
+    afv, al = artifact_feature_value, artifact_label
+    scalar = select(afv.c.artifact_id, afv.c.feature_id, afv.c.value_num, afv.c.value_str, afv.c.value_json).where(
+        afv.c.artifact_id.in_(artifact_ids)
+    ).order_by(afv.c.feature_id, afv.c.id)
+    categorical = (
+        select(al.c.artifact_id, al.c.feature_id, Label.name)
+        .join(Label, Label.id == al.c.label_id)
+        .where(al.c.artifact_id.in_(artifact_ids), al.c.feature_id.is_not(None))
+        .order_by(al.c.feature_id, al.c.id)
+    )
+    found: dict[int, dict[int, list[Any]]] = {}
+    session = instance.sessions.current()
+    try:
+        for row in session.execute(scalar):
+            if (wanted is None or row.feature_id in wanted) and row.feature_id in by_id:
+                found.setdefault(row.artifact_id, {}).setdefault(row.feature_id, []).append(decode(by_id[row.feature_id], row))
+        for row in session.execute(categorical):
+            if wanted is None or row.feature_id in wanted:
+                found.setdefault(row.artifact_id, {}).setdefault(row.feature_id, []).append(row.name)
+    finally:
+        instance.sessions.end_read()
+    result: dict[int, dict[str, Any]] = {}
+    for artifact_id, per_feature in found.items():
+        ordered = sorted(per_feature.items(), key=lambda item: by_id[item[0]].name)
+        result[artifact_id] = {by_id[f].name: v[0] if len(v) == 1 else v for f, v in ordered}
+    return result
+
+
+def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
+    """Remove a feature's values from an artifact (only ``value`` if given)."""
+    from .database import write_transaction
+    from .instance import current
+
+    instance = current()
+    name = feature.name if isinstance(feature, Feature) else feature
+    info = feature_catalog(instance).get(name)
+    if info is None:
+        raise DoesNotExist(f"No feature named {name!r}; list features with Feature.filter().to_dataframe().")
+    resolver = _Resolver(instance)
+    with write_transaction(instance.sessions) as session:
+        afv, al = artifact_feature_value, artifact_label
+        if value is _ALL:
+            for table in (afv, al):
+                session.execute(delete(table).where(table.c.artifact_id == artifact.id, table.c.feature_id == info.id))
+            return
+        rows, label_ids = resolver.rows(info, value)
+        if resolver.problems:
+            raise ValidationError("\n".join(resolver.problems), resolver.problems)
+        for row in rows:
+            (column, stored), = row.items()
+            session.execute(delete(afv).where(afv.c.artifact_id == artifact.id, afv.c.feature_id == info.id, afv.c[column] == stored))
+        if label_ids:
+            session.execute(delete(al).where(al.c.artifact_id == artifact.id, al.c.feature_id == info.id, al.c.label_id.in_(label_ids)))
+
+
+class FeatureManager:
+    """``artifact.features``: add, get and remove the artifact's feature values."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+
+    def add_values(self, values: Mapping[str | Feature, Any]) -> None:
+        """Set feature values (a list sets several); earlier values of these features are replaced."""
+        if self.artifact.id is None:
+            raise IntegrityError("Save the artifact before adding feature values: artifact = artifact.save().")
+        add_values_many([(self.artifact, values)])
+
+    def get_values(self) -> dict[str, Any]:
+        """``{feature name: value}``; categorical values are label names."""
+        return get_values(self.artifact) if self.artifact.id is not None else {}
+
+    def remove_values(self, feature: str | Feature, value: Any = _ALL) -> None:
+        """Remove all values of ``feature`` (or just ``value``)."""
+        remove_values(self.artifact, feature, value)
+
+    def __repr__(self) -> str:
+        return f"<features of {self.artifact!r}: {self.get_values()!r}>"
+
+
+class RegistryFeatures:
+    """``Artifact.features`` on the class: bulk annotation."""
+
+    @staticmethod
+    def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
+        """Set values on many artifacts in one transaction: ``{artifact: {"batch": 3}, ...}``."""
+        add_values_many(items)
+
+
+class FeaturesDescriptor:
+    """``artifact.features`` gives a :class:`FeatureManager`, ``Artifact.features`` bulk helpers."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return RegistryFeatures() if obj is None else FeatureManager(obj)
