@@ -13,6 +13,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .core.artifact import Artifact
+    from .core.collection import Collection
+    from .core.curation import AnnDataCurator, DataFrameCurator
     from .core.environment import Environment
     from .core.errors import (
         ConfigurationError,
@@ -27,11 +29,16 @@ if TYPE_CHECKING:
         StorageError,
         TrackingError,
         UnsupportedFormat,
+        ValidationError,
     )
+    from .core.feature import Feature
     from .core.instance import Instance, connect, init
+    from .core.label import Label
+    from .core.project import Project
     from .core.query import QuerySet
     from .core.run import Run
     from .core.saving import save_artifacts as save
+    from .core.schema import Schema
     from .core.storage import Storage
     from .core.script import finish, track
     from .core.tracking import current_run, tracked
@@ -43,6 +50,13 @@ _EXPORTS = {
     "Run": "flowtrail.core.models",
     "Storage": "flowtrail.core.models",
     "Transform": "flowtrail.core.models",
+    "Feature": "flowtrail.core.models",
+    "Label": "flowtrail.core.models",
+    "Project": "flowtrail.core.models",
+    "Collection": "flowtrail.core.models",
+    "Schema": "flowtrail.core.models",
+    "DataFrameCurator": "flowtrail.core.curation",
+    "AnnDataCurator": "flowtrail.core.curation",
     "QuerySet": "flowtrail.core.query",
     "Instance": "flowtrail.core.instance",
     "connect": "flowtrail.core.instance",
@@ -64,6 +78,7 @@ _EXPORTS = {
     "StorageError": "flowtrail.core.errors",
     "TrackingError": "flowtrail.core.errors",
     "UnsupportedFormat": "flowtrail.core.errors",
+    "ValidationError": "flowtrail.core.errors",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

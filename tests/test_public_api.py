@@ -8,10 +8,11 @@ import flowtrail
 def test_all_is_pinned():
     assert flowtrail.__all__ == sorted(
         [
-            "Artifact", "ConfigurationError", "DoesNotExist", "Environment", "FieldError", "FlowtrailError",
-            "Instance", "IntegrityError", "InvalidKey", "MultipleResultsFound", "NoInstanceError", "QuerySet",
-            "Run", "SchemaVersionError", "Storage", "StorageError", "TrackingError", "Transform",
-            "UnsupportedFormat", "__version__", "connect", "current_run", "finish", "init", "save", "track",
+            "AnnDataCurator", "Artifact", "Collection", "ConfigurationError", "DataFrameCurator", "DoesNotExist",
+            "Environment", "Feature", "FieldError", "FlowtrailError", "Instance", "IntegrityError", "InvalidKey",
+            "Label", "MultipleResultsFound", "NoInstanceError", "Project", "QuerySet", "Run", "Schema",
+            "SchemaVersionError", "Storage", "StorageError", "TrackingError", "Transform", "UnsupportedFormat",
+            "ValidationError", "__version__", "connect", "current_run", "finish", "init", "save", "track",
             "tracked",
         ]
     )  # fmt: skip
@@ -32,7 +33,7 @@ def test_every_error_derives_from_flowtrail_error():
 def test_import_flowtrail_loads_no_engine_and_no_heavy_library():
     code = "import sys, json, flowtrail; print(json.dumps(sorted(sys.modules)))"
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code])))
-    for heavy in ("snakemake", "prefect", "nextflow", "pandas", "anndata", "pyarrow", "sqlalchemy", "fsspec"):
+    for heavy in ("snakemake", "prefect", "nextflow", "pandas", "anndata", "pyarrow", "sqlalchemy", "fsspec", "pandera"):
         assert heavy not in loaded, f"import flowtrail imported {heavy}"
 
 
