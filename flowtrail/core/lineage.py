@@ -10,6 +10,12 @@ asked for (``graph.artifacts``, ``graph.runs``), one query per kind.
 
 ``depth`` counts runs: ``depth=1`` upstream of an artifact is its producing run and that run's
 inputs.
+
+A collection is a node of its own, linked to each member by an edge ``artifact -> collection``
+(membership, in both directions). Its upstream graph is the collection, its members and their
+upstream closure; its downstream graph is the collection, its members, the runs that read any
+member and everything downstream of those: the members are the walk's seeds. The run a
+collection was saved in is not part of the graph (``describe()`` shows it).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
-from .models import Artifact, Run, Transform, run_input
+from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -92,20 +98,21 @@ class LineageGraph:
     depth: int | None
     artifact_ids: set[int] = field(default_factory=set)
     run_ids: set[int] = field(default_factory=set)
+    collection_ids: set[int] = field(default_factory=set)
     edges: list[tuple[str, str]] = field(default_factory=list)  # ("artifact:1", "run:2"), ...
     instance: Instance | None = field(default=None, repr=False)
     _records: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _load(self) -> None:
-        wanted = [f"artifact:{i}" for i in self.artifact_ids] + [f"run:{i}" for i in self.run_ids]
-        if all(node in self._records for node in wanted):
+        if all(node in self._records for node in self.node_ids):
             return
         from .instance import current
 
         sessions = (self.instance or current()).sessions
         session = sessions.current()
         try:
-            for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
+            kinds = ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run"))
+            for model, ids, kind in (*kinds, (Collection, self.collection_ids, "collection")):
                 missing = [i for i in ids if f"{kind}:{i}" not in self._records]
                 for chunk in _chunks(missing):
                     for record in session.scalars(select(model).where(model.id.in_(chunk))):
@@ -135,26 +142,42 @@ class LineageGraph:
             seen.setdefault(transform.id, transform)
         return list(seen.values())
 
+    @property
+    def collections(self) -> list[Collection]:
+        """The collections in the graph (excluding the start node), ordered by id."""
+        self._load()
+        ids = sorted(self.collection_ids)
+        return [self._records[f"collection:{i}"] for i in ids if not self._is_start("collection", i)]
+
     def _is_start(self, kind: str, record_id: int) -> bool:
-        return isinstance(self.start, Artifact if kind == "artifact" else Run) and self.start.id == record_id
+        model = {"artifact": Artifact, "run": Run, "collection": Collection}[kind]
+        return isinstance(self.start, model) and self.start.id == record_id
 
     def node(self, node_id: str) -> Any:
-        """The Artifact or Run behind ``"artifact:ID"`` / ``"run:ID"``."""
+        """The Artifact, Run or Collection behind ``"artifact:ID"`` / ``"run:ID"`` / ``"collection:ID"``."""
         self._load()
         return self._records[node_id]
 
     @property
     def node_ids(self) -> list[str]:
-        return [f"artifact:{i}" for i in sorted(self.artifact_ids)] + [f"run:{i}" for i in sorted(self.run_ids)]
+        return (
+            [f"artifact:{i}" for i in sorted(self.artifact_ids)]
+            + [f"run:{i}" for i in sorted(self.run_ids)]
+            + [f"collection:{i}" for i in sorted(self.collection_ids)]
+        )
 
     def __len__(self) -> int:
-        return len(self.artifact_ids) + len(self.run_ids)
+        return len(self.artifact_ids) + len(self.run_ids) + len(self.collection_ids)
 
 
 def _seed(session: Any, node: Any, way: Way) -> tuple[set[int], set[int], set[tuple[str, str]]]:
     """Seed artifacts, the start runs, and the edges between them, for a start node."""
     if isinstance(node, Artifact):
         return {node.id}, set(), set()
+    if isinstance(node, Collection):  # the members are the seeds in both directions
+        query = select(collection_artifact.c.artifact_id).where(collection_artifact.c.collection_id == node.id)
+        members = set(session.scalars(query))
+        return members, set(), {(f"artifact:{i}", f"collection:{node.id}") for i in members}
     runs = [node.id] if isinstance(node, Run) else list(session.scalars(select(Run.id).where(Run.transform_id == node.id)))
     seeds: set[int] = set()
     edges: set[tuple[str, str]] = set()
@@ -209,15 +232,15 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 
 def graph(node: Any, direction: Direction = "up", depth: int | None = None, instance: Instance | None = None) -> LineageGraph:
-    """The lineage graph of an artifact, run or transform: nodes plus edges."""
+    """The lineage graph of an artifact, run, transform or collection: nodes plus edges."""
     from .instance import current
 
     if direction not in ("up", "down", "both"):
         raise FlowtrailError(f"direction must be 'up', 'down' or 'both', not {direction!r}.")
     if depth is not None and depth < 0:
         raise FlowtrailError(f"depth must be a non-negative number of runs or None, not {depth!r}.")
-    if not isinstance(node, Artifact | Run | Transform) or node.id is None:
-        raise FlowtrailError(f"Lineage needs a saved Artifact, Run or Transform, got {node!r}.")
+    if not isinstance(node, Artifact | Run | Transform | Collection) or node.id is None:
+        raise FlowtrailError(f"Lineage needs a saved Artifact, Run, Transform or Collection, got {node!r}.")
     inst = instance or current()
     session = inst.sessions.current()
     result = LineageGraph(start=node, direction=direction, depth=depth, instance=inst)
@@ -233,6 +256,9 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
     elif isinstance(node, Run):
         result.run_ids.add(node.id)
         result._records[f"run:{node.id}"] = node
+    elif isinstance(node, Collection):
+        result.collection_ids.add(node.id)
+        result._records[f"collection:{node.id}"] = node
     result.edges = sorted(edges)
     return result
 

@@ -1,7 +1,8 @@
 """Lineage pictures: Graphviz DOT, SVG and PNG (with Debian's ``graphviz``), Mermaid and JSON.
 
 Artifacts are boxes labelled key, version and short hash; runs are ellipses labelled with their
-transform's key and status; failed and aborted runs are red so they stand out.
+transform's key and status; failed and aborted runs are red so they stand out. Collections are
+folder shapes (Graphviz) or subroutine boxes (Mermaid) labelled key, version and member count.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from .errors import FlowtrailError
 from .lineage import LineageGraph
-from .models import Artifact, Run
+from .models import Artifact, Collection, Run
 
 FORMATS = ("svg", "png", "dot", "mermaid", "json")
 RUN_COLORS = {"failed": "#d62728", "aborted": "#d62728", "started": "#ff7f0e", "cached": "#1f77b4"}
@@ -33,6 +34,8 @@ def node_label(record: Any) -> str:
         return f"{name}\nv{record.version} {short}".strip()
     if isinstance(record, Run):
         return f"{record.transform.key}\n{record.status}"
+    if isinstance(record, Collection):
+        return f"{record.key}\nv{record.version} {record.n_artifacts} artifacts"
     return str(record)
 
 
@@ -45,12 +48,18 @@ def to_json(graph: LineageGraph) -> dict[str, Any]:
                 "id": node_id, "type": "artifact", "uid": record.uid, "key": record.key,
                 "version": record.version, "hash": record.hash, "run": record.run.uid if record.run_id else None,
             })  # fmt: skip
+        elif isinstance(record, Collection):
+            nodes.append({
+                "id": node_id, "type": "collection", "uid": record.uid, "key": record.key,
+                "version": record.version, "hash": record.hash, "n_artifacts": record.n_artifacts,
+            })  # fmt: skip
         else:
             nodes.append({
                 "id": node_id, "type": "run", "uid": record.uid, "transform": record.transform.key,
                 "transform_type": record.transform.type, "status": record.status, "params": record.params,
             })  # fmt: skip
-    start_kind = "artifact" if isinstance(graph.start, Artifact) else "run" if isinstance(graph.start, Run) else "transform"
+    kinds = ((Artifact, "artifact"), (Run, "run"), (Collection, "collection"))
+    start_kind = next((kind for model, kind in kinds if isinstance(graph.start, model)), "transform")
     return {
         "start": {"type": start_kind, "uid": graph.start.uid},
         "direction": graph.direction,
@@ -75,6 +84,8 @@ def to_dot(graph: LineageGraph) -> str:
         start = " penwidth=2.5" if record is graph.start else ""
         if isinstance(record, Artifact):
             style = f'shape=box style="rounded,filled" fillcolor="#eef5ff"{start}'
+        elif isinstance(record, Collection):
+            style = f'shape=folder style=filled fillcolor="#fff4e0"{start}'
         else:
             color = RUN_COLORS.get(record.status, "#2ca02c")
             style = f'shape=ellipse style=filled fillcolor="#ffffff" color="{color}" fontcolor="{color}"{start}'
@@ -98,6 +109,8 @@ def to_mermaid(graph: LineageGraph) -> str:
         label = _mermaid_text(node_label(record))
         if isinstance(record, Artifact):
             lines.append(f'  {name}["{label}"]')
+        elif isinstance(record, Collection):
+            lines.append(f'  {name}[["{label}"]]')
         else:
             lines.append(f'  {name}(["{label}"])')
             if record.status in ("failed", "aborted"):
