@@ -54,6 +54,9 @@ def artifact_tree(artifact: Artifact) -> Tree:
     _field(general, "n_observations", artifact.n_observations)
     _field(general, "location", f"{artifact.location}{' (managed copy)' if artifact.is_managed else ' (in place)'}")
     _field(general, "created", f"{_when(artifact.created_at)} by {artifact.created_by or '-'}")
+    from .describe_annotations import add_annotation_branches
+
+    add_annotation_branches(tree, artifact)
     run = artifact.run
     if run is not None:
         provenance = tree.add("[bold]Provenance[/bold]")
@@ -133,6 +136,20 @@ def describe_run(run: Run) -> None:
 
 def describe_transform(transform: Transform) -> None:
     _print(transform_tree(transform))
+
+
+def describe_label(label: Any) -> None:
+    """Print a label: type, ontology id, synonyms, parents, children and annotated artifacts."""
+    from .describe_annotations import label_tree
+
+    _print(label_tree(label))
+
+
+def describe_schema(schema: Any) -> None:
+    """Print a schema: name, otype, itype, flags, features with dtypes and components."""
+    from .describe_annotations import schema_tree
+
+    _print(schema_tree(schema))
 
 
 def describe_collection(collection: Any) -> None:
