@@ -21,7 +21,7 @@ from typing import Any
 
 from . import config as cfg
 from .host import current_environment, current_user
-from .ids import new_stem, uuid7, versioned_uid
+from .ids import new_stem, random_base62, uuid7, versioned_uid
 from .params import jsonable
 
 SCHEMA_REVISION = "0005"  # must equal instance.SCHEMA_REVISION; a test pins it
@@ -58,9 +58,12 @@ def _connect(path: str) -> sqlite3.Connection:
 
 def start(
     config: cfg.InstanceConfig, key: str, kind: str, source: str | None, params: dict[str, Any] | None,
-    description: str | None,
+    description: str | None, project: str | None = None,
 ) -> FastRun | None:
-    """Start a run; None when this registry needs the full path (e.g. a schema to migrate)."""
+    """Start a run; None when this registry needs the full path (e.g. a schema to migrate).
+
+    ``project`` names the run's project, created (as :mod:`.projects` creates it) if new.
+    """
     path = sqlite_path(config)
     if path is None or not Path(path).is_file():
         return None
@@ -76,12 +79,14 @@ def start(
         try:
             transform_id = _transform(connection, key, kind, source, description, now, user)
             environment_id = _environment(connection, digest, described, now)
+            project_id = _project(connection, project.strip(), now, user) if project else None
             uid = str(uuid7())
             cursor = connection.execute(
                 "INSERT INTO run (uid, transform_id, params, status, started_at, environment_id, engine, "
-                "engine_version, created_at, created_by) VALUES (?, ?, ?, 'started', ?, ?, 'python', ?, ?, ?)",
+                "engine_version, created_at, created_by, project_id) "
+                "VALUES (?, ?, ?, 'started', ?, ?, 'python', ?, ?, ?, ?)",
                 (uid, transform_id, json.dumps(jsonable(params)) if params else None, now, environment_id,
-                 _python_version(), now, user),  # fmt: skip
+                 _python_version(), now, user, project_id),  # fmt: skip
             )
             connection.execute("COMMIT")
         except BaseException:
@@ -137,6 +142,17 @@ def _transform(
         "INSERT INTO transform (uid, namespace, key, version, is_latest, type, description, source_code, hash, "
         "created_at, created_by) VALUES (?, '', ?, ?, 1, ?, ?, ?, ?, ?, ?)",
         (versioned_uid(stem, version), key, version, kind, description, source, digest, now, user),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _project(connection: sqlite3.Connection, name: str, now: str, user: str | None) -> int:
+    found = connection.execute("SELECT id FROM project WHERE name = ?", (name,)).fetchone()
+    if found is not None:
+        return int(found[0])
+    cursor = connection.execute(
+        "INSERT INTO project (uid, name, description, created_at, created_by) VALUES (?, ?, NULL, ?, ?)",
+        (random_base62(12), name, now, user),
     )
     return int(cursor.lastrowid or 0)
 

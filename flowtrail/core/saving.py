@@ -39,6 +39,7 @@ from .objects import (
     sync_renames,
     temp_relpath,
 )
+from .projects import link_to_run_projects
 from .storage import (
     Storage,
     innermost_storage,
@@ -252,6 +253,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     latest[family] = artifact
                 by_hash.setdefault(p.digest.hash, artifact)
             session.flush()
+            link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
     except BaseException:
         for p in moved:

@@ -105,26 +105,41 @@ def _needs_orm() -> bool:
 
 
 def track(
-    transform: str | None = None, *, params: dict[str, Any] | None = None, description: str | None = None
+    transform: str | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    description: str | None = None,
+    project: Any = None,
 ) -> Any:
-    """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run."""
+    """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run.
+
+    ``project`` (a name or a Project; default ``FLOWTRAIL_PROJECT``) is created if new; the run
+    and every artifact saved in it belong to it.
+    """
     global _record, _fast
     if _record is not None or _fast is not None:
         uid = _record.uid if _record is not None else _fast.uid  # type: ignore[union-attr]
         raise TrackingError(f"This process already tracks run {uid}; call flowtrail.finish() before track() again.")
+    if project is None:
+        project = os.environ.get("FLOWTRAIL_PROJECT", "").strip() or None
+    name = project if isinstance(project, str) else getattr(project, "name", None)
+    if project is not None and (not isinstance(name, str) or not name.strip()):
+        raise TrackingError(f"track(project=...) takes a project name or a Project, not {project!r}.")
     config = cfg.resolve()
     key, kind, source = _identity(config.root)
     _install_exit_hooks()
-    if not _needs_orm():
+    if not _needs_orm() and (project is None or isinstance(project, str)):
         from . import fast_track
 
-        fast = fast_track.start(config, transform or key, kind, source, params, description)
+        fast = fast_track.start(config, transform or key, kind, source, params, description, project)
         if fast is not None:
             _fast = fast
             return TrackedRun(fast)
     from .tracking import start_run
 
-    _record = start_run(transform or key, type=kind, source_code=source, params=params, description=description)
+    _record = start_run(
+        transform or key, type=kind, source_code=source, params=params, description=description, project=project
+    )
     return _record
 
 

@@ -23,6 +23,7 @@ from .ids import uuid7
 from .instance import Instance, current
 from .models import Run
 from .params import jsonable
+from .projects import env_project, run_project_id
 from .record import utcnow
 from .run import FINAL_STATUSES, set_status
 from .transform import get_or_create_transform
@@ -103,14 +104,19 @@ def start_run(
     engine: str | None = "python",
     engine_version: str | None = None,
     transform_reference: str | None = None,
+    project: Any = None,
     instance: Instance | None = None,
 ) -> Run:
     """Register a transform (or reuse it) and start a run of it, in one transaction.
 
     ``transform_reference`` says where the transform's code lives (a URL, ``repo@revision``).
+    ``project`` (a name or a Project, created if new) groups the run and its outputs; without
+    one, a run with a parent inherits the parent's project.
     """
     inst = instance or current()
     with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
+        parent_row = parent.id if parent is not None else parent_id
+        project_id = run_project_id(session, project, parent_row)
         transform = get_or_create_transform(
             session, key, type=type, source_code=source_code, description=description, reference=transform_reference
         )
@@ -123,12 +129,13 @@ def start_run(
             params=jsonable(params) if params else None,
             status=status,
             started_at=started_at or utcnow(),
-            parent_id=parent.id if parent is not None else parent_id,
+            parent_id=parent_row,
             reference=reference,
             environment_id=_environment_id(inst, session) if capture_environment else None,
             engine=engine,
             engine_version=engine_version or (platform.python_version() if engine == "python" else None),
             created_by=current_user(),
+            project_id=project_id,
         )
         session.add(run)
         session.flush()
@@ -180,11 +187,17 @@ def finish_run(
 @overload
 def tracked(function: F) -> F: ...
 @overload
-def tracked(function: None = None, *, key: str | None = None, type: str = "function") -> Callable[[F], F]: ...
+def tracked(
+    function: None = None, *, key: str | None = None, type: str = "function", project: Any = None  # noqa: A002
+) -> Callable[[F], F]: ...
 
 
-def tracked(function: Any = None, *, key: str | None = None, type: str = "function") -> Any:  # noqa: A002
-    """Track every call of a function as a run; nested calls get the calling run as parent."""
+def tracked(function: Any = None, *, key: str | None = None, type: str = "function", project: Any = None) -> Any:  # noqa: A002
+    """Track every call of a function as a run; nested calls get the calling run as parent.
+
+    ``project`` (a name or a Project) groups the runs and their outputs; without one, a call
+    inside another run inherits that run's project, and a top-level call uses ``FLOWTRAIL_PROJECT``.
+    """
 
     def decorate(fn: F) -> F:
         transform_key = key or f"{fn.__module__}.{fn.__qualname__}"
@@ -201,9 +214,11 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
         def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[None]:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
+            parent = current_run()
             run = start_run(
-                transform_key, type=type, source_code=source(), params=dict(bound.arguments), parent=current_run()
-            )
+                transform_key, type=type, source_code=source(), params=dict(bound.arguments), parent=parent,
+                project=project if project is not None or parent is not None else env_project(),
+            )  # fmt: skip
             token = _run_var.set(run)
             try:
                 yield
