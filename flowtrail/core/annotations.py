@@ -38,7 +38,7 @@ artifact_label = Table(
     # The categorical feature the label was set through; NULL for labels added directly.
     Column("feature_id", Integer, ForeignKey("feature.id", ondelete="CASCADE")),
     Index("ix_artifact_label_artifact", "artifact_id", "feature_id"),
-    Index("ix_artifact_label_label", "label_id", "artifact_id"),
+    Index("ix_artifact_label_label", "label_id", "feature_id", "artifact_id"),
 )
 
 artifact_project = Table(

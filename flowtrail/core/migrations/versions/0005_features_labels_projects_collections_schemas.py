@@ -178,7 +178,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('artifact_label', schema=None) as batch_op:
         batch_op.create_index('ix_artifact_label_artifact', ['artifact_id', 'feature_id'], unique=False)
-        batch_op.create_index('ix_artifact_label_label', ['label_id', 'artifact_id'], unique=False)
+        batch_op.create_index('ix_artifact_label_label', ['label_id', 'feature_id', 'artifact_id'], unique=False)
 
     op.create_table('artifact_project',
     sa.Column('artifact_id', sa.Integer(), nullable=False),
