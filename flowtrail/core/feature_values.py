@@ -296,7 +296,9 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
             + "\n".join(f"  - {p}" for p in resolver.problems),
             resolver.problems,
         )
-    with write_transaction(instance.sessions) as session:
+    # Replace-then-insert must not interleave with another writer on PostgreSQL (SQLite serialises
+    # writers anyway): one lock for all feature writes keeps it simple and cheap.
+    with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_id, artifact_ids in touched.items():
             ids = sorted(artifact_ids)
             for start in range(0, len(ids), 500):
@@ -368,7 +370,7 @@ def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL)
     if info is None:
         raise DoesNotExist(f"No feature named {name!r}; list features with Feature.filter().to_dataframe().")
     resolver = _Resolver(instance)
-    with write_transaction(instance.sessions) as session:
+    with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         afv, al = artifact_feature_value, artifact_label
         if value is _ALL:
             for table in (afv, al):
