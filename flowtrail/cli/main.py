@@ -10,6 +10,7 @@ import click
 from .._version import __version__
 from ..integrations.nextflow.cli import nextflow
 from ..integrations.openlineage.cli import ingest, serve
+from .annotation_commands import annotate, features, labels
 from .export_commands import export
 from .instance_commands import info, init, migrate, storage
 from .lineage_commands import lineage
@@ -22,7 +23,8 @@ def cli() -> None:
     """flowtrail: lineage for Snakemake, Nextflow and Prefect workflows."""
 
 
-for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow):
+for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow,
+                labels, features, annotate):
     cli.add_command(command)
 
 

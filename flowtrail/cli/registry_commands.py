@@ -43,12 +43,20 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--limit", type=int, help="Show at most this many rows.")
 @click.option("--search", "text", help="Only records whose text fields contain this.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--where", multiple=True, help="LOOKUP=VALUE on fields, features or labels (repeatable), e.g. batch__gte=3.")
+@click.option("--features", "with_features", is_flag=True, help="Add a column per feature (artifacts).")
 def ls(
-    kind: str, filters: tuple[str, ...], all_versions: bool, order: str, limit: int | None, text: str | None, as_json: bool
-) -> None:
+    kind: str, filters: tuple[str, ...], all_versions: bool, order: str, limit: int | None, text: str | None,
+    as_json: bool, where: tuple[str, ...], with_features: bool,
+) -> None:  # fmt: skip
     """List artifacts, runs or transforms, filtered by FIELD=VALUE lookups (e.g. size__gt=100)."""
+    from .annotation_commands import feature_columns, show, where_lookups
+
     model = _model(kind)
-    query = model.filter(**_parse_filters(filters)).order_by(order)
+    if with_features and kind != "artifacts":
+        raise click.BadParameter("only artifacts have features.", param_hint="--features")
+    lookups = {**_parse_filters(filters), **(where_lookups(where) if kind == "artifacts" else _parse_filters(where))}
+    query = model.filter(**lookups).order_by(order)
     if hasattr(model, "is_latest") and not all_versions:
         query = query.filter(is_latest=True)
     if text:
@@ -57,13 +65,15 @@ def ls(
         query = query[:limit]
     rows = query.to_list()
     columns = LS_COLUMNS[kind]
+    names, values = feature_columns(query, model) if with_features else ([], {})
     if as_json:
         for row in rows:
-            click.echo(json.dumps({c: _plain(_get(row, c)) for c in columns}))
+            extra = {n: _plain(values.get(row.id, {}).get(n)) for n in names}
+            click.echo(json.dumps({**{c: _plain(_get(row, c)) for c in columns}, **extra}, default=show))
         return
-    table = Table(*columns)
+    table = Table(*columns, *names)
     for row in rows:
-        table.add_row(*[_cell(_get(row, c)) for c in columns])
+        table.add_row(*[_cell(_get(row, c)) for c in columns], *[show(values.get(row.id, {}).get(n)) for n in names])
     console.print(table)
     console.print(f"[dim]{len(rows)} {kind}[/dim]")
 

@@ -1,0 +1,275 @@
+"""Commands about annotations: ``labels import|list``, ``features list|add``, ``annotate``.
+
+Also the helpers ``flowtrail ls`` uses for ``--where LOOKUP=VALUE`` and ``--features``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from .output import console, parse_value
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+# -- value parsing -------------------------------------------------------------------------------
+def parse_where_value(text: str) -> Any:
+    """int, float, bool, None, an ISO date or datetime when the text looks like one, else the text."""
+    if _DATE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return text
+    if _DATETIME.match(text):
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    return parse_value(text)
+
+
+def parse_typed(dtype: str, name: str, text: str) -> Any:
+    """Parse a command-line value for a feature of ``dtype``; raise ``click.BadParameter`` if it does not fit."""
+    try:
+        if dtype == "int":
+            return int(text)
+        if dtype == "float":
+            return float(text)
+        if dtype == "bool":
+            lowered = text.lower()
+            if lowered not in _TRUE + _FALSE:
+                raise ValueError
+            return lowered in _TRUE
+        if dtype == "date":
+            return dt.date.fromisoformat(text)
+        if dtype == "datetime":
+            return dt.datetime.fromisoformat(text)
+        if dtype == "dict":
+            value = json.loads(text)
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+    except ValueError:
+        example = {"int": "3", "float": "0.5", "bool": "true or false", "date": "2025-01-31",
+                   "datetime": "2025-01-31T14:30:00", "dict": '\'{"a": 1}\''}[dtype]  # fmt: skip
+        raise click.BadParameter(f"{name}={text!r}: {name} has dtype {dtype}; write e.g. {name}={example}.") from None
+    return text  # str, and categorical values (label names, synonyms or ontology ids)
+
+
+def _split_pair(item: str, hint: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"{item!r} is not NAME=VALUE, e.g. {hint}")
+    return name.strip(), value
+
+
+def where_lookups(items: tuple[str, ...]) -> dict[str, Any]:
+    """``--where`` items as filter lookups; values of feature lookups are parsed by the feature's dtype."""
+    from ..core.feature_values import feature_catalog
+    from ..core.instance import current
+
+    catalog = feature_catalog(current()) if items else {}
+    lookups: dict[str, Any] = {}
+    for item in items:
+        name, text = _split_pair(item, "batch__gte=3 or tissue=liver")
+        parts = name.split("__")
+        info = catalog.get(parts[0])
+        lookup = parts[-1] if len(parts) > 1 else "exact"
+        if lookup == "isnull":
+            value: Any = parse_value(text)
+        elif lookup == "in":
+            value = [_where_one(info, name, t.strip()) for t in text.split(",")]
+        else:
+            value = _where_one(info, name, text, plain_text=len(parts) > 1 and lookup not in ("gt", "gte", "lt", "lte", "exact", "ne"))
+        lookups[name] = value
+    return lookups
+
+
+def _where_one(info: Any, name: str, text: str, plain_text: bool = False) -> Any:
+    if info is None or info.is_categorical:
+        return text if plain_text or (info is not None and info.is_categorical) else parse_where_value(text)
+    if plain_text or info.dtype == "str":
+        return text
+    return parse_typed(info.dtype, name.split("__")[0], text)
+
+
+def feature_columns(query: Any, model: Any) -> tuple[list[str], dict[int, dict[str, Any]]]:
+    """Feature names and ``{artifact id: {feature: value}}`` of a query, via ``to_dataframe(include="features")``."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from ..core.feature_values import feature_catalog
+    from ..core.instance import current
+
+    frame = query.to_dataframe(include="features")
+    fields = {c.key for c in sa_inspect(model).column_attrs}
+    names = [c for c in frame.columns if c not in fields]
+    catalog = feature_catalog(current())
+    values: dict[int, dict[str, Any]] = {}
+    for artifact_id, row in frame[names].iterrows():
+        values[int(artifact_id)] = {
+            n: _python(row[n], catalog[n].dtype if n in catalog else None) for n in names if not _missing(row[n])
+        }
+    return names, values
+
+
+def _python(value: Any, dtype: str | None) -> Any:
+    """Undo pandas' widening: numpy scalars to Python, ints that became floats next to NaN back to int."""
+    if hasattr(value, "item") and not isinstance(value, list | tuple):
+        value = value.item()
+    if dtype == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def show(value: Any) -> str:
+    """A cell for a table: lists joined with ', ', dates in ISO form."""
+    if _missing(value):
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# -- labels --------------------------------------------------------------------------------------
+@click.group()
+def labels() -> None:
+    """Import ontologies as labels, and list labels."""
+
+
+@labels.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--type", "type_name", default="CellType", show_default=True, help="Label type the terms belong to (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["obo", "csv", "tsv"]), help="File format (default: from the suffix).")
+@click.option("--prefix", help="Keep only ids with this prefix, e.g. CL (OBO files often carry other ontologies' terms).")
+@click.option("--include-obsolete", is_flag=True, help="Import obsolete terms too.")
+def import_labels(file: str, type_name: str, fmt: str | None, prefix: str | None, include_obsolete: bool) -> None:
+    """Import the terms of a local OBO, CSV or TSV FILE as labels (never downloads anything)."""
+    from ..core.ontology import import_ontology
+
+    report = import_ontology(file, type=type_name, format=fmt, prefix=prefix, include_obsolete=include_obsolete)
+    console.print(escape(str(report)))
+
+
+@labels.command("list")
+@click.option("--type", "type_name", help="Only labels of this type.")
+@click.option("--types", "only_types", is_flag=True, help="List the label types instead.")
+@click.option("--search", "text", help="Only labels whose name, synonyms, ontology id or description contain this.")
+@click.option("--limit", type=int, help="Show at most this many rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def list_labels(type_name: str | None, only_types: bool, text: str | None, limit: int | None, as_json: bool) -> None:
+    """List labels (optionally of one type, or matching a text)."""
+    from ..core.label import Label
+    from ..core.vocabulary import get_type
+
+    query = Label.filter(is_type=only_types)
+    if type_name:
+        query = query.filter(type_id=get_type(type_name).id)
+    if text:
+        query = query.search(text)
+    query = query.order_by("name") if not text else query
+    rows = (query[:limit] if limit is not None else query).to_list()
+    columns = ("uid", "name", "type", "ontology_id", "synonyms")
+    records = [
+        {"uid": r.uid, "name": r.name, "type": r.type.name if r.type_id is not None else None,
+         "ontology_id": r.ontology_id, "synonyms": r.synonym_list}
+        for r in rows
+    ]  # fmt: skip
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+        return
+    table = Table(*columns)
+    for record in records:
+        table.add_row(*[escape(show(record[c])) for c in columns])
+    console.print(table)
+    console.print(f"[dim]{len(rows)} {'label types' if only_types else 'labels'}[/dim]")
+
+
+# -- features ------------------------------------------------------------------------------------
+@click.group()
+def features() -> None:
+    """Define and list features (typed annotations of artifacts)."""
+
+
+@features.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def list_features(as_json: bool) -> None:
+    """List the registered features with their dtypes."""
+    from ..core.feature import Feature
+
+    rows = Feature.all().order_by("name").to_list()
+    records = [{"name": f.name, "dtype": f.dtype, "unit": f.unit, "description": f.description, "uid": f.uid} for f in rows]
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+        return
+    table = Table("name", "dtype", "unit", "description", "uid")
+    for record in records:
+        table.add_row(*[escape(show(v)) for v in record.values()])
+    console.print(table)
+    console.print(f"[dim]{len(rows)} features[/dim]")
+
+
+@features.command("add")
+@click.argument("name")
+@click.option("--dtype", required=True, help="int, float, str, bool, date, datetime, dict, cat[Label] or cat[Label[TYPE]].")
+@click.option("--description", help="What the feature means.")
+@click.option("--unit", help="Unit of the values, e.g. mg/ml.")
+def add_feature(name: str, dtype: str, description: str | None, unit: str | None) -> None:
+    """Register a feature NAME with a dtype (the label type of cat[Label[TYPE]] must exist)."""
+    from ..core.feature import Feature
+
+    feature = Feature(name=name, dtype=dtype, description=description, unit=unit)
+    saved = feature.save()
+    verb = "Added" if saved is feature else "Already registered:"
+    console.print(f"{verb} feature {escape(saved.name)} [dim]{escape(saved.dtype)} {saved.uid}[/dim]")
+
+
+# -- annotate ------------------------------------------------------------------------------------
+@click.command()
+@click.argument("key_or_uid")
+@click.argument("values", nargs=-1, required=True)
+def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
+    """Set feature values of an artifact: FEATURE=VALUE ... (repeat a feature for several values).
+
+    Values are parsed by each feature's dtype (int, float, bool, ISO date/datetime, JSON for dict);
+    categorical values are label names, synonyms or ontology ids. Earlier values of the given
+    features are replaced; nothing is written if any value is wrong.
+    """
+    from ..core.artifact import Artifact
+    from ..core.feature_values import feature_catalog
+    from ..core.instance import current
+    from ..core.lookup import find_record
+
+    record = find_record(key_or_uid)
+    if not isinstance(record, Artifact):
+        raise click.BadParameter(f"{key_or_uid} is a {type(record).__name__}, not an artifact.", param_hint="KEY_OR_UID")
+    catalog = feature_catalog(current())
+    grouped: dict[str, list[Any]] = {}
+    problems: list[str] = []
+    for item in values:
+        name, text = _split_pair(item, "batch=3 or cell_type='T cell'")
+        info = catalog.get(name)
+        try:
+            grouped.setdefault(name, []).append(parse_typed(info.dtype, name, text) if info is not None else text)
+        except click.BadParameter as error:
+            problems.append(error.message)
+    if problems:
+        raise click.BadParameter("; ".join(problems), param_hint="VALUES")
+    record.features.add_values({name: items[0] if len(items) == 1 else items for name, items in grouped.items()})
+    shown = ", ".join(f"{name}={show(items[0] if len(items) == 1 else items)}" for name, items in grouped.items())
+    console.print(f"Annotated {escape(record.key or record.uid)} [dim]{record.uid}[/dim]: {escape(shown)}")
