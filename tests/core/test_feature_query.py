@@ -126,3 +126,33 @@ def test_a_new_feature_from_another_process_is_seen(study, any_instance):
     )
     any_instance.sessions.current().commit()
     assert ft.Artifact.filter(lane=1).count() == 0
+
+
+def test_concurrent_writers_leave_exactly_one_value(study):
+    import threading
+
+    artifact = study["s1", 0]
+    errors = []
+
+    def annotate(worker: int) -> None:
+        try:
+            for round_ in range(15):
+                artifact.features.add_values({"batch": worker * 100 + round_, "tissue": "lung"})
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=annotate, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    values = artifact.features.get_values()
+    assert isinstance(values["batch"], int) and values["tissue"] == "lung"
+    assert ft.Artifact.filter(key=artifact.key, batch=values["batch"]).count() == 1
+    from flowtrail.core.annotations import artifact_feature_value as afv
+
+    session = ft.Artifact.objects().instance.sessions.current()
+    rows = session.execute(afv.select().where(afv.c.artifact_id == artifact.id)).all()
+    session.commit()
+    assert len(rows) == 5  # batch, day, qc, passed, gc: one row each, none duplicated by the race
