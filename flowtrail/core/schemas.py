@@ -80,7 +80,7 @@ def prepare_schema(
         unknown = sorted(set(components) - set(ANNDATA_SLOTS))
         if unknown or not components:
             raise FieldError(
-                f"An AnnData schema takes components {{'obs': ..., 'var': ...}}"
+                "An AnnData schema takes components {'obs': ..., 'var': ...}"
                 + (f"; unknown slot(s): {', '.join(unknown)}." if unknown else ".")
             )
     for flag in ("minimal_set", "maximal_set", "ordered_set", "coerce_dtype"):

@@ -114,3 +114,21 @@ def test_renaming_a_saved_schema_keeps_its_definition(instance):
     schema.save()
     assert Schema.get(schema.uid).name == "renamed"
     assert Schema.get(schema.uid).hash == digest
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_instance(request):
+    return request.getfixturevalue("instance" if request.param == "sqlite" else "pg_instance")
+
+
+def test_composite_schemas_save_once_on_sqlite_and_postgres(any_instance):
+    gene = Label(name="Gene", is_type=True).save()
+
+    def composite() -> Schema:
+        obs = Schema(features=[Feature(name="donor", dtype=str), Feature(name="age", dtype=int)])
+        return Schema(otype="AnnData", components={"obs": obs, "var": Schema(itype=gene, dtype=int)})
+
+    first, second = composite().save(), composite().save()
+    assert first.id == second.id
+    assert Schema.filter().count() == 3
+    assert [f.name for f in Schema.get(first.uid).components["obs"].features] == ["donor", "age"]

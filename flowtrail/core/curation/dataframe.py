@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .checks import frame_schema, run
-from .columns import column_specs, label_values, require_feature_schema, save_curated, standardize_frame
+from .columns import (
+    column_specs,
+    label_values,
+    require_feature_schema,
+    save_curated,
+    standardize_frame,
+)
 from .report import frame_problems, raise_problems
 
 if TYPE_CHECKING:

@@ -214,3 +214,22 @@ def test_a_curator_needs_a_dataframe_and_a_feature_schema(schema, cell_medium):
         DataFrameCurator(_screen(), Schema(otype="AnnData", components={"obs": schema}))
     with pytest.raises(FieldError, match="needs a schema with features"):
         DataFrameCurator(_screen(), Schema(itype=cell_medium))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_instance(request):
+    return request.getfixturevalue("instance" if request.param == "sqlite" else "pg_instance")
+
+
+def test_curated_artifacts_are_found_by_their_labels_on_sqlite_and_postgres(any_instance):
+    tissue = Label(name="Tissue", is_type=True).save()
+    for name in ("liver", "lung"):
+        Label(name=name, type=tissue).save()
+    schema = Schema(features=[Feature(name="tissue", dtype=tissue), Feature(name="reads", dtype=int)])
+    df = pd.DataFrame({"tissue": ["Liver", "lung"], "reads": [10, 20]})
+    curator = DataFrameCurator(df, schema)
+    curator.standardize()
+    artifact = curator.save_artifact(key="tissues.parquet")
+
+    assert [a.id for a in Artifact.filter(tissue="liver", schema_id=curator.schema.id)] == [artifact.id]
+    assert Artifact.filter(tissue__name__in=["lung"]).count() == 1
