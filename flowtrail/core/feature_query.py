@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .annotations import artifact_feature_value, artifact_label
 from .errors import FieldError
-from .feature_values import FeatureInfo, _Problem, _scalar, encode_time, feature_catalog
+from .feature_values import FeatureInfo, _Problem, _scalar, encode_time, feature_catalog, find_feature
 from .label import Label
 from .query import LOOKUPS, _compare, _json_compare
 
@@ -33,10 +33,10 @@ def feature_clause(
     from .artifact import Artifact
     from .instance import current
 
-    catalog = feature_catalog(instance or current())
-    info = catalog.get(name)
+    instance = instance or current()
+    info = find_feature(instance, name)
     if info is None:
-        return None, sorted(catalog)
+        return None, sorted(feature_catalog(instance))
     lookup = rest[-1] if rest and rest[-1] in LOOKUPS else "exact"
     path = rest[:-1] if rest and rest[-1] in LOOKUPS else rest
     if info.is_categorical:
@@ -99,27 +99,23 @@ def _label_clause(info: FeatureInfo, path: list[str], lookup: str, value: Any, f
     return having(al.c.label_id.in_(inner))
 
 
-def feature_frame(ids: Any, include: Any) -> Any:
-    """A DataFrame of feature values indexed by artifact id, one column per feature."""
-    import pandas as pd
-
+def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
+    """Add one column per feature (or per named feature) to ``frame``, which is indexed by artifact id."""
     from .feature_values import values_of
+    from .instance import current
 
-    names = None if include in ("features", ["features"], ("features",)) else [include] if isinstance(include, str) else list(include)
-    if names is not None:
-        from .instance import current
-
-        catalog = feature_catalog(current())
-        unknown = [n for n in names if n not in catalog and n != "features"]
-        if unknown:
-            raise FieldError(
-                f"include={unknown!r}: no such feature; use include='features' or feature names "
-                f"({', '.join(sorted(catalog)) or 'none registered yet'})."
-            )
-        if "features" in names:
-            names = None
+    wanted = [include] if isinstance(include, str) else list(include)
+    catalog = feature_catalog(current())
+    unknown = [n for n in wanted if n not in catalog and n != "features"]
+    if unknown:
+        raise FieldError(
+            f"include={unknown!r}: no such feature; use include='features' or feature names "
+            f"({', '.join(sorted(catalog)) or 'none registered yet'})."
+        )
+    names = None if "features" in wanted else wanted
     values = values_of(ids, names)
-    frame = pd.DataFrame.from_dict(values, orient="index")
-    if names is not None:
-        frame = frame.reindex(columns=names)
+    columns = names if names is not None else sorted({n for per in values.values() for n in per})
+    empty: dict[str, Any] = {}
+    for name in columns:
+        frame[name] = [values.get(i, empty).get(name) for i in frame.index]
     return frame

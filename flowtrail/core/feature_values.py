@@ -67,6 +67,17 @@ def feature_catalog(instance: Instance) -> dict[str, FeatureInfo]:
     return cached[1]
 
 
+def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
+    """The feature called ``name``: from the cache when known, else re-read (another process may add one).
+
+    A feature's id and dtype never change once saved, so a cached hit needs no query.
+    """
+    cached = instance.caches.get("features")
+    if cached is not None and name in cached[1]:
+        return cached[1][name]  # type: ignore[no-any-return]
+    return feature_catalog(instance).get(name)
+
+
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
     from .database import write_transaction
@@ -205,15 +216,14 @@ class _Resolver:
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        self.catalog = feature_catalog(instance)
         self.vocabularies: dict[int | None, Vocabulary] = {}
         self.problems: list[str] = []
 
     def feature(self, name: Any) -> FeatureInfo | None:
         key = name.name if isinstance(name, Feature) else name
-        info = self.catalog.get(key)
+        info = find_feature(self.instance, key)
         if info is None:
-            close = difflib.get_close_matches(str(key), list(self.catalog), n=1)
+            close = difflib.get_close_matches(str(key), list(feature_catalog(self.instance)), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.problems.append(
                 f"{key}: no such feature{hint}; create it with Feature(name={key!r}, dtype=...).save()."
@@ -366,7 +376,7 @@ def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL)
 
     instance = current()
     name = feature.name if isinstance(feature, Feature) else feature
-    info = feature_catalog(instance).get(name)
+    info = find_feature(instance, name)
     if info is None:
         raise DoesNotExist(f"No feature named {name!r}; list features with Feature.filter().to_dataframe().")
     resolver = _Resolver(instance)

@@ -360,10 +360,9 @@ class QuerySet(Generic[T]):
         if include is not None:
             if not getattr(self.model, "_has_features", False):
                 raise FieldError(f"include= adds feature columns, and {self.model.__name__} records have no features.")
-            from .feature_query import feature_frame
+            from .feature_query import add_feature_columns
 
-            extra = feature_frame(self.statement().with_only_columns(self.model.id), include)
-            frame = frame.join(extra, how="left")
+            frame = add_feature_columns(frame, self.statement().with_only_columns(self.model.id), include)
         return frame
 
     df = to_dataframe
