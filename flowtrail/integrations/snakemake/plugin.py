@@ -58,6 +58,14 @@ class LogHandlerSettings(LogHandlerSettingsBase):
             "metavar": "MODE",
         },
     )
+    project: Optional[str] = field(  # noqa: UP045
+        default=None,
+        metadata={
+            "help": "The flowtrail project of the workflow run and every job run (created if new); "
+            "their outputs are linked to it. Default: FLOWTRAIL_PROJECT.",
+            "metavar": "NAME",
+        },
+    )
     flush_timeout: float = field(
         default=300.0,
         metadata={
@@ -92,6 +100,7 @@ class LogHandler(LogHandlerBase):
                 openlineage=settings.openlineage != "off",
                 flush_timeout=float(settings.flush_timeout),
                 finished_logged=not _quiet_progress(self.common_settings),
+                project=settings.project or None,
             )
         )
 

@@ -56,6 +56,7 @@ class Options:
     openlineage: bool = True  # False: never emit OpenLineage events from this process
     flush_timeout: float = 300.0  # seconds close() waits for the worker to catch up
     finished_logged: bool = True  # False under --quiet progress: Snakemake logs no job_finished
+    project: str | None = None  # the runs' project; None: FLOWTRAIL_PROJECT, if set
 
 
 @dataclass
@@ -312,6 +313,7 @@ class Recorder:
                 instance.emitter = None
 
     def _start_workflow(self, cwd: str) -> None:
+        from flowtrail.core.projects import env_project
         from flowtrail.core.tracking import start_run
 
         instance = self._instance
@@ -331,6 +333,7 @@ class Recorder:
             started_at=utc(self._info_time) if self._info_time else None,
             engine=ENGINE,
             engine_version=self._engine_version,
+            project=self.options.project or env_project(),
             instance=instance,
         )
 

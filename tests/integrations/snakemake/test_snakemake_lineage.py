@@ -393,3 +393,23 @@ def test_the_in_process_fallback_records_the_same(smk, validate):
     assert len(events) == 10
     for event in events:
         validate(event)
+
+
+def test_a_project_setting_or_flowtrail_project_puts_every_run_and_output_in_it(smk):
+    folder = smk.workflow("branches", BRANCHES)
+    smk.run(folder, "--logger-flowtrail-project=Drug Screen")
+    workflow = ft.Run.get(transform__key="branches/Snakefile")
+    assert workflow.project.name == "Drug Screen"
+    assert len(workflow.children) == 4  # count x2, merge, all
+    assert {child.project.name for child in workflow.children} == {"Drug Screen"}
+    linked = {a.key for a in ft.Artifact.filter(projects__name="Drug Screen")}
+    outputs = {a.key for child in workflow.children for a in child.outputs}
+    assert {"counts/a.txt", "counts/b.txt", "results/merged.txt"} <= outputs
+    assert linked == outputs  # the workflow's outputs, not its external inputs
+    assert ft.Run.filter(project__name="Drug Screen").count() == 5
+
+    other = smk.workflow("envproject", {"Snakefile": 'rule one:\n    output: "one.txt"\n    shell: "echo 1 > {output}"\n'})
+    smk.run(other, env={"FLOWTRAIL_PROJECT": "From Env"})
+    run = ft.Run.get(transform__key="envproject/Snakefile")
+    assert run.project.name == run.children[0].project.name == "From Env"
+    assert [a.key for a in ft.Artifact.filter(projects__name="From Env")] == ["one.txt"]
