@@ -88,9 +88,9 @@ def file_version(path: Path, data_version: str | None) -> str:
 
 def import_ontology(
     path: str | Path,
-    type: str = "CellType",  # noqa: A002 - mirrors Label(type=...)
+    type: str = "CellType",
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     prefix: str | None = None,
     include_obsolete: bool = False,
     synonym_scopes: Iterable[str] | None = None,

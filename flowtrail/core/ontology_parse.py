@@ -89,7 +89,7 @@ def _unescape(text: str) -> str:
 
 
 def _strip_comment(value: str) -> str:
-    """Drop an unescaped ``! comment`` outside quotes, and trailing ``{modifiers}``."""
+    """Drop an unescaped ``! comment`` outside quotes (``{modifiers}`` are dropped where they matter)."""
     in_quote = escaped = False
     for index, char in enumerate(value):
         if escaped:
@@ -101,12 +101,7 @@ def _strip_comment(value: str) -> str:
         elif char == "!" and not in_quote:
             value = value[:index]
             break
-    value = value.strip()
-    if value.endswith("}") and "{" in value and not in_quote:
-        head, _, _ = value.rpartition("{")
-        if head.strip():
-            value = head.strip()
-    return value
+    return value.strip()
 
 
 def _quoted(value: str, path: Path, line: int, tag: str) -> tuple[str, str]:
@@ -190,7 +185,7 @@ def parse_obo(path: Path, text: str, *, synonym_scopes: Iterable[str] | None = N
         elif tag == "is_a":
             current["parents"].append(value.split()[0])  # type: ignore[union-attr]
         elif tag == "is_obsolete":
-            current["obsolete"] = value.lower() == "true"
+            current["obsolete"] = value.split()[0].lower() == "true" if value else False
     finish()
     return parsed
 

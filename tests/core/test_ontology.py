@@ -24,7 +24,7 @@ def: "A material entity of anatomical origin \"with\" a ! inside quotes." [CARO:
 [Term]
 id: CL:0000003
 name: native cell
-is_a: CL:0000000 ! cell
+is_a: CL:0000000 {source="GOC:x"} ! cell
 
 [Term]
 id: CL:0000542
@@ -122,6 +122,7 @@ def test_obo_import_creates_the_type_terms_synonyms_and_hierarchy(instance, tmp_
     assert {p.name for p in cd4.parents} == {"T cell", "alpha-beta T cell"}
     assert {c.name for c in t_cell.children} == {"CD4-positive, alpha-beta T cell", "alpha-beta T cell"}
     assert [p.name for p in Label.get(name="B cell").parents] == ["lymphocyte"]
+    assert [p.name for p in Label.get(name="native cell").parents] == ["cell"]
     assert Label.filter(parents__name="lymphocyte").count() == 2
 
 
@@ -254,7 +255,7 @@ def test_missing_file_and_unknown_format(instance, tmp_path):
 def test_three_thousand_terms_import_fast(instance, tmp_path):
     lines = ["format-version: 1.2", "data-version: v1", ""]
     for i in range(3000):
-        lines += [f"[Term]", f"id: X:{i:07d}", f"name: term {i}", f'def: "term number {i}" []', f'synonym: "t{i}" EXACT []']
+        lines += ["[Term]", f"id: X:{i:07d}", f"name: term {i}", f'def: "term number {i}" []', f'synonym: "t{i}" EXACT []']
         if i:
             lines.append(f"is_a: X:{(i - 1) // 2:07d} ! parent")
         lines.append("")
@@ -268,3 +269,17 @@ def test_three_thousand_terms_import_fast(instance, tmp_path):
     assert report.created == 3000 and report.parent_links == 2999 and again.unchanged == 3000
     assert first < 3 and second < 3, (first, second)
     assert [c.name for c in Label.get(name="term 0").children] == ["term 1", "term 2"]
+
+
+@pytest.mark.postgres
+def test_import_and_reimport_on_postgresql(pg_instance, tmp_path):
+    report = import_ontology(write(tmp_path, OBO), type="CellType")
+    assert report.created == 10 and report.parent_links == 10
+    newer = OBO.replace("name: fibroblast\n", "name: fibroblast cell\n").replace("is_a: CL:0000010\n", "is_a: CL:0000003\n")
+    again = import_ontology(write(tmp_path, newer, "cl2.obo"), type="CellType")
+    assert again.created == 0 and again.updated == 1 and again.links_added == again.links_removed == 1
+    assert [p.name for p in Label.get(name="primary cultured cell").parents] == ["native cell"]
+    assert vocabulary("CellType").name_of("B lymphocyte") == "B cell"
+    with pytest.raises(OntologyImportError, match="cycle"):
+        import_ontology(write(tmp_path, OBO.replace("name: cell\n", "name: cell\nis_a: CL:0000001\n"), "loop.obo"), type="CellType")
+    assert Label.get(name="fibroblast cell").ontology_id == "CL:0000057"
