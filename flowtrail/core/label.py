@@ -120,6 +120,16 @@ class Label(Record):
 
         return linked_labels(self, "children")
 
+    @classmethod
+    def lookup(cls, type: Label | str | None = None) -> Any:  # noqa: A002
+        """Labels of a type as attributes for tab completion: ``Label.lookup("CellType").t_cell``.
+
+        Without a type, the label types themselves.
+        """
+        from .vocabulary import lookup
+
+        return lookup(type)
+
     def lookup_name(self, value: str) -> Label | None:
         """The label of this type named ``value`` (or with it as ontology id or synonym)."""
         from .vocabulary import vocabulary

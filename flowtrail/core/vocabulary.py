@@ -170,3 +170,50 @@ def vocabulary(label_type: Label | str | None, instance: Instance | None = None)
     finally:
         instance.sessions.end_read()
     return vocab
+
+
+class Lookup:
+    """Labels as attributes for tab completion: ``cell_types.t_cell``, or ``cell_types["T cell"]``."""
+
+    def __init__(self, labels: list[Label]) -> None:
+        self._by_name = {label.name: label for label in labels}
+        self._by_attribute: dict[str, Label] = {}
+        for label in labels:
+            self._by_attribute.setdefault(attribute_name(label.name), label)
+
+    def __getattr__(self, name: str) -> Label:
+        try:
+            return self.__dict__["_by_attribute"][name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.__dict__.get("_by_attribute", {})), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise AttributeError(f"No label with the attribute name {name!r}.{hint}") from None
+
+    def __getitem__(self, name: str) -> Label:
+        return self._by_name[name]
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._by_attribute)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(sorted(self._by_attribute)[:8])
+        return f"<Lookup of {len(self)} labels: {shown}{', ...' if len(self) > 8 else ''}>"
+
+
+def attribute_name(name: str) -> str:
+    """``"T cell"`` -> ``"t_cell"``; names starting with a digit get a leading underscore."""
+    text = "".join(c if c.isalnum() else "_" for c in name.casefold()).strip("_")
+    while "__" in text:
+        text = text.replace("__", "_")
+    return f"_{text}" if not text or text[0].isdigit() else text
+
+
+def lookup(label_type: Label | str | None = None) -> Lookup:
+    """Every label of ``label_type`` (or every label type for ``None``) as a :class:`Lookup`."""
+    if isinstance(label_type, str):
+        label_type = get_type(label_type)
+    query = Label.filter(is_type=True) if label_type is None else Label.filter(type=label_type)
+    return Lookup(query.to_list())

@@ -71,3 +71,17 @@ def test_lookup_by_synonym_and_ontology_id(instance):
     assert cell_type.lookup_name("CL:0000084").name == "T cell"
     assert cell_type.lookup_name("t lymphocyte").name == "T cell"
     assert cell_type.lookup_name("B cell") is None
+
+
+def test_lookup_gives_attributes_for_tab_completion(instance):
+    cell_type = ft.Label(name="CellType", is_type=True).save()
+    for name in ("T cell", "B cell", "7-day culture"):
+        ft.Label(name=name, type=cell_type).save()
+    cell_types = ft.Label.lookup("CellType")
+    assert cell_types.t_cell.name == "T cell"
+    assert cell_types["B cell"].name == "B cell"
+    assert cell_types._7_day_culture.name == "7-day culture"
+    assert "b_cell" in dir(cell_types)
+    with pytest.raises(AttributeError, match="Did you mean 't_cell'"):
+        cell_types.t_cel
+    assert ft.Label.lookup().celltype.id == cell_type.id
