@@ -83,6 +83,7 @@ def tracked_flow(
     max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES,
     workdir: str | os.PathLike[str] | bool | None = None,
     discover: bool = True,
+    project: str | None = None,
     **flow_kwargs: Any,
 ) -> Callable[[F], F]: ...
 
@@ -95,6 +96,7 @@ def tracked_flow(
     max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES,
     workdir: str | os.PathLike[str] | bool | None = None,
     discover: bool = True,
+    project: str | None = None,
     **flow_kwargs: Any,
 ) -> Any:
     """Record every run of a Prefect flow, and every task run under it, in the flowtrail registry.
@@ -108,11 +110,16 @@ def tracked_flow(
     - ``workdir``: folder registered as a storage location when the flow starts, so files in it
       are registered in place (default: the working directory; ``False``: none).
     - ``discover``: attach hooks to the tasks and sub-flows found in the flow's code (default).
+    - ``project``: the flowtrail project of the flow run and every task run (created if new);
+      their outputs are linked to it. Default: the enclosing run's project, else ``FLOWTRAIL_PROJECT``.
 
     Runs of the flow outside a flowtrail instance are not recorded (one warning); the flow itself
     is never affected by anything flowtrail does.
     """
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise ValueError(f"tracked_flow(project=...) takes a non-empty project name, not {project!r}.")
     options = TrackingOptions(
+        project=project.strip() if project else None,
         save_objects=save_objects,
         max_copy_bytes=int(max_copy_bytes),
         workdir=workdir if isinstance(workdir, bool) or workdir is None else os.path.abspath(os.fspath(workdir)),

@@ -64,6 +64,7 @@ class FlowRef:
     name: str
     options: TrackingOptions
     instance: InstanceRef
+    project_id: int | None = None
 
 
 # -- log filter ----------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
     markers = flow.__dict__.get(MARKER)
     if markers is None:
         markers = flow.__dict__[MARKER] = {}
-    markers[key] = FlowRef(record.run_id, record.name, options, record.ref)
+    markers[key] = FlowRef(record.run_id, record.name, options, record.ref, record.project_id)
 
 
 def _current_run_id() -> int | None:
@@ -257,7 +258,7 @@ def _flow_record(flow_run_id: Any, context: Any = None) -> FlowRecord | None:
     # A process-pool worker: Prefect shipped the flow here with our marker on it.
     record = FlowRecord(
         flow_run_id=flow_run_id, name=ref.name, instance=instance_for(ref.instance), options=ref.options,
-        ref=ref.instance, run_id=ref.run_id, remote=True,
+        ref=ref.instance, run_id=ref.run_id, remote=True, project_id=ref.project_id,
     )  # fmt: skip
     FLOWS[flow_run_id] = record
     return record

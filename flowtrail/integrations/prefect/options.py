@@ -27,11 +27,14 @@ class TrackingOptions:
     - ``workdir``: a folder registered as a storage location at the flow's start, so files in it
       are registered in place under their relative path (None: the working directory; False:
       register nothing).
+    - ``project``: the project of the flow run and its task runs (None: the parent run's, else
+      ``FLOWTRAIL_PROJECT``).
     """
 
     save_objects: bool = True
     max_copy_bytes: int = DEFAULT_MAX_COPY_BYTES
     workdir: str | None | bool = None
+    project: str | None = None
 
     def resolved_workdir(self) -> str | None:
         if self.workdir is False:

@@ -34,6 +34,7 @@ class FlowRecord:
     ref: InstanceRef
     run_id: int | None = None  # the registry's Run.id
     run: Run | None = None  # owned by the writer thread
+    project_id: int | None = None  # the run's project, which its task runs share
     remote: bool = False  # a worker's view of a flow run tracked by another process
     pid: int = field(default_factory=os.getpid)
     tasks: dict[uuid.UUID, TaskRecord] = field(default_factory=dict)  # started, not finished

@@ -394,7 +394,7 @@ class Writer:
                         "started_at": utc(record.started_at) or now, "finished_at": None, "error": None,
                         "metrics": None, "parent_id": record.flow.run_id, "reference": record.uid,
                         "environment_id": environment_id, "engine": "prefect", "engine_version": version,
-                        "created_by": user, "created_at": now,
+                        "created_by": user, "created_at": now, "project_id": record.flow.project_id,
                     }  # fmt: skip
                     if id(record) in finished_ids:
                         row.update(_final_fields(record))
@@ -530,6 +530,7 @@ class Writer:
         from flowtrail.core.database import write_transaction
         from flowtrail.core.instance import register_storage
         from flowtrail.core.models import Run
+        from flowtrail.core.projects import env_project, run_project_id
         from flowtrail.core.record import utcnow
 
         instance = record.instance
@@ -540,9 +541,11 @@ class Writer:
             cache.workdirs.add(workdir)
         uid = str(record.flow_run_id)
         table = Run.__table__
+        project = record.options.project or (None if parent_run_id is not None else env_project())
         try:
             with write_transaction(instance.sessions) as session:
                 now = utcnow()
+                project_id = run_project_id(session, project, parent_run_id)
                 transform = self._transform(cache, session, record.name, "pipeline", source, description)
                 row = {
                     "uid": uid, "name": run_name, "transform_id": transform.id, "params": params,
@@ -550,17 +553,19 @@ class Writer:
                     "error": None, "metrics": None, "parent_id": parent_run_id, "reference": uid,
                     "environment_id": self._environment_id(instance, cache, session), "engine": "prefect",
                     "engine_version": prefect_version(), "created_by": _user(), "created_at": now,
+                    "project_id": project_id,
                 }  # fmt: skip
                 run_id = session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
         except IntegrityError:  # the same flow run executed again (a re-run from the UI)
             with write_transaction(instance.sessions) as session:
-                run_id = session.scalar(select(table.c.id).where(table.c.uid == uid))
-                if run_id is None:
+                found = session.execute(select(table.c.id, table.c.project_id).where(table.c.uid == uid)).first()
+                if found is None:
                     raise
+                run_id, project_id = found
                 session.execute(
                     update(table).where(table.c.id == run_id).values(status="started", finished_at=None, error=None)
                 )
-        record.run_id = run_id
+        record.run_id, record.project_id = run_id, project_id
         record.run = Run(id=run_id, uid=uid, name=run_name, status="started", parent_id=parent_run_id, engine="prefect")
         if _has_listeners():
             _notify("start", record.run)

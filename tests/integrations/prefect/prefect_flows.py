@@ -233,3 +233,10 @@ def objects_flow(**options):  # noqa: ANN003, ANN201 - returns a tracked Flow
         return len(make_frame(n)), make_cells(n).n_obs
 
     return objects
+
+
+@tracked_flow(name="in-project", project="Prefect Project")
+def in_project(src: Path, out: Path) -> int:
+    kept = keep_expressed(load(src))
+    write_table(kept, out)
+    return inner(2)  # an untracked sub-flow: nested, so it inherits the project

@@ -151,6 +151,27 @@ def test_a_flow_called_in_a_tracked_script_nests_under_it(prefect_instance):
     assert flow_run(state).parent_id == script.id
 
 
+def test_a_project_covers_the_flow_its_task_runs_sub_flows_and_outputs(prefect_instance, counts_csv, monkeypatch):
+    state = pf.in_project(counts_csv, Path("kept.csv"), return_state=True)
+    assert state.result() == 5
+    run = flow_run(state)
+    assert run.project.name == "Prefect Project"
+    tasks = children(run)
+    assert sorted(tasks) == ["inner", "keep_expressed", "load", "write_table"]
+    (sub,) = tasks["inner"]
+    below = [*run.children, *sub.children]
+    assert len(below) == 5 and {r.project.name for r in below} == {"Prefect Project"}
+    fresh()
+    linked = keys(ft.Artifact.filter(projects__name="Prefect Project"))
+    assert linked == ["in-project/keep_expressed.parquet", "in-project/load.parquet", "kept.csv"]  # not counts.csv
+    assert ft.Run.filter(project__name="Prefect Project").count() == 6
+
+    monkeypatch.setenv("FLOWTRAIL_PROJECT", "From Env")
+    env_run = flow_run(pf.through_helper(1, return_state=True))
+    assert env_run.project.name == "From Env"
+    assert {r.project.name for r in env_run.children} == {"From Env"}
+
+
 def test_a_failing_task_the_flow_tolerates(prefect_instance):
     state = pf.tolerant(3, return_state=True)
     assert state.result() == 6
