@@ -25,6 +25,8 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
     source_code_job,
     storage_dataset,
+    tags_dataset,
+    tags_run,
 )
 
 from ..._version import __version__
@@ -99,6 +101,12 @@ def dataset_facets(artifact: Artifact) -> dict[str, Any]:
     facets["storage"] = storage_dataset.StorageDatasetFacet(
         storageLayer=layer, fileFormat=artifact.suffix.lstrip(".") or None, producer=PRODUCER
     )
+    tags = _artifact_tags(artifact)
+    if tags:
+        facets["tags"] = tags_dataset.TagsDatasetFacet(
+            tags=[tags_dataset.TagsDatasetFacetFields(key=k, value=v, source="FLOWTRAIL") for k, v in tags],
+            producer=PRODUCER,
+        )
     if artifact.suffix == ".parquet" and artifact.storage.is_local:
         fields = _parquet_fields(artifact.storage.full_path(artifact.path), artifact.size or 0)
         if fields:
@@ -106,6 +114,44 @@ def dataset_facets(artifact: Artifact) -> dict[str, Any]:
                 fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields], producer=PRODUCER
             )
     return facets
+
+
+def _artifact_tags(artifact: Artifact) -> list[tuple[str, str]]:
+    """Feature values and labels as ``(key, value)`` tags, so consumers see the annotations."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import object_session
+
+    from ..annotations import artifact_feature_value as afv
+    from ..annotations import artifact_label as al
+    from ..feature import Feature
+    from ..label import Label
+
+    session = object_session(artifact)
+    if session is None or artifact.id is None:
+        return []
+    tags: list[tuple[str, str]] = []
+    values = select(Feature.name, Feature.dtype, afv.c.value_num, afv.c.value_str, afv.c.value_json).join(
+        Feature, Feature.id == afv.c.feature_id
+    ).where(afv.c.artifact_id == artifact.id).order_by(Feature.name, afv.c.id)
+    for name, dtype, number, text, data in session.execute(values):
+        if dtype == "int":
+            shown = str(int(number))
+        elif dtype == "bool":
+            shown = "true" if number else "false"
+        elif dtype == "float":
+            shown = repr(number)
+        elif dtype == "dict":
+            import json
+
+            shown = json.dumps(data, sort_keys=True)
+        else:
+            shown = text
+        tags.append((name, shown))
+    labels = select(Feature.name, Label.name).select_from(al).join(Label, Label.id == al.c.label_id).outerjoin(
+        Feature, Feature.id == al.c.feature_id
+    ).where(al.c.artifact_id == artifact.id).order_by(Feature.name, Label.name)
+    tags.extend((feature or "label", label) for feature, label in session.execute(labels))
+    return tags
 
 
 def _job_facets(run: RegistryRun) -> dict[str, Any]:
@@ -159,6 +205,11 @@ def _run_facets(run: RegistryRun, state: RunState, namespace: str) -> dict[str, 
                 run=parent_run.RootRun(runId=root.uid),
                 job=parent_run.RootJob(namespace=namespace, name=root.transform.key),
             ),
+            producer=PRODUCER,
+        )
+    if run.project_id is not None and run.project is not None:
+        facets["tags"] = tags_run.TagsRunFacet(
+            tags=[tags_run.TagsRunFacetFields(key="project", value=run.project.name, source="FLOWTRAIL")],
             producer=PRODUCER,
         )
     if state == RunState.FAIL:

@@ -140,3 +140,24 @@ def test_the_validator_itself_rejects_broken_events(events, validate):
     broken["run"]["facets"]["processing_engine"].pop("version")
     with pytest.raises(jsonschema.ValidationError):
         validate(broken)
+
+
+def test_feature_values_labels_and_the_project_travel_as_tags(events, validate, tmp_path):
+    tissue = ft.Label(name="Tissue", is_type=True).save()
+    ft.Label(name="liver", type=tissue).save()
+    donor = ft.Label(name="donor-7").save()
+    ft.Feature(name="batch", dtype=int).save()
+    ft.Feature(name="tissue", dtype=tissue).save()
+    run = ft.track(project="Atlas")
+    (tmp_path / "out.txt").write_text("x")
+    out = ft.Artifact(tmp_path / "out.txt", key="out.txt").save()
+    out.features.add_values({"batch": 3, "tissue": "liver"})
+    out.labels.add(donor)
+    ft.finish()
+    complete = events()[-1]
+    validate(complete)
+    assert complete["run"]["runId"] == run.uid
+    # The client adds a tag of its own (its version) beside ours.
+    assert {"key": "project", "value": "Atlas", "source": "FLOWTRAIL"} in complete["run"]["facets"]["tags"]["tags"]
+    tags = {(t["key"], t["value"]) for t in complete["outputs"][0]["facets"]["tags"]["tags"]}
+    assert tags == {("batch", "3"), ("tissue", "liver"), ("label", "donor-7")}
