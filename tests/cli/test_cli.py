@@ -102,7 +102,7 @@ def test_main_turns_flowtrail_errors_into_one_line(project, capsys):
         main(["describe", "does-not-exist"])
     assert info.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("Error: No artifact, run or transform")
+    assert err.startswith("Error: No artifact, collection, run or transform")
     assert "Traceback" not in err
 
 
