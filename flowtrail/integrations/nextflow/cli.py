@@ -38,6 +38,9 @@ def _summary(run: Any) -> str:
 @click.option("--no-trace", is_flag=True,
               help="Leave Nextflow's trace off: no per-task resource metrics, which Nextflow pays for "
                    "with CPU on every task; times then come from the log.")  # fmt: skip
+@click.option("--project", metavar="NAME",
+              help="flowtrail project of the pipeline run and every task run (created if new); "
+                   "default: FLOWTRAIL_PROJECT.")  # fmt: skip
 @click.argument("pipeline")
 @click.argument("nextflow_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -50,6 +53,7 @@ def run_command(
     hash_mode: str,
     lineage_store: str | None,
     no_trace: bool,
+    project: str | None,
 ) -> None:
     """Run `nextflow run PIPELINE [NEXTFLOW_ARGS]...` here and register every task as it runs.
 
@@ -67,6 +71,7 @@ def run_command(
         hash_mode=hash_mode,
         lineage_store=lineage_store,
         trace=not no_trace,
+        project=project,
     )
     click.echo(_summary(result.run), err=True)
     ctx.exit(result.return_code)

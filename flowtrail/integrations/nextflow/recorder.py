@@ -108,6 +108,7 @@ class Recorder:
         parent: Run | None = _UNSET,
         tasks_from_log: bool = True,
         expect_trace: bool = True,
+        project: str | None = None,
     ) -> None:
         from flowtrail.core.instance import current
         from flowtrail.core.tracking import current_run
@@ -123,6 +124,7 @@ class Recorder:
         self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode)
         self.store = LineageStore(lineage_store) if lineage_store else None
         self.parent = current_run() if parent is _UNSET else parent
+        self.project = project  # None: the parent run's project, else FLOWTRAIL_PROJECT
         self.tasks_from_log = tasks_from_log
         self.expect_trace = expect_trace
         self.session_run: Run | None = None
@@ -272,6 +274,7 @@ class Recorder:
         return params
 
     def _start_session(self) -> None:
+        from flowtrail.core.projects import env_project
         from flowtrail.core.tracking import start_run
 
         info = self.info
@@ -308,6 +311,7 @@ class Recorder:
             capture_environment=False,
             engine=ENGINE,
             engine_version=info.version,
+            project=self.project or (None if self.parent is not None else env_project()),
             instance=self.instance,
         )
         if identity.reference:

@@ -246,12 +246,15 @@ def run(
     lineage_store: str | None = None,
     env: dict[str, str] | None = None,
     trace: bool = True,
+    project: str | None = None,
 ) -> NextflowResult:
     """Run ``nextflow run PIPELINE ARGS`` in ``launch_dir`` (default: here) and register it as it runs.
 
     Returns the session run and Nextflow's exit status; a failed pipeline is recorded, not raised.
     ``trace=False`` leaves Nextflow's trace off: no resource metrics (Nextflow samples every
     task's processes for them, which costs CPU on short tasks), times from the log instead.
+    ``project`` puts the session run and every task run in that flowtrail project (default: the
+    enclosing tracked run's project, else ``FLOWTRAIL_PROJECT``); their outputs are linked to it.
     """
     from flowtrail.core.instance import current
 
@@ -287,7 +290,7 @@ def run(
 
     recorder = Recorder(
         launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
-        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace,
+        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project,
     )  # fmt: skip
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)

@@ -86,3 +86,35 @@ def test_a_registry_failure_lets_the_pipeline_finish(
         run("main.nf", ["--input", str(data)], launch_dir=launch, echo=False, env={"NXF_OPTS": FAST_JVM})
     assert [p.read_text().strip() for p in launch.glob("work/*/*/count.txt")] == ["7"]
     assert not ft.Run.filter().exists()
+
+
+def test_a_project_from_the_command_line_or_the_calling_run(
+    nextflow_ready: str, instance: ft.Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from flowtrail.integrations.nextflow.cli import nextflow
+
+    data = Path(instance.config.root) / "data.txt"
+    data.write_text("ACGT" * 10)
+    launch = Path(instance.config.root) / "pipelines" / "count"
+    launch.mkdir(parents=True)
+    (launch / "main.nf").write_text(PIPELINE)
+    monkeypatch.chdir(launch)
+    monkeypatch.setenv("NXF_OPTS", FAST_JVM)
+    args = ["run", "--quiet", "--project", "NF Project", "main.nf", "--input", str(data)]
+    result = CliRunner().invoke(nextflow, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    session = ft.Run.get(transform__type="pipeline")
+    (task,) = session.children
+    assert session.project.name == task.project.name == "NF Project"
+    (count,) = task.outputs
+    assert [a.uid for a in ft.Artifact.filter(projects__name="NF Project")] == [count.uid]  # not the input
+
+    @ft.tracked(project="Outer")
+    def analysis() -> None:
+        assert run("main.nf", ["--input", str(data)], launch_dir=launch, echo=False).ok
+
+    analysis()
+    runs = ft.Run.filter(project__name="Outer")
+    assert sorted(r.transform.type for r in runs) == ["function", "pipeline", "process"]  # inherited
