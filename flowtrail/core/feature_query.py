@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import not_, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .annotations import artifact_feature_value, artifact_label
 from .errors import FieldError
-from .feature_values import FeatureInfo, _Problem, _scalar, encode_time, feature_catalog, find_feature
+from .feature_values import feature_catalog, find_feature
 from .label import Label
 from .query import LOOKUPS, _compare, _json_compare
+from .value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -74,8 +75,8 @@ def _query_value(info: FeatureInfo, lookup: str, value: Any, full: str) -> Any:
             value = float(value)
         if info.dtype == "int" and isinstance(value, float):
             return value  # batch__gte=2.5 is a sensible comparison
-        stored = _scalar(info, value)
-    except _Problem as problem:
+        stored = encode_scalar(info, value)
+    except Problem as problem:
         raise FieldError(f"{full}: {problem}") from None
     return next(iter(stored.values()))
 

@@ -8,48 +8,24 @@ written, and one :class:`~flowtrail.core.errors.ValidationError` lists every pro
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import json
-import math
-import numbers
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
-from .annotations import MAX_STR_VALUE, artifact_feature_value, artifact_label
+from .annotations import artifact_feature_value, artifact_label
 from .errors import DoesNotExist, IntegrityError, ValidationError
 from .feature import Feature
 from .label import Label
+from .value_encoding import FeatureInfo, Problem, decode, encode_scalar
 
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .instance import Instance
     from .vocabulary import Vocabulary
 
-_NUMERIC = ("int", "float", "bool")
-_MAX_EXACT_INT = 2**53  # value_num is a double
 _ALL = object()
-
-
-@dataclass(frozen=True)
-class FeatureInfo:
-    id: int
-    name: str
-    dtype: str
-    label_type_id: int | None
-
-    @property
-    def is_categorical(self) -> bool:
-        return self.dtype.startswith("cat")
-
-    @property
-    def column(self) -> str:
-        if self.dtype in _NUMERIC:
-            return "value_num"
-        return "value_json" if self.dtype == "dict" else "value_str"
 
 
 def feature_catalog(instance: Instance) -> dict[str, FeatureInfo]:
@@ -125,86 +101,6 @@ def check_labels_fit(feature: Feature | FeatureInfo, labels: list[Label]) -> Non
         raise ValidationError(f"{', '.join(map(repr, wrong))} not of the label type of {feature.name!r} ({feature.dtype}).")
 
 
-# -- checking and converting values ----------------------------------------------------------
-class _Problem(Exception):
-    pass
-
-
-def _scalar(info: FeatureInfo, value: Any) -> dict[str, Any]:
-    dtype, shown = info.dtype, f"{value!r} ({type(value).__name__})"
-    if dtype == "int":
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise _Problem(f"{info.name}: {shown} is not an int; pass a whole number (e.g. 3).")
-        if abs(int(value)) > _MAX_EXACT_INT:
-            raise _Problem(f"{info.name}: {value} is too large to store exactly (limit 2**53); use a str feature.")
-        return {"value_num": float(value)}
-    if dtype == "float":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise _Problem(f"{info.name}: {shown} is not a number; pass a float (e.g. 0.55).")
-        if not math.isfinite(float(value)):
-            raise _Problem(f"{info.name}: {value} is not a finite number; leave the feature unset instead.")
-        return {"value_num": float(value)}
-    if dtype == "bool":
-        if not isinstance(value, bool) and type(value).__name__ != "bool_":
-            raise _Problem(f"{info.name}: {shown} is not a bool; pass True or False.")
-        return {"value_num": 1.0 if value else 0.0}
-    if dtype == "str":
-        if not isinstance(value, str):
-            raise _Problem(f"{info.name}: {shown} is not a str; pass text, or use a feature of dtype {type(value).__name__}.")
-        if len(value) > MAX_STR_VALUE:
-            raise _Problem(f"{info.name}: {len(value)} characters is too long (limit {MAX_STR_VALUE}); use a dict feature.")
-        return {"value_str": value}
-    if dtype in ("date", "datetime"):
-        return {"value_str": encode_time(info, value)}
-    if dtype == "dict":
-        if not isinstance(value, dict):
-            raise _Problem(f"{info.name}: {shown} is not a dict.")
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise _Problem(f"{info.name}: the dict cannot be stored as JSON ({error}); use str, int, float, bool, lists, dicts.") from None
-        return {"value_json": value}
-    raise _Problem(f"{info.name}: unknown dtype {dtype}.")
-
-
-def encode_time(info: FeatureInfo, value: Any) -> str:
-    """Dates as ``YYYY-MM-DD``, datetimes as UTC ISO 8601 with microseconds (sortable as text)."""
-    if info.dtype == "date":
-        if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                raise _Problem(f"{info.name}: {value!r} is not a date; use YYYY-MM-DD, e.g. '2025-10-31'.") from None
-        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            raise _Problem(f"{info.name}: {value!r} is not a date; pass a datetime.date or 'YYYY-MM-DD'.")
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise _Problem(f"{info.name}: {value!r} is not an ISO 8601 datetime, e.g. '2025-10-31T14:30:00+00:00'.") from None
-    if not isinstance(value, dt.datetime):
-        raise _Problem(f"{info.name}: {value!r} is not a datetime; pass a datetime.datetime or an ISO 8601 string.")
-    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # naive datetimes are taken as UTC
-    return aware.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def decode(info: FeatureInfo, row: Any) -> Any:
-    if info.dtype == "int":
-        return int(row.value_num)
-    if info.dtype == "bool":
-        return bool(row.value_num)
-    if info.dtype == "float":
-        return row.value_num
-    if info.dtype == "date":
-        return dt.date.fromisoformat(row.value_str)
-    if info.dtype == "datetime":
-        return dt.datetime.fromisoformat(row.value_str)
-    if info.dtype == "dict":
-        return row.value_json
-    return row.value_str
-
-
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, list | tuple | set | frozenset):
         return list(value)
@@ -237,27 +133,27 @@ class _Resolver:
                 if info.is_categorical:
                     labels.append(self.label_id(info, item))
                 else:
-                    values.append(_scalar(info, item))
-            except _Problem as problem:
+                    values.append(encode_scalar(info, item))
+            except Problem as problem:
                 self.problems.append(str(problem))
         return values, labels
 
     def label_id(self, info: FeatureInfo, item: Any) -> int:
         if isinstance(item, Label):
             if item.id is None:
-                raise _Problem(f"{info.name}: label {item.name!r} is not saved; call .save() on it first.")
+                raise Problem(f"{info.name}: label {item.name!r} is not saved; call .save() on it first.")
             if info.label_type_id is not None and item.type_id != info.label_type_id:
-                raise _Problem(f"{info.name}: label {item.name!r} is not of the feature's type ({info.dtype}).")
+                raise Problem(f"{info.name}: label {item.name!r} is not of the feature's type ({info.dtype}).")
             return item.id
         if not isinstance(item, str):
-            raise _Problem(f"{info.name}: {item!r} is not a label name; pass a str or a Label ({info.dtype}).")
+            raise Problem(f"{info.name}: {item!r} is not a label name; pass a str or a Label ({info.dtype}).")
         vocab = self.vocabulary(info)
         found = vocab.match_id(item)
         if found is None:
             close = vocab.suggest(item)
             hint = f" Did you mean {close!r}?" if close else ""
             where = f"a label of type {vocab.type_name}" if vocab.type_name else "a label"
-            raise _Problem(
+            raise Problem(
                 f"{info.name}: {item!r} is not {where}.{hint} Fix the value, or create the label with "
                 f"Label(name={item!r}{', type=...' if vocab.type_name else ''}).save()."
             )
