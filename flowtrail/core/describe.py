@@ -54,6 +54,10 @@ def artifact_tree(artifact: Artifact) -> Tree:
     _field(general, "n_observations", artifact.n_observations)
     _field(general, "location", f"{artifact.location}{' (managed copy)' if artifact.is_managed else ' (in place)'}")
     _field(general, "created", f"{_when(artifact.created_at)} by {artifact.created_by or '-'}")
+    if artifact.schema is not None:
+        _field(general, "schema", f"{artifact.schema.name or '(unnamed)'} [dim]{artifact.schema.uid}[/dim]")
+    projects = [p.name for p in artifact.projects]
+    _field(general, "projects", ", ".join(projects) if projects else None)
     from .describe_annotations import add_annotation_branches
 
     add_annotation_branches(tree, artifact)
@@ -62,6 +66,7 @@ def artifact_tree(artifact: Artifact) -> Tree:
         provenance = tree.add("[bold]Provenance[/bold]")
         _field(provenance, "transform", f"{run.transform.key} v{run.transform.version} ({run.transform.type})")
         _field(provenance, "run", f"{run.uid} {_status(run.status)}")
+        _field(provenance, "project", run.project.name if run.project is not None else None)
         if run.params:
             params = provenance.add("[dim]params[/dim]")
             for key, value in run.params.items():
@@ -90,6 +95,7 @@ def run_tree(run: Run) -> Tree:
     _field(tree, "started", _when(run.started_at))
     _field(tree, "finished", _when(run.finished_at))
     _field(tree, "parent", run.parent.uid if run.parent is not None else None)
+    _field(tree, "project", run.project.name if run.project is not None else None)
     _field(tree, "error", run.error)
     if run.params:
         params = tree.add("[bold]params[/bold]")

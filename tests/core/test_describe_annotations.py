@@ -100,3 +100,22 @@ def test_describe_schema_with_components(instance, capsys):
     assert "flags minimal_set, maximal_set" in out
     assert "Component obs obs" in out and "batch int" in out and "medium cat[Label[CellMedium]]" in out
     assert "Component var genes" in out and "itype Label[Gene]" in out and "dtype float" in out
+
+
+def test_describe_shows_the_schema_and_the_projects(instance, tmp_path, capsys):
+    import pandas as pd
+
+    medium = ft.Label(name="Medium", is_type=True).save()
+    ft.Label(name="DMSO", type=medium).save()
+    schema = ft.Schema(name="screen", features=[ft.Feature(name="medium", dtype=medium).save()]).save()
+    ft.track(project="Screen 2025")
+    artifact = ft.DataFrameCurator(pd.DataFrame({"medium": ["DMSO"]}), schema).save_artifact(key="screen.parquet")
+    ft.finish()
+    capsys.readouterr()
+    artifact.describe()
+    out = capsys.readouterr().out
+    assert f"schema screen {schema.uid}" in out
+    assert "projects Screen 2025" in out
+    assert "project Screen 2025" in out.split("Provenance")[1]
+    artifact.run.describe()
+    assert "project Screen 2025" in capsys.readouterr().out
