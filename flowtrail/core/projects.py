@@ -99,35 +99,54 @@ def link_to_run_projects(session: Session, saved: Sequence[tuple[Any, Any]], amb
 
     ``saved`` pairs each artifact as given to ``save`` with the registered record (new, or the
     existing one a duplicate resolved to). The run is the artifact's own ``run=``, else
-    ``ambient_run``. Projects are read from the run rows, so run objects built without the ORM
-    (engine adapters writing runs in bulk) work too. Runs without a project cost one small query.
+    ``ambient_run``. A run record that carries its ``project_id`` is trusted (a run's project is
+    set when it starts and never changes); for other run objects (a fast-path run, rows an engine
+    adapter wrote in bulk) the project is read from the run row.
     """
     by_run: dict[int, set[int]] = {}
+    projects: dict[int, Any] = {}
     for draft, record in saved:
         run = getattr(draft, "_pending_run", None) or ambient_run
         run_id = getattr(run, "id", None)
         if run_id is not None and record.id is not None:
             by_run.setdefault(run_id, set()).add(record.id)
-    if not by_run:
-        return
-    from .run import Run
+            projects.setdefault(run_id, _carried_project_id(run))
+    unknown = sorted(run_id for run_id, project_id in projects.items() if project_id is _UNKNOWN)
+    if unknown:
+        from .run import Run
 
-    run_ids = sorted(by_run)
-    rows: list[Any] = []
-    for start in range(0, len(run_ids), BATCH):
-        chunk = run_ids[start : start + BATCH]
-        rows.extend(session.execute(select(Run.id, Run.project_id).where(Run.id.in_(chunk), Run.project_id.is_not(None))))
+        projects.update(dict.fromkeys(unknown))
+        for start in range(0, len(unknown), BATCH):
+            chunk = unknown[start : start + BATCH]
+            projects.update(session.execute(select(Run.id, Run.project_id).where(Run.id.in_(chunk))).tuples().all())
     by_project: dict[int, set[int]] = {}
-    for run_id, project_id in rows:
-        by_project.setdefault(project_id, set()).update(by_run[run_id])
+    for run_id, project_id in projects.items():
+        if project_id is not None:
+            by_project.setdefault(project_id, set()).update(by_run[run_id])
     for project_id, artifact_ids in sorted(by_project.items()):
         link_artifacts_to_project(session, project_id, artifact_ids)
 
 
-def run_project_id(session: Session, project: Any, parent_id: int | None) -> int | None:
+_UNKNOWN: Any = object()
+
+
+def _carried_project_id(run: Any) -> Any:
+    """The ``project_id`` a loaded or started run record carries, else ``_UNKNOWN``."""
+    from .run import Run
+
+    if not isinstance(run, Run) or run.id is None:
+        return _UNKNOWN
+    return vars(run).get("project_id", _UNKNOWN)  # absent: never loaded, or expired
+
+
+def run_project_id(session: Session, project: Any, parent_id: int | None, parent: Any = None) -> int | None:
     """The project id of a new run: its own ``project`` if given, else its parent's, else None."""
     if project is not None:
         return project_in_session(session, project).id
+    if parent is not None:
+        carried = _carried_project_id(parent)
+        if carried is not _UNKNOWN:
+            return carried
     if parent_id is not None:
         from .run import Run
 

@@ -116,7 +116,7 @@ def start_run(
     inst = instance or current()
     with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
         parent_row = parent.id if parent is not None else parent_id
-        project_id = run_project_id(session, project, parent_row)
+        project_id = run_project_id(session, project, parent_row, parent)
         transform = get_or_create_transform(
             session, key, type=type, source_code=source_code, description=description, reference=transform_reference
         )
@@ -188,7 +188,7 @@ def finish_run(
 def tracked(function: F) -> F: ...
 @overload
 def tracked(
-    function: None = None, *, key: str | None = None, type: str = "function", project: Any = None  # noqa: A002
+    function: None = None, *, key: str | None = None, type: str = "function", project: Any = None
 ) -> Callable[[F], F]: ...
 
 

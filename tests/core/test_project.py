@@ -92,6 +92,10 @@ def test_an_artifacts_own_run_decides_its_project(instance, tmp_path):
     b = ft.Artifact(_write(tmp_path / "b.txt", "b"), key="b.txt", run=other)
     ft.save([a, b], run=None)
     assert _links(instance) == {("a.txt", "P1")}
+    # A bare run reference (as engine adapters build them) is looked up in the registry.
+    bare = ft.Run(id=in_project.id, uid=in_project.uid)
+    ft.save([ft.Artifact(_write(tmp_path / "c.txt", "c"), key="c.txt")], run=bare)
+    assert _links(instance) == {("a.txt", "P1"), ("c.txt", "P1")}
 
 
 def test_tracked_functions_take_a_project_and_nested_runs_inherit_it(instance, tmp_path):
@@ -154,7 +158,8 @@ def _script(folder, body: str, env: dict[str, str] | None = None) -> subprocess.
     script = folder / "analysis.py"
     script.write_text(textwrap.dedent(body))
     return subprocess.run(
-        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [sys.executable, str(script)], check=False, cwd=folder, capture_output=True, text=True,
+        env={**os.environ, **(env or {})},
     )
 
 

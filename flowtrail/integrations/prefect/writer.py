@@ -127,7 +127,7 @@ def _run_ref(record: TaskRecord, started: bool = False) -> Run:
     status = "started" if started or record.status is None else record.status
     if record.run is None:
         record.run = Run(id=record.run_id, uid=record.uid, name=record.name, status=status,
-                         parent_id=record.flow.run_id, engine="prefect")  # fmt: skip
+                         parent_id=record.flow.run_id, engine="prefect", project_id=record.flow.project_id)  # fmt: skip
     elif record.run.status != status:
         record.run.status = status
     return record.run
@@ -566,7 +566,8 @@ class Writer:
                     update(table).where(table.c.id == run_id).values(status="started", finished_at=None, error=None)
                 )
         record.run_id, record.project_id = run_id, project_id
-        record.run = Run(id=run_id, uid=uid, name=run_name, status="started", parent_id=parent_run_id, engine="prefect")
+        record.run = Run(id=run_id, uid=uid, name=run_name, status="started", parent_id=parent_run_id, engine="prefect",
+                         project_id=project_id)  # fmt: skip
         if _has_listeners():
             _notify("start", record.run)
 
