@@ -49,3 +49,37 @@ def test_an_old_schema_revision_is_reported(instance):
     with pytest.raises(ft.SchemaVersionError) as info:
         ft.connect()
     assert "'0000'" in str(info.value) and "migrate" in str(info.value)
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_populated_0004_registry_keeps_its_records_through_0005(database, tmp_path, monkeypatch, request):
+    """0005 rebuilds the artifact and run tables on SQLite (new columns with foreign keys)."""
+    from alembic import command
+
+    from flowtrail.core.instance import disconnect
+    from flowtrail.core.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    ft.init(".", db=url)
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "raw.txt").write_text("raw")
+    raw = ft.Artifact(tmp_path / "raw.txt", key="raw.txt").save()
+    run = ft.track(params={"sample": "s1"})
+    raw.cache()  # read inside the run: a run_input row
+    artifact = ft.Artifact(tmp_path / "a.txt", key="a.txt").save()
+    ft.finish()
+    disconnect()
+    command.downgrade(alembic_config(url), "0004")
+    assert current_revision(url) == "0004"
+    upgrade(url)
+    assert current_revision(url) == SCHEMA_REVISION
+    again = ft.Artifact.get(key="a.txt")
+    assert again.run is not None, "the artifact lost its run: the table rebuild ran ON DELETE SET NULL"
+    assert (again.uid, again.hash, again.run.uid) == (artifact.uid, artifact.hash, run.uid)
+    assert [a.key for a in again.run.inputs] == ["raw.txt"]
+    ft.Feature(name="batch", dtype=int).save()
+    again.features.add_values({"batch": 1})
+    assert ft.Artifact.filter(batch=1, run__params__sample="s1").one().uid == artifact.uid
+    disconnect()
