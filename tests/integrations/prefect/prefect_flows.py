@@ -240,3 +240,9 @@ def in_project(src: Path, out: Path) -> int:
     kept = keep_expressed(load(src))
     write_table(kept, out)
     return inner(2)  # an untracked sub-flow: nested, so it inherits the project
+
+
+@tracked_flow(name="pool-in-project", project="Pool", task_runner=ProcessPoolTaskRunner(max_workers=2))
+def pool_in_project(folder: str) -> int:
+    written = write_text.submit(f"{folder}/note.txt", "hello")
+    return count_chars.submit(written).result()

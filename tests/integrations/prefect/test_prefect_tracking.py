@@ -251,6 +251,18 @@ def test_process_pool_workers_find_the_registry_without_environment(events, vali
         assert mine[-1]["run"]["facets"]["parent"]["run"]["runId"] == run.uid
 
 
+def test_process_pool_workers_write_task_runs_into_the_flows_project(prefect_instance):
+    folder = Path.cwd() / "pool"
+    folder.mkdir()
+    state = pf.pool_in_project(str(folder), return_state=True)
+    assert state.result() == 5
+    run = flow_run(state)
+    assert run.project.name == "Pool"
+    assert sorted((r.transform.key, r.project.name) for r in run.children) == [("count_chars", "Pool"), ("write_text", "Pool")]
+    fresh()
+    assert keys(ft.Artifact.filter(projects__name="Pool")) == ["pool/note.txt"]
+
+
 def test_an_untracked_flow_reusing_tasks_records_nothing(prefect_instance):
     assert pf.untracked(2) == 4 + 6
     assert ft.Run.filter().count() == 0
