@@ -16,13 +16,17 @@ LS_COLUMNS = {
     "artifacts": ("uid", "key", "version", "size", "hash", "run.uid", "created_at"),
     "runs": ("uid", "transform.key", "status", "started_at", "finished_at", "parent.uid", "reference"),
     "transforms": ("uid", "key", "version", "type", "created_at"),
+    "collections": ("uid", "key", "version", "n_artifacts", "run.uid", "created_at"),
+    "projects": ("uid", "name", "description", "created_at"),
+    "schemas": ("uid", "name", "otype", "itype", "n_features", "created_at"),
 }
 
 
 def _model(kind: str) -> Any:
-    from ..core.models import Artifact, Run, Transform
+    from ..core.models import Artifact, Collection, Project, Run, Schema, Transform
 
-    return {"artifacts": Artifact, "runs": Run, "transforms": Transform}[kind]
+    models = {"artifacts": Artifact, "runs": Run, "transforms": Transform}
+    return {**models, "collections": Collection, "projects": Project, "schemas": Schema}[kind]
 
 
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
@@ -49,7 +53,10 @@ def ls(
     kind: str, filters: tuple[str, ...], all_versions: bool, order: str, limit: int | None, text: str | None,
     as_json: bool, where: tuple[str, ...], with_features: bool,
 ) -> None:  # fmt: skip
-    """List artifacts, runs or transforms, filtered by FIELD=VALUE lookups (e.g. size__gt=100)."""
+    """List artifacts, runs, transforms, collections, projects or schemas, filtered by FIELD=VALUE lookups.
+
+    Example: ``flowtrail ls artifacts size__gt=100 --where batch__gte=3 --where tissue=liver --features``.
+    """
     from .annotation_commands import feature_columns, show, where_lookups
 
     model = _model(kind)

@@ -191,3 +191,18 @@ def test_ls_features_adds_columns(project, runner, monkeypatch):
     assert "batch" in table and "T cell, B cell" in table and "1 artifacts" in table
     wrong = runner.invoke(cli, ["ls", "runs", "--features"])
     assert wrong.exit_code == 2 and "only artifacts have features" in wrong.output
+
+
+def test_ls_lists_collections_projects_and_schemas(instance, runner, tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    ft.track(project="Atlas")
+    artifact = ft.Artifact(tmp_path / "a.txt", key="a.txt").save()
+    ft.Collection([artifact], key="study/all").save()
+    ft.finish()
+    ft.Schema(name="tiny", features=[ft.Feature(name="batch", dtype=int).save()]).save()
+    for kind, shown in (("collections", "study/all"), ("projects", "Atlas"), ("schemas", "tiny")):
+        result = runner.invoke(cli, ["ls", kind, "--json"])
+        assert result.exit_code == 0, result.output
+        assert shown in result.output
+    result = runner.invoke(cli, ["ls", "projects", "name=Nope"])
+    assert "0 projects" in result.output
