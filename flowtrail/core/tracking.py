@@ -31,7 +31,6 @@ from .transform import get_or_create_transform
 F = TypeVar("F", bound=Callable[..., Any])
 
 _run_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar("flowtrail_run", default=None)
-_environment_ids: dict[int, int] = {}  # id(instance) -> environment row id, captured once per process
 RunListener = Callable[[str, Run], None]
 _listeners: list[RunListener] = []
 
@@ -77,12 +76,14 @@ def _notify(event: str, run: Run) -> None:
 
 
 def _environment_id(instance: Instance, session: Any) -> int | None:
-    cached = _environment_ids.get(id(instance))
+    # Cached on the instance itself: a dict keyed by id(instance) could hand a later instance that
+    # reuses the address an environment id from another registry.
+    cached = instance.caches.get("environment_id")
     if cached is not None:
         return cached
     digest, description = current_environment(instance.config.cache_dir)
     environment = get_or_create_environment(session, digest, description)
-    _environment_ids[id(instance)] = environment.id
+    instance.caches["environment_id"] = environment.id
     return environment.id
 
 

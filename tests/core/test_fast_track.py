@@ -27,7 +27,7 @@ def test_a_tracked_script_loads_no_sqlalchemy_and_records_the_same_rows(instance
     body = """
         import json, sys
         import flowtrail
-        run = flowtrail.track(params={"threshold": 0.5, "sample": "s1"})
+        run = flowtrail.track(params={"threshold": 0.5, "sample": "s1"}, project="Atlas")
         flowtrail.finish()
         print(json.dumps({"uid": run.uid, "sqlalchemy": "sqlalchemy" in sys.modules}))
     """
@@ -40,11 +40,11 @@ def test_a_tracked_script_loads_no_sqlalchemy_and_records_the_same_rows(instance
 
     source = (project / "analysis.py").read_text()
     orm = finish_run(start_run("analysis.py", type="script", source_code=source,
-                               params={"threshold": 0.5, "sample": "s1"}))  # fmt: skip
+                               params={"threshold": 0.5, "sample": "s1"}, project="Atlas"))  # fmt: skip
     instance.sessions.close()
     a, b = ft.Run.get(uid=fast["uid"]), ft.Run.get(uid=orm.uid)
     fields = ("transform_id", "params", "status", "engine", "engine_version", "environment_id", "created_by",
-              "error", "parent_id", "metrics", "facets", "reference", "name")  # fmt: skip
+              "error", "parent_id", "metrics", "facets", "reference", "name", "project_id")  # fmt: skip
     assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
     assert a.started_at.tzinfo is None and b.started_at.tzinfo is None  # both stored as SQLAlchemy stores them
     assert a.finished_at >= a.started_at
