@@ -20,6 +20,7 @@ from .run import Run, run_input
 from .storage import Storage, is_url
 
 if TYPE_CHECKING:
+    from .collection import Collection
     from .label import Label
     from .linked import LinkedQuerySet
     from .project import Project
@@ -81,6 +82,9 @@ class Artifact(LineageMixin, Record):
         secondary=run_input, back_populates="inputs", viewonly=True, order_by="Run.id"
     )
     schema: Mapped[Schema | None] = relationship()
+    collections: Mapped[list[Collection]] = relationship(
+        secondary="collection_artifact", viewonly=True, order_by="Collection.id"
+    )
     _labels: Mapped[list[Label]] = relationship(secondary=artifact_label, viewonly=True, order_by="Label.id")
     _projects: Mapped[list[Project]] = relationship(secondary=artifact_project, viewonly=True, order_by="Project.id")
     transform: Mapped[Transform | None] = relationship(

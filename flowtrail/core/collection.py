@@ -89,6 +89,12 @@ class Collection(LineageMixin, Record):
 
         return load_collection(self, **concat_options)
 
+    def delete(self) -> None:
+        """Delete the collection (not its artifacts); the previous version becomes the latest."""
+        from .collections import delete_collection
+
+        delete_collection(self)
+
     def describe(self) -> None:
         """Print the collection, its provenance and its members as a tree."""
         from .describe import describe_collection

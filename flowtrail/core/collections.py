@@ -280,3 +280,29 @@ def _load_members(members: list[Artifact]) -> list[Any]:
 
 
 __all__ = ["check_members", "collection_hash", "load_collection", "member_query", "members_clause", "save_collection"]
+
+
+def delete_collection(collection: Collection) -> None:
+    """Delete the collection record (its members stay); the previous version becomes the latest."""
+    from .instance import current
+
+    if collection.id is None:
+        raise IntegrityError("This collection was never saved, so there is nothing to delete.")
+    inst = current()
+    with write_transaction(inst.sessions, [f"collection:{collection.key}"]) as session:
+        if collection.is_latest:
+            previous = session.scalar(
+                select(Collection)
+                .where(Collection.key == collection.key, Collection.id != collection.id)
+                .order_by(Collection.version.desc())
+                .limit(1)
+            )
+            if previous is not None:
+                previous.is_latest = True
+        session.delete(collection)
+
+
+def collections_containing(session: Any, artifact_id: int) -> list[Collection]:
+    """The collections an artifact is a member of (deleting it would change them)."""
+    ids = select(collection_artifact.c.collection_id).where(collection_artifact.c.artifact_id == artifact_id)
+    return list(session.scalars(select(Collection).where(Collection.id.in_(ids)).order_by(Collection.id)))

@@ -325,6 +325,15 @@ def delete_artifact(artifact: Artifact) -> None:
     storage = artifact.storage
     lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
     with write_transaction(inst.sessions, [lock]) as session:
+        from .collections import collections_containing
+
+        containing = collections_containing(session, artifact.id)
+        if containing:
+            names = ", ".join(f"{c.key} v{c.version}" for c in containing[:5])
+            raise IntegrityError(
+                f"Artifact {artifact.key or artifact.uid} is a member of {len(containing)} collection(s) ({names}): "
+                "deleting it would silently change them. Delete those collections first (collection.delete())."
+            )
         if artifact.is_latest:
             previous = session.scalar(
                 select(Artifact)

@@ -278,3 +278,32 @@ def test_concurrent_savers_of_one_key_make_one_record_per_content(tables):
     assert [v.version for v in versions] == list(range(1, len(versions) + 1))
     assert sum(v.is_latest for v in versions) == 1
     assert set(results) <= {v.id for v in versions} and len(versions) <= len(threads)
+
+
+def test_artifacts_know_their_collections_and_members_cannot_be_deleted(instance, tmp_path):
+    paths = []
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text(name)
+        paths.append(ft.Artifact(tmp_path / f"{name}.txt", key=f"{name}.txt").save())
+    study = ft.Collection(paths, key="study/all").save()
+    assert [c.key for c in paths[0].collections] == ["study/all"]
+    assert ft.Artifact.filter(collections__key="study/all").count() == 2
+    with pytest.raises(ft.IntegrityError, match=r"member of 1 collection\(s\) \(study/all v1\)"):
+        paths[0].delete()
+    assert ft.Artifact.filter(key="a.txt").count() == 1  # nothing was deleted
+    study.delete()
+    assert ft.Collection.filter(key="study/all").count() == 0
+    paths[0].delete()
+    assert ft.Artifact.filter(key="a.txt").count() == 0
+
+
+def test_deleting_the_latest_version_makes_the_previous_one_latest(instance, tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    a = ft.Artifact(tmp_path / "a.txt", key="a.txt").save()
+    b = ft.Artifact(tmp_path / "b.txt", key="b.txt").save()
+    first = ft.Collection([a], key="study").save()
+    second = ft.Collection([a, b], key="study").save()
+    assert second.version == 2
+    second.delete()
+    assert ft.Collection.get(key="study").id == first.id
