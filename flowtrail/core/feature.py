@@ -113,5 +113,11 @@ class Feature(Record):
 
         return save_feature(self)
 
+    def delete(self) -> None:
+        """Delete the feature and all its values (refused while a schema uses it)."""
+        from .feature_values import delete_feature
+
+        delete_feature(self)
+
     def _repr_fields(self) -> list[tuple[str, Any]]:
         return [("name", self.name), ("dtype", self.dtype), ("uid", self.uid)]

@@ -330,3 +330,25 @@ class FeaturesDescriptor:
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         return RegistryFeatures() if obj is None else FeatureManager(obj)
+
+
+def delete_feature(feature: Feature) -> None:
+    """Delete a feature and every value of it; refused while a schema uses it."""
+    from .database import write_transaction
+    from .instance import current
+    from .schema import Schema, schema_feature
+
+    if feature.id is None:
+        raise IntegrityError("This feature was never saved, so there is nothing to delete.")
+    instance = current()
+    with write_transaction(instance.sessions, locks=[f"feature:{feature.name}", "feature_values"]) as session:
+        users = select(schema_feature.c.schema_id).where(schema_feature.c.feature_id == feature.id)
+        schemas = list(session.scalars(select(Schema).where(Schema.id.in_(users)).order_by(Schema.id)))
+        if schemas:
+            names = ", ".join(s.name or s.uid for s in schemas[:5])
+            raise IntegrityError(
+                f"Feature {feature.name!r} is part of {len(schemas)} schema(s) ({names}): deleting it would change "
+                "what those schemas validate. Keep the feature, or define new schemas without it."
+            )
+        session.delete(feature)  # values and label links go with it (ON DELETE CASCADE)
+    instance.caches.pop("features", None)

@@ -136,6 +136,12 @@ class Label(Record):
 
         return vocabulary(self).match(value)
 
+    def delete(self) -> None:
+        """Delete the label and its links (refused while it is a type in use)."""
+        from .vocabulary import delete_label
+
+        delete_label(self)
+
     def describe(self) -> None:
         """Print the label with its type, parents, children and annotated artifacts."""
         from .describe import describe_label

@@ -217,3 +217,33 @@ def lookup(label_type: Label | str | None = None) -> Lookup:
         label_type = get_type(label_type)
     query = Label.filter(is_type=True) if label_type is None else Label.filter(type=label_type)
     return Lookup(query.to_list())
+
+
+def delete_label(label: Label) -> None:
+    """Delete a label (its links to artifacts and parents go with it); refused while something depends on it."""
+    from sqlalchemy import func
+
+    from .database import write_transaction
+    from .errors import IntegrityError
+    from .feature import Feature
+    from .instance import current
+    from .schema import Schema
+
+    if label.id is None:
+        raise IntegrityError("This label was never saved, so there is nothing to delete.")
+    with write_transaction(current().sessions, locks=[f"label:{label.type_id}:{label.name}"]) as session:
+        members = session.scalar(select(func.count()).select_from(Label).where(Label.type_id == label.id)) or 0
+        features = list(session.scalars(select(Feature.name).where(Feature.label_type_id == label.id)))
+        schemas = session.scalar(select(func.count()).select_from(Schema).where(Schema.itype_label_id == label.id)) or 0
+        reasons = []
+        if members:
+            reasons.append(f"{members} label(s) have it as their type")
+        if features:
+            reasons.append(f"feature(s) {', '.join(features)} take their values from it")
+        if schemas:
+            reasons.append(f"{schemas} schema(s) use it as their itype")
+        if reasons:
+            raise IntegrityError(
+                f"Label {label.name!r} cannot be deleted: {'; '.join(reasons)}. Delete or retype those first."
+            )
+        session.delete(label)

@@ -153,3 +153,21 @@ def test_deleting_an_artifact_removes_its_values(artifact):
     artifact.features.add_values({"batch": 1})
     artifact.delete()
     assert ft.Artifact.filter(batch=1).count() == 0
+
+
+def test_deleting_features_and_labels(artifact, medium):
+    feature = ft.Feature(name="cell_medium", dtype=medium).save()
+    ft.Feature(name="batch", dtype=int).save()
+    artifact.features.add_values({"cell_medium": "DMSO", "batch": 2})
+    with pytest.raises(ft.IntegrityError, match="have it as their type; feature\\(s\\) cell_medium take their values"):
+        medium.delete()
+    ft.Label.get(name="DMSO").delete()  # a plain label: its links go with it
+    assert artifact.features.get_values() == {"batch": 2}
+    schema = ft.Schema(name="s", features=[feature]).save()
+    with pytest.raises(ft.IntegrityError, match="part of 1 schema"):
+        feature.delete()
+    ft.Feature.get(name="batch").delete()
+    assert artifact.features.get_values() == {}
+    with pytest.raises(ft.FieldError, match="no field or feature 'batch'"):
+        ft.Artifact.filter(batch=2)
+    assert schema.id is not None
