@@ -113,6 +113,7 @@ class _Resolver:
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
         self.vocabularies: dict[int | None, Vocabulary] = {}
+        self.exact: dict[tuple[int | None, str], int] = {}
         self.problems: list[str] = []
 
     def feature(self, name: Any) -> FeatureInfo | None:
@@ -147,6 +148,14 @@ class _Resolver:
             return item.id
         if not isinstance(item, str):
             raise Problem(f"{info.name}: {item!r} is not a label name; pass a str or a Label ({info.dtype}).")
+        key = (info.label_type_id, item)
+        if key in self.exact:
+            return self.exact[key]
+        found = self.exact_label(info, item)
+        if found is not None:
+            self.exact[key] = found
+            return found
+        # Not a name: a synonym, ontology id or case variant needs the type's whole vocabulary.
         vocab = self.vocabulary(info)
         found = vocab.match_id(item)
         if found is None:
@@ -158,6 +167,14 @@ class _Resolver:
                 f"Label(name={item!r}{', type=...' if vocab.type_name else ''}).save()."
             )
         return found
+
+    def exact_label(self, info: FeatureInfo, name: str) -> int | None:
+        """One indexed lookup by name (a large ontology's vocabulary is loaded only for other spellings)."""
+        stmt = select(Label.id).where(Label.name == name, Label.is_type.is_(False)).order_by(Label.id).limit(1)
+        if info.label_type_id is not None:
+            stmt = stmt.where(Label.type_id == info.label_type_id)
+        session = self.instance.sessions.current()
+        return session.scalar(stmt)
 
     def vocabulary(self, info: FeatureInfo) -> Vocabulary:
         from .vocabulary import vocabulary
@@ -205,15 +222,28 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
     # Replace-then-insert must not interleave with another writer on PostgreSQL (SQLite serialises
     # writers anyway): one lock for all feature writes keeps it simple and cheap.
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
-        for feature_id, artifact_ids in touched.items():
-            ids = sorted(artifact_ids)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+        for feature_ids, artifact_ids in _replaced(touched):
+            for start in range(0, len(artifact_ids), 500):
+                chunk = artifact_ids[start : start + 500]
                 for table in (artifact_feature_value, artifact_label):
-                    session.execute(delete(table).where(table.c.feature_id == feature_id, table.c.artifact_id.in_(chunk)))
+                    session.execute(
+                        delete(table).where(table.c.feature_id.in_(feature_ids), table.c.artifact_id.in_(chunk))
+                    )
         for table, rows in ((artifact_feature_value, values), (artifact_label, labels)):
             for column_set in _by_columns(rows):
                 session.execute(table.insert(), column_set)
+
+
+def _replaced(touched: dict[int, set[int]]) -> list[tuple[list[int], list[int]]]:
+    """Group artifacts by the set of features they get, so one DELETE per group clears old values."""
+    features_of: dict[int, set[int]] = {}
+    for feature_id, artifact_ids in touched.items():
+        for artifact_id in artifact_ids:
+            features_of.setdefault(artifact_id, set()).add(feature_id)
+    groups: dict[frozenset[int], list[int]] = {}
+    for artifact_id, feature_ids in features_of.items():
+        groups.setdefault(frozenset(feature_ids), []).append(artifact_id)
+    return [(sorted(features), sorted(ids)) for features, ids in groups.items()]
 
 
 def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
