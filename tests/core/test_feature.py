@@ -171,3 +171,15 @@ def test_deleting_features_and_labels(artifact, medium):
     with pytest.raises(ft.FieldError, match="no field or feature 'batch'"):
         ft.Artifact.filter(batch=2)
     assert schema.id is not None
+
+
+def test_the_same_label_name_in_two_types_resolves_within_the_feature_type(artifact):
+    donor, batch = ft.Label(name="Donor", is_type=True).save(), ft.Label(name="Batch", is_type=True).save()
+    in_batch = ft.Label(name="1", type=batch).save()
+    in_donor = ft.Label(name="1", type=donor).save()
+    ft.Feature(name="donor", dtype=donor).save()
+    ft.Feature(name="batch_label", dtype=batch).save()
+    artifact.features.add_values({"donor": "1", "batch_label": "1"})
+    assert {label.id for label in artifact.labels} == {in_batch.id, in_donor.id}
+    assert ft.Artifact.filter(donor=in_donor, batch_label=in_batch).count() == 1
+    assert ft.Artifact.filter(donor=in_batch).count() == 0
