@@ -28,7 +28,7 @@ _EXPORTS = {
     "import_all": ".importer",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["NextflowResult", "import_all", "import_run", "run"]  # sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 _PROCESS = re.compile(r"(?m)^[ \t]*process\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{")
-_INCLUDE = re.compile(r"include\s*\{([^}]*)\}\s*from\s*['\"]([^'\"]+)['\"]", re.S)
+_INCLUDE = re.compile(r"include\s*\{([^}]*)\}\s*from\s*['\"]([^'\"]+)['\"]", re.DOTALL)
 _URL_PIPELINE = re.compile(r"^(?:https?://|git@|ssh://)")
 
 

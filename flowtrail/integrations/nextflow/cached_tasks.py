@@ -1,0 +1,41 @@
+"""Linking cached tasks to the run that first made their outputs.
+
+On ``-resume`` Nextflow reuses a task's outputs instead of running it again. Its task run is
+recorded as ``cached``; the outputs (and copies published from them) stay outputs of the earlier
+completed run with the same full task hash, whose uid goes into the metrics as
+``cached_from_run``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .session_state import ENGINE, RecorderState
+
+if TYPE_CHECKING:
+    from flowtrail.core.run import Run
+
+
+class CachedTaskLinker(RecorderState):
+    """Finds (once per task hash) the run a cached task reuses."""
+
+    def _original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
+        """The run that first executed a task hash (what a cached task reuses)."""
+        if full_hash not in self._original_runs:
+            from sqlalchemy import select
+
+            from flowtrail.core.run import Run
+
+            session = self.instance.sessions.current()
+            try:
+                query = (
+                    select(Run)
+                    .where(Run.reference.startswith(f"{full_hash} "), Run.status == "completed", Run.engine == ENGINE)
+                    .order_by(Run.id)
+                    .limit(1)
+                )
+                self._original_runs[full_hash] = session.scalar(query)
+            finally:
+                self.instance.sessions.end_read()
+        found = self._original_runs[full_hash]
+        return found if found is not None and (exclude is None or found.id != exclude.id) else None

@@ -1,0 +1,209 @@
+"""What the recorder knows about one Nextflow session, and how it learns it.
+
+:class:`RecorderState` holds the recorder's settings and everything the run has reported so far:
+the session (:class:`SessionInfo`: run name, session id, version, work dir, lineage store,
+publish roots, errors) and each task (:class:`Task`, keyed by its short hash ``ab/cdef12``). Its
+intake methods take nextflowpy's snapshot of submitted and cached tasks, new log events and new
+trace rows; nothing here writes to the registry (the other parts of :class:`.recorder.Recorder`
+do that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import _fs
+from .artifacts import ArtifactResolver
+from .lineage_store import LineageStore
+from .log import Event
+from .trace import TraceRecord
+from .workdir import WorkDir
+
+if TYPE_CHECKING:
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.run import Run
+
+    from .pipeline import ProcessSources
+
+ENGINE = "nextflow"
+_UNSET: Any = object()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Task:
+    short: str  # "ab/cdef12", as in the log and the trace
+    name: str | None = None
+    process: str | None = None
+    submitted_at: dt.datetime | None = None
+    cached: bool = False
+    seen_at: dt.datetime | None = None
+    trace: TraceRecord | None = None
+    completion: dict[str, Any] | None = None  # the log's "Task completed" line (no trace)
+    run: Run | None = None
+    done: bool = False
+    waits: int = 0
+    full_hash: str | None = None
+    workdir: str | None = None
+
+
+@dataclass
+class SessionInfo:
+    run_name: str | None = None
+    session_id: str | None = None
+    version: str | None = None
+    command: str | None = None
+    launch: dict[str, Any] = field(default_factory=dict)
+    workdir: str | None = None
+    scripts: list[str] = field(default_factory=list)
+    trace_file: str | None = None
+    lineage_keys: list[str] = field(default_factory=list)
+    publish_roots: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    started_at: dt.datetime | None = None
+    last_event_at: dt.datetime | None = None
+    goodbye: bool = False
+
+
+class RecorderState:
+    """The settings and the reported state of one session; the base of :class:`.recorder.Recorder`."""
+
+    def __init__(
+        self,
+        launch_dir: str | os.PathLike[str],
+        *,
+        pipeline: str | None = None,
+        cli_args: Iterable[str] = (),
+        instance: Instance | None = None,
+        lineage_store: str | None = None,
+        hash_mode: str = "full",
+        parent: Run | None = _UNSET,
+        tasks_from_log: bool = True,
+        expect_trace: bool = True,
+        project: str | None = None,
+    ) -> None:
+        from flowtrail.core.instance import current
+        from flowtrail.core.tracking import current_run
+
+        self.instance = instance or current()
+        self.launch_dir = os.path.realpath(os.fspath(launch_dir))
+        self.pipeline = pipeline
+        self.cli_args = list(cli_args)
+        self.info = SessionInfo()
+        self.tasks: dict[str, Task] = {}
+        self._open: dict[str, Task] = {}  # tasks not registered as finished yet
+        self.by_hash: dict[str, Task] = {}
+        self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode)
+        self.store = LineageStore(lineage_store) if lineage_store else None
+        self.parent = current_run() if parent is _UNSET else parent
+        self.project = project  # None: the parent run's project, else FLOWTRAIL_PROJECT
+        self.tasks_from_log = tasks_from_log
+        self.expect_trace = expect_trace
+        self.session_run: Run | None = None
+        self.pipeline_key: str | None = None
+        self._publishes: list[dict[str, Any]] = []
+        self._published: set[str] = set()
+        self._sources: ProcessSources | None = None
+        self._process_keys: dict[str, tuple[str, str | None]] = {}
+        self._original_runs: dict[str, Run | None] = {}
+        self._workflow_run: dict[str, Any] | None = None
+        self.counts: dict[str, int] = {}
+
+    # -- input: what the run reports ------------------------------------------------------------
+    def log_events(self, events: Iterable[Event]) -> None:
+        info = self.info
+        for event in events:
+            if event.time is not None:
+                info.started_at = info.started_at or event.time
+                info.last_event_at = event.time
+            data = event.data
+            kind = event.kind
+            if kind == "version":
+                info.version = data["version"]
+            elif kind == "launch":
+                info.launch = data
+                info.run_name = info.run_name or data.get("name")
+            elif kind == "session":
+                info.session_id = data["session_id"]
+            elif kind == "run_name":
+                info.run_name = data["name"]
+            elif kind == "workdir":
+                info.workdir = data["path"]
+            elif kind == "scripts":
+                info.scripts = data["paths"]
+            elif kind == "command":
+                info.command = data["command"]
+            elif kind == "trace_file":
+                info.trace_file = data["path"]
+            elif kind == "lineage":
+                if self.store is None:
+                    self.store = LineageStore(data["store"])
+                info.lineage_keys.append(data["key"])
+            elif kind == "publish":
+                self._publishes.append(data)
+            elif kind == "publish_root":
+                if data["path"] not in info.publish_roots:
+                    info.publish_roots.append(data["path"])
+            elif kind == "error":
+                info.errors.append(data["message"])
+            elif kind == "goodbye":
+                info.goodbye = True
+            elif self.tasks_from_log and kind == "submitted":
+                self.submitted(data["short"], data["name"], event.time)
+            elif self.tasks_from_log and kind == "cached":
+                self.cached(data["short"], data["name"], event.time)
+            elif kind == "completed":
+                self._log_completion(data, event.time)
+
+    def _task(self, short: str, name: str | None = None) -> Task:
+        task = self.tasks.get(short)
+        if task is None:
+            task = self.tasks[short] = self._open[short] = Task(short, name=name)
+        elif name and not task.name:
+            task.name = name
+        return task
+
+    def submitted(self, short: str, name: str | None, when: dt.datetime | None, process: str | None = None) -> None:
+        task = self._task(short, name)
+        task.submitted_at = task.submitted_at or when or utcnow()
+        task.process = task.process or process
+
+    def cached(self, short: str, name: str | None, when: dt.datetime | None = None, process: str | None = None) -> None:
+        task = self._task(short, name)
+        task.cached = True
+        task.seen_at = task.seen_at or when or utcnow()
+        task.process = task.process or process
+
+    def trace_records(self, records: Iterable[TraceRecord]) -> None:
+        for record in records:
+            short = record.short_hash
+            if not short:
+                continue
+            task = self._task(short, record.get("name"))
+            task.trace = record
+            if record.workdir:
+                self._learn_workdir(task, record.workdir)
+            task.seen_at = task.seen_at or utcnow()
+            if record.status == "CACHED":
+                task.cached = True
+
+    def _log_completion(self, data: dict[str, Any], when: dt.datetime | None) -> None:
+        workdir = data["workdir"]
+        short = f"{_fs.basename(_fs.dirname(workdir))}/{_fs.basename(workdir)[:6]}"
+        task = self._task(short, data["name"])
+        task.completion = {**data, "time": when}
+        self._learn_workdir(task, workdir)
+
+    def _learn_workdir(self, task: Task, workdir: str) -> None:
+        task.workdir = task.workdir or workdir
+        full = WorkDir(workdir).full_hash
+        if full:
+            task.full_hash = full
+            self.by_hash[full] = task
