@@ -18,8 +18,11 @@ linked as its inputs through Prefect's task-input links. OpenLineage events foll
 registry like for every other run, with Prefect's run ids as run ids.
 
 Prefect is imported only when one of these names is used. Modules: :mod:`.decorator`
-(``tracked_flow``, ``flush``), :mod:`.hooks`, :mod:`.discovery`, :mod:`.writer`,
-:mod:`.values`, :mod:`.capture` (``capture_all_tasks``), :mod:`.options`.
+(``tracked_flow``, ``flush``), :mod:`.hooks` (attaching :mod:`.flow_hooks` and :mod:`.task_hooks`;
+:mod:`.tracked_runs`, :mod:`.hook_logging`), :mod:`.discovery`, :mod:`.writer` (the queue and
+thread; :mod:`.task_run_rows`, :mod:`.task_run_artifacts`, :mod:`.flow_run_rows`,
+:mod:`.registry_lookups`, :mod:`.run_listeners`), :mod:`.records`, :mod:`.values`,
+:mod:`.capture` (``capture_all_tasks``), :mod:`.options`.
 """
 
 from __future__ import annotations

@@ -330,12 +330,12 @@ def test_returned_dataframes_and_anndata_are_saved_below_the_size_limit(prefect_
 
 
 def test_registry_failures_never_reach_the_flow(prefect_instance, monkeypatch, flowtrail_log):
-    from flowtrail.integrations.prefect import hooks, writer
+    from flowtrail.integrations.prefect import hook_logging, writer
 
     def broken(*args, **kwargs):
         raise RuntimeError("registry unavailable")
 
-    monkeypatch.setattr(hooks, "_reported", set())
+    monkeypatch.setattr(hook_logging, "reported", set())
     monkeypatch.setattr(writer.Writer, "start_flow", broken)
     assert pf.through_helper(2) == 4
     assert ft.Run.filter().count() == 0

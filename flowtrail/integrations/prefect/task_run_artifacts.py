@@ -1,0 +1,300 @@
+"""Artifacts of finished task runs: what to register for a batch, and the run-input links.
+
+Steps 2 and 3 of a batch (see :mod:`.writer`). A :class:`_Plan` collects the batch's inputs and
+outputs (path parameters, returned paths, ``@materialize`` assets and ``asset_deps``, returned
+DataFrames/AnnData), reusing the artifact of a file version registered before, and saves the new
+ones with one ``flowtrail.save`` call. :class:`TaskRunArtifacts`, the part of
+:class:`.writer.Writer` that runs the plan, adds the objects a task consumed from upstream task
+runs (Prefect's task-input links) and inserts every input link in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .records import TaskRecord
+from .registry_lookups import InstanceCache, Producer
+from .task_run_rows import run_ref
+from .values import Signature, object_kind, object_nbytes
+
+if TYPE_CHECKING:
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.models import Artifact, Run
+
+    from .writer import Writer
+
+logger = logging.getLogger("flowtrail")
+
+MAX_CACHED_FILES = 100_000
+OK_STATUSES = ("completed", "cached")
+
+
+class TaskRunArtifacts:
+    """Registers a batch's artifacts and links run inputs (mixed into :class:`.writer.Writer`)."""
+
+    if TYPE_CHECKING:  # provided by Writer
+        returned: dict[str, list[Producer]]
+
+    def _artifacts(self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
+        """Register the finished runs' inputs and outputs; return (run id, artifact) input links."""
+        if not finished:
+            return []
+        plan = _Plan(self, instance, cache)
+        for record in finished:
+            plan.add(record)
+        plan.save()
+        return plan.links + self._upstream_links(instance, finished)
+
+    def _upstream_links(self, instance: Instance, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
+        """Objects a task consumed from upstream tasks: Prefect's task-input links, not saved twice."""
+        from sqlalchemy import select
+
+        from flowtrail.core.models import Artifact, Run
+
+        missing = sorted({up for r in finished if r.run_id is not None for up in r.upstream if up not in self.returned})
+        if missing:
+            found: dict[str, list[Producer]] = {uid: [] for uid in missing}
+            session = instance.sessions.current()
+            rows = session.execute(
+                select(Run.uid, Artifact.id, Artifact.run_id).join(Artifact, Artifact.run_id == Run.id).where(Run.uid.in_(missing))
+            )
+            for uid, artifact_id, run_id in rows:
+                found[uid].append((artifact_id, run_id))
+            instance.sessions.end_read()
+            self.returned.update(found)
+        links: list[tuple[int, Producer]] = []
+        for record in finished:
+            if record.run_id is None:
+                continue
+            for up in record.upstream:
+                for producer in self.returned.get(up, ()):
+                    links.append((record.run_id, producer))
+        return links
+
+    def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None:
+        from sqlalchemy import select
+
+        from flowtrail.core.database import write_transaction
+        from flowtrail.core.run import run_input
+
+        pairs = {(run_id, artifact_id) for run_id, (artifact_id, producer) in links if producer != run_id}
+        if not pairs:
+            return
+        run_ids = sorted({run_id for run_id, _ in pairs})
+        with write_transaction(instance.sessions) as session:
+            present = set(
+                session.execute(
+                    select(run_input.c.run_id, run_input.c.artifact_id).where(run_input.c.run_id.in_(run_ids))
+                ).all()
+            )
+            rows = [{"run_id": r, "artifact_id": a} for r, a in sorted(pairs - {tuple(p) for p in present})]
+            if rows:
+                session.execute(run_input.insert(), rows)
+
+
+class _Plan:
+    """The artifacts of one batch: which to save, which are known already, and who links to what."""
+
+    def __init__(self, writer: Writer, instance: Instance, cache: InstanceCache) -> None:
+        self.writer = writer
+        self.instance = instance
+        self.cache = cache
+        self._roots: list[str] | None = None
+        self.to_save: list[Artifact] = []
+        self.file_keys: dict[int, tuple[str, Signature]] = {}  # to_save index -> (path, stat) of a file
+        self.by_file: dict[tuple[str, Signature], int] = {}  # (path, stat) -> to_save index
+        self.waiters: dict[int, list[Callable[[Producer], None]]] = {}
+        self.links: list[tuple[int, Producer]] = []
+
+    # -- planning --------------------------------------------------------------------------------
+    def add(self, record: TaskRecord) -> None:
+        if record.run_id is None or (record.closed_by_flow and record.status == "aborted"):
+            return
+        returned: list[Producer] = []
+        self.writer.returned[record.uid] = returned
+        (record.flow.root or record.flow).finished_uids.append(record.uid)
+        if not (record.paths or record.returned_paths or record.objects or record.assets_out or record.assets_in):
+            return
+        run = run_ref(record)
+        ok = record.status in OK_STATUSES
+        limit = record.flow.options.max_copy_bytes
+
+        def link(producer: Producer, run_id: int = run.id) -> None:
+            self.links.append((run_id, producer))
+
+        inputs: set[str] = set()
+        # A cache hit rewrites nothing: the paths it returns are still what it produces.
+        produced = {path for path, _sig in record.returned_paths} if record.status == "cached" else set()
+        after = record.paths_after or [None] * len(record.paths)
+        for (path, before), now in zip(record.paths, after, strict=False):
+            if before is not None and before == now and path not in produced:
+                inputs.add(path)
+                self.file(path, before, None, limit, link)
+            elif now is not None and ok:
+                self.file(path, now, run, limit, None)
+        if ok:
+            for path, sig in record.returned_paths:
+                if sig is not None:
+                    self.file(path, sig, None if path in inputs else run, limit, returned.append)
+            for uri in record.assets_out:
+                self.declared(uri, run, limit, returned.append)
+            if record.flow.options.save_objects:
+                for suffix, obj in record.objects:
+                    self.object(record, suffix, obj, limit, returned.append)
+        for uri in record.assets_in:
+            self.declared(uri, None, limit, link)
+
+    def file(
+        self, path: str, sig: Signature, run: Run | None, limit: int, then: Callable[[Producer], None] | None
+    ) -> None:
+        """A local file or folder: an input (``run`` None) or an output of ``run``."""
+        from flowtrail.core.errors import FlowtrailError
+        from flowtrail.core.models import Artifact
+
+        known = self.cache.files.get((path, sig))
+        if known is not None:  # this exact version was registered before: no hashing
+            if then is not None:
+                then(known)
+            return
+        index = self.by_file.get((path, sig))
+        if index is None:
+            if not self._allowed(path, sig, limit):
+                return
+            try:
+                artifact = Artifact(path, run=run)
+            except (FlowtrailError, OSError):
+                return  # gone since the hook saw it
+            index = self._add(artifact)
+            self.by_file[(path, sig)] = index
+            self.file_keys[index] = (path, sig)
+        if then is not None:
+            self.waiters.setdefault(index, []).append(then)
+
+    def declared(self, uri: str, run: Run | None, limit: int, then: Callable[[Producer], None]) -> None:
+        """A Prefect asset key (``@materialize`` output or ``asset_deps`` input)."""
+        from flowtrail.core.errors import FlowtrailError
+        from flowtrail.core.models import Artifact
+
+        from .values import path_of, signature
+
+        if uri.startswith("file://") or "://" not in uri:
+            local = path_of(uri if "://" in uri else "file://" + uri)
+            sig = signature(local) if local is not None else None
+            if local is not None and sig is not None:
+                self.file(local, sig, run, limit, then)
+            return
+        if uri.split("://", 1)[0] not in _FSSPEC_PROTOCOLS:
+            return  # e.g. a database table: kept in the run's metrics only
+        try:
+            artifact = Artifact(uri, run=run)
+        except (FlowtrailError, OSError, ValueError):
+            return
+        self.waiters.setdefault(self._add(artifact), []).append(then)
+
+    def object(self, record: TaskRecord, suffix: str, obj: Any, limit: int, then: Callable[[Producer], None]) -> None:
+        """A DataFrame or AnnData returned by the task, saved as parquet or h5ad."""
+        from flowtrail.core.models import Artifact
+
+        from .values import key_part
+
+        kind = object_kind(obj)
+        if kind is None:
+            return
+        if object_nbytes(obj) > limit:
+            logger.info("flowtrail: the %s returned by %s is larger than %d bytes; not saved.", kind, record.name, limit)
+            return
+        extension = ".parquet" if kind == "DataFrame" else ".h5ad"
+        # Stable across flow runs, so each run of the flow makes a new version of the same keys.
+        counter = f"-{record.index}" if record.index else ""
+        key = f"{key_part(record.flow.name)}/{key_part(record.key)}{counter}{suffix}{extension}"
+        try:
+            if kind == "DataFrame":
+                artifact = Artifact.from_dataframe(obj, key=key, run=run_ref(record))
+            else:
+                artifact = Artifact.from_anndata(obj, key=key, run=run_ref(record))
+        except Exception as exc:
+            self.writer.report(f"object:{type(exc).__name__}", f"flowtrail: could not save a {kind}: {exc}")
+            return
+        self.waiters.setdefault(self._add(artifact), []).append(then)
+
+    def roots(self) -> list[str]:
+        """The registered local storage locations (read once per batch, when needed)."""
+        if self._roots is None:
+            from sqlalchemy import select
+
+            from flowtrail.core.models import Storage
+
+            session = self.instance.sessions.current()
+            try:
+                self._roots = [s.root.rstrip("/") for s in session.scalars(select(Storage)) if s.is_local]
+            finally:
+                self.instance.sessions.end_read()
+        return self._roots
+
+    def _add(self, artifact: Artifact) -> int:
+        self.to_save.append(artifact)
+        return len(self.to_save) - 1
+
+    def _allowed(self, path: str, sig: Signature, limit: int) -> bool:
+        """In place inside a registered location; otherwise copied only below the size limit."""
+        for root in self.roots():
+            if path == root or path.startswith(root + "/"):
+                return True
+        size = _folder_size(path, limit) if sig[2] else sig[0]
+        if size > limit:
+            logger.info(
+                "flowtrail: %s is outside every registered storage location and larger than %d bytes; "
+                "not copied (register its folder with `flowtrail storage add`).", path, limit,
+            )  # fmt: skip
+            return False
+        return True
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self) -> None:
+        if not self.to_save:
+            return
+        from flowtrail.core.saving import save_artifacts
+
+        saved: list[Artifact | None]
+        try:
+            saved = list(save_artifacts(self.to_save, instance=self.instance))
+        except Exception:
+            saved = []
+            for artifact in self.to_save:  # one bad file must not lose the others
+                try:
+                    saved.extend(save_artifacts([artifact], instance=self.instance))
+                except Exception as exc:
+                    self.writer.report(f"save:{type(exc).__name__}", f"flowtrail: could not register an artifact: {exc}")
+                    saved.append(None)
+        for index, artifact in enumerate(saved):
+            if artifact is None:
+                continue
+            producer = (artifact.id, artifact.run_id)
+            key = self.file_keys.get(index)
+            if key is not None:
+                if len(self.cache.files) >= MAX_CACHED_FILES:
+                    self.cache.files.clear()
+                self.cache.files[key] = producer
+            for then in self.waiters.get(index, ()):
+                then(producer)
+
+
+_FSSPEC_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https", "hf", "memory"})
+
+
+def _folder_size(path: str, limit: int) -> int:
+    """Total size of the files below ``path``, stopping early once it exceeds ``limit``."""
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+            if total > limit:
+                return total
+    return total
+

@@ -1,0 +1,197 @@
+"""Registry rows for task runs: one batch's queued task-run records written as ``Run`` rows.
+
+:class:`TaskRunRows` is the part of :class:`.writer.Writer` that turns the ``("start", record)``
+and ``("finish", record)`` items of a batch into rows (step 1 in :mod:`.writer`: a task run that
+started and finished within the window is inserted once, already final), hands the finished
+ones to :class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3) and tells the run
+listeners (step 4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .records import TaskRecord, utc
+from .registry_lookups import RegistryLookups, prefect_version, source_of, user_name
+from .run_listeners import has_listeners, notify_listeners
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.models import Run
+
+    from .registry_lookups import InstanceCache, Producer
+
+
+def _final_fields(record: TaskRecord) -> dict[str, Any]:
+    """The columns a task run's final state sets."""
+    from flowtrail.core.record import utcnow
+
+    metrics: dict[str, Any] = {"attempts": record.attempts, "retries": max(record.attempts - 1, 0)}
+    if record.prefect_state:
+        metrics["prefect_state"] = record.prefect_state
+    if record.assets_out or record.assets_in:
+        metrics["prefect_assets"] = {"materialized": record.assets_out, "depends_on": record.assets_in}
+    return {
+        "status": record.status or "failed",
+        "finished_at": utc(record.finished_at) or utcnow(),
+        "error": record.error,
+        "metrics": metrics,
+    }
+
+
+def run_ref(record: TaskRecord, started: bool = False) -> Run:
+    """A ``Run`` carrying the written row's identity and state (not loaded from the registry)."""
+    from flowtrail.core.models import Run
+
+    status = "started" if started or record.status is None else record.status
+    if record.run is None:
+        record.run = Run(id=record.run_id, uid=record.uid, name=record.name, status=status,
+                         parent_id=record.flow.run_id, engine="prefect", project_id=record.flow.project_id)  # fmt: skip
+    elif record.run.status != status:
+        record.run.status = status
+    return record.run
+
+
+class TaskRunRows(RegistryLookups):
+    """Writes the run rows of a batch of task-run records (mixed into :class:`.writer.Writer`)."""
+
+    if TYPE_CHECKING:  # provided by Writer and TaskRunArtifacts
+        pending_objects: set[str]
+
+        def report(self, kind: str, message: str) -> None: ...
+
+        def _artifacts(
+            self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]
+        ) -> list[tuple[int, Producer]]: ...
+
+        def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None: ...
+
+    def _write_group(self, group: list[tuple[str, TaskRecord]]) -> None:
+        by_instance: dict[int, tuple[Instance, list[tuple[str, TaskRecord]]]] = {}
+        for kind, record in group:
+            instance = record.flow.instance
+            by_instance.setdefault(id(instance), (instance, []))[1].append((kind, record))
+        for instance, ops in by_instance.values():
+            try:
+                self._write_tasks(instance, ops)
+            except Exception as exc:
+                self.report(f"tasks:{type(exc).__name__}", f"could not record Prefect task runs: {exc}")
+                for _kind, record in ops:
+                    self.pending_objects.discard(record.uid)
+
+    def _write_tasks(self, instance: Instance, ops: list[tuple[str, TaskRecord]]) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        cache = self.cache(instance)
+        new: list[TaskRecord] = []
+        finished: list[TaskRecord] = []
+        seen_new: set[int] = set()
+        seen_finished: set[int] = set()
+        for kind, record in ops:
+            if record.run_id is None and id(record) not in seen_new:
+                seen_new.add(id(record))
+                new.append(record)
+            if kind == "finish" and id(record) not in seen_finished:
+                seen_finished.add(id(record))
+                finished.append(record)
+        for record in finished:
+            if not record.value_known:
+                self._load_value(record)
+        try:
+            inserted = self._write_runs(instance, cache, new, finished, check_existing=False)
+        except IntegrityError:  # a task run recorded before (the same Prefect run reported twice)
+            for record in new:
+                record.run, record.run_id = None, None
+            inserted = self._write_runs(instance, cache, new, finished, check_existing=True)
+        links = self._artifacts(instance, cache, finished)
+        self._link(instance, links)
+        if has_listeners():
+            for record in inserted:
+                notify_listeners("start", run_ref(record, started=True))
+            for record in finished:
+                if record.run_id is not None:
+                    notify_listeners("finish", run_ref(record))
+        for record in finished:
+            record.value = None
+            record.objects = []
+            record.params = None
+            self.pending_objects.discard(record.uid)
+
+    def _write_runs(
+        self,
+        instance: Instance,
+        cache: InstanceCache,
+        new: list[TaskRecord],
+        finished: list[TaskRecord],
+        check_existing: bool,
+    ) -> list[TaskRecord]:
+        """Insert new runs (final already when they finished in this batch), update the others.
+
+        Rows go in with one multi-row INSERT ... RETURNING id and one executemany UPDATE; the
+        ``Run`` objects handed to run listeners are built from the row values (not loaded back).
+        """
+        from sqlalchemy import bindparam, insert, select, update
+
+        from flowtrail.core.database import write_transaction
+        from flowtrail.core.models import Run
+        from flowtrail.core.record import utcnow
+
+        finished_ids = {id(record) for record in finished}
+        inserted: list[TaskRecord] = []
+        with write_transaction(instance.sessions) as session:
+            existing: dict[str, Run] = {}
+            if check_existing and new:
+                existing = {run.uid: run for run in session.scalars(select(Run).where(Run.uid.in_([r.uid for r in new])))}
+            rows: list[dict[str, Any]] = []
+            if new:
+                environment_id = self._environment_id(instance, cache, session)
+                user, version, now = user_name(), prefect_version(), utcnow()
+                for record in new:
+                    run = existing.get(record.uid)
+                    if run is not None:
+                        record.run, record.run_id = run, run.id
+                        continue
+                    transform = self._transform(cache, session, record.key, "task", source_of(record.fn))
+                    row = {
+                        "uid": record.uid, "name": record.name, "transform_id": transform.id,
+                        "params": record.params, "status": "started",
+                        "started_at": utc(record.started_at) or now, "finished_at": None, "error": None,
+                        "metrics": None, "parent_id": record.flow.run_id, "reference": record.uid,
+                        "environment_id": environment_id, "engine": "prefect", "engine_version": version,
+                        "created_by": user, "created_at": now, "project_id": record.flow.project_id,
+                    }  # fmt: skip
+                    if id(record) in finished_ids:
+                        row.update(_final_fields(record))
+                    rows.append(row)
+                    inserted.append(record)
+            if rows:
+                # Unordered RETURNING keeps SQLite's multi-row INSERT; rows are matched by uid.
+                table = Run.__table__
+                ids = dict(session.execute(insert(table).returning(table.c.uid, table.c.id), rows).tuples().all())
+                for record in inserted:
+                    record.run_id = ids[record.uid]
+            inserted_ids = {id(record) for record in inserted}
+            updates = []
+            for record in finished:
+                if record.run_id is not None and id(record) not in inserted_ids:
+                    values = _final_fields(record)
+                    if record.run is not None and record.run in session:  # loaded: the session writes it
+                        for name, value in values.items():
+                            setattr(record.run, name, value)
+                        continue
+                    updates.append({"_id": record.run_id, **values})
+            if updates:
+                table = Run.__table__
+                statement = update(table).where(table.c.id == bindparam("_id"))
+                session.execute(statement, updates)
+        return inserted
+
+    def _load_value(self, record: TaskRecord) -> None:
+        """A persisted result (only metadata in the state): read it here, not in the hook."""
+        try:
+            record.value = record.state.result(raise_on_failure=False, _sync=True)
+        except Exception:
+            record.value = None
+        record.value_known = True
