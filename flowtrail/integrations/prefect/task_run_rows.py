@@ -190,8 +190,15 @@ class TaskRunRows(RegistryLookups):
 
     def _load_value(self, record: TaskRecord) -> None:
         """A persisted result (only metadata in the state): read it here, not in the hook."""
+        from .values import collect_objects, collect_paths, signature, snapshot
+
         try:
             record.value = record.state.result(raise_on_failure=False, _sync=True)
         except Exception:
             record.value = None
         record.value_known = True
+        record.state = None
+        # What the hook does for results it holds in memory: returned paths and objects are outputs.
+        if record.value is not None and not isinstance(record.value, BaseException):
+            record.returned_paths = [(path, signature(path)) for path in collect_paths(record.value)]
+            record.objects = [(suffix, snapshot(obj)) for suffix, obj in collect_objects(record.value)]

@@ -246,3 +246,15 @@ def in_project(src: Path, out: Path) -> int:
 def pool_in_project(folder: str) -> int:
     written = write_text.submit(f"{folder}/note.txt", "hello")
     return count_chars.submit(written).result()
+
+
+@task(persist_result=True, cache_result_in_memory=False)
+def write_persisted(text: str, out: Path) -> Path:
+    out.write_text(text)
+    return out
+
+
+@tracked_flow
+def persisted(out: Path) -> Path:
+    """The returned path of a task whose result Prefect keeps only in storage is still an output."""
+    return write_persisted("kept in storage", out)

@@ -416,3 +416,10 @@ def counts_csv_outside(tmp_path: Path) -> Path:
     path = tmp_path / "counts.csv"
     path.write_text("gene,count\nA,1\nB,7\n")
     return path
+
+
+def test_a_result_kept_only_in_storage_is_read_back_for_its_outputs(prefect_instance):
+    state = pf.persisted(Path("persisted.txt"), return_state=True)
+    assert state.is_completed()
+    (task,) = children(flow_run(state))["write_persisted"]
+    assert [Path(a.location) for a in task.outputs] == [Path("persisted.txt").resolve()]
