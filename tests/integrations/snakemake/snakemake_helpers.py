@@ -108,3 +108,8 @@ def kill_group(process: subprocess.Popen[str]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def problems(stderr: str) -> list[str]:
+    """flowtrail's warnings, without the progress note a slow (loaded) machine adds while it finishes."""
+    return [line for line in stderr.splitlines() if line.startswith("flowtrail:") and "still writing" not in line]

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from snakemake_helpers import fresh_reads, wait_for
+from snakemake_helpers import fresh_reads, problems, wait_for
 
 import flowtrail as ft
 from flowtrail.integrations.snakemake import metadata
@@ -178,14 +178,14 @@ def test_no_instance_or_an_unreachable_registry_never_fails_the_workflow(smk, tm
     # No instance anywhere above the workflow, and none configured.
     result = smk.run(outside)
     assert (outside / "hello.txt").read_text() == "hello\n"
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("flowtrail:")]
+    warnings = problems(result.stderr)
     assert len(warnings) == 1, result.stderr
     assert "the registry is not usable (NoInstanceError" in warnings[0] and "The workflow continues" in warnings[0]
 
     # A PostgreSQL registry nobody listens for.
     (outside / "hello.txt").unlink()
     result = smk.run(outside, env={"FLOWTRAIL_DB_URL": "postgresql://flowtrail@127.0.0.1:9/none"})
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("flowtrail:")]
+    warnings = problems(result.stderr)
     assert len(warnings) == 1, result.stderr
     assert "the registry is not usable" in warnings[0] and "Connection refused" in warnings[0]
     assert ft.Run.filter().count() == 0

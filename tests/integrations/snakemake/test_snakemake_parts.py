@@ -11,9 +11,20 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 import flowtrail as ft
-from flowtrail.integrations.snakemake import LogHandler, LogHandlerSettings, events, metadata, paths, sources
+from flowtrail.integrations.snakemake import (
+    LogHandler,
+    LogHandlerSettings,
+    events,
+    metadata,
+    paths,
+    sources,
+)
 from flowtrail.integrations.snakemake.recorder import Options, Recorder
-from flowtrail.integrations.snakemake.workflow import config_overrides, touches_only, workflow_key
+from flowtrail.integrations.snakemake.workflow import (
+    config_overrides,
+    touches_only,
+    workflow_key,
+)
 
 
 def record(**extra) -> logging.LogRecord:
