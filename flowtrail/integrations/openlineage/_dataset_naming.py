@@ -9,10 +9,10 @@ from functools import lru_cache
 from typing import Any
 
 from ...core.keys import validate_key
+from ...core.openlineage.naming import SCHEME_ALIASES  # one table for emitting and consuming
 from ...core.storage import LOCAL
 from .fold import DatasetRef
 
-SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
 HASH_TYPE = "openlineage-version"
 
 
