@@ -221,6 +221,23 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
         )
     # Replace-then-insert must not interleave with another writer on PostgreSQL (SQLite serialises
     # writers anyway): one lock for all feature writes keeps it simple and cheap.
+    from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
+
+    try:
+        _write_values(instance, touched, values, labels)
+    except DatabaseIntegrityError as error:
+        instance.caches.pop("features", None)
+        raise IntegrityError(
+            "The feature values were not written: an artifact, feature or label they refer to no longer "
+            f"exists (deleted by another process?). Reload the records and try again. ({error.orig})"
+        ) from None
+
+
+def _write_values(
+    instance: Instance, touched: dict[int, set[int]], values: list[dict[str, Any]], labels: list[dict[str, Any]]
+) -> None:
+    from .database import write_transaction
+
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_ids, artifact_ids in _replaced(touched):
             for start in range(0, len(artifact_ids), 500):

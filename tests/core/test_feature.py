@@ -183,3 +183,11 @@ def test_the_same_label_name_in_two_types_resolves_within_the_feature_type(artif
     assert {label.id for label in artifact.labels} == {in_batch.id, in_donor.id}
     assert ft.Artifact.filter(donor=in_donor, batch_label=in_batch).count() == 1
     assert ft.Artifact.filter(donor=in_batch).count() == 0
+
+
+def test_values_for_an_artifact_deleted_meanwhile_fail_clearly(artifact, tmp_path):
+    ft.Feature(name="batch", dtype=int).save()
+    stale = ft.Artifact.get(key="scrna/counts.csv")
+    artifact.delete()  # e.g. by another process; `stale` still holds the old id
+    with pytest.raises(ft.IntegrityError, match="no longer exists"):
+        stale.features.add_values({"batch": 1})
