@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from .core.run import Run
     from .core.saving import save_artifacts as save
     from .core.schema import Schema
-    from .core.storage import Storage
     from .core.script import finish, track
+    from .core.storage import Storage
     from .core.tracking import current_run, tracked
     from .core.transform import Transform
 

@@ -190,7 +190,6 @@ class _Resolver:
 
 def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
     """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
-    from .database import write_transaction
     from .instance import current
 
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)

@@ -9,8 +9,8 @@ from .environment import Environment
 from .feature import Feature
 from .label import Label, label_parent
 from .lineage_event import LineageEvent
-from .record import Record
 from .project import Project
+from .record import Record
 from .run import Run, run_input
 from .schema import Schema, schema_component, schema_feature
 from .settings import Setting

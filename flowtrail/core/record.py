@@ -6,8 +6,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import JSON, DateTime, MetaData
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 from .query import QuerySet
 

@@ -42,8 +42,8 @@ from .objects import (
 from .projects import link_to_run_projects
 from .storage import (
     Storage,
-    innermost_storage,
     bucket_root,
+    innermost_storage,
     normalize_location,
     object_relpath,
 )

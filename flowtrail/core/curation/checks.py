@@ -83,9 +83,9 @@ def dtype_matches(series: pd.Series, dtype: str) -> bool:
     if dtype == "datetime":
         return types.is_datetime64_any_dtype(kind)
     if dtype == "date":
-        return types.is_datetime64_any_dtype(kind) or (kind == object and _all(series, dt.date, dt.datetime))
+        return types.is_datetime64_any_dtype(kind) or (types.is_object_dtype(kind) and _all(series, dt.date, dt.datetime))
     if dtype == "dict":
-        return kind == object and _all(series, dict)
+        return types.is_object_dtype(kind) and _all(series, dict)
     # str and categorical columns: strings as object, string or category dtype
     if isinstance(kind, types.CategoricalDtype):
         return _all(series.cat.categories.to_series(), str)

@@ -21,7 +21,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 
     from ...cli.output import console, err_console
     from ...core.instance import current
-    from .ingest import IngestResult, Ingestor, Prepared
+    from .ingest import Ingestor, IngestResult, Prepared
     from .reader import read_events
     from .validation import InvalidEvent, Problem
 
