@@ -83,6 +83,28 @@ def storage_add(location: str, description: str | None) -> None:
     console.print(f"Registered storage {registered.root} [dim]{registered.uid}[/dim]")
 
 
+@storage.command("clean")
+@click.option("--older-than", "hours", type=float, default=1.0, show_default=True,
+              help="Only leftovers older than this many hours (saves still running are younger).")
+@click.option("--yes", is_flag=True, help="Delete them; without it, only list what would be deleted.")
+def storage_clean(hours: float, yes: bool) -> None:
+    """Find (and with --yes delete) what interrupted saves left in managed storage."""
+    from ..core.cleanup import leftovers, remove_leftovers
+    from ..core.describe import human_size
+    from ..core.instance import current
+
+    found = leftovers(current(), older_than_s=hours * 3600)
+    if not found:
+        console.print("No leftovers in managed storage.")
+        return
+    for item in found:
+        console.print(f"{item.location}  [dim]{human_size(item.size)}, {item.reason}[/dim]")
+    if not yes:
+        console.print(f"{len(found)} leftover(s). Run `flowtrail storage clean --yes` to delete them.")
+        return
+    console.print(f"Deleted {remove_leftovers(found)} leftover(s).")
+
+
 @storage.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def storage_list(as_json: bool) -> None:
