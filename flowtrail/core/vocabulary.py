@@ -140,14 +140,18 @@ class Vocabulary:
             current().sessions.end_read()
 
     def suggest(self, value: str) -> str | None:
-        """The closest name or synonym, for "did you mean" hints."""
-        names = [entry[0] for entry in self.labels.values()]
-        close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
-        if not close:
-            synonyms = {w: i for i, entry in self.labels.items() for w in entry[2]}
-            close_syn = difflib.get_close_matches(value, list(synonyms), n=1, cutoff=0.6)
-            return self.labels[synonyms[close_syn[0]]][0] if close_syn else None
-        return close[0]
+        """The label name closest to ``value``, judged over names and synonyms together.
+
+        ``"NK cel"`` suggests ``"natural killer cell"`` through its synonym ``"NK cell"``, rather
+        than the name that happens to be closest (``"T cell"``).
+        """
+        spellings: dict[str, int] = {}
+        for label_id, (name, _ontology_id, synonyms) in self.labels.items():
+            spellings.setdefault(name.casefold(), label_id)
+            for word in synonyms:
+                spellings.setdefault(word.casefold(), label_id)
+        close = difflib.get_close_matches(value.casefold(), list(spellings), n=1, cutoff=0.6)
+        return self.labels[spellings[close[0]]][0] if close else None
 
 
 def vocabulary(label_type: Label | str | None, instance: Instance | None = None) -> Vocabulary:
