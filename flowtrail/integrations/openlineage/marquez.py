@@ -168,7 +168,7 @@ class Views:
             "namespace": namespace,
             "sourceName": namespace,
             "fields": fields,
-            "tags": [],
+            "tags": sorted({label.name for label in artifact._labels}),  # flowtrail labels, as Marquez tags
             "description": artifact.description,
             "facets": facets,
         }

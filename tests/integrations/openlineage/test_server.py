@@ -130,6 +130,7 @@ def test_the_marquez_read_api(serve, instance, tmp_path):
                                                           inputs=("mart.orders",), outputs=("report.orders",)))  # fmt: skip
     (tmp_path / "local.csv").write_text("a\n1\n")
     local_artifact = ft.Artifact(tmp_path / "local.csv", key="local.csv").save()
+    local_artifact.labels.add(ft.Label(name="donor-7").save())
     api = f"{server.url}/api/v1"
     names = [n["name"] for n in httpx.get(f"{api}/namespaces").json()["namespaces"]]
     assert {"spark", "postgres://db:5432", "file", "project"} <= set(names)
@@ -149,6 +150,7 @@ def test_the_marquez_read_api(serve, instance, tmp_path):
     assert versions["versions"][0]["createdByRun"]["id"] == producer_run
     local = httpx.get(f"{api}/namespaces/file/datasets").json()["datasets"]
     assert [d["name"] for d in local] == [local_artifact.location]  # flowtrail's own artifacts appear too
+    assert local[0]["tags"] == ["donor-7"]  # with their labels as Marquez tags
     graph = httpx.get(f"{api}/lineage", params={"nodeId": "dataset:postgres://db:5432:mart.orders", "depth": 5}).json()
     ids = {n["id"] for n in graph["graph"]}
     assert {"job:spark:orders.load", "job:spark:orders.report", "dataset:postgres://db:5432:report.orders"} <= ids
