@@ -36,6 +36,7 @@ from ...core.openlineage.emitter import namespace_of
 from ._batch import _Batch
 from ._dataset_naming import _declared_datasets, dataset_key, dataset_location
 from ._prepared import Prepared, canonical_hash
+from .tags import apply_tag_values, carries_tags
 from .validation import InvalidEvent, Problem, check_event
 
 if TYPE_CHECKING:
@@ -108,7 +109,10 @@ class Ingestor:
                 else:
                     batch.apply_job_event(item.event)
             batch.write()
+            tagged = [v.id for family in batch.families.values() for v in family if v.id and carries_tags(v)]
         batch.expire_loaded_records()
+        if tagged:
+            apply_tag_values(self.instance, tagged)
         return result
 
     def _check_names(self, event: dict[str, Any], kind: str, index: int | None) -> None:

@@ -255,3 +255,64 @@ def test_own_emitted_events_reproduce_the_graph_in_a_second_instance(tmp_path, m
     assert output.hash == made.hash  # the datasetVersion facet carries the content hash
     assert sorted(a.location for a in output.upstream().artifacts) == upstream_first
     disconnect()
+
+
+def test_tags_fill_the_features_this_registry_defines(ingestor, caplog):
+    tissue = ft.Label(name="Tissue", is_type=True).save()
+    ft.Label(name="liver", type=tissue).save()
+    ft.Feature(name="batch", dtype=int).save()
+    ft.Feature(name="tissue", dtype=tissue).save()
+    ft.Feature(name="passed", dtype=bool).save()
+    event = run_event("COMPLETE", str(uuid.uuid4()), outputs=("tables/counts",))
+    tags = [("batch", "3"), ("tissue", "liver"), ("tissue", "spleen"), ("passed", "yes"), ("pii", "true")]
+    event["outputs"][0]["facets"] = {
+        "tags": {
+            "_producer": "https://example.com/producer",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet",
+            "tags": [{"key": k, "value": v, "source": "SPARK"} for k, v in tags],
+        }
+    }
+    with caplog.at_level("WARNING", logger="flowtrail"):
+        ingestor.ingest([event])
+    output = ft.Artifact.get(key="tables/counts")
+    # The run is stored as sent; the values that fit a defined feature are set, the rest skipped.
+    assert output.features.get_values() == {"batch": 3, "tissue": "liver"}
+    assert "2 tag(s) did not fit" in caplog.text and "spleen" in caplog.text and "passed='yes'" in caplog.text
+    assert ft.Artifact.filter(batch=3, tissue="liver").count() == 1
+    assert output.facets["tags"]["tags"][-1] == {"key": "pii", "value": "true", "source": "SPARK"}
+
+
+def test_feature_values_travel_between_two_registries(tmp_path, monkeypatch):
+    from flowtrail.core.instance import disconnect
+
+    log = tmp_path / "events.ndjson"
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "file")
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__LOG_FILE_PATH", str(log))
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__APPEND", "true")
+
+    def define_features() -> None:
+        tissue = ft.Label(name="Tissue", is_type=True).save()
+        ft.Label(name="liver", type=tissue).save()
+        ft.Feature(name="batch", dtype=int).save()
+        ft.Feature(name="tissue", dtype=tissue).save()
+
+    first = ft.init(tmp_path / "first")
+    monkeypatch.chdir(tmp_path / "first")
+    define_features()
+    run = ft.track()
+    (tmp_path / "first" / "out.txt").write_text("out")
+    made = ft.Artifact("out.txt", key="out.txt").save()
+    made.features.add_values({"batch": 7, "tissue": "liver"})
+    ft.finish()
+    assert first.emitter.flush(10)
+    disconnect()
+    for name in [n for n in list(__import__("os").environ) if n.startswith("OPENLINEAGE")]:
+        monkeypatch.delenv(name)
+
+    second = ft.init(tmp_path / "second")
+    monkeypatch.chdir(tmp_path / "second")
+    define_features()
+    Ingestor(second).ingest([item.event for item in read_events(log)])
+    copied = ft.Run.get(uid=run.uid).outputs[0]
+    assert copied.features.get_values() == {"batch": 7, "tissue": "liver"}
+    disconnect()

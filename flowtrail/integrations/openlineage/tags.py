@@ -1,0 +1,113 @@
+"""Dataset ``tags`` facets into feature values: a tag whose key names a registered feature sets it.
+
+flowtrail emits an artifact's feature values and labels as a dataset ``tags`` facet. A registry
+that ingests such events (from another flowtrail instance or any producer) fills the features it
+has defined under the same names; other tags stay in the dataset's facets only. A value that does
+not fit its feature (``"three"`` for an int, an unknown label) is skipped and logged, so an odd tag
+never rejects the events that carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from ...core.instance import Instance
+    from ...core.value_encoding import FeatureInfo
+    from ._batch_state import _Version
+
+logger = logging.getLogger("flowtrail")
+
+
+def carries_tags(version: _Version) -> bool:
+    """Whether this batch gave the dataset version a ``tags`` facet."""
+    if isinstance(version.facets, dict) and "tags" in version.facets:
+        return True
+    return any("tags" in new or (side and "tags" in side) for new, side in version.facet_updates)
+
+
+def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
+    """Set feature values from the ``tags`` facets of these artifacts; return how many were set."""
+    from ...core.feature_values import add_values_many, feature_catalog
+    from ...core.models import Artifact
+
+    catalog = feature_catalog(instance)
+    if not catalog or not artifact_ids:
+        return 0
+    session = instance.sessions.current()
+    try:
+        rows = list(session.execute(select(Artifact.id, Artifact.facets).where(Artifact.id.in_(artifact_ids))))
+    finally:
+        instance.sessions.end_read()
+    values: dict[int, dict[str, Any]] = {}
+    skipped: list[str] = []
+    checker = _LabelChecker(instance)
+    for artifact_id, facets in rows:
+        for tag in ((facets or {}).get("tags") or {}).get("tags") or []:
+            info = catalog.get(str(tag.get("key")))
+            if info is None or not isinstance(tag.get("value"), str):
+                continue
+            try:
+                value = _from_text(info, tag["value"], checker)
+            except ValueError as problem:
+                skipped.append(f"{info.name}={tag['value']!r} ({problem})")
+                continue
+            per_artifact = values.setdefault(artifact_id, {})
+            per_artifact.setdefault(info.name, []).append(value)
+    if skipped:
+        logger.warning("flowtrail: %d tag(s) did not fit their features and were skipped: %s", len(skipped), "; ".join(skipped[:5]))
+    ids = {artifact.id: artifact for artifact in _records(instance, list(values))}
+    add_values_many([(ids[i], {k: v[0] if len(v) == 1 else v for k, v in per.items()}) for i, per in values.items()])
+    return sum(len(v) for per in values.values() for v in per.values())
+
+
+def _records(instance: Instance, ids: list[int]) -> list[Any]:
+    from ...core.models import Artifact
+
+    session = instance.sessions.current()
+    try:
+        return list(session.scalars(select(Artifact).where(Artifact.id.in_(ids))))
+    finally:
+        instance.sessions.end_read()
+
+
+def _from_text(info: FeatureInfo, text: str, checker: _LabelChecker) -> Any:
+    """A tag's text as a value of the feature's dtype; ValueError if it does not fit."""
+    if info.dtype == "int":
+        return int(text)
+    if info.dtype == "float":
+        return float(text)
+    if info.dtype == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError("not true or false")
+        return text.lower() == "true"
+    if info.dtype == "dict":
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+        return value
+    if info.is_categorical:
+        checker.require(info, text)
+    return text  # str, date and datetime (ISO text) are checked when the values are added
+
+
+class _LabelChecker:
+    """Unknown labels are skipped up front: one would otherwise reject the whole annotation."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.vocabularies: dict[int | None, Any] = {}
+
+    def require(self, info: FeatureInfo, name: str) -> None:
+        from ...core.label import Label
+        from ...core.vocabulary import vocabulary
+
+        if info.label_type_id not in self.vocabularies:
+            label_type = self.instance.sessions.current().get(Label, info.label_type_id) if info.label_type_id else None
+            self.vocabularies[info.label_type_id] = vocabulary(label_type, self.instance)
+        if self.vocabularies[info.label_type_id].match_id(name) is None:
+            raise ValueError(f"not a label of {info.dtype}")
