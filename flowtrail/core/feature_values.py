@@ -107,7 +107,7 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
-class _Resolver:
+class ValueResolver:
     """Turns ``{feature name: value}`` into rows, collecting every problem."""
 
     def __init__(self, instance: Instance) -> None:
@@ -194,7 +194,7 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
 
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     instance = current()
-    resolver = _Resolver(instance)
+    resolver = ValueResolver(instance)
     values: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     touched: dict[int, set[int]] = {}
@@ -321,7 +321,7 @@ def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL)
     info = find_feature(instance, name)
     if info is None:
         raise DoesNotExist(f"No feature named {name!r}; list features with Feature.filter().to_dataframe().")
-    resolver = _Resolver(instance)
+    resolver = ValueResolver(instance)
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         afv, al = artifact_feature_value, artifact_label
         if value is _ALL:

@@ -86,8 +86,14 @@ def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
+        from .database import write_transaction
+        from .instance import current
+        from .projects import link_artifacts_to_project
+
         _require_saved(artifact)
-        _insert_missing(artifact_project, [{"artifact_id": artifact.id, "project_id": p.id} for p in projects])
+        with write_transaction(current().sessions, locks=["artifact_project"]) as session:
+            for project in projects:
+                link_artifacts_to_project(session, project.id, [artifact.id])
 
     def remove(projects: list[Any]) -> None:
         _require_saved(artifact)

@@ -246,3 +246,15 @@ def test_track_takes_a_project_record_and_rejects_empty_names(instance):
     ft.finish()
     stored = ft.Run.get(uid=run.uid)
     assert (stored.project.name, stored.project.description) == ("Rec", "from a record")
+
+
+def test_an_artifact_can_be_added_to_and_removed_from_projects_by_hand(instance, tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    artifact = ft.Artifact(tmp_path / "a.txt", key="a.txt").save()
+    atlas = ft.Project(name="Atlas").save()
+    artifact.projects.add(atlas)
+    artifact.projects.add(atlas)  # idempotent
+    assert [p.name for p in artifact.projects] == ["Atlas"]
+    assert ft.Artifact.filter(projects=atlas).count() == 1
+    artifact.projects.remove(atlas)
+    assert artifact.projects.count() == 0

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from ...core.value_encoding import Problem
+
 if TYPE_CHECKING:
+    from ...core.feature_values import ValueResolver
     from ...core.instance import Instance
     from ...core.value_encoding import FeatureInfo
     from ._batch_state import _Version
@@ -32,7 +35,7 @@ def carries_tags(version: _Version) -> bool:
 
 def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
     """Set feature values from the ``tags`` facets of these artifacts; return how many were set."""
-    from ...core.feature_values import add_values_many, feature_catalog
+    from ...core.feature_values import ValueResolver, add_values_many, feature_catalog
     from ...core.models import Artifact
 
     catalog = feature_catalog(instance)
@@ -45,14 +48,14 @@ def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
         instance.sessions.end_read()
     values: dict[int, dict[str, Any]] = {}
     skipped: list[str] = []
-    checker = _LabelChecker(instance)
+    resolver = ValueResolver(instance)  # the same label matching as add_values
     for artifact_id, facets in rows:
         for tag in ((facets or {}).get("tags") or {}).get("tags") or []:
             info = catalog.get(str(tag.get("key")))
             if info is None or not isinstance(tag.get("value"), str):
                 continue
             try:
-                value = _from_text(info, tag["value"], checker)
+                value = _from_text(info, tag["value"], resolver)
             except ValueError as problem:
                 skipped.append(f"{info.name}={tag['value']!r} ({problem})")
                 continue
@@ -75,7 +78,7 @@ def _records(instance: Instance, ids: list[int]) -> list[Any]:
         instance.sessions.end_read()
 
 
-def _from_text(info: FeatureInfo, text: str, checker: _LabelChecker) -> Any:
+def _from_text(info: FeatureInfo, text: str, resolver: ValueResolver) -> Any:
     """A tag's text as a value of the feature's dtype; ValueError if it does not fit."""
     if info.dtype == "int":
         return int(text)
@@ -91,23 +94,8 @@ def _from_text(info: FeatureInfo, text: str, checker: _LabelChecker) -> Any:
             raise ValueError("not a JSON object")
         return value
     if info.is_categorical:
-        checker.require(info, text)
+        try:
+            resolver.label_id(info, text)
+        except Problem:
+            raise ValueError(f"not a label of {info.dtype}") from None
     return text  # str, date and datetime (ISO text) are checked when the values are added
-
-
-class _LabelChecker:
-    """Unknown labels are skipped up front: one would otherwise reject the whole annotation."""
-
-    def __init__(self, instance: Instance) -> None:
-        self.instance = instance
-        self.vocabularies: dict[int | None, Any] = {}
-
-    def require(self, info: FeatureInfo, name: str) -> None:
-        from ...core.label import Label
-        from ...core.vocabulary import vocabulary
-
-        if info.label_type_id not in self.vocabularies:
-            label_type = self.instance.sessions.current().get(Label, info.label_type_id) if info.label_type_id else None
-            self.vocabularies[info.label_type_id] = vocabulary(label_type, self.instance)
-        if self.vocabularies[info.label_type_id].match_id(name) is None:
-            raise ValueError(f"not a label of {info.dtype}")
