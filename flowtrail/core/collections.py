@@ -139,9 +139,7 @@ def save_collection(collection: Collection) -> Collection:
 
     inst = current()
     if collection.id is not None:
-        with write_transaction(inst.sessions) as session:
-            session.add(collection)
-        return collection
+        return collection._save_changes()
     members: list[Artifact] | None = getattr(collection, "_members", None)
     if not members:
         raise IntegrityError("This collection has no members: create it with Collection([artifacts...], key=...).")

@@ -65,9 +65,7 @@ def save_feature(feature: Feature) -> Feature:
 
     instance = current()
     if feature.id is not None:
-        with write_transaction(instance.sessions) as session:
-            session.add(feature)
-        return feature
+        return feature._save_changes()
     label_type = feature.label_type
     type_name = getattr(feature, "_label_type_name", None)
     if label_type is None and type_name is not None:

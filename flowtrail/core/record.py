@@ -89,6 +89,15 @@ class Record(DeclarativeBase):
             query = query.filter(is_latest=True)
         return query.filter(**lookups).one()
 
+    def _save_changes(self) -> Self:
+        """Write the changed fields of an already saved record in one transaction."""
+        from .database import write_transaction
+        from .instance import current
+
+        with write_transaction(current().sessions) as session:
+            session.add(self)
+        return self
+
     @classmethod
     def _uid_length(cls) -> int:
         return cls.__table__.c.uid.type.length or 0  # type: ignore[attr-defined]

@@ -124,9 +124,7 @@ def save_schema(schema: Schema) -> Schema:
 
     instance = current()
     if schema.id is not None:
-        with write_transaction(instance.sessions) as session:
-            session.add(schema)  # name and description may change; the definition may not
-        return schema
+        return schema._save_changes()  # name and description may change; the definition may not
     features = [f if f.id is not None else f.save() for f in schema._features]
     components = {slot: c if c.id is not None else c.save() for slot, c in schema._components.items()}
     if schema.itype_label is not None and schema.itype_label.id is None:

@@ -38,9 +38,7 @@ def save_label(label: Label) -> Label:
     from .tracking import current_run
 
     if label.id is not None:
-        with write_transaction(current().sessions) as session:
-            session.add(label)
-        return label
+        return label._save_changes()
     label_type = label.type
     if label_type is not None and label_type.id is None:
         label_type = label_type.save()
