@@ -1,21 +1,32 @@
-# The two commands the README promises. PYTHON may point at any Python >= 3.11.
+# The two commands the README promises. Both create and use a project-local virtual environment
+# (.venv, made from PYTHON), so nothing needs activating and Debian's externally-managed Python
+# is never touched. PYTHON may point at any Python >= 3.11.
 PYTHON ?= python3
+VENV ?= .venv
 PYTEST_ARGS ?=
+VPY := $(VENV)/bin/python
+PIP := $(VPY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test install-test bench
+.PHONY: demo test install-test bench venv
 
-demo:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dataframe,snakemake,prefect]"
-	PYTHON=$(PYTHON) bash scripts/demo
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 
-install-test:
+venv: $(VPY)
+
+demo: $(VPY)
+	$(PIP) -e ".[dataframe,snakemake,prefect]"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHON="$(CURDIR)/$(VPY)" bash scripts/demo
+
+install-test: $(VPY)
 	bash scripts/install-test-services
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PIP) -e ".[test]"
 
 # Nextflow is assembled from Maven Central into .tools/ (scripts/install-nextflow) and put on PATH.
 test: install-test
-	PATH="$$(bash scripts/install-nextflow --quiet):$$PATH" $(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+	PATH="$$(bash scripts/install-nextflow --quiet):$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pytest -n 2 $(PYTEST_ARGS)
 
-bench:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
-	for script in benchmarks/*.py; do $(PYTHON) $$script || exit 1; done
+bench: $(VPY)
+	$(PIP) -e ".[test]"
+	for script in benchmarks/*.py; do PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) $$script || exit 1; done
