@@ -5,7 +5,7 @@ to leave out the million-event memory run). Everything happens in a temporary fo
 removed afterwards.
 
 Workload: Airflow- and Spark-shaped events generated on the fly (deterministic seed), modelled on
-the corpus in ``shared/openlineage/events/airflow`` and ``.../spark``. Each DAG run is a DAG START,
+the corpus in ``tests/data/openlineage/events/airflow`` and ``.../spark``. Each DAG run is a DAG START,
 then for each of its tasks a START (inputs) and a COMPLETE (inputs and outputs with statistics),
 then the DAG COMPLETE; tasks carry a parent facet naming the DAG run. Tasks read 1-3 and write 1-2
 datasets (Postgres tables for Airflow, S3 paths with a ``version`` facet for Spark) from a fixed

@@ -15,8 +15,8 @@ Each workload runs as a plain Prefect flow and as the same flow under ``@tracked
 task objects, so the plain flow's tasks carry no flowtrail hooks at all). After one warm-up call
 of each, the four flows are called round-robin for ``ROUNDS`` rounds with ``GAP_S`` seconds of idle
 time between calls: Prefect's local server (SQLite) keeps writing task-run events for a while
-after a flow returns, and back-to-back calls would measure its backlog instead of the flows (see
-the shared notes on SQLite locking). The order inside a round rotates, and every call starts
+after a flow returns, and back-to-back calls would measure its backlog instead of the flows (its
+SQLite database serialises those writers). The order inside a round rotates, and every call starts
 after a full garbage collection (one landing inside a call costs a few hundred ms).
 
 Reported per workload, for the flow call (from calling the flow until it returns, which includes

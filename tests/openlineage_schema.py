@@ -1,7 +1,7 @@
 """Validation of OpenLineage events against the official JSON schemas, offline (a test helper).
 
-Schema URLs under https://openlineage.io/spec/ resolve to ../shared/openlineage/spec-all-versions/
-(every published version), flowtrail's own facet to the schema shipped in the package.
+Schema URLs under https://openlineage.io/spec/ resolve to tests/data/openlineage/spec/
+(every published version, see its SOURCE.md), flowtrail's own facet to the schema shipped in the package.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from referencing import Registry, Resource
 
 from flowtrail.core.openlineage.events import FACET_SCHEMA_FILE, FACET_SCHEMA_URL
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "openlineage"
+SPEC_DIR = Path(__file__).resolve().parent / "data" / "openlineage" / "spec"
 SPEC_PREFIX = "https://openlineage.io/spec/"
 
 
 def _retrieve(uri: str) -> Resource:
     if uri.startswith(SPEC_PREFIX):
-        path = SHARED / "spec-all-versions" / uri[len(SPEC_PREFIX) :]
+        path = SPEC_DIR / uri[len(SPEC_PREFIX) :]
     elif uri == FACET_SCHEMA_URL.split("#")[0]:
         path = FACET_SCHEMA_FILE
     else:

@@ -10,7 +10,7 @@ from corpus import CORPUS
 
 @pytest.fixture
 def corpus() -> Path:
-    """The shared corpus folder; its absence is an error, not a skip."""
-    if not (CORPUS / "MANIFEST.tsv").is_file():
-        pytest.fail(f"the shared OpenLineage corpus is missing at {CORPUS}")
+    """The corpus folder (tests/data/openlineage); its absence is an error, not a skip."""
+    if not (CORPUS / "events" / "MANIFEST.tsv").is_file():
+        pytest.fail(f"the OpenLineage corpus is missing at {CORPUS}")
     return CORPUS

@@ -1,4 +1,4 @@
-"""Helpers: the shared OpenLineage event corpus (../shared/openlineage/events) and registry snapshots."""
+"""Helpers: the OpenLineage event corpus (tests/data/openlineage/events) and registry snapshots."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from typing import Any
 
 from flowtrail.core.models import Artifact, Run, Transform
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "openlineage"
+CORPUS = Path(__file__).resolve().parents[2] / "data" / "openlineage"
 
 
 def manifest() -> list[dict[str, str]]:
-    with open(CORPUS / "MANIFEST.tsv", newline="") as handle:
+    with open(CORPUS / "events" / "MANIFEST.tsv", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
 def corpus_rows(kind: str) -> list[dict[str, str]]:
-    if not (CORPUS / "MANIFEST.tsv").is_file():
+    if not (CORPUS / "events" / "MANIFEST.tsv").is_file():
         return []
     return [row for row in manifest() if row["kind"] == kind]
 
