@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from sqlalchemy import JSON, DateTime, MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
 from .query import QuerySet
@@ -109,6 +109,17 @@ class Record(DeclarativeBase):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self._repr_fields() if v is not None)
         return f"{type(self).__name__}({fields})"
+
+
+@event.listens_for(Mapper, "before_configured")
+def _import_every_model() -> None:
+    """Register every model before SQLAlchemy resolves relations by name.
+
+    Relations name their targets as strings ("Label", "Run", ...). A process that imports only one
+    model (a CLI command, a worker) would otherwise fail at its first query or constructor with
+    "Class ... is not mapped", depending on what happened to be imported first.
+    """
+    from . import models  # noqa: F401
 
 
 class LineageMixin:
