@@ -118,7 +118,8 @@ def link_to_run_projects(session: Session, saved: Sequence[tuple[Any, Any]], amb
         projects.update(dict.fromkeys(unknown))
         for start in range(0, len(unknown), BATCH):
             chunk = unknown[start : start + BATCH]
-            projects.update(session.execute(select(Run.id, Run.project_id).where(Run.id.in_(chunk))).tuples().all())
+            rows = session.execute(select(Run.id, Run.project_id).where(Run.id.in_(chunk)))
+            projects.update((run_id, project_id) for run_id, project_id in rows)
     by_project: dict[int, set[int]] = {}
     for run_id, project_id in projects.items():
         if project_id is not None:

@@ -177,6 +177,7 @@ def test_serve_answers_writes_and_reads(project: Path) -> None:
 
 @pytest.mark.slow
 def test_nextflow_run_and_import(project: Path) -> None:
+    pytest.importorskip("nextflowpy")  # the nextflow extra; not in the core-only environment (test-core)
     if shutil.which("nextflow") is None:
         if os.environ.get("CI"):
             pytest.fail("nextflow is not on PATH (make test puts it there)")

@@ -1,7 +1,6 @@
 import json
 import threading
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +21,7 @@ def table(tmp_path, name, rows, key=None):
 
 
 def h5ad(tmp_path, name, n_obs, key=None):
+    ad = pytest.importorskip("anndata")
     path = tmp_path / name
     adata = ad.AnnData(
         X=np.arange(n_obs * 2, dtype="float32").reshape(n_obs, 2),
@@ -115,6 +115,7 @@ def test_load_concatenates_dataframes_in_member_order(tables):
 
 
 def test_load_concatenates_anndata(any_instance, tmp_path):
+    ad = pytest.importorskip("anndata")  # not in the core-only environment (test-core)
     x, y = h5ad(tmp_path, "x.h5ad", 2), h5ad(tmp_path, "y.h5ad", 3)
     saved = Collection([x, y], key="atlas/cells").save()
     adata = saved.load(label="batch")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import sparse
 
 from flowtrail.core.curation import AnnDataCurator
 from flowtrail.core.errors import FieldError, ValidationError
 from flowtrail.core.models import Artifact, Feature, Label, Schema
+
+ad = pytest.importorskip("anndata")  # not in the core-only environment (test-core)
+sparse = pytest.importorskip("scipy.sparse")
 
 
 @pytest.fixture
