@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,15 @@ def test_the_wheel_installs_a_discoverable_plugin(smk, tmp_path):
     (wheel,) = dist.glob("flowtrail-*.whl")
     # A throwaway environment that sees this one's packages (snakemake, SQLAlchemy, ...) but gets
     # flowtrail and the shim package from the wheel: its own site-packages come first on sys.path.
+    # The outer site-packages are listed in a .pth file (the tests may run in a venv themselves, whose
+    # packages --system-site-packages would not show); .pth files inside them, such as the editable
+    # install of flowtrail, are not processed from there, so the wheel's flowtrail is the one found.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
     python = venv / "bin" / "python"
+    inner = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    Path(inner, "outer-environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel],
         check=True, capture_output=True,
@@ -39,8 +46,8 @@ def test_the_wheel_installs_a_discoverable_plugin(smk, tmp_path):
         )],
         check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
-    site = str(venv / "lib")
-    assert where[0] == "flowtrail" and where[1].startswith(site) and where[2].startswith(site)
+    lib = str(venv / "lib")
+    assert where[0] == "flowtrail" and where[1].startswith(lib) and where[2].startswith(lib)
 
     workdir = smk.workflow("installed", {
         "Snakefile": '''
