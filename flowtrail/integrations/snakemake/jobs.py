@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
-from . import metadata, paths, sources
+from . import holding, metadata, paths, sources
 from . import workflow as wf
 from .artifacts import ArtifactCollector
 from .openlineage_relay import OpenLineageRelay
@@ -34,6 +34,11 @@ METADATA_SLACK_S = 2.0  # a metadata record started this long before the job's j
 
 def utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+def _held(event: ev.Event) -> dict[str, str]:
+    held = event.data.get(holding.HELD_FIELD)
+    return {str(k): str(v) for k, v in held.items()} if isinstance(held, dict) else {}
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Job:
     benchmark: paths.FileRef | None
     shellcmd: str | None = None
     presaved: list[Any] | None = None  # products registered ahead, with a batch (see _presave)
+    held: dict[str, str] = field(default_factory=dict)  # output -> hard link to it (see .holding)
 
 
 @dataclass
@@ -148,8 +154,15 @@ class JobRuns:
     # -- success --------------------------------------------------------------------------------
     def _job_finished(self, event: ev.Event) -> None:
         job = self._jobs.get(event.data.get("job_id"))  # type: ignore[arg-type]
-        if job is not None:
+        held = _held(event)
+        if job is None:
+            holding.release(held)
+            return
+        job.held = held or job.held
+        try:
             self._complete(job, event.time, self._record_of(job))
+        finally:
+            holding.release(job.held)
 
     def _record_of(self, job: Job) -> dict[str, Any] | None:
         """Snakemake's metadata record of the job's first local output, if it belongs to the job."""
@@ -200,8 +213,12 @@ class JobRuns:
         per job. Only jobs already open before the batch count, so every consumer in the batch
         still finds its inputs registered, in event order.
         """
-        jobs = [self._jobs.get(e.data.get("job_id")) for e in events if e.kind == ev.JOB_FINISHED]  # type: ignore[arg-type]
-        jobs = [job for job in jobs if job is not None and job.presaved is None]
+        jobs = []
+        for event in events:
+            job = self._jobs.get(event.data.get("job_id")) if event.kind == ev.JOB_FINISHED else None  # type: ignore[arg-type]
+            if job is not None and job.presaved is None:
+                job.held = _held(event) or job.held
+                jobs.append(job)
         if len(jobs) < 2:
             return
         drafts = [draft for job in jobs for draft in self._artifacts.output_drafts(job, self._products(job))]

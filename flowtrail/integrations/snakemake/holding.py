@@ -1,0 +1,106 @@
+"""Holding on to a finished job's outputs until the recorder has read them (``temp()`` files).
+
+Snakemake removes a ``temp()`` output as soon as its last consumer has finished. The recorder
+runs behind Snakemake (another process, at a lower priority), so on a busy machine the file may
+be gone before the recorder hashes it, and both of its edges (producer and consumer) would be lost.
+
+:class:`OutputHolder` is a :class:`logging.Filter` on Snakemake's own logger, so it runs in the
+thread that logs ``job_finished``, before Snakemake goes on to remove anything: there it gives
+each of the job's local output files a second name, a hard link in a holding folder
+(``.snakemake/flowtrail/held/`` of the working directory). A hard link costs one system call and
+no copy; it keeps the bytes readable after Snakemake removed the output's own name. The event
+carries ``{output: held link}``; the recorder registers an output that has vanished from its held
+link (:mod:`.artifacts`) and removes each link once the job is recorded. Outputs it cannot link (a
+folder, another file system) are recorded as before while they exist.
+
+Snakemake logs no flag saying which outputs are ``temp()``, so every output file is held: one
+``link()`` per file and job.
+"""
+
+import itertools
+import logging
+import os
+import shutil
+import stat
+from typing import Any
+
+from . import events as ev
+from . import paths
+
+HELD_DIR = os.path.join(".snakemake", "flowtrail", "held")
+HELD_FIELD = "flowtrail_held"  # the LogRecord attribute (and event data key) naming the held links
+
+
+class OutputHolder(logging.Filter):
+    """Hard-links each finished job's output files before Snakemake may remove them (see module docs)."""
+
+    def __init__(self) -> None:
+        super().__init__("flowtrail-output-holder")
+        self._outputs: dict[int, tuple[str, list[str]]] = {}  # jobid -> (cwd, output locations)
+        self._serial = itertools.count()
+        self._folders: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            kind = getattr(record, "event", None)
+            kind = str(getattr(kind, "value", kind)) if kind is not None else None
+            if kind == ev.JOB_INFO:
+                self._remember(record)
+            elif kind == ev.JOB_FINISHED:
+                held = self._hold(getattr(record, "job_id", None))
+                if held:
+                    setattr(record, HELD_FIELD, held)
+            elif kind in (ev.JOB_ERROR,):
+                self._outputs.pop(getattr(record, "jobid", None), None)  # type: ignore[arg-type]
+        except Exception:  # never in Snakemake's way
+            pass
+        return True
+
+    def _remember(self, record: logging.LogRecord) -> None:
+        jobid = getattr(record, "jobid", None)
+        if not isinstance(jobid, int):
+            return
+        cwd = os.getcwd()
+        refs = [ref for ref in paths.parse_all(getattr(record, "output", None)) if not ref.is_url]
+        if refs:
+            self._outputs[jobid] = (cwd, [ref.location(cwd) for ref in refs])
+
+    def _hold(self, jobid: Any) -> dict[str, str]:
+        entry = self._outputs.pop(jobid, None) if isinstance(jobid, int) else None
+        if entry is None:
+            return {}
+        cwd, locations = entry
+        held: dict[str, str] = {}
+        for location in locations:
+            try:
+                if not stat.S_ISREG(os.stat(location).st_mode):
+                    continue  # folders cannot be hard-linked; pipes are not files
+                folder = os.path.join(cwd, HELD_DIR, str(os.getpid()), str(next(self._serial)))
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(os.path.join(cwd, HELD_DIR, str(os.getpid())))
+                link = os.path.join(folder, os.path.basename(location))
+                os.link(os.path.realpath(location), link)
+            except OSError:  # another file system, no permission: recorded while it exists
+                continue
+            held[location] = link
+        return held
+
+    def folders(self) -> set[str]:
+        """The holding folders this Snakemake process made (removed at the end, whatever is left)."""
+        return set(self._folders)
+
+
+def release(held: dict[str, str]) -> None:
+    """Remove held links (and their now empty folders) once the job's outputs are recorded."""
+    for link in held.values():
+        try:
+            os.unlink(link)
+            os.rmdir(os.path.dirname(link))
+        except OSError:
+            pass
+
+
+def remove_folders(folders: set[str]) -> None:
+    """Remove whatever holding folders are left (a recorder that stopped early)."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""Every edge Snakemake saw, also where its files do not stay: temp(), pipe(), ensure() and more.
+
+Each test is a minimal workflow for one way lineage used to get lost (issue 19, causes 10-14).
+"""
+
+from __future__ import annotations
+
+import signal
+
+from snakemake_helpers import fresh_reads, recorder_of, wait_for_path
+
+import flowtrail as ft
+
+
+def by_name(runs):
+    return {run.name: run for run in runs}
+
+
+def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk, process_groups):
+    # The recorder is paused (as on a busy machine) until Snakemake has removed the temp file:
+    # the bytes are read through the hard link taken when the producing job finished.
+    workdir = smk.workflow("temp", {
+        "Snakefile": '''
+            rule all:
+                input: "summary.txt"
+
+            rule make:
+                output: temp("joined.txt")
+                shell: "while [ ! -e go ]; do sleep 0.05; done; printf 'a\\\\nb\\\\n' > {output}"
+
+            rule summary:
+                input: "joined.txt"
+                output: "summary.txt"
+                shell: "wc -l < {input} > {output}"
+        ''',
+    })  # fmt: skip
+    process = smk.start(workdir)
+    process_groups.append(process)
+    recorder = recorder_of(process)
+    recorder.send_signal(signal.SIGSTOP)
+    try:
+        (workdir / "go").touch()
+        wait_for_path(workdir / "summary.txt")
+        wait_for_path(workdir / "joined.txt", exists=False)  # Snakemake removed it after use
+    finally:
+        recorder.send_signal(signal.SIGCONT)
+    assert process.wait(120) == 0
+    fresh_reads()
+
+    jobs = by_name(ft.Run.get(transform__key="temp/Snakefile").children)
+    joined = ft.Artifact.get(key="joined.txt")
+    assert joined.run == jobs["make"] and joined.size == 4 and joined.path == "joined.txt"
+    assert joined.hash is not None and joined.location == str(workdir / "joined.txt")
+    assert jobs["summary"].inputs == [joined]
+    assert [a.key for a in jobs["summary"].outputs] == ["summary.txt"]
+    assert not list((workdir / ".snakemake").glob("flowtrail/held/*/*"))  # no link left behind
