@@ -54,3 +54,42 @@ def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk,
     assert jobs["summary"].inputs == [joined]
     assert [a.key for a in jobs["summary"].outputs] == ["summary.txt"]
     assert not list((workdir / ".snakemake").glob("flowtrail/held/*/*"))  # no link left behind
+
+
+RERUN = {
+    "Snakefile": '''
+        rule all:
+            input: "total.txt"
+
+        rule make:
+            output: "made.txt"
+            shell: "echo same > {output}"
+
+        rule total:
+            input: "made.txt"
+            output: "total.txt"
+            shell: "wc -c < {input} > {output}"
+    ''',
+}
+
+
+def test_a_rerun_that_makes_identical_bytes_has_its_output_edges(smk):
+    workdir = smk.workflow("rerun_same", RERUN)
+    smk.run(workdir)
+    smk.run(workdir, "--forcerun", "make")  # -R: make and everything after it run again
+    (workdir / "Snakefile").write_text((workdir / "Snakefile").read_text().replace("echo same", "echo  same"))
+    smk.run(workdir)  # a code change reruns make (and total), with the same bytes as before
+
+    runs = ft.Run.filter(transform__key="rerun_same/Snakefile").order_by("id").to_list()
+    assert len(runs) == 3
+    made = ft.Artifact.get(key="made.txt")
+    assert made.versions.count() == 1  # identical bytes: one artifact, produced by the first run
+    makes = [by_name(run.children)["make"] for run in runs]
+    totals = [by_name(run.children)["total"] for run in runs]
+    assert made.run == makes[0]
+    for make, total in zip(makes, totals, strict=True):
+        assert make.outputs == [made]  # each rerun lists what it wrote
+        assert total.inputs == [made]
+        assert [a.key for a in total.outputs] == ["total.txt"]
+    assert makes[1].output_kinds == {made.id: "wrote"}
+    assert {run.id for run in made.upstream().runs} >= {m.id for m in makes}
