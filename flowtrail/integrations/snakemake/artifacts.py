@@ -122,7 +122,7 @@ class ArtifactCollector:
                 state = paths.local_state(location)
                 if state is None:
                     held = job.held.get(location)
-                    if held is not None and (self._root_of(location) is None or self._root_of(location) != self._root_of(held)):
+                    if held is not None and (self.root_of(location) is None or self.root_of(location) != self.root_of(held)):
                         held = None  # keyed in place only where the link lies in the output's own location
                     state = paths.local_state(held) if held else None
                 if state is None or not self._local_draft(location if held is None else held):
@@ -194,19 +194,20 @@ class ArtifactCollector:
             logger.debug("skipping %s: %s", draft.location, exc)
             return None
 
-    def _root_of(self, location: str) -> str | None:
+    def root_of(self, location: str) -> str | None:
+        """The registered storage location ``location`` lies in (the innermost one), if any."""
         return next((r for r in self._roots if location.startswith(r.rstrip("/") + "/")), None)
 
     def _key_of(self, location: str) -> str | None:
         """The key a file at ``location`` gets in place: its path relative to its storage location."""
-        root = self._root_of(location)
+        root = self.root_of(location)
         return os.path.relpath(location, root).replace(os.sep, "/") if root is not None else None
 
     def _point_at(self, artifact: Any, draft: "_Draft") -> None:
         """A new artifact registered through a held link names the output's own path, not the link's."""
         from flowtrail.core.saving import update_artifact
 
-        root = self._root_of(draft.location)
+        root = self.root_of(draft.location)
         if root is None or draft.held is None or artifact.path != os.path.relpath(draft.held, root):
             return  # identical content already registered: the existing record keeps its path
         artifact.path = os.path.relpath(draft.location, root)

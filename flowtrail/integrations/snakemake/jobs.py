@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
-from . import holding, metadata, paths, sources
+from . import holding, metadata, paths, sources, streams
 from . import workflow as wf
 from .artifacts import ArtifactCollector
 from .openlineage_relay import OpenLineageRelay
@@ -86,6 +86,7 @@ class JobRuns:
     _interrupted: bool
     _counts: JobCounts
     _artifacts: ArtifactCollector
+    _streams: streams.StreamNodes
     _openlineage: OpenLineageRelay
 
     def _ready(self, cwd: str) -> bool:  # pragma: no cover - Recorder's
@@ -113,6 +114,7 @@ class JobRuns:
         input_refs = paths.parse_all(data.get("input"))
         self._complete_producers(input_refs, cwd, event.time)
         inputs = self._artifacts.register_inputs(input_refs, cwd)
+        inputs += self._streams.inputs(data.get("input"), cwd, self._artifacts.root_of)  # pipes
         self._openlineage.hold_start()
         try:
             run = start_run(
@@ -132,6 +134,8 @@ class JobRuns:
             self._openlineage.stop_holding()
         try:
             link_inputs(self._instance, run, inputs)
+            self._streams.expect(run, data.get("input"), cwd)
+            self._streams.outputs(run, streams.stream_refs(data.get("output")), cwd, self._artifacts.root_of)
         finally:
             self._openlineage.release_start()
         benchmark = paths.parse(data.get("benchmark")) if data.get("benchmark") else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 
-from snakemake_helpers import fresh_reads, recorder_of, wait_for_path
+from snakemake_helpers import fresh_reads, problems, recorder_of, wait_for_path
 
 import flowtrail as ft
 
@@ -93,3 +93,42 @@ def test_a_rerun_that_makes_identical_bytes_has_its_output_edges(smk):
         assert [a.key for a in total.outputs] == ["total.txt"]
     assert makes[1].output_kinds == {made.id: "wrote"}
     assert {run.id for run in made.upstream().runs} >= {m.id for m in makes}
+
+
+def test_a_pipe_connects_its_producer_and_consumer(smk, validate):
+    workdir = smk.workflow("piped", {
+        "Snakefile": '''
+            rule all:
+                input: "counted.txt"
+
+            rule numbers:
+                input: "seed.txt"
+                output: pipe("numbers.pipe")
+                shell: "cat {input} {input} > {output}"
+
+            rule count:
+                input: "numbers.pipe"
+                output: "counted.txt"
+                shell: "wc -l < {input} > {output}"
+        ''',
+        "seed.txt": "1\n2\n3\n",
+    })  # fmt: skip
+    result = smk.run(workdir)
+    assert (workdir / "counted.txt").read_text().strip() == "6"
+    assert problems(result.stderr) == []
+    for event in smk.events():
+        validate(event)
+
+    jobs = by_name(ft.Run.get(transform__key="piped/Snakefile").children)
+    stream = ft.Artifact.get(key="numbers.pipe")
+    assert stream.kind == "stream" and stream.hash is None and stream.size is None
+    assert stream.run == jobs["numbers"] and jobs["numbers"].outputs == [stream]
+    assert jobs["count"].inputs == [stream]
+    # upstream() of the consumer's output crosses the pipe to the producer and its input
+    counted = ft.Artifact.get(key="counted.txt")
+    upstream = counted.upstream()
+    assert {run.name for run in upstream.runs} == {"count", "numbers"}
+    assert {a.key for a in upstream.artifacts} == {"numbers.pipe", "seed.txt"}
+
+    smk.run(workdir, "--forcerun", "numbers")  # a stream made again is a new version of its key
+    assert [a.version for a in stream.versions] == [1, 2]
