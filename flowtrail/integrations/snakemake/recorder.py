@@ -51,9 +51,9 @@ from . import workflow as wf
 from .artifacts import ArtifactCollector, Known
 from .jobs import ENGINE, METADATA_SLACK_S, Job, JobCounts, JobRuns, utc
 from .openlineage_relay import OpenLineageRelay
-from .streams import StreamNodes
 from .options import Options
 from .reporting import _ensure_log_handler, _registry_error, quiet_logging
+from .streams import StreamNodes
 
 __all__ = [
     "ENGINE",
