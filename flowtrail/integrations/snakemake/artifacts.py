@@ -185,7 +185,7 @@ class ArtifactCollector:
         hash_mode = self.hash_mode if draft.state is not None else "full"
         try:
             if draft.held is not None:  # read the bytes through the held link, keyed as the output
-                key = self._key_of(draft.location)
+                key = self.key_of(draft.location)
                 if key is None:
                     return None
                 return Artifact(draft.held, key=key, hash_mode=hash_mode, **draft.kwargs)
@@ -198,7 +198,7 @@ class ArtifactCollector:
         """The registered storage location ``location`` lies in (the innermost one), if any."""
         return next((r for r in self._roots if location.startswith(r.rstrip("/") + "/")), None)
 
-    def _key_of(self, location: str) -> str | None:
+    def key_of(self, location: str) -> str | None:
         """The key a file at ``location`` gets in place: its path relative to its storage location."""
         root = self.root_of(location)
         return os.path.relpath(location, root).replace(os.sep, "/") if root is not None else None

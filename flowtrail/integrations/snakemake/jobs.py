@@ -190,6 +190,9 @@ class JobRuns:
         unchanged = [a.uid for a in saved if a.run_id != job.run.id]
         if unchanged:
             metrics["outputs_unchanged"] = unchanged
+        unreadable = self._unreadable(job, saved)
+        if unreadable:
+            metrics["unreadable"] = unreadable
         if job.benchmark is not None:
             numbers = wf.benchmark_metrics(job.benchmark.location(job.cwd))
             if numbers:
@@ -200,6 +203,34 @@ class JobRuns:
             finished = end  # the output's mtime: the real end, also when a cluster is polled late
         finish_run(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, instance=self._instance)
         self._counts.completed += 1
+
+    def _unreadable(self, job: Job, saved: list[Any]) -> dict[str, list[str]]:
+        """``{folder output: entries left out}`` for folder outputs with links that lead nowhere.
+
+        The folder is registered with what can be read; the run's metrics and the artifact's
+        description say what could not (flowtrail also warns on stderr when it hashes the folder).
+        """
+        from flowtrail.core.saving import update_artifact
+
+        found: dict[str, list[str]] = {}
+        for ref in job.outputs:
+            location = ref.location(job.cwd)
+            if ref.is_url or not os.path.isdir(location):
+                continue
+            dead = paths.dead_links(location)
+            if not dead:
+                continue
+            found[ref.name] = dead[:100]
+            key = self._artifacts.key_of(location)
+            for artifact in saved:
+                if artifact.key == key and artifact.kind == "folder" and artifact.run_id == job.run.id:
+                    if not artifact.description:
+                        shown = ", ".join(dead[:5]) + (f" and {len(dead) - 5} more" if len(dead) > 5 else "")
+                        artifact.description = (
+                            f"Recorded without {len(dead)} link(s) that lead nowhere (dangling, or a loop): {shown}"
+                        )
+                        update_artifact(artifact)
+        return found
 
     @staticmethod
     def _products(job: Job) -> list[tuple[paths.FileRef, str | None]]:

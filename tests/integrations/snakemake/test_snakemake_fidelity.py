@@ -132,3 +132,31 @@ def test_a_pipe_connects_its_producer_and_consumer(smk, validate):
 
     smk.run(workdir, "--forcerun", "numbers")  # a stream made again is a new version of its key
     assert [a.version for a in stream.versions] == [1, 2]
+
+
+def test_a_folder_with_a_symlink_loop_is_recorded_with_what_can_be_read(smk):
+    workdir = smk.workflow("looped", {
+        "Snakefile": '''
+            rule all:
+                input: "listing.txt"
+
+            rule parts:
+                output: directory("parts")
+                shell: "mkdir -p {output}; echo 1 > {output}/x.txt; echo 2 > {output}/y.txt; ln -s b {output}/a; ln -s a {output}/b"
+
+            rule listing:
+                input: "parts"
+                output: "listing.txt"
+                shell: "cat {input}/x.txt {input}/y.txt > {output}"
+        ''',
+    })  # fmt: skip
+    result = smk.run(workdir)
+
+    jobs = by_name(ft.Run.get(transform__key="looped/Snakefile").children)
+    parts = ft.Artifact.get(key="parts")
+    assert parts.kind == "folder" and parts.run == jobs["parts"]
+    assert parts.n_files == 3 and parts.size == 4  # x.txt, y.txt and Snakemake's .snakemake_timestamp
+    assert "2 link(s) that lead nowhere" in parts.description and "a, b" in parts.description
+    assert jobs["parts"].metrics["unreadable"] == {"parts": ["a", "b"]}
+    assert jobs["listing"].inputs == [parts]
+    assert "left out 2 link(s) that lead nowhere (dangling, or a loop): a, b" in result.stderr
