@@ -284,14 +284,31 @@ class JobRuns:
                 self._complete(job, when, self._record_of(job))
 
     # -- failure --------------------------------------------------------------------------------
-    def _job_failed(self, data: dict[str, Any], when: float) -> None:
+    def _output_check_failed(self, message: str, when: float) -> None:
+        """Fail the job whose outputs failed Snakemake's checks after it ran (``ensure()``, missing files).
+
+        Snakemake then logs only the error (no ``job_error``, no ``job_finished``), naming the rule
+        and the files; its metadata may already say the job completed.
+        """
+        rule = wf.output_check_rule(message)
+        if rule is None:
+            return
+        lines = {line.split(" (rule ", 1)[0].strip() for line in message.splitlines()}
+        candidates = [job for job in self._jobs.values() if job.rule == rule]
+        named = [job for job in candidates if any(ref.name in lines for ref in job.outputs)]
+        for job in named or (candidates if len(candidates) == 1 else []):
+            if message in self._pending_errors:
+                self._pending_errors.remove(message)
+            self._job_failed({"jobid": job.jobid}, when, message)
+
+    def _job_failed(self, data: dict[str, Any], when: float, message: str | None = None) -> None:
         from flowtrail.core.tracking import finish_run
 
         job = self._jobs.get(data.get("jobid"))  # type: ignore[arg-type]
         if job is None:
             return
         self._forget(job)
-        message = self._error_for(job)
+        message = message or self._error_for(job)
         if message and "died with <Signals.SIGINT" in message:
             self._interrupted = True  # Ctrl-C reached the job before Snakemake said so
         aux = data.get("aux") if isinstance(data.get("aux"), dict) else {}

@@ -194,6 +194,7 @@ class Recorder(JobRuns):
             self._last_error = message
             if event.data.get("exception") != "WorkflowError":
                 self._pending_errors = [*self._pending_errors[-20:], message]
+            self._output_check_failed(message, event.time)
         elif kind == ev.INTERRUPT:
             self._interrupted = True
         elif kind == ev.WORKFLOW_STARTED:

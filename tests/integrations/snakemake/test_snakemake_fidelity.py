@@ -5,6 +5,7 @@ Each test is a minimal workflow for one way lineage used to get lost (issue 19, 
 
 from __future__ import annotations
 
+import hashlib
 import signal
 
 from snakemake_helpers import fresh_reads, problems, recorder_of, wait_for_path
@@ -160,3 +161,53 @@ def test_a_folder_with_a_symlink_loop_is_recorded_with_what_can_be_read(smk):
     assert jobs["parts"].metrics["unreadable"] == {"parts": ["a", "b"]}
     assert jobs["listing"].inputs == [parts]
     assert "left out 2 link(s) that lead nowhere (dangling, or a loop): a, b" in result.stderr
+
+
+def test_an_ensure_failure_is_a_failed_job(smk):
+    workdir = smk.workflow("ensured", {
+        "Snakefile": '''
+            rule all:
+                input: "empty.txt", "fine.txt"
+
+            rule empty:
+                output: ensure("empty.txt", non_empty=True)
+                shell: "touch {output}"
+
+            rule fine:
+                output: ensure("fine.txt", non_empty=True)
+                shell: "echo fine > {output}"
+        ''',
+    })  # fmt: skip
+    smk.run(workdir, "--keep-going", expect=1)
+
+    workflow = ft.Run.get(transform__key="ensured/Snakefile")
+    jobs = by_name(workflow.children)
+    assert jobs["empty"].status == "failed"
+    assert "Detected unexpected empty output files" in jobs["empty"].error and jobs["empty"].outputs == []
+    assert jobs["fine"].status == "completed"
+    assert workflow.status == "failed" and "Failed jobs: empty (jobid" in workflow.error
+    assert workflow.metrics == {"jobs_completed": 1, "jobs_failed": 1, "jobs_aborted": 0}
+
+
+def test_a_long_shell_command_is_cut_with_a_mark(smk):
+    words = " ".join(f"word{i}" for i in range(800))  # about 6,000 characters
+    workdir = smk.workflow("longcmd", {
+        "Snakefile": f'''
+            rule all:
+                input: "words.txt"
+
+            rule words:
+                output: "words.txt"
+                shell: "echo {words} > {{output}}"
+        ''',
+    })  # fmt: skip
+    smk.run(workdir)
+
+    job = by_name(ft.Run.get(transform__key="longcmd/Snakefile").children)["words"]
+    full = f"echo {words} > words.txt"
+    params = job.params
+    assert params["shellcmd_chars"] == len(full) and len(full) > 3000
+    assert params["shellcmd"].endswith(f" [... cut: the command has {len(full)} characters]")
+    assert full.startswith(params["shellcmd"].split(" [... cut:")[0]) and len(params["shellcmd"]) <= 3000
+    assert params["shellcmd_md5"] == hashlib.md5(full.encode()).hexdigest()
+    assert words in job.transform.source_code  # the rule's code, whole
