@@ -75,10 +75,12 @@ class OutputHolder(logging.Filter):
             try:
                 if not stat.S_ISREG(os.stat(location).st_mode):
                     continue  # folders cannot be hard-linked; pipes are not files
-                folder = os.path.join(cwd, HELD_DIR, str(os.getpid()), str(next(self._serial)))
-                os.makedirs(folder, exist_ok=True)
-                self._folders.add(os.path.join(cwd, HELD_DIR, str(os.getpid())))
-                link = os.path.join(folder, os.path.basename(location))
+                folder = os.path.join(cwd, HELD_DIR, str(os.getpid()))
+                if folder not in self._folders:
+                    os.makedirs(folder, exist_ok=True)
+                    self._folders.add(folder)
+                # The output's own name last, so the link has the output's suffix.
+                link = os.path.join(folder, f"{next(self._serial)}-{os.path.basename(location)}")
                 os.link(os.path.realpath(location), link)
             except OSError:  # another file system, no permission: recorded while it exists
                 continue
@@ -86,16 +88,15 @@ class OutputHolder(logging.Filter):
         return held
 
     def folders(self) -> set[str]:
-        """The holding folders this Snakemake process made (removed at the end, whatever is left)."""
+        """The holding folder(s) this Snakemake process made (removed at the end, with whatever is left)."""
         return set(self._folders)
 
 
 def release(held: dict[str, str]) -> None:
-    """Remove held links (and their now empty folders) once the job's outputs are recorded."""
+    """Remove held links once the job's outputs are recorded."""
     for link in held.values():
         try:
             os.unlink(link)
-            os.rmdir(os.path.dirname(link))
         except OSError:
             pass
 
