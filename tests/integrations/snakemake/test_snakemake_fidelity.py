@@ -163,30 +163,38 @@ def test_a_folder_with_a_symlink_loop_is_recorded_with_what_can_be_read(smk):
     assert "left out 2 link(s) that lead nowhere (dangling, or a loop): a, b" in result.stderr
 
 
-def test_an_ensure_failure_is_a_failed_job(smk):
+def test_an_ensure_failure_or_a_missing_output_is_a_failed_job(smk):
     workdir = smk.workflow("ensured", {
         "Snakefile": '''
             rule all:
-                input: "empty.txt", "fine.txt"
+                input: "empty.txt", "fine.txt", "forgotten.txt"
 
             rule empty:
                 output: ensure("empty.txt", non_empty=True)
                 shell: "touch {output}"
+
+            rule forgets:
+                output: "forgotten.txt"
+                shell: "true"
 
             rule fine:
                 output: ensure("fine.txt", non_empty=True)
                 shell: "echo fine > {output}"
         ''',
     })  # fmt: skip
-    smk.run(workdir, "--keep-going", expect=1)
+    smk.run(workdir, "--keep-going", "--latency-wait", "1", expect=1)
 
     workflow = ft.Run.get(transform__key="ensured/Snakefile")
     jobs = by_name(workflow.children)
     assert jobs["empty"].status == "failed"
     assert "Detected unexpected empty output files" in jobs["empty"].error and jobs["empty"].outputs == []
+    assert jobs["forgets"].status == "failed" and "output files are missing" in jobs["forgets"].error
     assert jobs["fine"].status == "completed"
-    assert workflow.status == "failed" and "Failed jobs: empty (jobid" in workflow.error
-    assert workflow.metrics == {"jobs_completed": 1, "jobs_failed": 1, "jobs_aborted": 0}
+    assert workflow.status == "failed" and "Failed jobs: " in workflow.error
+    assert sorted(name.split(" (")[0] for name in workflow.error.split("Failed jobs: ")[1].split(", ")) == [
+        "empty", "forgets",
+    ]  # fmt: skip
+    assert workflow.metrics == {"jobs_completed": 1, "jobs_failed": 2, "jobs_aborted": 0}
 
 
 def test_a_long_shell_command_is_cut_with_a_mark(smk):
