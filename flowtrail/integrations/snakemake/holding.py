@@ -9,7 +9,9 @@ thread that logs ``job_finished``, before Snakemake goes on to remove anything: 
 each of the job's local output files a second name, a hard link in a holding folder
 (``.snakemake/flowtrail/held/`` of the working directory). A hard link costs one system call and
 no copy; it keeps the bytes readable after Snakemake removed the output's own name. The event
-carries ``{output: held link}``; the recorder registers an output that has vanished from its held
+carries ``{output: held link}`` (under ``--quiet progress``, where Snakemake logs no
+``job_finished``, the ``job_info`` of the first job reading an output carries its producer's
+links instead); the recorder registers an output that has vanished from its held
 link (:mod:`.artifacts`) and removes each link once the job is recorded. Outputs it cannot link (a
 folder, another file system) are recorded as before while they exist.
 
@@ -37,6 +39,7 @@ class OutputHolder(logging.Filter):
     def __init__(self) -> None:
         super().__init__("flowtrail-output-holder")
         self._outputs: dict[int, tuple[str, list[str]]] = {}  # jobid -> (cwd, output locations)
+        self._producers: dict[str, int] = {}  # output location -> jobid, while its job is open
         self._serial = itertools.count()
         self._folders: set[str] = set()
 
@@ -45,13 +48,18 @@ class OutputHolder(logging.Filter):
             kind = getattr(record, "event", None)
             kind = str(getattr(kind, "value", kind)) if kind is not None else None
             if kind == ev.JOB_INFO:
+                held = self._hold_inputs(record)
+                if held:
+                    setattr(record, HELD_FIELD, held)
                 self._remember(record)
             elif kind == ev.JOB_FINISHED:
                 held = self._hold(getattr(record, "job_id", None))
                 if held:
                     setattr(record, HELD_FIELD, held)
-            elif kind in (ev.JOB_ERROR,):
-                self._outputs.pop(getattr(record, "jobid", None), None)  # type: ignore[arg-type]
+            elif kind == ev.JOB_ERROR:
+                entry = self._outputs.pop(getattr(record, "jobid", None), None)  # type: ignore[arg-type]
+                for location in entry[1] if entry else []:
+                    self._producers.pop(location, None)
         except Exception:  # never in Snakemake's way
             pass
         return True
@@ -64,6 +72,19 @@ class OutputHolder(logging.Filter):
         refs = [ref for ref in paths.parse_all(getattr(record, "output", None)) if not ref.is_url]
         if refs:
             self._outputs[jobid] = (cwd, [ref.location(cwd) for ref in refs])
+            for ref in refs:
+                self._producers[ref.location(cwd)] = jobid
+
+    def _hold_inputs(self, record: logging.LogRecord) -> dict[str, str]:
+        """Hold the outputs of open jobs this job reads: they are finished, although (under ``--quiet
+        progress``) Snakemake logged no ``job_finished`` for them."""
+        cwd = os.getcwd()
+        held: dict[str, str] = {}
+        for ref in paths.parse_all(getattr(record, "input", None)):
+            jobid = self._producers.get(ref.location(cwd)) if not ref.is_url else None
+            if jobid is not None:
+                held.update(self._hold(jobid))
+        return held
 
     def _hold(self, jobid: Any) -> dict[str, str]:
         entry = self._outputs.pop(jobid, None) if isinstance(jobid, int) else None
@@ -72,6 +93,7 @@ class OutputHolder(logging.Filter):
         cwd, locations = entry
         held: dict[str, str] = {}
         for location in locations:
+            self._producers.pop(location, None)
             try:
                 if not stat.S_ISREG(os.stat(location).st_mode):
                     continue  # folders cannot be hard-linked; pipes are not files

@@ -112,7 +112,15 @@ class JobRuns:
         if previous is not None:  # logged again before it ended (a restarted group): close the old run
             self._abort(previous, event.time, "Snakemake started this job again")
         input_refs = paths.parse_all(data.get("input"))
-        self._complete_producers(input_refs, cwd, event.time)
+        held = _held(event)  # producers' outputs, held when this job was logged (see .holding)
+        for location, link in held.items():
+            producer = self._jobs.get(self._producers.get(location))  # type: ignore[arg-type]
+            if producer is not None:
+                producer.held[location] = link
+        try:
+            self._complete_producers(input_refs, cwd, event.time)
+        finally:
+            holding.release(held)
         inputs = self._artifacts.register_inputs(input_refs, cwd)
         inputs += self._streams.inputs(data.get("input"), cwd, self._artifacts.root_of)  # pipes
         self._openlineage.hold_start()

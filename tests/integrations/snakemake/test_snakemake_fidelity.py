@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import signal
 
+import pytest
 from snakemake_helpers import fresh_reads, problems, recorder_of, wait_for_path
 
 import flowtrail as ft
@@ -17,9 +18,11 @@ def by_name(runs):
     return {run.name: run for run in runs}
 
 
-def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk, process_groups):
+@pytest.mark.parametrize("quiet", [False, True], ids=["default", "quiet-progress"])
+def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk, process_groups, quiet):
     # The recorder is paused (as on a busy machine) until Snakemake has removed the temp file:
-    # the bytes are read through the hard link taken when the producing job finished.
+    # the bytes are read through the hard link taken when the producing job finished (under
+    # --quiet progress, which logs no job_finished, when its consumer was logged).
     workdir = smk.workflow("temp", {
         "Snakefile": '''
             rule all:
@@ -35,7 +38,7 @@ def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk,
                 shell: "wc -l < {input} > {output}"
         ''',
     })  # fmt: skip
-    process = smk.start(workdir)
+    process = smk.start(workdir, *(["--quiet", "progress"] if quiet else []))
     process_groups.append(process)
     recorder = recorder_of(process)
     recorder.send_signal(signal.SIGSTOP)
