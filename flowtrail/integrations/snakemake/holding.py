@@ -36,8 +36,9 @@ HELD_FIELD = "flowtrail_held"  # the LogRecord attribute (and event data key) na
 class OutputHolder(logging.Filter):
     """Hard-links each finished job's output files before Snakemake may remove them (see module docs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, finished_logged: bool = True) -> None:
         super().__init__("flowtrail-output-holder")
+        self.finished_logged = finished_logged  # False under --quiet progress: hold at the consumer
         self._outputs: dict[int, tuple[str, list[str]]] = {}  # jobid -> (cwd, output locations)
         self._producers: dict[str, int] = {}  # output location -> jobid, while its job is open
         self._serial = itertools.count()
@@ -48,7 +49,7 @@ class OutputHolder(logging.Filter):
             kind = getattr(record, "event", None)
             kind = str(getattr(kind, "value", kind)) if kind is not None else None
             if kind == ev.JOB_INFO:
-                held = self._hold_inputs(record)
+                held = self._hold_inputs(record) if not self.finished_logged else {}
                 if held:
                     setattr(record, HELD_FIELD, held)
                 self._remember(record)
@@ -81,8 +82,10 @@ class OutputHolder(logging.Filter):
         cwd = os.getcwd()
         held: dict[str, str] = {}
         for ref in paths.parse_all(getattr(record, "input", None)):
-            jobid = self._producers.get(ref.location(cwd)) if not ref.is_url else None
-            if jobid is not None:
+            location = ref.location(cwd)
+            jobid = self._producers.get(location) if not ref.is_url else None
+            # Jobs of a group are all logged before any of them runs: not written yet, not finished.
+            if jobid is not None and os.path.isfile(location):
                 held.update(self._hold(jobid))
         return held
 

@@ -95,18 +95,19 @@ class LogHandler(LogHandlerBase):
         if getattr(self.common_settings, "dryrun", False):
             return  # a dry run records nothing
         settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
+        finished_logged = not _quiet_progress(self.common_settings)
         self.channel = open_channel(
             Options(
                 instance=settings.instance or None,
                 hash_mode=settings.hash if settings.hash in HASH_MODES else "full",
                 openlineage=settings.openlineage != "off",
                 flush_timeout=float(settings.flush_timeout),
-                finished_logged=not _quiet_progress(self.common_settings),
+                finished_logged=finished_logged,
                 project=settings.project or None,
             )
         )
         # On Snakemake's logger itself, so it runs before Snakemake removes temp() outputs.
-        self.holder = OutputHolder()
+        self.holder = OutputHolder(finished_logged)
         logging.getLogger("snakemake.logging").addFilter(self.holder)
 
     def emit(self, record: logging.LogRecord) -> None:
