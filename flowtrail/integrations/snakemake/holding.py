@@ -7,13 +7,14 @@ be gone before the recorder hashes it, and both of its edges (producer and consu
 :class:`OutputHolder` is a :class:`logging.Filter` on Snakemake's own logger, so it runs in the
 thread that logs ``job_finished``, before Snakemake goes on to remove anything: there it gives
 each of the job's local output files a second name, a hard link in a holding folder
-(``.snakemake/flowtrail/held/`` of the working directory). A hard link costs one system call and
+(``.snakemake/flowtrail/held/`` of the working directory); a ``directory()`` output of at most
+:data:`MAX_TREE_FILES` files is mirrored as a tree of hard links. A hard link costs one system call and
 no copy; it keeps the bytes readable after Snakemake removed the output's own name. The event
 carries ``{output: held link}`` (under ``--quiet progress``, where Snakemake logs no
 ``job_finished``, the ``job_info`` of the first job reading an output carries its producer's
 links instead); the recorder registers an output that has vanished from its held
-link (:mod:`.artifacts`) and removes each link once the job is recorded. Outputs it cannot link (a
-folder, another file system) are recorded as before while they exist.
+link (:mod:`.artifacts`) and removes each link once the job is recorded. Outputs it cannot link
+(another file system, a larger folder) are recorded as before while they exist.
 
 Snakemake logs no flag saying which outputs are ``temp()``, so every output file is held: one
 ``link()`` per file and job.
@@ -85,7 +86,7 @@ class OutputHolder(logging.Filter):
             location = ref.location(cwd)
             jobid = self._producers.get(location) if not ref.is_url else None
             # Jobs of a group are all logged before any of them runs: not written yet, not finished.
-            if jobid is not None and os.path.isfile(location):
+            if jobid is not None and os.path.exists(location):
                 held.update(self._hold(jobid))
         return held
 
@@ -98,15 +99,20 @@ class OutputHolder(logging.Filter):
         for location in locations:
             self._producers.pop(location, None)
             try:
-                if not stat.S_ISREG(os.stat(location).st_mode):
-                    continue  # folders cannot be hard-linked; pipes are not files
+                mode = os.stat(location).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    continue  # pipes and sockets are not files
                 folder = os.path.join(cwd, HELD_DIR, str(os.getpid()))
                 if folder not in self._folders:
                     os.makedirs(folder, exist_ok=True)
                     self._folders.add(folder)
                 # The output's own name last, so the link has the output's suffix.
                 link = os.path.join(folder, f"{next(self._serial)}-{os.path.basename(location)}")
-                os.link(os.path.realpath(location), link)
+                if stat.S_ISDIR(mode):
+                    if not _link_tree(location, link):
+                        continue
+                else:
+                    os.link(os.path.realpath(location), link)
             except OSError:  # another file system, no permission: recorded while it exists
                 continue
             held[location] = link
@@ -117,11 +123,38 @@ class OutputHolder(logging.Filter):
         return set(self._folders)
 
 
+MAX_TREE_FILES = 1000  # a directory() output with more files is not held (one link() per file)
+
+
+def _link_tree(folder: str, target: str) -> bool:
+    """Mirror ``folder`` as hard links below ``target``; False (and nothing left) for large trees."""
+    files = []
+    for dirpath, _dirs, names in os.walk(folder):
+        files.extend(os.path.join(dirpath, name) for name in names)
+        if len(files) > MAX_TREE_FILES:
+            return False
+    try:
+        for path in files:
+            copy = os.path.join(target, os.path.relpath(path, folder))
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            if os.path.islink(path) and not os.path.exists(path):
+                os.symlink(os.readlink(path), copy)  # a link that leads nowhere stays one
+            else:
+                os.link(os.path.realpath(path), copy)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return True
+
+
 def release(held: dict[str, str]) -> None:
-    """Remove held links once the job's outputs are recorded."""
+    """Remove held links (and held folder trees) once the job's outputs are recorded."""
     for link in held.values():
         try:
-            os.unlink(link)
+            if os.path.isdir(link) and not os.path.islink(link):
+                shutil.rmtree(link)
+            else:
+                os.unlink(link)
         except OSError:
             pass
 

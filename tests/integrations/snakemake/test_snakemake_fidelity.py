@@ -32,10 +32,14 @@ def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk,
                 output: temp("joined.txt")
                 shell: "while [ ! -e go ]; do sleep 0.05; done; printf 'a\\\\nb\\\\n' > {output}"
 
+            rule pieces:
+                output: temp(directory("pieces"))
+                shell: "while [ ! -e go ]; do sleep 0.05; done; mkdir -p {output}/sub; echo 1 > {output}/one.txt; echo 22 > {output}/sub/two.txt"
+
             rule summary:
-                input: "joined.txt"
+                input: "joined.txt", "pieces"
                 output: "summary.txt"
-                shell: "wc -l < {input} > {output}"
+                shell: "cat {input[0]} {input[1]}/one.txt | wc -l > {output}"
         ''',
     })  # fmt: skip
     process = smk.start(workdir, *(["--quiet", "progress"] if quiet else []))
@@ -45,7 +49,8 @@ def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk,
     try:
         (workdir / "go").touch()
         wait_for_path(workdir / "summary.txt")
-        wait_for_path(workdir / "joined.txt", exists=False)  # Snakemake removed it after use
+        wait_for_path(workdir / "joined.txt", exists=False)  # Snakemake removed them after use
+        wait_for_path(workdir / "pieces", exists=False)
     finally:
         recorder.send_signal(signal.SIGCONT)
     assert process.wait(120) == 0
@@ -55,7 +60,10 @@ def test_a_temp_file_removed_before_the_recorder_got_to_it_keeps_both_edges(smk,
     joined = ft.Artifact.get(key="joined.txt")
     assert joined.run == jobs["make"] and joined.size == 4 and joined.path == "joined.txt"
     assert joined.hash is not None and joined.location == str(workdir / "joined.txt")
-    assert jobs["summary"].inputs == [joined]
+    pieces = ft.Artifact.get(key="pieces")  # a temp(directory()) too, read through a tree of links
+    assert pieces.run == jobs["pieces"] and pieces.kind == "folder" and pieces.path == "pieces"
+    assert pieces.n_files == 3 and pieces.size == 2 + 3  # with Snakemake's .snakemake_timestamp
+    assert sorted(a.key for a in jobs["summary"].inputs) == ["joined.txt", "pieces"]
     assert [a.key for a in jobs["summary"].outputs] == ["summary.txt"]
     assert not list((workdir / ".snakemake").glob("flowtrail/held/*"))  # no link (or folder) left behind
 
