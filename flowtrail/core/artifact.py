@@ -77,7 +77,7 @@ class Artifact(LineageMixin, Record):
     schema_id: Mapped[int | None] = mapped_column(ForeignKey("schema.id", ondelete="SET NULL"))  # curated against
 
     storage: Mapped[Storage] = relationship()
-    run: Mapped[Run | None] = relationship(back_populates="outputs")
+    run: Mapped[Run | None] = relationship(back_populates="produced")
     input_of_runs: Mapped[list[Run]] = relationship(
         secondary=run_input, back_populates="inputs", viewonly=True, order_by="Run.id"
     )

@@ -78,12 +78,38 @@ def artifact_tree(artifact: Artifact) -> Tree:
                 branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
             if len(inputs) > 20:
                 branch.add(f"... {len(inputs) - 20} more")
+    _add_other_makers(tree, artifact)
     readers = artifact.input_of_runs
     if readers:
         branch = tree.add(f"[bold]Read by[/bold] ({len(readers)} runs)")
         for reader in readers[:20]:
             branch.add(f"{reader.transform.key} [dim]{reader.uid}[/dim] {_status(reader.status)}")
     return tree
+
+
+def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
+    """Runs besides the producer that output this artifact, with how (a rerun wrote it, a task forwarded it)."""
+    from sqlalchemy import select
+
+    from .instance import current
+    from .run import Run, run_output
+
+    sessions = current().sessions
+    session = sessions.current()
+    try:
+        query = (
+            select(Run, run_output.c.kind)
+            .join(run_output, run_output.c.run_id == Run.id)
+            .where(run_output.c.artifact_id == artifact.id)
+            .order_by(Run.id)
+        )
+        rows = list(session.execute(query))
+    finally:
+        sessions.end_read()
+    if rows:
+        branch = tree.add(f"[bold]Also output by[/bold] ({len(rows)} runs)")
+        for other, kind in rows[:20]:
+            branch.add(f"{other.transform.key} [dim]{other.uid}[/dim] {_status(other.status)} ({kind})")
 
 
 def run_tree(run: Run) -> Tree:
@@ -101,11 +127,15 @@ def run_tree(run: Run) -> Tree:
         params = tree.add("[bold]params[/bold]")
         for key, value in run.params.items():
             params.add(f"{key} = {value!r}")
+    kinds = run.output_kinds if run.outputs else {}
     for label, items in (("inputs", run.inputs), ("outputs", run.outputs)):
         if items:
             branch = tree.add(f"[bold]{label}[/bold] ({len(items)})")
             for item in items[:50]:
-                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+                # An output this run did not produce first says how it has it ("forwarded", "wrote", "reused").
+                how = kinds.get(item.id, "produced") if label == "outputs" else "produced"
+                mark = "" if how == "produced" else f" ({how})"
+                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]{mark}")
     if run.children:
         branch = tree.add(f"[bold]child runs[/bold] ({len(run.children)})")
         for child in run.children[:50]:

@@ -12,6 +12,7 @@ cores a copy costs little more than hashing alone.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import queue
 import threading
@@ -27,6 +28,7 @@ HASH_TYPE_STAT = "size-mtime"  # opt-in for huge outputs: identifies a file vers
 HASH_MODES = ("full", "size-mtime")
 
 Progress = Callable[[int], None]
+logger = logging.getLogger("flowtrail")
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,32 @@ def combine_folder(entries: Iterable[tuple[str, Digest]]) -> Digest:
     return Digest(md5.hexdigest(), HASH_TYPE_FOLDER, size, count)
 
 
-def folder_files(folder: str | os.PathLike[str]) -> list[tuple[str, Path]]:
-    """The files below ``folder`` as sorted ``(relative posix path, absolute path)`` pairs."""
+def folder_files(folder: str | os.PathLike[str], dead: list[str] | None = None) -> list[tuple[str, Path]]:
+    """The files below ``folder`` as sorted ``(relative posix path, absolute path)`` pairs.
+
+    Links that lead nowhere (dangling, or a loop such as ``a -> b -> a``) have no bytes to read:
+    they are left out with a warning, and their relative paths added to ``dead`` when given.
+    """
     root = Path(folder)
     files = []
+    skipped = []
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             full = Path(dirpath) / name
-            files.append((full.relative_to(root).as_posix(), full))
+            relpath = full.relative_to(root).as_posix()
+            if full.is_symlink() and not os.path.exists(full):
+                skipped.append(relpath)
+                continue
+            files.append((relpath, full))
     files.sort()
+    if skipped:
+        skipped.sort()
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        logger.warning(
+            "%s: left out %d link(s) that lead nowhere (dangling, or a loop): %s", folder, len(skipped), shown
+        )
+        if dead is not None:
+            dead.extend(skipped)
     return files
 
 

@@ -1,8 +1,9 @@
 """Lineage graph queries: upstream and downstream closures in one recursive SQL statement.
 
-The graph is bipartite: an artifact is *read by* runs (``run_input``) and *produced by* one run
-(``artifact.run_id``). A closure walks artifact -> producing run -> that run's inputs (upstream)
-or artifact -> reading runs -> their outputs (downstream) with ``WITH RECURSIVE``, which SQLite
+The graph is bipartite: an artifact is *read by* runs (``run_input``) and *made by* its producer
+(``artifact.run_id``) and every run linked to it as an output (``run_output``: a rerun that made
+the same bytes, a task forwarding a file). A closure walks artifact -> making runs -> their inputs
+(upstream) or artifact -> reading runs -> their outputs (downstream) with ``WITH RECURSIVE``, which SQLite
 and PostgreSQL both run with index lookups, so the cost follows the size of the answer rather than
 the size of the registry. ``UNION`` (not ``UNION ALL``) stops cycles, e.g. a run that reads and
 rewrites the same key. The same statement returns the edges, and records are loaded only when
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
-from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input
+from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -36,20 +37,29 @@ Direction = Literal["up", "down", "both"]
 Way = Literal["up", "down"]
 CHUNK = 500
 
-# The recursive step for each direction, over artifact ids.
+# An artifact's makers are its producer (``artifact.run_id``) and every run linked to it in
+# ``run_output`` (reruns, forwarding tasks). The recursive step may name ``walk`` only once (a
+# PostgreSQL rule), so both kinds of edge are reached in one SELECT: a LEFT JOIN on the links and
+# an index lookup on either run id.
 _STEP = {
     "up": "SELECT ri.artifact_id{next} FROM walk JOIN artifact a ON a.id = walk.id "
-    "JOIN run_input ri ON ri.run_id = a.run_id{where}",
-    "down": "SELECT a.id{next} FROM walk JOIN run_input ri ON ri.artifact_id = walk.id "
-    "JOIN artifact a ON a.run_id = ri.run_id{where}",
+    "LEFT JOIN run_output ro ON ro.artifact_id = a.id "
+    "JOIN run_input ri ON ri.run_id IN (a.run_id, ro.run_id){where}",
+    "down": "SELECT o.id{next} FROM walk JOIN run_input ri ON ri.artifact_id = walk.id "
+    "LEFT JOIN run_output ro ON ro.run_id = ri.run_id "
+    "JOIN artifact o ON o.run_id = ri.run_id OR o.id = ro.artifact_id{where}",
 }
-# What each reached artifact contributes: its producing run and that run's inputs (up), or the
-# runs reading it and their outputs (down), as (artifact, depth, run, other artifact) rows.
+# What each reached artifact contributes: its making runs and their inputs (up), or the runs
+# reading it and their outputs (down), as (artifact, depth, run, other artifact) rows.
 _EDGES = {
     "up": "SELECT reached.id, reached.depth, a.run_id, ri.artifact_id FROM reached "
-    "JOIN artifact a ON a.id = reached.id LEFT JOIN run_input ri ON ri.run_id = a.run_id",
+    "JOIN artifact a ON a.id = reached.id LEFT JOIN run_input ri ON ri.run_id = a.run_id "
+    "UNION ALL SELECT reached.id, reached.depth, ro.run_id, ri.artifact_id FROM reached "
+    "JOIN run_output ro ON ro.artifact_id = reached.id LEFT JOIN run_input ri ON ri.run_id = ro.run_id",
     "down": "SELECT reached.id, reached.depth, ri.run_id, o.id FROM reached "
-    "LEFT JOIN run_input ri ON ri.artifact_id = reached.id LEFT JOIN artifact o ON o.run_id = ri.run_id",
+    "LEFT JOIN run_input ri ON ri.artifact_id = reached.id LEFT JOIN artifact o ON o.run_id = ri.run_id "
+    "UNION ALL SELECT reached.id, reached.depth, ri.run_id, ro.artifact_id FROM reached "
+    "JOIN run_input ri ON ri.artifact_id = reached.id JOIN run_output ro ON ro.run_id = ri.run_id",
 }
 
 
@@ -188,8 +198,9 @@ def _seed(session: Any, node: Any, way: Way) -> tuple[set[int], set[int], set[tu
                 seeds.add(artifact_id)
                 edges.add((f"artifact:{artifact_id}", f"run:{run_id}"))
         else:
-            rows = session.execute(select(Artifact.id, Artifact.run_id).where(Artifact.run_id.in_(chunk)))
-            for artifact_id, run_id in rows:
+            produced = session.execute(select(Artifact.id, Artifact.run_id).where(Artifact.run_id.in_(chunk)))
+            linked = session.execute(select(run_output.c.artifact_id, run_output.c.run_id).where(run_output.c.run_id.in_(chunk)))
+            for artifact_id, run_id in [*produced, *linked]:
                 seeds.add(artifact_id)
                 edges.add((f"run:{run_id}", f"artifact:{artifact_id}"))
     return seeds, set(runs), edges

@@ -11,7 +11,7 @@ from .label import Label, label_parent
 from .lineage_event import LineageEvent
 from .project import Project
 from .record import Record
-from .run import Run, run_input
+from .run import Run, run_input, run_output
 from .schema import Schema, schema_component, schema_feature
 from .settings import Setting
 from .storage import Storage
@@ -20,5 +20,5 @@ from .transform import Transform
 __all__ = [
     "Artifact", "Collection", "Environment", "Feature", "Label", "LineageEvent", "Project", "Record", "Run",
     "Schema", "Setting", "Storage", "Transform", "artifact_feature_value", "artifact_label", "artifact_project",
-    "collection_artifact", "label_parent", "run_input", "schema_component", "schema_feature",
+    "collection_artifact", "label_parent", "run_input", "run_output", "schema_component", "schema_feature",
 ]  # fmt: skip

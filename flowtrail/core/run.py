@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, or_, select
+from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from .errors import TrackingError
 from .record import LineageMixin, Record, utcnow
@@ -27,6 +27,22 @@ run_input = Table(
     Column("artifact_id", Integer, ForeignKey("artifact.id", ondelete="CASCADE"), primary_key=True),
     # Covers downstream walks (artifact -> reading runs) without touching the table.
     Index("ix_run_input_artifact_run", "artifact_id", "run_id"),
+)
+
+# How a run that is not an artifact's producer (``artifact.run_id``) came to have it as an output:
+# "wrote" -- it made the same bytes again (a rerun; dedup kept the first record), "forwarded" -- it
+# declared as its output a file whose bytes another run made (a symlink, a pass-through input),
+# "reused" -- the engine skipped it and handed on stored or cached outputs.
+OUTPUT_KINDS = ("wrote", "forwarded", "reused")
+
+run_output = Table(
+    "run_output",
+    Record.metadata,
+    Column("run_id", Integer, ForeignKey("run.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifact.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), nullable=False, default="wrote"),
+    # Covers upstream walks (artifact -> every run that output it) without touching the table.
+    Index("ix_run_output_artifact_run", "artifact_id", "run_id"),
 )
 
 
@@ -63,7 +79,13 @@ class Run(LineageMixin, Record):
     children: Mapped[list[Run]] = relationship(back_populates="parent", order_by="Run.id")
     environment: Mapped[Environment | None] = relationship()
     inputs: Mapped[list[Artifact]] = relationship(secondary=run_input, back_populates="input_of_runs", order_by="Artifact.id")
-    outputs: Mapped[list[Artifact]] = relationship(back_populates="run", viewonly=True, order_by="Artifact.id")
+    produced: Mapped[list[Artifact]] = relationship(back_populates="run", viewonly=True, order_by="Artifact.id")
+    # Every artifact this run output: those it produced first plus those linked in ``run_output``.
+    outputs: Mapped[list[Artifact]] = relationship(
+        primaryjoin=lambda: _outputs_join(),
+        viewonly=True,
+        order_by="Artifact.id",
+    )
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         key = self.transform.key if self.transform is not None else None
@@ -86,6 +108,34 @@ class Run(LineageMixin, Record):
         from .instance import current
 
         link_inputs(current(), self, artifacts)
+
+    def add_outputs(self, artifacts: list[Artifact], kind: str = "wrote") -> None:
+        """Record saved artifacts as outputs of this run (idempotent); see :func:`record_outputs`."""
+        record_outputs(self, artifacts, kind=kind)
+
+    @property
+    def output_kinds(self) -> dict[int, str]:
+        """Artifact id -> how this run output it: "produced" (its first producer) or a link kind."""
+        from .artifact import Artifact
+        from .instance import current
+
+        sessions = current().sessions
+        session = sessions.current()
+        try:
+            kinds = {a: "produced" for a in session.scalars(select(Artifact.id).where(Artifact.run_id == self.id))}
+            query = select(run_output.c.artifact_id, run_output.c.kind).where(run_output.c.run_id == self.id)
+            for artifact_id, kind in session.execute(query):
+                kinds.setdefault(artifact_id, kind)
+        finally:
+            sessions.end_read()
+        return kinds
+
+
+def _outputs_join() -> Any:
+    from .artifact import Artifact
+
+    linked = select(run_output.c.artifact_id).where(run_output.c.run_id == Run.id)
+    return or_(Run.id == foreign(Artifact.run_id), Artifact.id.in_(linked))
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -111,6 +161,52 @@ def link_inputs(instance: Any, run: Run, artifacts: list[Artifact]) -> None:
             session.execute(run_input.insert(), [{"run_id": run.id, "artifact_id": i} for i in missing])
     # The relationship collection is stale now; reload it on next access.
     instance.sessions.current().expire(run, ["inputs"])
+
+
+def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", instance: Any = None) -> None:
+    """Link saved artifacts to ``run`` as its outputs, in one short transaction (idempotent).
+
+    Use it when a run output an artifact that was already registered: a rerun that re-made
+    identical bytes (``kind="wrote"``), a task whose declared output is a link to, or a
+    pass-through of, a file another run made (``"forwarded"``), a skipped task whose stored
+    outputs the engine handed on (``"reused"``). The artifact's producer (``artifact.run_id``,
+    the run that registered it first) is kept; artifacts ``run`` produced itself are skipped.
+    """
+    from .instance import current
+
+    if run.id is None:
+        raise TrackingError("record_outputs() needs a saved run.")
+    inst = instance or current()
+    from .database import write_transaction
+
+    with write_transaction(inst.sessions) as session:
+        link_outputs(session, [(run.id, a.id, a.run_id) for a in artifacts if a.id is not None], kind)
+    inst.sessions.current().expire(run, ["outputs"])
+
+
+def link_outputs(session: Session, links: list[tuple[int, int, int | None]], kind: str = "wrote") -> int:
+    """Insert ``(run id, artifact id, producer run id)`` output links that do not exist yet; return how many.
+
+    For bulk writers that already hold a write transaction (``save_artifacts``, engine adapters).
+    Links from an artifact's own producer are skipped: ``artifact.run_id`` already says it.
+    """
+    if kind not in OUTPUT_KINDS:
+        raise TrackingError(f"Unknown output link kind {kind!r}: use one of {', '.join(OUTPUT_KINDS)}.")
+    wanted = {(r, a) for r, a, producer in links if r is not None and a is not None and producer != r}
+    if not wanted:
+        return 0
+    present: set[tuple[int, int]] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        query = select(run_output.c.run_id, run_output.c.artifact_id).where(
+            run_output.c.run_id.in_({r for r, _ in chunk}), run_output.c.artifact_id.in_({a for _, a in chunk})
+        )
+        present.update((r, a) for r, a in session.execute(query))
+    missing = sorted(wanted - present)
+    if missing:
+        session.execute(run_output.insert(), [{"run_id": r, "artifact_id": a, "kind": kind} for r, a in missing])
+    return len(missing)
 
 
 def set_status(session: Session, run: Run, status: str, error: str | None = None) -> None:

@@ -40,6 +40,7 @@ from .objects import (
     temp_relpath,
 )
 from .projects import link_to_run_projects
+from .run import link_outputs
 from .storage import (
     Storage,
     bucket_root,
@@ -88,7 +89,9 @@ def save_artifacts(
 
     New artifacts are outputs of ``run``: by default the current tracked run, ``None`` for
     artifacts no run produced (e.g. a workflow's external inputs). An artifact's own ``run=``
-    wins over both. ``log_duplicates=False`` silences the one-line notice about identical content
+    wins over both. When identical content is already registered, the existing record is
+    returned and the run is linked to it as an output (kind "wrote"; ``run.outputs`` lists it),
+    its first producer kept. ``log_duplicates=False`` silences the one-line notice about identical content
     (engines that save per task use it).
     """
     from .instance import current
@@ -206,6 +209,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             results = []
             user = current_user()
             run_id = run.id if run is not None else None
+            reruns: list[tuple[int, int, int | None]] = []  # identical bytes made again by another run
             for p in prepared:
                 artifact = p.artifact
                 assert p.storage is not None
@@ -215,6 +219,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     if previous is not None and previous.hash == p.digest.hash:
                         p.duplicate_of = previous
                         results.append(previous)
+                        _link_rerun(reruns, artifact, previous, run_id)
                         continue
                     version = previous.version + 1 if previous is not None else 1
                     stem = previous.uid[:16] if previous is not None else new_stem()
@@ -225,6 +230,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     if existing is not None:
                         p.duplicate_of = existing
                         results.append(existing)
+                        _link_rerun(reruns, artifact, existing, run_id)
                         continue
                     version, stem = 1, new_stem()
                 artifact.uid = versioned_uid(stem, version)
@@ -253,6 +259,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     latest[family] = artifact
                 by_hash.setdefault(p.digest.hash, artifact)
             session.flush()
+            link_outputs(session, reruns, "wrote")
             link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
     except BaseException:
@@ -260,6 +267,14 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             remove(p.storage, p.final)
         raise
     return results
+
+
+def _link_rerun(links: list[tuple[int, int, int | None]], artifact: Artifact, existing: Artifact, run_id: int | None) -> None:
+    # Dedup keeps the first record (storage), but the run saving the same bytes again made them too (lineage).
+    pending_run = artifact._pending_run
+    writer = pending_run.id if pending_run is not None else run_id
+    if writer is not None:
+        links.append((writer, existing.id, existing.run_id))
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:

@@ -1,7 +1,7 @@
 import hashlib
 import os
 
-from flowtrail.core.hashing import copy_file_and_hash, hash_file, hash_folder
+from flowtrail.core.hashing import copy_file_and_hash, folder_files, hash_file, hash_folder
 
 
 def md5(data: bytes) -> str:
@@ -53,3 +53,20 @@ def test_folder_hash_depends_on_names_and_content_not_on_listing_order(tmp_path)
     assert first.hash_type == "md5-folder"
     (two / "a").rename(two / "renamed")
     assert hash_folder(two).hash != first.hash
+
+
+def test_links_that_lead_nowhere_are_left_out_of_a_folder_with_a_warning(tmp_path, caplog):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "x.txt").write_text("1\n")
+    (folder / "a").symlink_to("b")  # a loop: a -> b -> a
+    (folder / "b").symlink_to("a")
+    (folder / "gone").symlink_to(tmp_path / "missing.txt")
+    dead: list[str] = []
+    assert [rel for rel, _full in folder_files(folder, dead)] == ["x.txt"]
+    assert dead == ["a", "b", "gone"]
+    assert "left out 3 link(s) that lead nowhere (dangling, or a loop): a, b, gone" in caplog.text
+    with_dead_links = hash_folder(folder)  # what can be read: the folder without its dead links
+    for name in ("a", "b", "gone"):
+        (folder / name).unlink()
+    assert hash_folder(folder) == with_dead_links

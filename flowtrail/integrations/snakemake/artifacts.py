@@ -4,7 +4,10 @@ Files are never copied: a file inside a registered storage location (the workflo
 directory, or a folder registered earlier) is registered where it is; a file elsewhere first gets
 its folder registered as a location. Artifacts registered earlier in this invocation are reused
 while the file's size and mtime are unchanged, and a file inside a ``directory()`` output counts
-as that folder artifact. A file that vanished (a temp output) or cannot be read is skipped.
+as that folder artifact. An output Snakemake removed before the recorder got to it (a ``temp()``
+file) is registered from the hard link :mod:`.holding` made when the job finished, under its own
+path; an input that vanished is the artifact registered for that path earlier in this invocation.
+Anything else that vanished or cannot be read is skipped.
 """
 
 import logging
@@ -36,6 +39,7 @@ class _Draft:
     location: str
     state: tuple[int, int] | None
     kwargs: dict[str, Any]
+    held: str | None = None  # a hard link to read the bytes from: the file at ``location`` is gone
 
 
 class ArtifactCollector:
@@ -88,9 +92,11 @@ class ArtifactCollector:
                     todo.append(_Draft(location, None, {}))
                 continue
             state = paths.local_state(location)
-            if state is None:
-                continue  # missing (a temp file already removed), a pipe, a socket
             known = self._known.get(location)
+            if state is None:
+                if known is not None and not os.path.lexists(location):
+                    found.append(known.artifact)  # a temp output Snakemake already removed
+                continue  # missing, a pipe, a socket
             if known is not None and known.state == state:
                 found.append(known.artifact)
                 continue
@@ -111,11 +117,17 @@ class ArtifactCollector:
         for ref, kind in files:
             location = ref.location(job.cwd)
             state = None
+            held = None
             if not ref.is_url:
                 state = paths.local_state(location)
-                if state is None or not self._local_draft(location):
-                    continue  # a temp output already removed, or never written (a failed job)
-            todo.append(_Draft(location, state, {"kind": kind, "run": job.run}))
+                if state is None:
+                    held = job.held.get(location)
+                    if held is not None and (self.root_of(location) is None or self.root_of(location) != self.root_of(held)):
+                        held = None  # keyed in place only where the link lies in the output's own location
+                    state = paths.local_state(held) if held else None
+                if state is None or not self._local_draft(location if held is None else held):
+                    continue  # never written (a failed job), or gone and not held
+            todo.append(_Draft(location, state, {"kind": kind, "run": job.run}, held))
         return todo
 
     def _local_draft(self, location: str) -> bool:
@@ -159,6 +171,8 @@ class ArtifactCollector:
                         raise
                     logger.debug("skipping %s: %s", draft.location, single)
         for draft, artifact in pairs:
+            if draft.held is not None:
+                self._point_at(artifact, draft)
             self._known[draft.location] = Known(artifact, draft.state)
             if artifact.kind == "folder":
                 self._folders[draft.location] = artifact
@@ -170,10 +184,34 @@ class ArtifactCollector:
 
         hash_mode = self.hash_mode if draft.state is not None else "full"
         try:
+            if draft.held is not None:  # read the bytes through the held link, keyed as the output
+                key = self.key_of(draft.location)
+                if key is None:
+                    return None
+                return Artifact(draft.held, key=key, hash_mode=hash_mode, **draft.kwargs)
             return Artifact(draft.location, hash_mode=hash_mode, **draft.kwargs)
         except (FlowtrailError, OSError) as exc:  # vanished since we looked
             logger.debug("skipping %s: %s", draft.location, exc)
             return None
+
+    def root_of(self, location: str) -> str | None:
+        """The registered storage location ``location`` lies in (the innermost one), if any."""
+        return next((r for r in self._roots if location.startswith(r.rstrip("/") + "/")), None)
+
+    def key_of(self, location: str) -> str | None:
+        """The key a file at ``location`` gets in place: its path relative to its storage location."""
+        root = self.root_of(location)
+        return os.path.relpath(location, root).replace(os.sep, "/") if root is not None else None
+
+    def _point_at(self, artifact: Any, draft: "_Draft") -> None:
+        """A new artifact registered through a held link names the output's own path, not the link's."""
+        from flowtrail.core.saving import update_artifact
+
+        root = self.root_of(draft.location)
+        if root is None or draft.held is None or artifact.path != os.path.relpath(draft.held, root):
+            return  # identical content already registered: the existing record keeps its path
+        artifact.path = os.path.relpath(draft.location, root)
+        update_artifact(artifact)
 
     def _folder_of(self, location: str) -> Any:
         for folder, artifact in self._folders.items():

@@ -28,9 +28,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     ),
     JOB_INFO: (
         "jobid", "rule_name", "rule_msg", "local", "input", "output", "log", "benchmark", "wildcards",
-        "reason", "resources", "priority", "threads", "is_checkpoint", "shellcmd",
+        "reason", "resources", "priority", "threads", "is_checkpoint", "shellcmd", "flowtrail_held",
     ),
-    JOB_FINISHED: ("job_id",),
+    JOB_FINISHED: ("job_id", "flowtrail_held"),  # the second: set by .holding.OutputHolder
     JOB_ERROR: ("jobid", "rule_name", "rule_msg", "log", "aux", "conda_env", "container_img"),
     GROUP_ERROR: ("groupid", "job_error_info"),
     ERROR: ("exception",),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
-from . import metadata, paths, sources
+from . import holding, metadata, paths, sources, streams
 from . import workflow as wf
 from .artifacts import ArtifactCollector
 from .openlineage_relay import OpenLineageRelay
@@ -34,6 +34,11 @@ METADATA_SLACK_S = 2.0  # a metadata record started this long before the job's j
 
 def utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+def _held(event: ev.Event) -> dict[str, str]:
+    held = event.data.get(holding.HELD_FIELD)
+    return {str(k): str(v) for k, v in held.items()} if isinstance(held, dict) else {}
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Job:
     benchmark: paths.FileRef | None
     shellcmd: str | None = None
     presaved: list[Any] | None = None  # products registered ahead, with a batch (see _presave)
+    held: dict[str, str] = field(default_factory=dict)  # output -> hard link to it (see .holding)
 
 
 @dataclass
@@ -80,6 +86,7 @@ class JobRuns:
     _interrupted: bool
     _counts: JobCounts
     _artifacts: ArtifactCollector
+    _streams: streams.StreamNodes
     _openlineage: OpenLineageRelay
 
     def _ready(self, cwd: str) -> bool:  # pragma: no cover - Recorder's
@@ -105,8 +112,17 @@ class JobRuns:
         if previous is not None:  # logged again before it ended (a restarted group): close the old run
             self._abort(previous, event.time, "Snakemake started this job again")
         input_refs = paths.parse_all(data.get("input"))
-        self._complete_producers(input_refs, cwd, event.time)
+        held = _held(event)  # producers' outputs, held when this job was logged (see .holding)
+        for location, link in held.items():
+            producer = self._jobs.get(self._producers.get(location))  # type: ignore[arg-type]
+            if producer is not None:
+                producer.held[location] = link
+        try:
+            self._complete_producers(input_refs, cwd, event.time)
+        finally:
+            holding.release(held)
         inputs = self._artifacts.register_inputs(input_refs, cwd)
+        inputs += self._streams.inputs(data.get("input"), cwd, self._artifacts.root_of)  # pipes
         self._openlineage.hold_start()
         try:
             run = start_run(
@@ -126,6 +142,8 @@ class JobRuns:
             self._openlineage.stop_holding()
         try:
             link_inputs(self._instance, run, inputs)
+            self._streams.expect(run, data.get("input"), cwd)
+            self._streams.outputs(run, streams.stream_refs(data.get("output")), cwd, self._artifacts.root_of)
         finally:
             self._openlineage.release_start()
         benchmark = paths.parse(data.get("benchmark")) if data.get("benchmark") else None
@@ -148,8 +166,15 @@ class JobRuns:
     # -- success --------------------------------------------------------------------------------
     def _job_finished(self, event: ev.Event) -> None:
         job = self._jobs.get(event.data.get("job_id"))  # type: ignore[arg-type]
-        if job is not None:
+        held = _held(event)
+        if job is None:
+            holding.release(held)
+            return
+        job.held = held or job.held
+        try:
             self._complete(job, event.time, self._record_of(job))
+        finally:
+            holding.release(job.held)
 
     def _record_of(self, job: Job) -> dict[str, Any] | None:
         """Snakemake's metadata record of the job's first local output, if it belongs to the job."""
@@ -173,6 +198,9 @@ class JobRuns:
         unchanged = [a.uid for a in saved if a.run_id != job.run.id]
         if unchanged:
             metrics["outputs_unchanged"] = unchanged
+        unreadable = self._unreadable(job, saved)
+        if unreadable:
+            metrics["unreadable"] = unreadable
         if job.benchmark is not None:
             numbers = wf.benchmark_metrics(job.benchmark.location(job.cwd))
             if numbers:
@@ -183,6 +211,34 @@ class JobRuns:
             finished = end  # the output's mtime: the real end, also when a cluster is polled late
         finish_run(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, instance=self._instance)
         self._counts.completed += 1
+
+    def _unreadable(self, job: Job, saved: list[Any]) -> dict[str, list[str]]:
+        """``{folder output: entries left out}`` for folder outputs with links that lead nowhere.
+
+        The folder is registered with what can be read; the run's metrics and the artifact's
+        description say what could not (flowtrail also warns on stderr when it hashes the folder).
+        """
+        from flowtrail.core.saving import update_artifact
+
+        found: dict[str, list[str]] = {}
+        for ref in job.outputs:
+            location = ref.location(job.cwd)
+            if ref.is_url or not os.path.isdir(location):
+                continue
+            dead = paths.dead_links(location)
+            if not dead:
+                continue
+            found[ref.name] = dead[:100]
+            key = self._artifacts.key_of(location)
+            for artifact in saved:
+                if artifact.key == key and artifact.kind == "folder" and artifact.run_id == job.run.id:
+                    if not artifact.description:
+                        shown = ", ".join(dead[:5]) + (f" and {len(dead) - 5} more" if len(dead) > 5 else "")
+                        artifact.description = (
+                            f"Recorded without {len(dead)} link(s) that lead nowhere (dangling, or a loop): {shown}"
+                        )
+                        update_artifact(artifact)
+        return found
 
     @staticmethod
     def _products(job: Job) -> list[tuple[paths.FileRef, str | None]]:
@@ -200,8 +256,12 @@ class JobRuns:
         per job. Only jobs already open before the batch count, so every consumer in the batch
         still finds its inputs registered, in event order.
         """
-        jobs = [self._jobs.get(e.data.get("job_id")) for e in events if e.kind == ev.JOB_FINISHED]  # type: ignore[arg-type]
-        jobs = [job for job in jobs if job is not None and job.presaved is None]
+        jobs = []
+        for event in events:
+            job = self._jobs.get(event.data.get("job_id")) if event.kind == ev.JOB_FINISHED else None  # type: ignore[arg-type]
+            if job is not None and job.presaved is None:
+                job.held = _held(event) or job.held
+                jobs.append(job)
         if len(jobs) < 2:
             return
         drafts = [draft for job in jobs for draft in self._artifacts.output_drafts(job, self._products(job))]
@@ -232,14 +292,31 @@ class JobRuns:
                 self._complete(job, when, self._record_of(job))
 
     # -- failure --------------------------------------------------------------------------------
-    def _job_failed(self, data: dict[str, Any], when: float) -> None:
+    def _output_check_failed(self, message: str, when: float) -> None:
+        """Fail the job whose outputs failed Snakemake's checks after it ran (``ensure()``, missing files).
+
+        Snakemake then logs only the error (no ``job_error``, no ``job_finished``), naming the rule
+        and the files; its metadata may already say the job completed.
+        """
+        rule = wf.output_check_rule(message)
+        if rule is None:
+            return
+        lines = {line.split(" (rule ", 1)[0].strip() for line in message.splitlines()}
+        candidates = [job for job in self._jobs.values() if job.rule == rule]
+        named = [job for job in candidates if any(ref.name in lines for ref in job.outputs)]
+        for job in named or (candidates if len(candidates) == 1 else []):
+            if message in self._pending_errors:
+                self._pending_errors.remove(message)
+            self._job_failed({"jobid": job.jobid}, when, message)
+
+    def _job_failed(self, data: dict[str, Any], when: float, message: str | None = None) -> None:
         from flowtrail.core.tracking import finish_run
 
         job = self._jobs.get(data.get("jobid"))  # type: ignore[arg-type]
         if job is None:
             return
         self._forget(job)
-        message = self._error_for(job)
+        message = message or self._error_for(job)
         if message and "died with <Signals.SIGINT" in message:
             self._interrupted = True  # Ctrl-C reached the job before Snakemake said so
         aux = data.get("aux") if isinstance(data.get("aux"), dict) else {}

@@ -111,6 +111,20 @@ def local_state(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
+def dead_links(folder: str) -> list[str]:
+    """Links below ``folder`` that lead nowhere (dangling, or a loop), as sorted relative paths.
+
+    The registry leaves them out of the folder's hash (they have no bytes); the adapter says so.
+    """
+    dead = []
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) and not os.path.exists(full):
+                dead.append(os.path.relpath(full, folder).replace(os.sep, "/"))
+    return sorted(dead)
+
+
 def is_empty_dir(path: str) -> bool:
     """True for a folder without any file below it (those cannot be registered)."""
     for _root, _dirs, files in os.walk(path):

@@ -19,6 +19,7 @@ from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
 from .channel import Channel, open_channel
 from .events import snapshot
+from .holding import OutputHolder, remove_folders
 from .recorder import Options
 
 HASH_MODES = ("full", "size-mtime")
@@ -90,19 +91,24 @@ class LogHandler(LogHandlerBase):
 
     def __post_init__(self) -> None:
         self.channel: Channel | None = None
+        self.holder: OutputHolder | None = None
         if getattr(self.common_settings, "dryrun", False):
             return  # a dry run records nothing
         settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
+        finished_logged = not _quiet_progress(self.common_settings)
         self.channel = open_channel(
             Options(
                 instance=settings.instance or None,
                 hash_mode=settings.hash if settings.hash in HASH_MODES else "full",
                 openlineage=settings.openlineage != "off",
                 flush_timeout=float(settings.flush_timeout),
-                finished_logged=not _quiet_progress(self.common_settings),
+                finished_logged=finished_logged,
                 project=settings.project or None,
             )
         )
+        # On Snakemake's logger itself, so it runs before Snakemake removes temp() outputs.
+        self.holder = OutputHolder(finished_logged)
+        logging.getLogger("snakemake.logging").addFilter(self.holder)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -117,6 +123,9 @@ class LogHandler(LogHandlerBase):
         try:
             if self.channel is not None:
                 self.channel.close()
+            if self.holder is not None:
+                logging.getLogger("snakemake.logging").removeFilter(self.holder)
+                remove_folders(self.holder.folders())
         except Exception:
             pass
         finally:

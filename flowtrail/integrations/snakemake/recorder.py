@@ -53,6 +53,7 @@ from .jobs import ENGINE, METADATA_SLACK_S, Job, JobCounts, JobRuns, utc
 from .openlineage_relay import OpenLineageRelay
 from .options import Options
 from .reporting import _ensure_log_handler, _registry_error, quiet_logging
+from .streams import StreamNodes
 
 __all__ = [
     "ENGINE",
@@ -93,6 +94,7 @@ class Recorder(JobRuns):
         self._jobs: dict[int, Job] = {}
         self._producers: dict[str, int] = {}  # output location -> open job that makes it
         self._artifacts = ArtifactCollector(options.hash_mode)
+        self._streams = StreamNodes()
         self._cwds: set[str] = set()  # working directories registered as storage locations
         self._pending_errors: list[str] = []  # error messages not yet matched to a job_error
         self._last_error: str | None = None
@@ -192,6 +194,7 @@ class Recorder(JobRuns):
             self._last_error = message
             if event.data.get("exception") != "WorkflowError":
                 self._pending_errors = [*self._pending_errors[-20:], message]
+            self._output_check_failed(message, event.time)
         elif kind == ev.INTERRUPT:
             self._interrupted = True
         elif kind == ev.WORKFLOW_STARTED:
@@ -231,6 +234,7 @@ class Recorder(JobRuns):
             instance = connect(root)  # None: FLOWTRAIL_DB_URL, or a clear NoInstanceError
         self._instance = instance
         self._artifacts.instance = instance
+        self._streams.instance = instance
         if instance.emitter is not None:
             if self.options.openlineage:
                 self._openlineage.hook(instance.emitter)

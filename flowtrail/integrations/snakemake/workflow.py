@@ -4,6 +4,7 @@ Pure functions over the payloads of Snakemake's log events (see :mod:`.events`) 
 disk; nothing here touches the registry.
 """
 
+import hashlib
 import os
 import re
 import shlex
@@ -86,8 +87,28 @@ def job_params(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("rule_msg"):
         params["message"] = data["rule_msg"]
     if data.get("shellcmd"):
-        params["shellcmd"] = data["shellcmd"]
+        params.update(shell_command(str(data["shellcmd"])))
     return params
+
+
+def shell_command(cmd: str) -> dict[str, Any]:
+    """The job's shell command as params: whole when it fits, else cut with a mark that says so.
+
+    Run params keep strings up to a limit (see :mod:`flowtrail.core.params`); a longer command
+    would be cut there without a word. Here it is cut visibly, with its full length and MD5 (to
+    compare with Snakemake's metadata record, which keeps it whole).
+    """
+    from flowtrail.core.params import MAX_REPR
+
+    limit = 10 * MAX_REPR  # what run params keep of a string
+    if len(cmd) <= limit:
+        return {"shellcmd": cmd}
+    mark = f" [... cut: the command has {len(cmd)} characters]"
+    return {
+        "shellcmd": cmd[: limit - len(mark)] + mark,
+        "shellcmd_chars": len(cmd),
+        "shellcmd_md5": hashlib.md5(cmd.encode()).hexdigest(),
+    }
 
 
 def metadata_params(record: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +121,23 @@ def metadata_params(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("container_img_url"):
         extra["container_img_url"] = record["container_img_url"]
     return extra
+
+
+# Errors Snakemake raises when a job's outputs fail its checks after the job ran.
+_OUTPUT_CHECKS = (
+    "Detected unexpected empty output files",  # ensure(non_empty=True)
+    "Output files have checksums that differ",  # ensure(sha256=...)
+    "but some output files are missing",  # MissingOutputException
+)
+_IN_RULE = re.compile(r"^\w+ in rule (?P<rule>[A-Za-z_]\w*) in file ", re.MULTILINE)
+
+
+def output_check_rule(message: str | None) -> str | None:
+    """The rule whose job's outputs failed Snakemake's checks, when ``message`` is such an error."""
+    if not message or not any(text in message for text in _OUTPUT_CHECKS):
+        return None
+    match = _IN_RULE.search(message)
+    return match["rule"] if match else None
 
 
 def exit_status(message: str | None) -> int | None:

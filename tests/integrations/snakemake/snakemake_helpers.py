@@ -113,3 +113,32 @@ def kill_group(process: subprocess.Popen[str]) -> None:
 def problems(stderr: str) -> list[str]:
     """flowtrail's warnings, without the progress note a slow (loaded) machine adds while it finishes."""
     return [line for line in stderr.splitlines() if line.startswith("flowtrail:") and "still writing" not in line]
+
+
+def recorder_of(process: subprocess.Popen[str], timeout: float = 60) -> Any:
+    """The flowtrail recorder process a running ``snakemake`` started (a ``psutil.Process``)."""
+    import psutil
+
+    def find() -> Any:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return None
+        for child in children:
+            try:
+                if any("flowtrail.integrations.snakemake.worker" in part for part in child.cmdline()):
+                    return child
+            except psutil.Error:
+                continue
+        return None
+
+    return wait_for(find, timeout, what="the recorder process")
+
+
+def wait_for_path(path: Path, exists: bool = True, timeout: float = 120) -> None:
+    """Wait until ``path`` exists (or, with ``exists=False``, is gone)."""
+    deadline = time.monotonic() + timeout
+    while path.exists() != exists:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {path} to {'appear' if exists else 'go'}")
+        time.sleep(0.1)
