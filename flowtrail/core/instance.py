@@ -39,11 +39,7 @@ class Instance:
 
     @property
     def name(self) -> str:
-        if self.config.name:
-            return self.config.name
-        if self.config.root is not None:
-            return self.config.root.name
-        return self.engine.url.database or "flowtrail"
+        return cfg.instance_name(self.config)
 
     def storages(self) -> list[Storage]:
         """Registered storage locations, re-read only when a process registered a new one.

@@ -140,6 +140,11 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
     from .database import write_transaction
     from .run import Run
 
+    own = ref.namespace == own_namespace(instance)
+    found = _wait_for_run(instance, ref.run_id) if own else None
+    if found is not None:
+        cache[ref.run_id] = found
+        return found
     root_id = None
     if root is not None and root.run_id != ref.run_id:
         root_id = resolve_run(instance, root).id
@@ -157,6 +162,35 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
             run.transform = transform
     cache[ref.run_id] = run
     return run
+
+
+def _wait_for_run(instance: Instance, uid: str) -> Run | None:
+    """Wait briefly for an engine adapter to record the run it named (it records asynchronously).
+
+    The adapter registers the task's working folder and inputs before its run, so once the run is
+    there, files the script saves in that folder are registered in place and its loads find their
+    records. Waits at most ``FLOWTRAIL_PARENT_WAIT`` seconds (default 15); then a placeholder is made.
+    """
+    import time
+
+    from sqlalchemy import select
+
+    from .run import Run
+
+    try:
+        patience = float(os.environ.get("FLOWTRAIL_PARENT_WAIT", "15"))
+    except ValueError:
+        patience = 15.0
+    deadline = time.monotonic() + patience
+    while True:
+        session = instance.sessions.current()
+        try:
+            run = session.scalar(select(Run).where(Run.uid == uid))
+        finally:
+            instance.sessions.end_read()
+        if run is not None or time.monotonic() >= deadline:
+            return run
+        time.sleep(0.1)
 
 
 def _placeholder_transform(session: Any, instance: Instance, ref: RunRef) -> Any:

@@ -79,7 +79,8 @@ def test_a_task_run_named_before_its_engine_recorded_it_is_filled_in_later(insta
         import flowtrail as ft
         ft.track()
     """)
-    _run_script(script, {"OPENLINEAGE_PARENT_ID": f"{instance.name}/wf/Snakefile/early/{task_uid}"}, project)
+    env = {"OPENLINEAGE_PARENT_ID": f"{instance.name}/wf/Snakefile/early/{task_uid}", "FLOWTRAIL_PARENT_WAIT": "0"}
+    _run_script(script, env, project)
     placeholder = ft.Run.get(uid=task_uid)
     assert placeholder.transform.key == "wf/Snakefile/early"
 
