@@ -24,9 +24,11 @@ from .values import (
     state_value,
     summarise_params,
 )
+from .task_context import install as install_task_context
 from .writer import get_writer
 
 WORKER_FLUSH_TIMEOUT = 120.0
+install_task_context()  # saves, loads and ft.track() inside a tracked task belong to its task run
 
 
 def _upstream(task_inputs: Any) -> list[str]:
