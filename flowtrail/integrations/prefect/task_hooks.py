@@ -14,6 +14,7 @@ from typing import Any
 
 from .hook_logging import report
 from .records import TaskRecord
+from .task_context import install as install_task_context
 from .tracked_runs import TASKS, flow_record
 from .values import (
     collect_objects,
@@ -24,7 +25,6 @@ from .values import (
     state_value,
     summarise_params,
 )
-from .task_context import install as install_task_context
 from .writer import get_writer
 
 WORKER_FLUSH_TIMEOUT = 120.0
