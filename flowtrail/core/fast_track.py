@@ -24,7 +24,7 @@ from .host import current_environment, current_user
 from .ids import new_stem, random_base62, uuid7, versioned_uid
 from .params import jsonable
 
-SCHEMA_REVISION = "0005"  # must equal instance.SCHEMA_REVISION; a test pins it
+SCHEMA_REVISION = "0006"  # must equal instance.SCHEMA_REVISION; a test pins it
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite dialect stores DateTime
 
 

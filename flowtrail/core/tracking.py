@@ -160,6 +160,8 @@ def start_run(
         # A child process (a script in a task) may have named this run first: it is then a
         # placeholder with this uid, filled in here rather than inserted twice.
         placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
+        if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
+            raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
         run = placeholder or Run(uid=uid or str(uuid7()))
         run_fields = dict(
             name=name,
