@@ -85,14 +85,17 @@ def test_a_populated_0004_registry_keeps_its_records_through_0005(database, tmp_
     disconnect()
 
 
-def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_references(tmp_path, monkeypatch):
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_references(
+    database, tmp_path, monkeypatch, request
+):
     from alembic import command
 
     from flowtrail.core.instance import disconnect
     from flowtrail.core.migrate import alembic_config
     from flowtrail.core.tracking import start_run
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     (tmp_path / "project").mkdir()
     monkeypatch.chdir(tmp_path / "project")
     inst = ft.init(".", db=url)
@@ -106,7 +109,9 @@ def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_refer
     start_run("__main__.normalise", type="function", parent=script)
     start_run("__main__.loose", type="function")
     with inst.engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO storage (uid, root, type, created_at) VALUES ('rootrootroot', '/', 'local', '2025-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO storage (uid, root, type, created_at) VALUES ('rootrootroot', '/', 'local', '2025-01-01')"
+        )
     disconnect()
     command.downgrade(alembic_config(url), "0005")
     upgrade(url)
