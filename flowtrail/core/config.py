@@ -93,6 +93,17 @@ def find_root(start: Path) -> Path | None:
     return None
 
 
+def instance_name(config: InstanceConfig) -> str:
+    """The instance's name: configured, else its folder's name, else its database's name."""
+    if config.name:
+        return config.name
+    if config.root is not None:
+        return config.root.name
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.db_url).database or "flowtrail"
+
+
 def resolve(path: str | os.PathLike[str] | None = None) -> InstanceConfig:
     """Find the instance for ``path``, the environment, or the working directory, in that order."""
     if path is not None:

@@ -39,14 +39,21 @@ class Instance:
 
     @property
     def name(self) -> str:
-        if self.config.name:
-            return self.config.name
-        if self.config.root is not None:
-            return self.config.root.name
-        return self.engine.url.database or "flowtrail"
+        return cfg.instance_name(self.config)
 
     def storages(self) -> list[Storage]:
-        """Registered storage locations, re-read only when a process registered a new one."""
+        """Registered storage locations, re-read only when a process registered a new one.
+
+        The root of external references (files other producers named outside every location)
+        is not one of them: see :meth:`reference_storage`.
+        """
+        return [storage for storage in self._all_storages() if not storage.is_reference]
+
+    def reference_storage(self) -> Storage | None:
+        """The root under which files known only by their absolute path are referenced, if any."""
+        return next((storage for storage in self._all_storages() if storage.is_reference), None)
+
+    def _all_storages(self) -> list[Storage]:
         from sqlalchemy import func
 
         session = self.sessions.current()
@@ -126,6 +133,8 @@ def register_storage(instance: Instance, location: str | os.PathLike[str], descr
         if storage is None:
             storage = Storage(root, kind, description)
             session.add(storage)
+        elif storage.is_reference:  # asked for explicitly: the root of references becomes a location
+            storage.type, storage.description = kind, description or storage.description
     return storage
 
 

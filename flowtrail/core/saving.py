@@ -158,6 +158,12 @@ def _prepare(
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
+    known = _known_reference(inst, artifact, root)
+    if known is not None:  # a file another producer's events named: the same node, registered where it is
+        storage, relpath = known
+        digest = hash_in_place(storage, relpath, artifact.kind, progress)
+        artifact.key = artifact.key or relpath
+        return Pending(artifact, digest, storage, relpath)
     # A local file outside every registered location: copy it into managed storage.
     temp = temp_relpath(artifact.suffix)
     written: list[str] = []
@@ -166,6 +172,22 @@ def _prepare(
     else:
         digest = copy_file(source, default, temp, progress, written)
     return Pending(artifact, digest, default, None, temp=temp, written=written)
+
+
+def _known_reference(inst: Instance, artifact: Artifact, location: str) -> tuple[Storage, str] | None:
+    """The reference root and path of a local file outside every location that events already named."""
+    reference = inst.reference_storage()
+    relpath = reference.relative(location) if reference is not None else None
+    if not relpath or artifact.key not in (None, relpath):
+        return None
+    session = inst.sessions.current()
+    try:
+        found = session.scalar(
+            select(Artifact.id).where(Artifact.storage_id == reference.id, Artifact.key == relpath).limit(1)  # type: ignore[union-attr]
+        )
+    finally:
+        inst.sessions.end_read()
+    return (reference, relpath) if found is not None else None  # type: ignore[return-value]
 
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
@@ -216,7 +238,11 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                 family = (p.storage.id, artifact.key)
                 if artifact.key is not None:
                     previous = latest.get(family)
+                    if previous is not None and previous.hash is None:
+                        _fill_content(previous, p)  # known only from events: the same record, now hashed
                     if previous is not None and previous.hash == p.digest.hash:
+                        # The file the registry knows: its producer stays whoever made it (a run
+                        # saving a file it is about to read is its reader, not its producer).
                         p.duplicate_of = previous
                         results.append(previous)
                         _link_rerun(reruns, artifact, previous, run_id)
@@ -275,6 +301,21 @@ def _link_rerun(links: list[tuple[int, int, int | None]], artifact: Artifact, ex
     writer = pending_run.id if pending_run is not None else run_id
     if writer is not None:
         links.append((writer, existing.id, existing.run_id))
+
+
+def _fill_content(known: Artifact, p: Pending) -> None:
+    """Give a dataset known only from events (no hash) the content just hashed; keep its history.
+
+    Its key, suffix (the format an event gave it, e.g. a parquet folder) and producer stay.
+    """
+    known.hash, known.hash_type = p.digest.hash, p.digest.hash_type
+    known.size, known.n_files = p.digest.size, p.digest.n_files
+    if p.digest.hash_type == HASH_TYPE_FOLDER:
+        known.kind = "folder"
+    elif known.kind == "dataset":  # an event could not say; the bytes do
+        known.kind = p.artifact.kind
+    if p.n_observations is not None:
+        known.n_observations = p.n_observations
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:

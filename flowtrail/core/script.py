@@ -113,6 +113,9 @@ def track(
 ) -> Any:
     """Start tracking this script or notebook; ``finish()`` (or the end of the process) ends the run.
 
+    Inside an engine's task (``OPENLINEAGE_PARENT_ID`` set, or an adapter's in-process task) the
+    run is a child run of that task's run.
+
     ``project`` (a name or a Project; default ``FLOWTRAIL_PROJECT``) is created if new; the run
     and every artifact saved in it belong to it.
     """
@@ -125,21 +128,28 @@ def track(
     name = project if isinstance(project, str) else getattr(project, "name", None)
     if project is not None and (not isinstance(name, str) or not name.strip()):
         raise TrackingError(f"track(project=...) takes a project name or a Project, not {project!r}.")
+    from .run_context import environment_parent
+
+    named = environment_parent(strict=True)  # a malformed OPENLINEAGE_PARENT_ID is an error here
     config = cfg.resolve()
     key, kind, source = _identity(config.root)
     _install_exit_hooks()
-    if not _needs_orm() and (project is None or isinstance(project, str)):
+    if named is None and not _needs_orm() and (project is None or isinstance(project, str)):
         from . import fast_track
 
         fast = fast_track.start(config, transform or key, kind, source, params, description, project)
         if fast is not None:
             _fast = fast
             return TrackedRun(fast)
+    from .run_context import context_run
     from .tracking import start_run
 
+    # Inside an engine's task (or a run another orchestrator named), the script is a child run of
+    # that task run: its own transform with its own source, nested where it ran.
     _record = start_run(
-        transform or key, type=kind, source_code=source, params=params, description=description, project=project
-    )
+        transform or key, type=kind, source_code=source, params=params, description=description, project=project,
+        parent=context_run(),
+    )  # fmt: skip
     return _record
 
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 MANAGED_PREFIX = ".flowtrail"
 LOCAL = "local"
+# Local files other producers named (OpenLineage ``file`` datasets) outside every registered location:
+# referenced by absolute path under the root "/", never a location saves register files in.
+LOCAL_REFERENCES = "local-references"
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
@@ -98,7 +101,13 @@ class Storage(Record):
 
     @property
     def is_local(self) -> bool:
-        return self.type == LOCAL
+        """Whether objects are read from the local file system (locations and local references)."""
+        return self.type in (LOCAL, LOCAL_REFERENCES)
+
+    @property
+    def is_reference(self) -> bool:
+        """True for the root of external references, which is not a storage location of its own."""
+        return self.type == LOCAL_REFERENCES
 
     @property
     def fs(self) -> AbstractFileSystem:

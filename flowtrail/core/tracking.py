@@ -15,6 +15,8 @@ import platform
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
+from sqlalchemy import select
+
 from .database import write_transaction
 from .environment import get_or_create_environment
 from .errors import TrackingError
@@ -36,10 +38,41 @@ _listeners: list[RunListener] = []
 
 
 def current_run() -> Run | None:
-    """The innermost tracked run of this context, or the script's run from ``track()``."""
+    """The innermost tracked run of this context, the script's run from ``track()``, or else the run
+    this code works inside (an engine's task run: see :mod:`.run_context`)."""
     from .script import script_run
 
-    return _run_var.get() or script_run()
+    run = _run_var.get() or script_run()
+    if run is not None:
+        return run
+    from .run_context import context_run
+
+    return context_run()
+
+
+def function_key(fn: Callable[..., Any], root: Any = None) -> str:
+    """``<module path relative to the instance root>:<qualified name>``, e.g. ``scripts/clean.py:normalise``.
+
+    A module outside the instance keeps its dotted name (``pkg.mod:f``); never ``__main__``: a
+    function of the running script is keyed by the script's path like the script's own run.
+    """
+    from pathlib import Path
+
+    module = getattr(fn, "__module__", None) or "interactive"
+    try:
+        file = inspect.getsourcefile(fn) or inspect.getfile(fn)
+    except (TypeError, OSError):
+        file = None
+    path = Path(file).resolve() if file else None
+    if path is not None and root is not None and path.is_relative_to(root):
+        base = path.relative_to(root).as_posix()
+    elif module != "__main__":
+        base = module
+    elif path is not None and path.is_file():
+        base = path.name
+    else:
+        base = "interactive"
+    return f"{base}:{fn.__qualname__}"
 
 
 def add_run_listener(listener: RunListener) -> None:
@@ -115,7 +148,8 @@ def start_run(
     one, a run with a parent inherits the parent's project.
     """
     inst = instance or current()
-    with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
+    locks = [f"transform:{key}"] + ([f"run:{uid}"] if uid else [])
+    with write_transaction(inst.sessions, locks) as session:
         parent_row = parent.id if parent is not None else parent_id
         project_id = run_project_id(session, project, parent_row, parent)
         transform = get_or_create_transform(
@@ -123,8 +157,13 @@ def start_run(
         )
         if transform_reference and transform.reference is None:
             transform.reference = transform_reference
-        run = Run(
-            uid=uid or str(uuid7()),
+        # A child process (a script in a task) may have named this run first: it is then a
+        # placeholder with this uid, filled in here rather than inserted twice.
+        placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
+        if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
+            raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
+        run = placeholder or Run(uid=uid or str(uuid7()))
+        run_fields = dict(
             name=name,
             transform_id=transform.id,
             params=jsonable(params) if params else None,
@@ -138,6 +177,9 @@ def start_run(
             created_by=current_user(),
             project_id=project_id,
         )
+        for field_name, value in run_fields.items():
+            if value is not None or placeholder is None:
+                setattr(run, field_name, value)
         session.add(run)
         session.flush()
         run.transform = transform
@@ -201,8 +243,11 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
     """
 
     def decorate(fn: F) -> F:
-        transform_key = key or f"{fn.__module__}.{fn.__qualname__}"
         signature = inspect.signature(fn)
+
+        @functools.cache
+        def transform_key() -> str:  # at the first call: the instance is known by then
+            return key or function_key(fn, current().config.root)
 
         @functools.cache
         def source() -> str | None:
@@ -217,7 +262,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
             bound.apply_defaults()
             parent = current_run()
             run = start_run(
-                transform_key, type=type, source_code=source(), params=dict(bound.arguments), parent=parent,
+                transform_key(), type=type, source_code=source(), params=dict(bound.arguments), parent=parent,
                 project=project if project is not None or parent is not None else env_project(),
             )  # fmt: skip
             token = _run_var.set(run)

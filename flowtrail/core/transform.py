@@ -89,6 +89,13 @@ def get_or_create_transform(
     latest = session.scalar(
         select(Transform).where(Transform.namespace == "", Transform.key == key, Transform.is_latest.is_(True))
     )
+    if latest is not None and latest.type == "job" and latest.hash is None and type != "job":
+        # Known so far only by name (a child process or an event named it before the engine
+        # recorded it): fill it in rather than making a version 2.
+        latest.type, latest.source_code, latest.hash = type, source_code, digest
+        latest.description = latest.description or description
+        latest.reference = latest.reference or reference
+        return latest
     if latest is not None and (digest is None or latest.hash == digest):
         return latest
     if digest is not None:

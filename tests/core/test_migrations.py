@@ -83,3 +83,41 @@ def test_a_populated_0004_registry_keeps_its_records_through_0005(database, tmp_
     again.features.add_values({"batch": 1})
     assert ft.Artifact.filter(batch=1, run__params__sample="s1").one().uid == artifact.uid
     disconnect()
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_references(
+    database, tmp_path, monkeypatch, request
+):
+    from alembic import command
+
+    from flowtrail.core.instance import disconnect
+    from flowtrail.core.migrate import alembic_config
+    from flowtrail.core.tracking import start_run
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    inst = ft.init(".", db=url)
+    # As 0005-era code wrote them: task keys by task name, functions as __main__.<name>, "/" a location.
+    etl = start_run("etl", type="pipeline", engine="prefect")
+    start_run("load", type="task", parent=etl, engine="prefect")
+    start_run("shared", type="task", parent=etl, engine="prefect")
+    other = start_run("other", type="pipeline", engine="prefect")
+    start_run("shared", type="task", parent=other, engine="prefect")
+    script = start_run("scripts/a.py", type="script")
+    start_run("__main__.normalise", type="function", parent=script)
+    start_run("__main__.loose", type="function")
+    with inst.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO storage (uid, root, type, created_at) VALUES ('rootrootroot', '/', 'local', '2025-01-01')"
+        )
+    disconnect()
+    command.downgrade(alembic_config(url), "0005")
+    upgrade(url)
+
+    keys = {t.key for t in ft.Transform.filter()}
+    assert {"etl/load", "scripts/a.py:normalise"} <= keys
+    assert "shared" in keys and "__main__.loose" in keys  # runs of two flows / no script: left alone
+    assert ft.Storage.get(root="/").type == "local-references"
+    assert "/" not in [s.root for s in ft.connect().storages()]

@@ -51,6 +51,7 @@ from .log import LogReader
 from .nextflowpy_hooks import _IO, _import_nextflowpy, _LaunchFailed, _utc
 from .process_control import STOP_TIMEOUT_S, _sigterm_as_interrupt, _stop
 from .recorder import Recorder
+from .task_context import environment_config
 from .trace import TraceReader, trace_config
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def run(
     enclosing tracked run's project, else ``FLOWTRAIL_PROJECT``); their outputs are linked to it.
     """
     from flowtrail.core.instance import current
+    from flowtrail.core.run_context import own_namespace
 
     nextflow = _import_nextflowpy()
     inst = instance or current()
@@ -126,6 +128,9 @@ def run(
         config = state / "flowtrail.config"
         config.write_text(trace_config(trace_file))
         configs.append(str(config))
+    context = state / "flowtrail-context.config"
+    context.write_text(environment_config(own_namespace(inst), f"{pipeline}:task"))
+    configs.append(str(context))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
 
@@ -146,6 +151,7 @@ def run(
         launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
         hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project,
     )  # fmt: skip
+    recorder.live = True  # executed tasks' runs take the uid their processes were given (see task_context)
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
     echo_out = _Echo(echo)

@@ -22,6 +22,7 @@ from .cached_tasks import CachedTaskLinker
 from .pipeline import ProcessSources
 from .session_run import SessionRunRecorder
 from .session_state import ENGINE, Task, utcnow
+from .task_context import task_run_uid
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
@@ -113,8 +114,13 @@ class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
         from flowtrail.core.tracking import start_run
 
         key, source = self._process_transform(self._process_name(task))
+        uid = None
+        if getattr(self, "live", False) and status == "started" and not task.cached:
+            full_hash = self._full_hash(task)
+            uid = task_run_uid(full_hash) if full_hash else None  # what its processes were told
         task.run = start_run(
             key,
+            uid=uid,
             type="process",
             source_code=source,
             parent=self.session_run,

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...core.keys import validate_key
 from ...core.openlineage.naming import SCHEME_ALIASES  # one table for emitting and consuming
-from ...core.storage import LOCAL
+from ...core.storage import LOCAL_REFERENCES
 from .fold import DatasetRef
 
 HASH_TYPE = "openlineage-version"
@@ -20,7 +20,8 @@ HASH_TYPE = "openlineage-version"
 def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
     """``(root to create if nothing registered holds it, location)`` of a dataset.
 
-    ``file`` datasets are absolute local paths; ``scheme://authority`` namespaces are storage
+    ``file`` datasets are absolute local paths (referenced under "/" when no registered location
+    holds them); ``scheme://authority`` namespaces are storage
     roots; anything else (``bigquery``, a Marquez namespace) is an external root of its own.
     """
     if namespace == "file":
@@ -53,7 +54,9 @@ def _version_of(ref: DatasetRef) -> str | None:
 
 def _storage_type(root: str) -> str:
     if root == "/":
-        return LOCAL
+        # A file outside every registered location is referenced by its absolute path; the root
+        # "/" is never a storage location, so later saves still copy unknown files (see Storage).
+        return LOCAL_REFERENCES
     if "://" in root:
         scheme = root.split("://", 1)[0]
         try:

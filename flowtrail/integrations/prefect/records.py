@@ -50,7 +50,7 @@ class TaskRecord:
     task_run_id: uuid.UUID
     uid: str
     name: str  # the task run's name, e.g. "clean-0"
-    key: str  # the transform key: the task's name
+    key: str  # the task's name (see transform_key)
     fn: Any  # the task function, for its source
     flow: FlowRecord
     params: dict[str, Any] | None  # already summarised (JSON-safe)
@@ -80,6 +80,11 @@ class TaskRecord:
     @property
     def finished(self) -> bool:
         return self.status is not None
+
+    @property
+    def transform_key(self) -> str:
+        """``<flow>/<task>``: tasks of the same name in two flows are two transforms."""
+        return f"{self.flow.name}/{self.key}"
 
 
 def utc(value: Any) -> dt.datetime | None:

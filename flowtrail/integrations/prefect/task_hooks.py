@@ -14,6 +14,7 @@ from typing import Any
 
 from .hook_logging import report
 from .records import TaskRecord
+from .task_context import install as install_task_context
 from .tracked_runs import TASKS, flow_record
 from .values import (
     collect_objects,
@@ -27,6 +28,7 @@ from .values import (
 from .writer import get_writer
 
 WORKER_FLUSH_TIMEOUT = 120.0
+install_task_context()  # saves, loads and ft.track() inside a tracked task belong to its task run
 
 
 def _upstream(task_inputs: Any) -> list[str]:

@@ -229,7 +229,7 @@ class _Plan:
 
             session = self.instance.sessions.current()
             try:
-                self._roots = [s.root.rstrip("/") for s in session.scalars(select(Storage)) if s.is_local]
+                self._roots = [s.root.rstrip("/") for s in session.scalars(select(Storage)) if s.is_local and not s.is_reference]
             finally:
                 self.instance.sessions.end_read()
         return self._roots

@@ -153,7 +153,7 @@ class TaskRunRows(RegistryLookups):
                     if run is not None:
                         record.run, record.run_id = run, run.id
                         continue
-                    transform = self._transform(cache, session, record.key, "task", source_of(record.fn))
+                    transform = self._transform(cache, session, record.transform_key, "task", source_of(record.fn))
                     row = {
                         "uid": record.uid, "name": record.name, "transform_id": transform.id,
                         "params": record.params, "status": "started",

@@ -63,7 +63,7 @@ class ArtifactCollector:
 
         sessions = self.instance.sessions
         try:
-            roots = [s.root for s in sessions.current().scalars(select(Storage)) if s.is_local]
+            roots = [s.root for s in sessions.current().scalars(select(Storage)) if s.is_local and not s.is_reference]
         finally:
             sessions.end_read()
         self._roots = sorted(roots, key=len, reverse=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
-from . import holding, metadata, paths, sources, streams
+from . import holding, job_context, metadata, paths, sources, streams
 from . import workflow as wf
 from .artifacts import ArtifactCollector
 from .openlineage_relay import OpenLineageRelay
@@ -132,6 +132,10 @@ class JobRuns:
                 params=wf.job_params(data),
                 parent=self._workflow_run,
                 name=wf.job_name(rule, data.get("wildcards")),
+                # The uid the job's processes already know (see job_context): a script's run nests here.
+                uid=job_context.job_run_uid(self.options.invocation, jobid)
+                if self.options.invocation and previous is None
+                else None,
                 started_at=utc(event.time),
                 capture_environment=False,
                 engine=ENGINE,

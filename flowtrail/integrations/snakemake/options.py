@@ -13,3 +13,4 @@ class Options:
     flush_timeout: float = 300.0  # seconds close() waits for the worker to catch up
     finished_logged: bool = True  # False under --quiet progress: Snakemake logs no job_finished
     project: str | None = None  # the runs' project; None: FLOWTRAIL_PROJECT, if set
+    invocation: str | None = None  # made by the plugin: job run uids derive from it (see job_context)

@@ -11,14 +11,16 @@ command once the plugin is installed.
 """
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
+from . import job_context
 from .channel import Channel, open_channel
-from .events import snapshot
+from .events import WORKFLOW_STARTED, snapshot
 from .holding import OutputHolder, remove_folders
 from .recorder import Options
 
@@ -92,12 +94,17 @@ class LogHandler(LogHandlerBase):
     def __post_init__(self) -> None:
         self.channel: Channel | None = None
         self.holder: OutputHolder | None = None
+        self.job_environment: job_context.JobEnvironment | None = None
         if getattr(self.common_settings, "dryrun", False):
             return  # a dry run records nothing
         settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
         finished_logged = not _quiet_progress(self.common_settings)
+        invocation = str(uuid.uuid4())
+        # Each job's processes get their run in their environment (a script's ft.track() nests under it).
+        self.job_environment = job_context.install(invocation, settings.instance or None)
         self.channel = open_channel(
             Options(
+                invocation=invocation,
                 instance=settings.instance or None,
                 hash_mode=settings.hash if settings.hash in HASH_MODES else "full",
                 openlineage=settings.openlineage != "off",
@@ -115,6 +122,8 @@ class LogHandler(LogHandlerBase):
             if self.channel is not None:
                 event = snapshot(record)
                 if event is not None:
+                    if event.kind == WORKFLOW_STARTED and self.job_environment is not None:
+                        self.job_environment.workflow_id = str(event.data.get("workflow_id") or "") or None
                     self.channel.put(event)
         except Exception:  # an exception here would stop Snakemake's logging thread for good
             self.handleError(record)

@@ -16,6 +16,7 @@ from prefect.cache_policies import INPUTS
 from prefect.context import TaskRunContext
 from prefect.task_runners import ProcessPoolTaskRunner
 
+import flowtrail as ft
 from flowtrail.integrations.prefect import tracked_flow
 
 # -- tasks ------------------------------------------------------------------------------------------
@@ -258,3 +259,34 @@ def write_persisted(text: str, out: Path) -> Path:
 def persisted(out: Path) -> Path:
     """The returned path of a task whose result Prefect keeps only in storage is still an output."""
     return write_persisted("kept in storage", out)
+
+
+
+# -- a task's run as the run context ----------------------------------------------------------------
+
+
+@ft.tracked()
+def scaled(x: int) -> int:
+    return x * 3
+
+
+@task
+def save_inside(name: str) -> str:
+    """Saves through flowtrail and calls a tracked function inside the task: both belong to this task run."""
+    Path(name).write_text(f"made by {name}\n")
+    made = ft.Artifact(name, key=name).save()
+    scaled(2)
+    return made.uid
+
+
+@tracked_flow
+@flow
+def saving(name: str) -> str:
+    return save_inside(name)
+
+
+@tracked_flow
+@flow
+def other_loader(src: Path) -> int:
+    """Uses the task ``load`` of ``expression`` too: a task of another flow, another transform."""
+    return len(load(src))

@@ -43,9 +43,10 @@ def flow_run(state: prefect.State) -> ft.Run:
 
 
 def children(run: ft.Run) -> dict[str, list[ft.Run]]:
+    """Child runs by task name (task transforms are keyed ``<flow>/<task>``)."""
     found: dict[str, list[ft.Run]] = {}
     for child in run.children:
-        found.setdefault(child.transform.key, []).append(child)
+        found.setdefault(child.transform.key.removeprefix(f"{run.transform.key}/"), []).append(child)
     return found
 
 
@@ -69,6 +70,7 @@ def test_direct_calls_record_runs_parameters_inputs_and_outputs(prefect_instance
     tasks = children(run)
     assert sorted(tasks) == ["keep_expressed", "load", "write_table"]
     load, keep, write = tasks["load"][0], tasks["keep_expressed"][0], tasks["write_table"][0]
+    assert load.transform.key == "expression/load"
     for child in (load, keep, write):
         assert child.transform.type == "task" and child.status == "completed"
         assert child.uid == child.reference and uuid.UUID(child.uid).version == 7  # Prefect's task run id
@@ -206,7 +208,7 @@ def test_a_crash_aborts_the_flow_run_and_closes_its_open_task_runs(prefect_insta
 
 def test_retries_are_counted_on_one_run(prefect_instance):
     assert pf.retrying(1) == 2
-    (run,) = ft.Run.filter(transform__key="flaky")
+    (run,) = ft.Run.filter(transform__key="retrying/flaky")
     assert run.status == "completed"
     assert run.metrics["attempts"] == 2 and run.metrics["retries"] == 1
 
@@ -258,7 +260,9 @@ def test_process_pool_workers_write_task_runs_into_the_flows_project(prefect_ins
     assert state.result() == 5
     run = flow_run(state)
     assert run.project.name == "Pool"
-    assert sorted((r.transform.key, r.project.name) for r in run.children) == [("count_chars", "Pool"), ("write_text", "Pool")]
+    assert sorted((r.transform.key, r.project.name) for r in run.children) == [
+        ("pool-in-project/count_chars", "Pool"), ("pool-in-project/write_text", "Pool"),
+    ]  # fmt: skip
     fresh()
     assert keys(ft.Artifact.filter(projects__name="Pool")) == ["pool/note.txt"]
 
@@ -268,7 +272,7 @@ def test_an_untracked_flow_reusing_tasks_records_nothing(prefect_instance):
     assert ft.Run.filter().count() == 0
     assert pf.through_helper(4) == 8  # and tracking still works afterwards
     (run,) = ft.Run.filter(transform__key="through-helper")
-    assert [c.transform.key for c in run.children] == ["double"]
+    assert [c.transform.key for c in run.children] == ["through-helper/double"]
 
 
 def test_tasks_created_in_the_flow_body_need_capture_all_tasks(prefect_instance):
@@ -282,7 +286,7 @@ def test_tasks_created_in_the_flow_body_need_capture_all_tasks(prefect_instance)
         capture_all_tasks(False)
     assert state.result() == 9
     (made,) = flow_run(state).children
-    assert made.transform.key == "made-here" and made.params == {"y": 3}
+    assert made.transform.key == "dynamic/made-here" and made.params == {"y": 3}
 
 
 def test_materialized_assets_are_declared_outputs_and_inputs(prefect_instance):
@@ -320,13 +324,13 @@ def test_returned_dataframes_and_anndata_are_saved_below_the_size_limit(prefect_
     assert sorted(saved) == ["objects/make_cells.h5ad", "objects/make_frame.parquet"]
     assert saved["objects/make_frame.parquet"].load().shape == (4, 2)
     assert saved["objects/make_cells.h5ad"].n_observations == 4
-    assert saved["objects/make_frame.parquet"].run.transform.key == "make_frame"
+    assert saved["objects/make_frame.parquet"].run.transform.key == "objects/make_frame"
 
     assert pf.objects_flow(save_objects=False)(5) == (5, 5)
     assert pf.objects_flow(max_copy_bytes=10)(6) == (6, 6)
     assert ft.Artifact.filter(key__startswith="objects/").count() == 2  # nothing new
     assert any("larger than 10 bytes; not saved" in m for m in flowtrail_log)
-    assert ft.Run.filter(transform__key="make_frame", status="completed").count() == 3
+    assert ft.Run.filter(transform__key="objects/make_frame", status="completed").count() == 3
 
 
 def test_registry_failures_never_reach_the_flow(prefect_instance, monkeypatch, flowtrail_log):
@@ -423,3 +427,21 @@ def test_a_result_kept_only_in_storage_is_read_back_for_its_outputs(prefect_inst
     assert state.is_completed()
     (task,) = children(flow_run(state))["write_persisted"]
     assert [Path(a.location) for a in task.outputs] == [Path("persisted.txt").resolve()]
+
+
+def test_a_save_inside_a_task_is_an_output_of_the_task_run(prefect_instance):
+    state = pf.saving("made.txt", return_state=True)
+    uid = state.result()
+    (task_run,) = flow_run(state).children
+    made = ft.Artifact.get(uid=uid)
+    assert made.run.uid == task_run.uid and task_run.transform.key == "saving/save_inside"
+    assert [a.uid for a in task_run.outputs] == [uid]
+    (nested,) = task_run.children  # a tracked function called in the task is a child run of it
+    assert nested.transform.key == "prefect_flows:scaled" and nested.params == {"x": 2}
+
+
+def test_tasks_of_the_same_name_in_two_flows_are_two_transforms(prefect_instance, counts_csv):
+    pf.expression(counts_csv, Path("expressed.csv"))
+    pf.other_loader(counts_csv)
+    loads = ft.Transform.filter(key__endswith="/load").order_by("key")
+    assert [(t.key, t.version) for t in loads] == [("expression/load", 1), ("other-loader/load", 1)]
