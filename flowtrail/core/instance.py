@@ -225,8 +225,21 @@ def init(
     set_setting(instance, "name", instance.name)
     if config.storage:
         set_setting(instance, "default_storage", normalize_location(config.storage)[0])
-    instance.default_storage  # noqa: B018 - registers the managed location
+    _claim_storage(instance)
     return instance
+
+
+def _claim_storage(instance: Instance) -> None:
+    """Give the new registry its id and mark its prefix; warn about what the storage already holds."""
+    import logging
+
+    from .ownership import ensure_marker, instance_id, survey
+
+    storage = instance.default_storage
+    findings = survey(storage, instance_id(instance))
+    for warning in findings.warnings(storage.root):
+        logging.getLogger("flowtrail").warning(warning)
+    ensure_marker(instance, storage)
 
 
 def info(instance: Instance) -> dict[str, Any]:

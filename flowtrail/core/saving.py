@@ -39,6 +39,7 @@ from .objects import (
     sync_renames,
     temp_relpath,
 )
+from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
 from .storage import (
     Storage,
@@ -156,7 +157,7 @@ def _prepare(
         _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
     # A local file outside every registered location: copy it into managed storage.
-    temp = temp_relpath(artifact.suffix)
+    temp = _managed_temp(inst, default, artifact.suffix)
     written: list[str] = []
     if artifact.kind == "folder":
         digest = copy_folder(source, default, temp, progress, written)
@@ -167,7 +168,7 @@ def _prepare(
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
     writer = write_dataframe if artifact.otype == "DataFrame" else write_anndata
-    temp = temp_relpath(artifact.suffix)
+    temp = _managed_temp(inst, default, artifact.suffix)
     if default.is_local:
         target = Path(default.full_path(temp))
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +183,11 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
+
+
+def _managed_temp(inst: Instance, default: Storage, suffix: str) -> str:
+    ensure_marker(inst, default)
+    return temp_relpath(suffix, managed_prefix(inst))
 
 
 def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
@@ -240,7 +246,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                 pending_run = artifact._pending_run
                 artifact.run_id = pending_run.id if pending_run is not None else run_id
                 if p.temp is not None:
-                    artifact.path = object_relpath(artifact.uid, artifact.suffix)
+                    # Beside its temporary copy: in this instance's managed prefix.
+                    artifact.path = object_relpath(artifact.uid, artifact.suffix, p.temp.rsplit("/", 1)[0])
                     artifact.is_managed = True
                     move(p.storage, p.temp, artifact.path)
                     p.final, p.temp = artifact.path, None
