@@ -34,7 +34,7 @@ _BEGIN_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("flowtrail_beg
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings flowtrail relies on for this database kind."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": registry_timeouts.statement_timeout()})
         _configure_sqlite(engine)
         registry_errors.install(engine)
         return engine
@@ -57,7 +57,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # How long a writer waits for another's lock: 60 s unless FLOWTRAIL_DB_TIMEOUT says otherwise.
+        cursor.execute(f"PRAGMA busy_timeout = {round(registry_timeouts.statement_timeout() * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")

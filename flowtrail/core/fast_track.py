@@ -50,8 +50,11 @@ def sqlite_path(config: cfg.InstanceConfig) -> str | None:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-    connection.execute("PRAGMA busy_timeout = 60000")
+    from .registry_timeouts import statement_timeout  # standard library only: keeps this path SQLAlchemy-free
+
+    seconds = statement_timeout()
+    connection = sqlite3.connect(path, timeout=seconds, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
 

@@ -61,7 +61,31 @@ def classify(exc: BaseException, url: str, *, is_disconnect: bool = False) -> Re
     if kind is None:
         return None
     detail = text.splitlines()[0] if text else exc.__class__.__name__
-    return kind(f"The registry at {url} {_WHAT[kind]} ({detail}). {_ADVICE[kind]}")
+    if url.startswith("sqlite") and "unable to open database file" in lowered:
+        return _sqlite_open_error(url, detail)
+    advice = _ADVICE[kind]
+    if url.startswith("sqlite") and kind is RegistryUnavailable:
+        advice = "Check that the registry file and its folder exist and are readable, then retry."
+    return kind(f"The registry at {url} {_WHAT[kind]} ({detail}). {advice}")
+
+
+def _sqlite_open_error(url: str, detail: str) -> RegistryError:
+    """SQLite says "unable to open database file" for a missing file and a read-only folder alike."""
+    import os
+
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    folder = os.path.dirname(path) or "."
+    if not os.path.exists(path):
+        return RegistryUnavailable(
+            f"The registry file {path} does not exist ({detail}). Check FLOWTRAIL_INSTANCE / the instance folder, "
+            "or run `flowtrail init` to create a new registry."
+        )
+    if not os.access(folder, os.W_OK) or not os.access(path, os.W_OK):
+        return RegistryReadOnly(
+            f"The registry at {url} is read-only ({detail}): SQLite must write the file and its folder "
+            f"{folder} (for its -wal and -shm files). Make both writable (or the file system read-write), then retry."
+        )
+    return RegistryUnavailable(f"The registry at {url} cannot be opened ({detail}). Check the file's permissions.")
 
 
 def install(engine: Engine) -> None:

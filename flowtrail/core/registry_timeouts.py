@@ -18,12 +18,12 @@ import os
 import socket
 import threading
 import time
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from .errors import RegistryUnavailable
+
+if TYPE_CHECKING:  # imported lazily: the fast track() path reads the bounds without SQLAlchemy
+    from sqlalchemy.engine import Engine
 
 ENV_CONNECT = "FLOWTRAIL_DB_CONNECT_TIMEOUT"
 ENV_STATEMENT = "FLOWTRAIL_DB_TIMEOUT"
@@ -109,7 +109,21 @@ _watchdog = _Watchdog()
 
 def install(engine: Engine) -> None:
     """Arm the watchdog around every statement and commit of a PostgreSQL engine."""
+    from sqlalchemy import event
+
     url = engine.url.render_as_string(hide_password=True)
+
+    # The pool's pre-ping talks to the driver directly, past the events below: bound it here.
+    ping = engine.dialect.do_ping
+
+    def bounded_ping(dbapi_connection: Any) -> bool:
+        _watchdog.arm(dbapi_connection, statement_timeout())
+        try:
+            return ping(dbapi_connection)
+        finally:
+            _watchdog.disarm(dbapi_connection)
+
+    engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 
     def dbapi(connection: Any) -> Any:
         return connection.connection.dbapi_connection
