@@ -169,18 +169,46 @@ def _install_exit_hooks() -> None:
 
     def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
         if (_record is not None or _fast is not None) and threading.current_thread() is threading.main_thread():
+            status = "aborted" if issubclass(kind, KeyboardInterrupt) else "failed"  # Ctrl-C is not a failure
             try:
-                finish("failed", error=f"{kind.__name__}: {value}")
+                finish(status, error=f"{kind.__name__}: {value}")
             except Exception:
                 pass
         previous_hook(kind, value, tb)
 
     sys.excepthook = excepthook
+    _install_termination_handler()
 
     @atexit.register
     def _finish_at_exit() -> None:
         if _record is not None or _fast is not None:
+            status, error = ("aborted", _terminated_by) if _terminated_by else ("completed", None)
             try:
-                finish("completed")
+                finish(status, error=error)
             except Exception:
                 pass
+
+
+_terminated_by: str | None = None
+
+
+def _install_termination_handler() -> None:
+    """SIGTERM ends the script like Ctrl-C does: unwinding, then the run is finished as aborted at exit.
+
+    The handler only raises SystemExit: writing the run from inside a signal handler could commit
+    whatever transaction the interrupted code had open. Handlers set by the script stay untouched.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def terminated(signum: int, _frame: Any) -> None:
+        global _terminated_by
+        _terminated_by = f"terminated by {signal.Signals(signum).name}"
+        signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)

@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import platform
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
@@ -23,7 +24,9 @@ from .ids import uuid7
 from .instance import Instance, current
 from .models import Run
 from .params import jsonable
+from .processes import this_host
 from .projects import env_project, run_project_id
+from .reaping import reap_once
 from .record import utcnow
 from .run import FINAL_STATUSES, set_status
 from .transform import get_or_create_transform
@@ -115,6 +118,7 @@ def start_run(
     one, a run with a parent inherits the parent's project.
     """
     inst = instance or current()
+    reap_once(inst)
     with write_transaction(inst.sessions, [f"transform:{key}"]) as session:
         parent_row = parent.id if parent is not None else parent_id
         project_id = run_project_id(session, project, parent_row, parent)
@@ -137,6 +141,8 @@ def start_run(
             engine_version=engine_version or (platform.python_version() if engine == "python" else None),
             created_by=current_user(),
             project_id=project_id,
+            pid=os.getpid(),
+            host=this_host(),
         )
         session.add(run)
         session.flush()
@@ -224,7 +230,9 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
             try:
                 yield
             except BaseException as exc:
-                finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
+                # Interrupted (Ctrl-C, SIGTERM, sys.exit) is not the function failing.
+                status = "aborted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+                finish_run(run, status, error=f"{exc.__class__.__name__}: {exc}")
                 raise
             finally:
                 _run_var.reset(token)
