@@ -68,6 +68,11 @@ class Instance:
             with self.engine.connect() as conn:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OperationalError, ProgrammingError) as exc:
+            if not _missing_table(exc):  # another cause the driver named (RegistryErrors are raised already)
+                from .registry_errors import wrap_unexpected
+
+                raise wrap_unexpected(exc, self.engine.url.render_as_string(hide_password=True),
+                                      "checking its schema") from exc  # fmt: skip
             raise SchemaVersionError(
                 f"The registry at {self.engine.url.render_as_string(hide_password=True)} has no flowtrail "
                 f"schema ({exc.orig}). Run `flowtrail init` (new registry) or `flowtrail migrate`."
@@ -116,6 +121,11 @@ class Instance:
         return f"Instance(name={self.name!r}, db={url!r})"
 
 
+def _missing_table(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no such table" in text or "does not exist" in text
+
+
 def register_storage(instance: Instance, location: str | os.PathLike[str], description: str | None = None) -> Storage:
     """Register a storage location (idempotent); files inside it are then registered in place."""
     root, kind = normalize_location(location)
@@ -162,6 +172,10 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
         previous, _current = _current, instance
     if previous is not None:
         previous.close()
+    if check:
+        from .journal import sync_pending
+
+        sync_pending(instance)  # lineage journaled while the registry was unavailable
     return instance
 
 

@@ -56,17 +56,30 @@ def classify(exc: BaseException, url: str, *, is_disconnect: bool = False) -> Re
         if any(fragment in lowered for fragment in fragments):
             kind = candidate
             break
-    if kind is None and is_disconnect:
+    if kind is None and (is_disconnect or "disk i/o error" in lowered):
         kind = RegistryUnavailable
     if kind is None:
         return None
     detail = text.splitlines()[0] if text else exc.__class__.__name__
     if url.startswith("sqlite") and "unable to open database file" in lowered:
         return _sqlite_open_error(url, detail)
+    if kind is RegistryUnavailable and url.startswith("sqlite") and _sqlite_disk_full(url):
+        kind = RegistryFull
     advice = _ADVICE[kind]
     if url.startswith("sqlite") and kind is RegistryUnavailable:
         advice = "Check that the registry file and its folder exist and are readable, then retry."
     return kind(f"The registry at {url} {_WHAT[kind]} ({detail}). {advice}")
+
+
+def _sqlite_disk_full(url: str) -> bool:
+    """SQLite reports a full disk as a "disk I/O error" when it cannot even create its -shm file."""
+    import os
+
+    folder = os.path.dirname(url.split(":///", 1)[-1].split("?", 1)[0]) or "."
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _sqlite_open_error(url: str, detail: str) -> RegistryError:
