@@ -19,6 +19,20 @@ from pathlib import Path
 import pytest
 
 
+def root_conftest():  # noqa: ANN201 - the tests' root conftest module
+    """tests/conftest.py by path: ``import conftest`` may find another folder's conftest first."""
+    import importlib.util
+    import sys
+
+    name = "_flowtrail_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = module  # before running it: its dataclasses look their module up
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]
+
+
 @contextmanager
 def tmpfs(folder: Path, size: str = "4m") -> Iterator[Path]:
     """A real, small file system at ``folder`` (needs root); unmounted afterwards."""
@@ -54,9 +68,8 @@ class OwnPostgres:
     """A PostgreSQL server started for one test module, which a test may freeze and thaw."""
 
     def __init__(self) -> None:
-        from conftest import _free_port, _postgres_bindir
-
-        bindir = _postgres_bindir()
+        shared = root_conftest()
+        bindir = shared._postgres_bindir()
         if bindir is None:
             pytest.skip("PostgreSQL server binaries not found")
         self.as_root = os.geteuid() == 0
@@ -66,7 +79,7 @@ class OwnPostgres:
         self.bindir, self.data = bindir, self.base / "data"
         self._run(bindir / "initdb", "-D", self.data, "-U", "flowtrail", "--auth=trust", "--no-locale", "-E", "UTF8",
                   "--no-sync")
-        self.port = _free_port()
+        self.port = shared._free_port()
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.base} "
                    "-c fsync=off -c synchronous_commit=off")  # fmt: skip
         self._run(bindir / "pg_ctl", "-D", self.data, "-l", self.base / "log", "-o", options, "-w", "start")

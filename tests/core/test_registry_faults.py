@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from fault_helpers import OwnPostgres, fill, make_read_only, tmpfs
+from fault_helpers import OwnPostgres, fill, make_read_only, root_conftest, tmpfs
 
 import flowtrail as ft
 from flowtrail.core.errors import RegistryFull, RegistryLocked, RegistryReadOnly, RegistryUnavailable
@@ -29,9 +29,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _free_port() -> int:
-    from conftest import _free_port as free
-
-    return free()
+    return root_conftest()._free_port()
 
 
 def test_a_refused_postgres_connection_is_named_as_such(tmp_path, monkeypatch):
