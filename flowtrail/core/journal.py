@@ -57,17 +57,20 @@ def journal_folder(config: cfg.InstanceConfig) -> Path:
 class JournalWriter:
     """One process's journal file; every entry is on disk before :meth:`append` returns."""
 
-    def __init__(self, config: cfg.InstanceConfig, kind: str, replayer: str, header: dict[str, Any]) -> None:
+    def __init__(
+        self, config: cfg.InstanceConfig, kind: str, replayer: str, header: dict[str, Any], *, announce: bool = True
+    ) -> None:
         folder = journal_folder(config)
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{kind}-{this_host()}-{os.getpid()}-{random_base62(6)}{SUFFIX}"
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
         self.append({"op": "header", "kind": kind, "replayer": replayer, "host": this_host(), "pid": os.getpid(),
                      "written_at": time.time(), **header})  # fmt: skip
-        logger.warning(
-            "the registry cannot be written; lineage is kept in the journal %s and recorded by `flowtrail sync` "
-            "(also automatically at the next successful connection).", self.path,
-        )  # fmt: skip
+        if announce:  # adapters with their own warning say it there, once
+            logger.warning(
+                "the registry cannot be written; lineage is kept in the journal %s and recorded by `flowtrail sync` "
+                "(also automatically at the next successful connection).", self.path,
+            )  # fmt: skip
 
     def append(self, entry: dict[str, Any]) -> None:
         self._handle.write(json.dumps(entry, default=str) + "\n")

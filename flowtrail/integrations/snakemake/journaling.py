@@ -51,7 +51,7 @@ def open_journal(options: Options, info: dict[str, Any], cwd: str | None) -> Jou
             config = cfg.resolve(root)
     except Exception:  # no instance to journal for: nothing could be synced anyway
         return None
-    return JournalWriter(config, "snakemake", REPLAYER, {"options": dataclasses.asdict(options)})
+    return JournalWriter(config, "snakemake", REPLAYER, {"options": dataclasses.asdict(options)}, announce=False)
 
 
 def event_entry(event: ev.Event) -> dict[str, Any]:

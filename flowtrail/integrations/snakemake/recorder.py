@@ -183,8 +183,11 @@ class Recorder(JobRuns):
             for event in self._events:
                 self._journal.append(journaling.event_entry(event))
             self._events = []
-            logger.warning("the registry is not usable (%s: %s). The workflow continues; it is journaled.",
-                           type(exc).__name__, text)  # fmt: skip
+            logger.warning(
+                "the registry is not usable (%s: %s). The workflow continues; it is journaled in %s and "
+                "recorded by `flowtrail sync` (or at the next successful connection).",
+                type(exc).__name__, text, self._journal.path,
+            )  # fmt: skip
         else:
             logger.warning(
                 "the registry is not usable (%s: %s). The workflow continues, but it is not "
