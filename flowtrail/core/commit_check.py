@@ -22,8 +22,9 @@ logger = logging.getLogger("flowtrail")
 
 
 def is_ambiguous(exc: BaseException) -> bool:
-    """Whether ``exc`` can hide a commit that happened (a lost or timed-out connection, a driver error)."""
-    return isinstance(exc, RegistryError | DBAPIError)
+    """Whether ``exc`` can hide a commit that happened: a lost or timed-out connection, a driver error,
+    or an interruption (Ctrl-C, SIGTERM) that may have arrived while COMMIT was on its way."""
+    return isinstance(exc, RegistryError | DBAPIError | KeyboardInterrupt | SystemExit)
 
 
 def committed_artifacts(instance: Instance, uids: list[str]) -> bool | None:

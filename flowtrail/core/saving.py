@@ -285,7 +285,9 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
     return results
 
 
-def _settle_failed_commit(inst: Instance, prepared: list[Pending], moved: list[Pending], exc: BaseException) -> list[Artifact]:
+def _settle_failed_commit(
+    inst: Instance, prepared: list[Pending], moved: list[Pending], exc: BaseException
+) -> list[Artifact]:
     """After a failed write: remove placed objects only if the registry is known not to reference them.
 
     A connection lost after COMMIT reached the server may hide a commit. Then the rows exist and
@@ -294,6 +296,8 @@ def _settle_failed_commit(inst: Instance, prepared: list[Pending], moved: list[P
     new_uids = [p.artifact.uid for p in prepared if p.duplicate_of is None and p.artifact.uid]
     committed = committed_artifacts(inst, new_uids) if moved and is_ambiguous(exc) else False
     if committed is True:
+        if not isinstance(exc, Exception):
+            raise exc  # Ctrl-C or SIGTERM: the save stands (objects kept), the interruption goes on
         logger.info("The connection broke after the save was committed; the registry holds it, so it stands.")
         uids = [(p.duplicate_of or p.artifact).uid for p in prepared]
         session = inst.sessions.current()
