@@ -163,3 +163,33 @@ def test_a_hung_postgres_costs_snakemake_seconds_and_loses_nothing(tmp_path, und
         assert lineage(root) == undisturbed
     finally:
         server.stop()
+
+
+def test_a_tracked_script_inside_a_job_is_journaled_with_the_workflow(tmp_path):
+    """The seam: a job runs a script that calls ft.track(); both are journaled and both are synced."""
+    step = "import flowtrail as ft\nft.track(params={'step': 1})\nopen('out.txt', 'w').write('ok')\n"
+    snakefile = f'rule step:\n    output: "out.txt"\n    shell: "{sys.executable} step.py"\n'
+
+    def project(root: Path) -> Path:
+        folder = root / "wf"
+        folder.mkdir(parents=True)
+        (folder / "Snakefile").write_text(snakefile)
+        (folder / "step.py").write_text(step)
+        return folder
+
+    ft.init(tmp_path / "undisturbed")
+    disconnect()
+    _snakemake(project(tmp_path / "undisturbed"), _env())
+    expected = lineage(tmp_path / "undisturbed")
+    assert ("run", "wf/step.py", None, "completed", None) in expected
+    with tmpfs(tmp_path / "disk") as disk:
+        root = tmp_path / "project"
+        ft.init(root, db=f"sqlite:///{disk / 'registry.db'}")
+        disconnect()
+        folder = project(root)
+        make_read_only(disk)
+        _snakemake(folder, _env())
+        assert sorted(p.name.split("-")[0] for p in _journal(root)) == ["script", "snakemake"]
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        assert "2 journal file(s) recorded" in _sync(root, _env())
+        assert lineage(root) == expected
