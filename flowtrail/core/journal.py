@@ -110,7 +110,23 @@ def _writer_alive(path: Path) -> bool:
     except (IndexError, ValueError):
         return False
     host = "-".join(parts[1:-2])
-    return host == this_host() and process_alive(pid)
+    if host == this_host():
+        return process_alive(pid)
+    # Another machine's writer (a shared folder) cannot be checked: wait for its last entry, or a day.
+    return not _ends_with_finish(path) and time.time() - path.stat().st_mtime < FOREIGN_QUIET_S
+
+
+FOREIGN_QUIET_S = 24 * 3600
+
+
+def _ends_with_finish(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 4096))
+        lines = [line for line in handle.read().splitlines() if line.strip()]
+    try:
+        return bool(lines) and json.loads(lines[-1]).get("op") == "finish"
+    except ValueError:
+        return False
 
 
 def _claim(path: Path) -> Path | None:
