@@ -161,3 +161,26 @@ def test_a_script_killed_during_an_outage_is_recorded_aborted(tmp_path):
     synced = _sync(root, _env())
     assert "1 journal file(s) recorded" in synced.stdout, synced.stdout + synced.stderr
     assert [(key, status) for key, status, _, _ in _runs(root)] == [("long.py", "aborted")]
+
+
+def test_another_hosts_journal_waits_for_its_last_entry(instance):
+    """A journal in a shared folder written on another machine is replayed once it is complete."""
+    folder = instance.config.root / ".flowtrail" / "journal"
+    folder.mkdir()
+    path = folder / "script-otherhost-4242-AbCdEf.ndjson"
+    lines = [
+        {"op": "header", "kind": "script", "replayer": "flowtrail.core.script_journal:replay", "pid": 4242},
+        {"op": "start", "uid": "0192f0e4-0000-7000-8000-000000000001", "key": "remote.py", "type": "script",
+         "started_at": "2026-12-04T10:00:00+00:00", "params": {"n": 1}},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    from flowtrail.core.journal import sync
+
+    report = sync(instance)
+    assert report.busy == [path] and report.replayed == []
+    with path.open("a") as handle:
+        handle.write(json.dumps({"op": "finish", "uid": lines[1]["uid"], "status": "completed", "error": None,
+                                 "finished_at": "2026-12-04T10:05:00+00:00"}) + "\n")  # fmt: skip
+    assert sync(instance).replayed == [path] and not path.exists()
+    run = ft.Run.get(uid=lines[1]["uid"])
+    assert (run.transform.key, run.status, run.params) == ("remote.py", "completed", {"n": 1})
