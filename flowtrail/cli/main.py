@@ -14,6 +14,7 @@ from .annotation_commands import annotate, features, labels
 from .export_commands import export
 from .instance_commands import info, init, migrate, storage
 from .lineage_commands import lineage
+from .recovery_commands import runs, sync
 from .registry_commands import describe, load, ls, save
 
 
@@ -24,7 +25,7 @@ def cli() -> None:
 
 
 for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow,
-                labels, features, annotate):
+                labels, features, annotate, runs, sync):
     cli.add_command(command)
 
 

@@ -1,10 +1,13 @@
 """Finding and removing what interrupted saves leave in managed storage.
 
-A managed copy is written under a temporary name (``.flowtrail/.tmp-<random>-<pid>``), renamed,
-and only then recorded. A process killed in between leaves either a temporary file or a renamed
-object no artifact refers to. Neither is ever read by flowtrail; they only take space.
+A managed copy is written under a temporary name (``.flowtrail/<instance-id>/.tmp-<random>-<pid>``),
+renamed, and only then recorded. A process killed in between leaves either a temporary file or a
+renamed object no artifact refers to. Neither is ever read by flowtrail; they only take space.
 :func:`leftovers` lists them (older than a grace period, so saves still running are not touched)
 and :func:`remove_leftovers` deletes them.
+
+Only this instance's own prefix is ever looked at (see :mod:`.ownership`): the instance folder,
+other instances' objects and objects written before instance ids are never candidates.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .models import Artifact, Storage
-from .storage import MANAGED_PREFIX
+from .ownership import MARKER, managed_prefix
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -41,12 +44,15 @@ def leftovers(instance: Instance, older_than_s: float = 3600.0) -> list[Leftover
     """Temporary copies and unreferenced objects in every storage location with managed objects."""
     found: list[Leftover] = []
     now = time.time()
+    prefix = managed_prefix(instance)
     for storage in _managed_storages(instance):
-        referenced = _referenced(instance, storage)
-        for name, size, mtime, is_dir in _entries(storage):
+        referenced = _referenced(instance, storage, prefix)
+        for name, size, mtime, is_dir in _entries(storage, prefix):
+            if name == MARKER:
+                continue
             if older_than_s > 0 and (mtime is None or now - mtime < older_than_s):
                 continue  # possibly a save in progress (or an age we cannot tell)
-            relpath = f"{MANAGED_PREFIX}/{name}"
+            relpath = f"{prefix}/{name}"
             if name.startswith(".tmp-"):
                 found.append(Leftover(storage, relpath, TEMPORARY, size))
             elif relpath not in referenced:
@@ -77,19 +83,19 @@ def _managed_storages(instance: Instance) -> list[Storage]:
     return [s for s in instance.storages() if s.id in used or s.id == default.id]
 
 
-def _referenced(instance: Instance, storage: Storage) -> set[str]:
+def _referenced(instance: Instance, storage: Storage, prefix: str) -> set[str]:
     session = instance.sessions.current()
     try:
-        stmt = select(Artifact.path).where(Artifact.storage_id == storage.id, Artifact.path.startswith(f"{MANAGED_PREFIX}/"))
+        stmt = select(Artifact.path).where(Artifact.storage_id == storage.id, Artifact.path.startswith(f"{prefix}/"))
         return set(session.scalars(stmt))
     finally:
         instance.sessions.end_read()
 
 
-def _entries(storage: Storage) -> list[tuple[str, int | None, float | None, bool]]:
-    """(name, size, modification time, is folder) of everything directly under the managed prefix."""
+def _entries(storage: Storage, prefix: str) -> list[tuple[str, int | None, float | None, bool]]:
+    """(name, size, modification time, is folder) of everything directly under the instance's prefix."""
     fs = storage.fs
-    root = storage.full_path(MANAGED_PREFIX)
+    root = storage.full_path(prefix)
     try:
         listing: list[dict[str, Any]] = fs.ls(root, detail=True)
     except FileNotFoundError:

@@ -12,6 +12,7 @@ snapshot. Writes run in :func:`write_transaction`, which serialises writers safe
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import os
@@ -24,6 +25,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import registry_errors, registry_timeouts
+
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _BEGIN_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("flowtrail_begin", default="DEFERRED")
 
@@ -31,13 +34,21 @@ _BEGIN_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("flowtrail_beg
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings flowtrail relies on for this database kind."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": registry_timeouts.statement_timeout()})
         _configure_sqlite(engine)
+        registry_errors.install(engine)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # Default to psycopg 3, the driver the postgres extra installs.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql") and "connect_timeout=" not in url:
+        connect_args["connect_timeout"] = registry_timeouts.connect_timeout()
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if engine.dialect.name == "postgresql":
+        registry_timeouts.install(engine)
+    registry_errors.install(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -46,7 +57,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # How long a writer waits for another's lock: 60 s unless FLOWTRAIL_DB_TIMEOUT says otherwise.
+        cursor.execute(f"PRAGMA busy_timeout = {round(registry_timeouts.statement_timeout() * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -85,7 +97,13 @@ class Sessions:
             return
         if session.new or session.dirty or session.deleted:
             return
-        session.commit()
+        try:
+            session.commit()
+        except Exception:
+            # A read that failed (connection lost, timed out) leaves a transaction only a rollback ends;
+            # the caller is already raising the error that says why.
+            with contextlib.suppress(Exception):
+                session.rollback()
 
     def close(self) -> None:
         session = getattr(self._local, "session", None)

@@ -15,7 +15,12 @@ message says what was wrong and what to do next::
     ├── FieldError                  a filter named a field or lookup that does not exist
     ├── IntegrityError              a write would break the registry's invariants
     ├── ValidationError             values or a dataset do not fit a feature, label type or schema
-    └── TrackingError               finish() without track(), or a run in the wrong state
+    ├── TrackingError               finish() without track(), or a run in the wrong state
+    └── RegistryError               the registry database could not be read or written
+        ├── RegistryUnavailable     refused, unreachable, connection lost, timed out
+        ├── RegistryReadOnly        a read-only file, folder or database
+        ├── RegistryFull            the disk holding the registry is full
+        └── RegistryLocked          another writer held the lock past the bound
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ __all__ = [
     "InvalidKey",
     "MultipleResultsFound",
     "NoInstanceError",
+    "RegistryError",
+    "RegistryFull",
+    "RegistryLocked",
+    "RegistryReadOnly",
+    "RegistryUnavailable",
     "SchemaVersionError",
     "StorageError",
     "TrackingError",
@@ -83,6 +93,26 @@ class IntegrityError(FlowtrailError):
 
 class TrackingError(FlowtrailError):
     """Run tracking was used in the wrong order (e.g. finish() before track())."""
+
+
+class RegistryError(FlowtrailError):
+    """The registry database could not be read or written; the message names the cause."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached: refused, unreachable, connection lost or timed out."""
+
+
+class RegistryReadOnly(RegistryError):
+    """The registry (its file, folder or database) does not accept writes."""
+
+
+class RegistryFull(RegistryError):
+    """The disk holding the registry is full."""
+
+
+class RegistryLocked(RegistryError):
+    """Another writer held the registry's lock longer than flowtrail waits."""
 
 
 class ValidationError(FlowtrailError, ValueError):

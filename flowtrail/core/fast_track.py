@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from . import config as cfg
 from .host import current_environment, current_user
 from .ids import new_stem, random_base62, uuid7, versioned_uid
 from .params import jsonable
+from .processes import process_alive, this_host
 
-SCHEMA_REVISION = "0007"  # must equal instance.SCHEMA_REVISION; a test pins it
+SCHEMA_REVISION = "0008"  # must equal instance.SCHEMA_REVISION; a test pins it
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite dialect stores DateTime
 
 
@@ -50,8 +52,11 @@ def sqlite_path(config: cfg.InstanceConfig) -> str | None:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-    connection.execute("PRAGMA busy_timeout = 60000")
+    from .registry_timeouts import statement_timeout  # standard library only: keeps this path SQLAlchemy-free
+
+    seconds = statement_timeout()
+    connection = sqlite3.connect(path, timeout=seconds, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
 
@@ -81,12 +86,13 @@ def start(
             environment_id = _environment(connection, digest, described, now)
             project_id = _project(connection, project.strip(), now, user) if project else None
             uid = str(uuid7())
+            _reap(connection, now)
             cursor = connection.execute(
                 "INSERT INTO run (uid, transform_id, params, status, started_at, environment_id, engine, "
-                "engine_version, created_at, created_by, project_id) "
-                "VALUES (?, ?, ?, 'started', ?, ?, 'python', ?, ?, ?, ?)",
+                "engine_version, created_at, created_by, project_id, pid, host) "
+                "VALUES (?, ?, ?, 'started', ?, ?, 'python', ?, ?, ?, ?, ?, ?)",
                 (uid, transform_id, json.dumps(jsonable(params)) if params else None, now, environment_id,
-                 _python_version(), now, user, project_id),  # fmt: skip
+                 _python_version(), now, user, project_id, os.getpid(), this_host()),  # fmt: skip
             )
             connection.execute("COMMIT")
         except BaseException:
@@ -110,6 +116,25 @@ def finish(run: FastRun, status: str, error: str | None) -> None:
         connection.execute("COMMIT")
     finally:
         connection.close()
+
+
+def _reap(connection: sqlite3.Connection, now: str) -> None:
+    """What :func:`flowtrail.core.reaping.reap_runs` does, for the SQLAlchemy-free path."""
+    host = this_host()
+    rows = connection.execute(
+        "SELECT id, pid, created_at FROM run WHERE status IN ('scheduled', 'started') AND host = ? "
+        "AND pid IS NOT NULL", (host,),
+    ).fetchall()  # fmt: skip
+    for run_id, pid, created in rows:
+        try:
+            created_at = dt.datetime.strptime(str(created), _TIME_FORMAT)
+        except ValueError:
+            created_at = None
+        if not process_alive(int(pid), created_at):
+            connection.execute(
+                "UPDATE run SET status = 'aborted', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                (f"The process {pid} on {host} ended without finishing this run.", now, run_id),
+            )
 
 
 def _python_version() -> str:

@@ -22,7 +22,7 @@ from .models import Storage
 from .storage import normalize_location
 
 # The Alembic head this code expects; tests pin it to the migration scripts' head.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 class Instance:
@@ -75,6 +75,11 @@ class Instance:
             with self.engine.connect() as conn:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OperationalError, ProgrammingError) as exc:
+            if not _missing_table(exc):  # another cause the driver named (RegistryErrors are raised already)
+                from .registry_errors import wrap_unexpected
+
+                raise wrap_unexpected(exc, self.engine.url.render_as_string(hide_password=True),
+                                      "checking its schema") from exc  # fmt: skip
             raise SchemaVersionError(
                 f"The registry at {self.engine.url.render_as_string(hide_password=True)} has no flowtrail "
                 f"schema ({exc.orig}). Run `flowtrail init` (new registry) or `flowtrail migrate`."
@@ -121,6 +126,11 @@ class Instance:
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
         return f"Instance(name={self.name!r}, db={url!r})"
+
+
+def _missing_table(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no such table" in text or "does not exist" in text
 
 
 def register_storage(instance: Instance, location: str | os.PathLike[str], description: str | None = None) -> Storage:
@@ -171,6 +181,10 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
         previous, _current = _current, instance
     if previous is not None:
         previous.close()
+    if check:
+        from .journal import sync_pending
+
+        sync_pending(instance)  # lineage journaled while the registry was unavailable
     return instance
 
 
@@ -234,8 +248,21 @@ def init(
     set_setting(instance, "name", instance.name)
     if config.storage:
         set_setting(instance, "default_storage", normalize_location(config.storage)[0])
-    instance.default_storage  # noqa: B018 - registers the managed location
+    _claim_storage(instance)
     return instance
+
+
+def _claim_storage(instance: Instance) -> None:
+    """Give the new registry its id and mark its prefix; warn about what the storage already holds."""
+    import logging
+
+    from .ownership import ensure_marker, instance_id, survey
+
+    storage = instance.default_storage
+    findings = survey(storage, instance_id(instance))
+    for warning in findings.warnings(storage.root):
+        logging.getLogger("flowtrail").warning(warning)
+    ensure_marker(instance, storage)
 
 
 def info(instance: Instance) -> dict[str, Any]:

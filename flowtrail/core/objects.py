@@ -32,8 +32,9 @@ logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]
 
 
-def temp_relpath(suffix: str) -> str:
-    return f"{MANAGED_PREFIX}/.tmp-{random_base62(12)}-{os.getpid()}{suffix}"
+def temp_relpath(suffix: str, prefix: str = MANAGED_PREFIX) -> str:
+    """A temporary name below ``prefix`` (the instance's managed prefix) for a copy in progress."""
+    return f"{prefix}/.tmp-{random_base62(12)}-{os.getpid()}{suffix}"
 
 
 def copy_file(

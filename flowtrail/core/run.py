@@ -72,6 +72,9 @@ class Run(LineageMixin, Record):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
     project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"), index=True)
+    # The process that runs it, so a run whose process is gone can be found and ended (see reaping.py).
+    pid: Mapped[int | None]
+    host: Mapped[str | None] = mapped_column(String(255))
 
     transform: Mapped[Transform] = relationship(back_populates="runs")
     project: Mapped[Project | None] = relationship(back_populates="runs")

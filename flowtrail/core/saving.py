@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from .artifact import Artifact
+from .commit_check import committed_artifacts, is_ambiguous
 from .database import write_transaction
-from .errors import IntegrityError
+from .errors import IntegrityError, RegistryUnavailable, StorageError
 from .formats import write_anndata, write_dataframe
 from .hashing import (
     HASH_TYPE_FOLDER,
@@ -39,8 +41,11 @@ from .objects import (
     sync_renames,
     temp_relpath,
 )
+from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
+from .registry_errors import wrap_unexpected
 from .run import link_outputs
+from .source_checks import check_local_source, check_text
 from .storage import (
     Storage,
     bucket_root,
@@ -136,9 +141,13 @@ def _prepare(
     if source is None:  # an in-memory DataFrame or AnnData
         return _prepare_object(inst, artifact, default)
     root, protocol = normalize_location(source)
+    if protocol == "local":
+        check_local_source(root)
+    check_text(artifact.key, "key")
     match = innermost_storage(storages, root)
     if match is not None:
         storage, relpath = match
+        check_text(relpath, "path")
         if artifact._hash_mode == "size-mtime" and storage.is_local:
             digest = stat_digest(storage.full_path(relpath))
         else:
@@ -165,12 +174,16 @@ def _prepare(
         artifact.key = artifact.key or relpath
         return Pending(artifact, digest, storage, relpath)
     # A local file outside every registered location: copy it into managed storage.
-    temp = temp_relpath(artifact.suffix)
+    temp = _managed_temp(inst, default, artifact.suffix)
     written: list[str] = []
-    if artifact.kind == "folder":
-        digest = copy_folder(source, default, temp, progress, written)
-    else:
-        digest = copy_file(source, default, temp, progress, written)
+    try:
+        if artifact.kind == "folder":
+            digest = copy_folder(source, default, temp, progress, written)
+        else:
+            digest = copy_file(source, default, temp, progress, written)
+    except BaseException:
+        remove(default, temp)  # a partial copy (e.g. after a full disk) must not keep the space
+        raise
     return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
@@ -192,12 +205,18 @@ def _known_reference(inst: Instance, artifact: Artifact, location: str) -> tuple
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
     writer = write_dataframe if artifact.otype == "DataFrame" else write_anndata
-    temp = temp_relpath(artifact.suffix)
+    temp = _managed_temp(inst, default, artifact.suffix)
     if default.is_local:
         target = Path(default.full_path(temp))
         target.parent.mkdir(parents=True, exist_ok=True)
-        n_obs = writer(artifact._in_memory, target)
-        digest = hash_file(target)
+        try:
+            n_obs = writer(artifact._in_memory, target)
+            digest = hash_file(target)
+        except BaseException as exc:
+            remove(default, temp)
+            if isinstance(exc, OSError):
+                raise StorageError(f"Could not write {target}: {exc}. Check free space and permissions.") from exc
+            raise
     else:
         scratch = inst.config.cache_dir / f".upload-{random_base62(8)}{artifact.suffix}"
         scratch.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +226,11 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
+
+
+def _managed_temp(inst: Instance, default: Storage, suffix: str) -> str:
+    ensure_marker(inst, default)
+    return temp_relpath(suffix, managed_prefix(inst))
 
 
 def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
@@ -272,7 +296,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                 pending_run = artifact._pending_run
                 artifact.run_id = pending_run.id if pending_run is not None else run_id
                 if p.temp is not None:
-                    artifact.path = object_relpath(artifact.uid, artifact.suffix)
+                    # Beside its temporary copy: in this instance's managed prefix.
+                    artifact.path = object_relpath(artifact.uid, artifact.suffix, p.temp.rsplit("/", 1)[0])
                     artifact.is_managed = True
                     move(p.storage, p.temp, artifact.path)
                     p.final, p.temp = artifact.path, None
@@ -288,10 +313,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             link_outputs(session, reruns, "wrote")
             link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
-    except BaseException:
-        for p in moved:
-            remove(p.storage, p.final)
-        raise
+    except BaseException as exc:
+        return _settle_failed_commit(inst, prepared, moved, exc)
     return results
 
 
@@ -316,6 +339,41 @@ def _fill_content(known: Artifact, p: Pending) -> None:
         known.kind = p.artifact.kind
     if p.n_observations is not None:
         known.n_observations = p.n_observations
+
+
+def _settle_failed_commit(
+    inst: Instance, prepared: list[Pending], moved: list[Pending], exc: BaseException
+) -> list[Artifact]:
+    """After a failed write: remove placed objects only if the registry is known not to reference them.
+
+    A connection lost after COMMIT reached the server may hide a commit. Then the rows exist and
+    the save succeeded: the records are read back and returned.
+    """
+    new_uids = [p.artifact.uid for p in prepared if p.duplicate_of is None and p.artifact.uid]
+    committed = committed_artifacts(inst, new_uids) if moved and is_ambiguous(exc) else False
+    if committed is True:
+        if not isinstance(exc, Exception):
+            raise exc  # Ctrl-C or SIGTERM: the save stands (objects kept), the interruption goes on
+        logger.info("The connection broke after the save was committed; the registry holds it, so it stands.")
+        uids = [(p.duplicate_of or p.artifact).uid for p in prepared]
+        session = inst.sessions.current()
+        try:
+            found = {a.uid: a for a in session.scalars(select(Artifact).where(Artifact.uid.in_(uids)))}
+        finally:
+            inst.sessions.end_read()
+        return [found[uid] for uid in uids]
+    if committed is None:
+        raise RegistryUnavailable(
+            f"The save's commit got no answer and the registry cannot be reached to check it ({exc}). Its "
+            f"{len(moved)} object(s) were kept, so nothing the registry may reference is lost: retry the save once "
+            "the registry is back (it returns the registered record); `flowtrail storage clean` later removes "
+            "copies no record refers to."
+        ) from exc
+    for p in moved:
+        remove(p.storage, p.final)
+    if isinstance(exc, DBAPIError):  # a raw driver error flowtrail has no better words for
+        raise wrap_unexpected(exc, inst.engine.url.render_as_string(hide_password=True), "saving artifacts") from exc
+    raise exc
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:

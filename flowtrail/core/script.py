@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _record: Run | None = None  # the script's run as an ORM record, once loaded
 _fast: FastRun | None = None  # the script's run as written by the fast path
+_journaled: Any = None  # the script's run while the registry is unavailable (see script_journal.py)
 _hooks_installed = False
 
 
@@ -119,9 +120,9 @@ def track(
     ``project`` (a name or a Project; default ``FLOWTRAIL_PROJECT``) is created if new; the run
     and every artifact saved in it belong to it.
     """
-    global _record, _fast
-    if _record is not None or _fast is not None:
-        uid = _record.uid if _record is not None else _fast.uid  # type: ignore[union-attr]
+    global _record, _fast, _journaled
+    if _record is not None or _fast is not None or _journaled is not None:
+        uid = (_record or _fast or _journaled).uid  # type: ignore[union-attr]
         raise TrackingError(f"This process already tracks run {uid}; call flowtrail.finish() before track() again.")
     if project is None:
         project = os.environ.get("FLOWTRAIL_PROJECT", "").strip() or None
@@ -134,40 +135,79 @@ def track(
     config = cfg.resolve()
     key, kind, source = _identity(config.root)
     _install_exit_hooks()
-    if named is None and not _needs_orm() and (project is None or isinstance(project, str)):
-        from . import fast_track
+    try:
+        fast_ok = named is None and not _needs_orm() and (project is None or isinstance(project, str))
+        if fast_ok and not _journal_waiting(config):
+            from . import fast_track
 
-        fast = fast_track.start(config, transform or key, kind, source, params, description, project)
-        if fast is not None:
-            _fast = fast
-            return TrackedRun(fast)
-    from .run_context import context_run
-    from .tracking import start_run
+            fast = fast_track.start(config, transform or key, kind, source, params, description, project)
+            if fast is not None:
+                _fast = fast
+                return TrackedRun(fast)
+        from .run_context import context_run
+        from .tracking import start_run
 
-    # Inside an engine's task (or a run another orchestrator named), the script is a child run of
-    # that task run: its own transform with its own source, nested where it ran.
-    _record = start_run(
-        transform or key, type=kind, source_code=source, params=params, description=description, project=project,
-        parent=context_run(),
-    )  # fmt: skip
+        # Inside an engine's task (or a run another orchestrator named), the script is a child run of
+        # that task run: its own transform with its own source, nested where it ran.
+        _record = start_run(
+            transform or key, type=kind, source_code=source, params=params, description=description,
+            project=project, parent=context_run(),
+        )  # fmt: skip
+    except Exception as exc:
+        from .script_journal import is_outage, journal_start
+
+        if not is_outage(exc):
+            raise
+        # The registry cannot take the run now: journal it and let the script run (`flowtrail sync`).
+        _journaled = journal_start(config, {
+            "key": transform or key, "type": kind, "source": source, "params": _plain(params),
+            "description": description, "project": name,
+        })  # fmt: skip
+        return _journaled
     return _record
+
+
+def _journal_waiting(config: cfg.InstanceConfig) -> bool:
+    """Journaled lineage waits to be recorded: take the full path, whose connection replays it."""
+    from .journal import pending_files
+
+    try:
+        return bool(pending_files(config))
+    except OSError:
+        return False
+
+
+def _plain(params: dict[str, Any] | None) -> Any:
+    from .params import jsonable
+
+    return jsonable(params) if params else None
 
 
 def finish(status: str = "completed", *, error: str | None = None) -> Any:
     """End the run started by ``track()``."""
-    global _record, _fast
-    record, fast = _record, _fast
-    if record is None and fast is None:
+    global _record, _fast, _journaled
+    record, fast, journaled = _record, _fast, _journaled
+    if record is None and fast is None and journaled is None:
         raise TrackingError("finish() was called without track(): call flowtrail.track() at the start of the script.")
-    _record, _fast = None, None
-    if record is None and fast is not None:
-        from . import fast_track
+    _record, _fast, _journaled = None, None, None
+    from . import script_journal
 
-        fast_track.finish(fast, status, error)
-        return TrackedRun(fast)
-    from .tracking import finish_run
+    if journaled is not None:
+        return script_journal.journal_finish(journaled, status, error)
+    try:
+        if record is None and fast is not None:
+            from . import fast_track
 
-    return finish_run(record, status, error=error)  # type: ignore[arg-type]
+            fast_track.finish(fast, status, error)
+            return TrackedRun(fast)
+        from .tracking import finish_run
+
+        return finish_run(record, status, error=error)  # type: ignore[arg-type]
+    except Exception as exc:
+        if not script_journal.is_outage(exc):
+            raise
+        uid = record.uid if record is not None else fast.uid  # type: ignore[union-attr]
+        return script_journal.journal_late_finish(uid, status, error)
 
 
 def _install_exit_hooks() -> None:
@@ -178,19 +218,51 @@ def _install_exit_hooks() -> None:
     previous_hook = sys.excepthook
 
     def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        if (_record is not None or _fast is not None) and threading.current_thread() is threading.main_thread():
+        if _tracking() and threading.current_thread() is threading.main_thread():
+            status = "aborted" if issubclass(kind, KeyboardInterrupt) else "failed"  # Ctrl-C is not a failure
             try:
-                finish("failed", error=f"{kind.__name__}: {value}")
+                finish(status, error=f"{kind.__name__}: {value}")
             except Exception:
                 pass
         previous_hook(kind, value, tb)
 
     sys.excepthook = excepthook
+    _install_termination_handler()
 
     @atexit.register
     def _finish_at_exit() -> None:
-        if _record is not None or _fast is not None:
+        if _tracking():
+            status, error = ("aborted", _terminated_by) if _terminated_by else ("completed", None)
             try:
-                finish("completed")
+                finish(status, error=error)
             except Exception:
                 pass
+
+
+_terminated_by: str | None = None
+
+
+def _tracking() -> bool:
+    return _record is not None or _fast is not None or _journaled is not None
+
+
+def _install_termination_handler() -> None:
+    """SIGTERM ends the script like Ctrl-C does: unwinding, then the run is finished as aborted at exit.
+
+    The handler only raises SystemExit: writing the run from inside a signal handler could commit
+    whatever transaction the interrupted code had open. Handlers set by the script stay untouched.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def terminated(signum: int, _frame: Any) -> None:
+        global _terminated_by
+        _terminated_by = f"terminated by {signal.Signals(signum).name}"
+        signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)

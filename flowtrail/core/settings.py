@@ -42,3 +42,13 @@ def set_setting(instance: Instance, key: str, value: Any) -> None:
             session.add(Setting(key=key, value=value))
         else:
             found.value = value
+
+
+def setdefault_setting(instance: Instance, key: str, value: Any) -> Any:
+    """Store ``value`` unless the setting exists; return the stored value (concurrent callers agree)."""
+    with write_transaction(instance.sessions, [f"setting:{key}"]) as session:
+        found = session.get(Setting, key)
+        if found is not None:
+            return found.value
+        session.add(Setting(key=key, value=value))
+    return value

@@ -2,7 +2,7 @@
 
 A file inside a registered location is registered *in place*: flowtrail records its path relative
 to the location and never copies or deletes it. Anything else is copied into the instance's
-managed storage under ``.flowtrail/<uid><suffix>``. fsspec is imported only for remote locations,
+managed storage under ``.flowtrail/<instance-id>/<uid><suffix>`` (see :mod:`.ownership`). fsspec is imported only for remote locations,
 so the local path stays fast.
 """
 
@@ -149,5 +149,6 @@ def innermost_storage(storages: Iterable[Any], location: str, *, include_root: b
     return best
 
 
-def object_relpath(uid: str, suffix: str) -> str:
-    return str(PurePosixPath(MANAGED_PREFIX) / f"{uid}{suffix}")
+def object_relpath(uid: str, suffix: str, prefix: str = MANAGED_PREFIX) -> str:
+    """The final name of a managed object below ``prefix`` (the instance's managed prefix)."""
+    return str(PurePosixPath(prefix) / f"{uid}{suffix}")

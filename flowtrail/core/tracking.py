@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import platform
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
@@ -25,7 +26,9 @@ from .ids import uuid7
 from .instance import Instance, current
 from .models import Run
 from .params import jsonable
+from .processes import this_host
 from .projects import env_project, run_project_id
+from .reaping import reap_once
 from .record import utcnow
 from .run import FINAL_STATUSES, set_status
 from .transform import get_or_create_transform
@@ -148,6 +151,7 @@ def start_run(
     one, a run with a parent inherits the parent's project.
     """
     inst = instance or current()
+    reap_once(inst)
     locks = [f"transform:{key}"] + ([f"run:{uid}"] if uid else [])
     with write_transaction(inst.sessions, locks) as session:
         parent_row = parent.id if parent is not None else parent_id
@@ -176,6 +180,8 @@ def start_run(
             engine_version=engine_version or (platform.python_version() if engine == "python" else None),
             created_by=current_user(),
             project_id=project_id,
+            pid=os.getpid(),
+            host=this_host(),
         )
         for field_name, value in run_fields.items():
             if value is not None or placeholder is None:
@@ -269,7 +275,9 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
             try:
                 yield
             except BaseException as exc:
-                finish_run(run, "failed", error=f"{exc.__class__.__name__}: {exc}")
+                # Interrupted (Ctrl-C, SIGTERM, sys.exit) is not the function failing.
+                status = "aborted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+                finish_run(run, status, error=f"{exc.__class__.__name__}: {exc}")
                 raise
             finally:
                 _run_var.reset(token)

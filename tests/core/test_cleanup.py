@@ -9,10 +9,11 @@ from click.testing import CliRunner
 import flowtrail as ft
 from flowtrail.cli import cli
 from flowtrail.core.cleanup import ORPHAN, TEMPORARY, leftovers, remove_leftovers
+from flowtrail.core.ownership import instance_id
 
 
 def _managed_folder(instance):
-    return instance.config.root / ".flowtrail" / "storage" / ".flowtrail"
+    return instance.config.root / ".flowtrail" / "storage" / ".flowtrail" / instance_id(instance)
 
 
 def _age(path, hours):

@@ -211,7 +211,7 @@ def test_killed_saves_leave_a_consistent_usable_registry(backend, request, tmp_p
     assert acked  # the "saved" rounds wait for a save to return
     n_rows = check_registry(folders, source_hashes)
     managed = Path(inst.default_storage.root) / ".flowtrail"
-    leftovers = len(list(managed.glob(".tmp-*"))) if managed.exists() else 0
+    leftovers = len(list(managed.glob("*/.tmp-*"))) if managed.exists() else 0
     print(f"{len(acked)} saves acknowledged, {n_rows} artifacts, {leftovers} temporary objects left by kills")
 
     if backend == "sqlite":

@@ -13,6 +13,7 @@ import pytest
 import flowtrail
 from flowtrail.core.hashing import hash_folder
 from flowtrail.core.instance import disconnect
+from flowtrail.core.ownership import instance_id
 
 CSV = b"sample,reads\ns1,1200\ns2,3400\n"
 FOLDER = {"plate1/a.txt": b"well A\n", "plate1/b.txt": b"well B\n" * 100, "summary.json": b'{"wells": 2}\n'}
@@ -154,13 +155,14 @@ def test_local_files_are_copied_into_s3_managed_storage(s3_instance, s3_bucket, 
 
     artifact = flowtrail.Artifact(source, key="tables/counts.csv").save()
 
+    prefix = f"managed/.flowtrail/{instance_id(s3_instance)}"  # this instance's own prefix
     assert artifact.is_managed and artifact.storage.root == f"{s3_bucket}/managed"
-    assert artifact.location == f"{s3_bucket}/managed/.flowtrail/{artifact.uid}.csv"
-    head = s3.head_object(Bucket=s3_bucket.removeprefix("s3://"), Key=f"managed/.flowtrail/{artifact.uid}.csv")
+    assert artifact.location == f"{s3_bucket}/{prefix}/{artifact.uid}.csv"
+    head = s3.head_object(Bucket=s3_bucket.removeprefix("s3://"), Key=f"{prefix}/{artifact.uid}.csv")
     assert head["ETag"].strip('"') == artifact.hash == md5(CSV)
-    # No temporary upload is left behind.
+    # No temporary upload is left behind; the marker names the instance.
     listing = s3.list_objects_v2(Bucket=s3_bucket.removeprefix("s3://"))["Contents"]
-    assert [obj["Key"] for obj in listing] == [f"managed/.flowtrail/{artifact.uid}.csv"]
+    assert sorted(obj["Key"] for obj in listing) == [f"{prefix}/.instance.json", f"{prefix}/{artifact.uid}.csv"]
 
     downloads = count_downloads(monkeypatch, artifact)
     assert artifact.cache().read_bytes() == CSV

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from . import events as ev
-from . import sources
+from . import journaling, sources
 from . import workflow as wf
 from .artifacts import ArtifactCollector, Known
 from .jobs import ENGINE, METADATA_SLACK_S, Job, JobCounts, JobRuns, utc
@@ -79,8 +79,12 @@ class Recorder(JobRuns):
     Neither ever raises.
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, instance: Any = None, journal: bool = True) -> None:
         self.options = options
+        self._given_instance = instance  # replaying a journal: record into this one
+        self._keep_events = journal
+        self._events: list[ev.Event] = []  # the invocation so far, for the journal (see journaling.py)
+        self._journal: Any = None
         self._info: dict[str, Any] = {}
         self._info_time: float | None = None
         self._instance: Any = None
@@ -106,14 +110,24 @@ class Recorder(JobRuns):
         self._openlineage = OpenLineageRelay()
 
     def handle(self, event: ev.Event) -> None:
-        """Record one event (no-op once recording is disabled or finished)."""
-        if self._disabled or self._finished:
+        """Record one event (no-op once recording is disabled or finished; journaled after an outage)."""
+        if self._finished:
+            return
+        if self._journal is not None:
+            self._journal.append(journaling.event_entry(event))
+        elif self._keep_events and not self._disabled:
+            self._events.append(event)
+        if self._disabled:
             return
         self._guard(self._handle, event)
 
     def handle_many(self, events: list[ev.Event]) -> None:
         """Record a batch of events that arrived together (the recorder fell behind)."""
-        if self._disabled or self._finished:
+        if self._finished:
+            return
+        if self._disabled:
+            for event in events:
+                self.handle(event)  # journaled
             return
         if len(events) > 1:
             self._guard(self._presave, events)
@@ -129,10 +143,13 @@ class Recorder(JobRuns):
             self._interrupted = True
             self._lost = True
         self._guard(self._finish)
+        if self._journal is not None:
+            self._journal.append({"op": "finish", "lost": lost})
+            self._journal.close()
 
     def close(self) -> None:
         """Disconnect from the instance (this also closes the OpenLineage client, flushing it)."""
-        if self._instance is None:
+        if self._instance is None or self._given_instance is not None:
             return
         try:
             from flowtrail.core.instance import disconnect
@@ -162,11 +179,23 @@ class Recorder(JobRuns):
         self._disabled = True
         _ensure_log_handler()
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        logger.warning(
-            "the registry is not usable (%s: %s). The workflow continues, but it is not "
-            "recorded from here on.",
-            type(exc).__name__, text,
-        )  # fmt: skip
+        if self._keep_events and journaling.is_outage(exc):
+            self._journal = journaling.open_journal(self.options, self._info, next(iter(self._cwds), None))
+        if self._journal is not None:
+            for event in self._events:
+                self._journal.append(journaling.event_entry(event))
+            self._events = []
+            logger.warning(
+                "the registry is not usable (%s: %s). The workflow continues; it is journaled in %s and "
+                "recorded by `flowtrail sync` (or at the next successful connection).",
+                type(exc).__name__, text, self._journal.path,
+            )  # fmt: skip
+        else:
+            logger.warning(
+                "the registry is not usable (%s: %s). The workflow continues, but it is not "
+                "recorded from here on.",
+                type(exc).__name__, text,
+            )  # fmt: skip
         self._openlineage.unhook()
 
     def _report_once(self, kind: str, message: str) -> None:
@@ -224,7 +253,9 @@ class Recorder(JobRuns):
         from flowtrail.core import config as cfg
         from flowtrail.core.instance import connect
 
-        if self.options.instance:
+        if self._given_instance is not None:
+            instance = self._given_instance
+        elif self.options.instance:
             instance = connect(os.path.expanduser(self.options.instance))
         elif os.environ.get(cfg.ENV_INSTANCE):
             instance = connect()

@@ -17,10 +17,11 @@ def _registry_error(exc: BaseException) -> bool:
     from flowtrail.core.errors import (
         ConfigurationError,
         NoInstanceError,
+        RegistryError,
         SchemaVersionError,
     )
 
-    return isinstance(exc, SQLAlchemyError | ConfigurationError | NoInstanceError | SchemaVersionError)
+    return isinstance(exc, SQLAlchemyError | ConfigurationError | NoInstanceError | SchemaVersionError | RegistryError)
 
 
 def _ensure_log_handler() -> None:

@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C in a terminal signals the whole process group; Snakemake handles it and then closes
     # the channel, after logging the interrupted jobs this process still has to record.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A hung database must cost seconds at Snakemake's exit, not minutes: after these bounds the
+    # recorder journals the workflow instead (unless the user set other bounds).
+    os.environ.setdefault("FLOWTRAIL_DB_TIMEOUT", "15")
+    os.environ.setdefault("FLOWTRAIL_DB_CONNECT_TIMEOUT", "5")
     _lower_priority()
     quiet_logging()
     # Import the registry code while Snakemake builds its DAG; a command that runs no job

@@ -184,10 +184,13 @@ def test_no_instance_or_an_unreachable_registry_never_fails_the_workflow(smk, tm
 
     # A PostgreSQL registry nobody listens for.
     (outside / "hello.txt").unlink()
-    result = smk.run(outside, env={"FLOWTRAIL_DB_URL": "postgresql://flowtrail@127.0.0.1:9/none"})
+    journal = tmp_path / "journal"  # a URL-only registry journals into the user's cache otherwise
+    result = smk.run(outside, env={"FLOWTRAIL_DB_URL": "postgresql://flowtrail@127.0.0.1:9/none",
+                                   "FLOWTRAIL_JOURNAL": str(journal)})  # fmt: skip
     warnings = problems(result.stderr)
     assert len(warnings) == 1, result.stderr
     assert "the registry is not usable" in warnings[0] and "Connection refused" in warnings[0]
+    assert len(list(journal.iterdir())) == 1  # kept for `flowtrail sync`
     assert ft.Run.filter().count() == 0
 
 
