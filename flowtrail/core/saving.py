@@ -22,7 +22,6 @@ from .database import write_transaction
 from .errors import IntegrityError
 from .formats import write_anndata, write_dataframe
 from .hashing import (
-    HASH_TYPE_FOLDER,
     Digest,
     hash_file,
     stat_digest,
@@ -139,7 +138,7 @@ def _prepare(
         if artifact._hash_mode == "size-mtime" and storage.is_local:
             digest = stat_digest(storage.full_path(relpath))
         else:
-            digest = hash_in_place(storage, relpath, artifact.kind, progress)
+            digest = hash_in_place(storage, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
             from .keys import validate_key
 
@@ -150,7 +149,7 @@ def _prepare(
         new_root = bucket_root(root)
         relpath = root[len(new_root) + 1 :]
         probe = Storage(new_root, protocol)
-        digest = hash_in_place(probe, relpath, artifact.kind, progress)
+        digest = hash_in_place(probe, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
@@ -159,9 +158,9 @@ def _prepare(
     temp = temp_relpath(artifact.suffix)
     written: list[str] = []
     if artifact.kind == "folder":
-        digest = copy_folder(source, default, temp, progress, written)
+        digest = copy_folder(source, default, temp, progress, written, inst.hash_algorithm)
     else:
-        digest = copy_file(source, default, temp, progress, written)
+        digest = copy_file(source, default, temp, progress, written, inst.hash_algorithm)
     return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
@@ -172,13 +171,13 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         target = Path(default.full_path(temp))
         target.parent.mkdir(parents=True, exist_ok=True)
         n_obs = writer(artifact._in_memory, target)
-        digest = hash_file(target)
+        digest = hash_file(target, algorithm=inst.hash_algorithm)
     else:
         scratch = inst.config.cache_dir / f".upload-{random_base62(8)}{artifact.suffix}"
         scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
             n_obs = writer(artifact._in_memory, scratch)
-            digest = copy_file(str(scratch), default, temp, None)
+            digest = copy_file(str(scratch), default, temp, None, algorithm=inst.hash_algorithm)
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
@@ -186,7 +185,7 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
 
 def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
     # A URL does not say whether it names an object or a prefix; the listing does.
-    if digest.hash_type == HASH_TYPE_FOLDER:
+    if digest.is_folder:
         artifact.kind = "folder"
         artifact.suffix = ""
 
