@@ -6,7 +6,8 @@ or artifact -> reading runs -> their outputs (downstream) with ``WITH RECURSIVE`
 and PostgreSQL both run with index lookups, so the cost follows the size of the answer rather than
 the size of the registry. ``UNION`` (not ``UNION ALL``) stops cycles, e.g. a run that reads and
 rewrites the same key. The same statement returns the edges, and records are loaded only when
-asked for (``graph.artifacts``, ``graph.runs``), one query per kind.
+asked for (``graph.artifacts``, ``graph.runs``), one query per kind, as rows that become ORM
+objects only when more than their columns is used (see :mod:`.lineage_records`).
 
 ``depth`` counts runs: ``depth=1`` upstream of an artifact is its producing run and that run's
 inputs.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
+from .lineage_records import RowBatch
 from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input
 
 if TYPE_CHECKING:
@@ -108,15 +110,22 @@ class LineageGraph:
             return
         from .instance import current
 
-        sessions = (self.instance or current()).sessions
+        instance = self.instance or current()
+        sessions = instance.sessions
         session = sessions.current()
         try:
-            kinds = ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run"))
-            for model, ids, kind in (*kinds, (Collection, self.collection_ids, "collection")):
+            # Artifacts and runs: rows read in one query per kind, ORM objects only when asked for.
+            for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
                 missing = [i for i in ids if f"{kind}:{i}" not in self._records]
-                for chunk in _chunks(missing):
-                    for record in session.scalars(select(model).where(model.id.in_(chunk))):
-                        self._records[f"{kind}:{record.id}"] = record
+                if missing:
+                    batch = RowBatch(model, instance)
+                    batch.read(session, missing)
+                    for row_id, row in batch.rows.items():
+                        self._records[f"{kind}:{row_id}"] = row
+            missing = [i for i in self.collection_ids if f"collection:{i}" not in self._records]
+            for chunk in _chunks(missing):
+                for record in session.scalars(select(Collection).where(Collection.id.in_(chunk))):
+                    self._records[f"collection:{record.id}"] = record
         finally:
             sessions.end_read()
 
