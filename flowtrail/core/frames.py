@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Select
 
 
-def fetch_raw(session: Any, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+def fetch_raw(session: Any, stmt: Select[Any], params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Execute ``stmt`` in ``session`` and return the driver's rows, unprocessed."""
-    result = session.connection().execute(stmt)
+    result = session.connection().execute(stmt, params)
     try:
         return list(result.cursor.fetchall())  # type: ignore[union-attr]
     finally:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .instance import Instance
 
 Direction = Literal["up", "down", "both"]
+_MODELS = {"artifact": Artifact, "run": Run, "collection": Collection}
 Way = Literal["up", "down"]
 CHUNK = 500
 
@@ -159,8 +160,7 @@ class LineageGraph:
         return [self._records[f"collection:{i}"] for i in ids if not self._is_start("collection", i)]
 
     def _is_start(self, kind: str, record_id: int) -> bool:
-        model = {"artifact": Artifact, "run": Run, "collection": Collection}[kind]
-        return isinstance(self.start, model) and self.start.id == record_id
+        return record_id == self.start.id and isinstance(self.start, _MODELS[kind])
 
     def node(self, node_id: str) -> Any:
         """The Artifact, Run or Collection behind ``"artifact:ID"`` / ``"run:ID"`` / ``"collection:ID"``."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 
 from .frames import fetch_raw
 
@@ -32,13 +32,7 @@ class RowBatch:
     def __init__(self, model: type, instance: Instance) -> None:
         self.model = model
         self.instance = instance
-        attrs = list(sa_inspect(model).column_attrs)
-        self.names = {attr.key: i for i, attr in enumerate(attrs)}
-        self.columns = [getattr(model, attr.key) for attr in attrs]
-        dialect = instance.engine.dialect
-        self.processors = [
-            attr.columns[0].type.dialect_impl(dialect).result_processor(dialect, None) for attr in attrs
-        ]
+        self.names, self.statement, self.processors = _reading(model, instance.engine.dialect)
         self.id_index = self.names["id"]
         self.rows: dict[int, RecordRow] = {}
         self.records: dict[int, Any] = {}
@@ -46,10 +40,8 @@ class RowBatch:
     def read(self, session: Any, ids: Iterable[int]) -> None:
         """Read the rows of ``ids`` (one query per ROW_CHUNK ids)."""
         ordered = sorted(set(ids) - self.rows.keys())
-        model_id = self.model.id  # type: ignore[attr-defined]
         for start in range(0, len(ordered), ROW_CHUNK):
-            chunk = ordered[start : start + ROW_CHUNK]
-            for raw in fetch_raw(session, select(*self.columns).where(model_id.in_(chunk))):
+            for raw in fetch_raw(session, self.statement, {"ids": ordered[start : start + ROW_CHUNK]}):
                 self.rows[raw[self.id_index]] = RecordRow(self, raw)
 
     def record(self, row_id: int) -> Any:
@@ -69,6 +61,23 @@ class RowBatch:
         finally:
             sessions.end_read()
         return self.records[row_id]
+
+
+_READING: dict[tuple[type, str], tuple[dict[str, int], Any, list[Any]]] = {}
+
+
+def _reading(model: type, dialect: Any) -> tuple[dict[str, int], Any, list[Any]]:
+    """Column positions, the (Core, cached) statement and the result processors of ``model``'s rows."""
+    key = (model, dialect.name)
+    found = _READING.get(key)
+    if found is None:
+        attrs = list(sa_inspect(model).column_attrs)
+        columns = [attr.columns[0] for attr in attrs]
+        table_id = model.__table__.c.id  # type: ignore[attr-defined]
+        statement = select(*columns).where(table_id.in_(bindparam("ids", expanding=True)))
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        found = _READING[key] = ({attr.key: i for i, attr in enumerate(attrs)}, statement, processors)
+    return found
 
 
 class RecordRow:
