@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
+from .frames import fetch_raw
 from .lineage_records import RowBatch
 from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input
 
@@ -105,9 +106,21 @@ class LineageGraph:
     edges: list[tuple[str, str]] = field(default_factory=list)  # ("artifact:1", "run:2"), ...
     instance: Instance | None = field(default=None, repr=False)
     _records: dict[str, Any] = field(default_factory=dict, repr=False)
+    _complete: bool = field(default=False, repr=False)  # every node's record is in _records
+
+    def _read_rows(self, session: Any, instance: Instance) -> None:
+        # Artifacts and runs: rows read in one query per kind, ORM objects only when asked for.
+        for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
+            missing = [i for i in ids if f"{kind}:{i}" not in self._records]
+            if missing:
+                batch = RowBatch(model, instance)
+                batch.read(session, missing)
+                for row_id, row in batch.rows.items():
+                    self._records[f"{kind}:{row_id}"] = row
 
     def _load(self) -> None:
-        if all(node in self._records for node in self.node_ids):
+        if self._complete or all(node in self._records for node in self.node_ids):
+            self._complete = True
             return
         from .instance import current
 
@@ -115,20 +128,14 @@ class LineageGraph:
         sessions = instance.sessions
         session = sessions.current()
         try:
-            # Artifacts and runs: rows read in one query per kind, ORM objects only when asked for.
-            for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
-                missing = [i for i in ids if f"{kind}:{i}" not in self._records]
-                if missing:
-                    batch = RowBatch(model, instance)
-                    batch.read(session, missing)
-                    for row_id, row in batch.rows.items():
-                        self._records[f"{kind}:{row_id}"] = row
+            self._read_rows(session, instance)
             missing = [i for i in self.collection_ids if f"collection:{i}" not in self._records]
             for chunk in _chunks(missing):
                 for record in session.scalars(select(Collection).where(Collection.id.in_(chunk))):
                     self._records[f"collection:{record.id}"] = record
         finally:
             sessions.end_read()
+        self._complete = True
 
     @property
     def artifacts(self) -> list[Artifact]:
@@ -217,7 +224,7 @@ def _walk(session: Any, result: LineageGraph, node: Any, way: Way, depth: int | 
     if not seed_list:
         return
     sql = text(_walk_cte(way, len(seed_list), inner is not None) + _EDGES[way])
-    for artifact_id, generation, run_id, other_id in session.execute(sql, _params(seed_list, inner)):
+    for artifact_id, generation, run_id, other_id in fetch_raw(session, sql, _params(seed_list, inner)):
         result.artifact_ids.add(artifact_id)
         if run_id is None or (inner is not None and generation >= inner):
             continue
@@ -257,6 +264,7 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
     try:
         for way in ("up", "down") if direction == "both" else (direction,):
             _walk(session, result, node, way, depth, edges)  # type: ignore[arg-type]
+        result._read_rows(session, inst)  # in the same read: one more round trip per kind
     finally:
         inst.sessions.end_read()
     if isinstance(node, Artifact):

@@ -32,16 +32,30 @@ class RowBatch:
     def __init__(self, model: type, instance: Instance) -> None:
         self.model = model
         self.instance = instance
-        self.names, self.statement, self.processors = _reading(model, instance.engine.dialect)
+        self.names, self.statement, self.processors, self.sql_prefix = _reading(model, instance.engine.dialect)
         self.id_index = self.names["id"]
         self.rows: dict[int, RecordRow] = {}
         self.records: dict[int, Any] = {}
 
     def read(self, session: Any, ids: Iterable[int]) -> None:
-        """Read the rows of ``ids`` (one query per ROW_CHUNK ids)."""
+        """Read the rows of ``ids`` (one query per ROW_CHUNK ids) in the session's transaction."""
         ordered = sorted(set(ids) - self.rows.keys())
+        connection = session.connection()
+        marker = _MARKERS.get(connection.dialect.paramstyle)
         for start in range(0, len(ordered), ROW_CHUNK):
-            for raw in fetch_raw(session, self.statement, {"ids": ordered[start : start + ROW_CHUNK]}):
+            chunk = ordered[start : start + ROW_CHUNK]
+            if marker is None:
+                rows = fetch_raw(session, self.statement, {"ids": chunk})
+            else:
+                # Straight to the driver: SQLAlchemy's per-statement work costs more than reading a
+                # few hundred rows. The SQL is made only of quoted names and placeholders.
+                cursor = connection.connection.dbapi_connection.cursor()
+                try:
+                    cursor.execute(f"{self.sql_prefix}({', '.join([marker] * len(chunk))})", chunk)
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
+            for raw in rows:
                 self.rows[raw[self.id_index]] = RecordRow(self, raw)
 
     def record(self, row_id: int) -> Any:
@@ -63,20 +77,24 @@ class RowBatch:
         return self.records[row_id]
 
 
-_READING: dict[tuple[type, str], tuple[dict[str, int], Any, list[Any]]] = {}
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # positional placeholders per DB-API paramstyle
+_READING: dict[tuple[type, str], tuple[dict[str, int], Any, list[Any], str]] = {}
 
 
-def _reading(model: type, dialect: Any) -> tuple[dict[str, int], Any, list[Any]]:
-    """Column positions, the (Core, cached) statement and the result processors of ``model``'s rows."""
+def _reading(model: type, dialect: Any) -> tuple[dict[str, int], Any, list[Any], str]:
+    """Column positions, the (Core, cached) statement, the result processors and the plain SQL
+    (up to the IN list) of ``model``'s rows."""
     key = (model, dialect.name)
     found = _READING.get(key)
     if found is None:
         attrs = list(sa_inspect(model).column_attrs)
         columns = [attr.columns[0] for attr in attrs]
-        table_id = model.__table__.c.id  # type: ignore[attr-defined]
-        statement = select(*columns).where(table_id.in_(bindparam("ids", expanding=True)))
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = select(*columns).where(table.c.id.in_(bindparam("ids", expanding=True)))
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
-        found = _READING[key] = ({attr.key: i for i, attr in enumerate(attrs)}, statement, processors)
+        quote = dialect.identifier_preparer.quote
+        prefix = f"SELECT {', '.join(quote(c.name) for c in columns)} FROM {quote(table.name)} WHERE {quote('id')} IN "
+        found = _READING[key] = ({attr.key: i for i, attr in enumerate(attrs)}, statement, processors, prefix)
     return found
 
 
