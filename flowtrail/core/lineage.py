@@ -141,13 +141,15 @@ class LineageGraph:
     def artifacts(self) -> list[Artifact]:
         """The artifacts in the graph (excluding the start node), ordered by id."""
         self._load()
-        return [self._records[f"artifact:{i}"] for i in sorted(self.artifact_ids) if not self._is_start("artifact", i)]
+        records, skip = self._records, self._start_id("artifact")
+        return [records[f"artifact:{i}"] for i in sorted(self.artifact_ids) if i != skip]
 
     @property
     def runs(self) -> list[Run]:
         """The runs in the graph (excluding the start node), ordered by id."""
         self._load()
-        return [self._records[f"run:{i}"] for i in sorted(self.run_ids) if not self._is_start("run", i)]
+        records, skip = self._records, self._start_id("run")
+        return [records[f"run:{i}"] for i in sorted(self.run_ids) if i != skip]
 
     @property
     def transforms(self) -> list[Transform]:
@@ -165,6 +167,9 @@ class LineageGraph:
         self._load()
         ids = sorted(self.collection_ids)
         return [self._records[f"collection:{i}"] for i in ids if not self._is_start("collection", i)]
+
+    def _start_id(self, kind: str) -> int | None:
+        return self.start.id if isinstance(self.start, _MODELS[kind]) else None
 
     def _is_start(self, kind: str, record_id: int) -> bool:
         return record_id == self.start.id and isinstance(self.start, _MODELS[kind])

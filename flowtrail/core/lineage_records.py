@@ -55,8 +55,8 @@ class RowBatch:
                     rows = cursor.fetchall()
                 finally:
                     cursor.close()
-            for raw in rows:
-                self.rows[raw[self.id_index]] = RecordRow(self, raw)
+            at = self.id_index
+            self.rows.update({raw[at]: _new_row(self, raw) for raw in rows})
 
     def record(self, row_id: int) -> Any:
         """The ORM object of ``row_id``; the first call loads every row of the batch at once."""
@@ -142,3 +142,14 @@ class RecordRow:
 
     def __dir__(self) -> list[str]:
         return sorted({*self._batch.names, *dir(self._batch.model)})
+
+
+_set_batch, _set_raw = RecordRow._batch.__set__, RecordRow._raw.__set__  # type: ignore[attr-defined]
+
+
+def _new_row(batch: RowBatch, raw: tuple[Any, ...]) -> RecordRow:
+    # The slots are filled directly: RecordRow.__setattr__ hands attributes on to the ORM object.
+    row = object.__new__(RecordRow)
+    _set_batch(row, batch)
+    _set_raw(row, raw)
+    return row
