@@ -110,13 +110,13 @@ class LineageGraph:
 
     def _read_rows(self, session: Any, instance: Instance) -> None:
         # Artifacts and runs: rows read in one query per kind, ORM objects only when asked for.
+        records = self._records
         for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
-            missing = [i for i in ids if f"{kind}:{i}" not in self._records]
+            missing = [i for i in ids if f"{kind}:{i}" not in records] if records else ids
             if missing:
                 batch = RowBatch(model, instance)
                 batch.read(session, missing)
-                for row_id, row in batch.rows.items():
-                    self._records[f"{kind}:{row_id}"] = row
+                records.update({f"{kind}:{row_id}": row for row_id, row in batch.rows.items()})
 
     def _load(self) -> None:
         if self._complete or all(node in self._records for node in self.node_ids):
