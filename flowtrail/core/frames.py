@@ -30,6 +30,25 @@ def fetch_raw(session: Any, stmt: Select[Any], params: dict[str, Any] | None = N
         result.close()
 
 
+def fetch_sql(session: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows of a textual statement with ``:name`` parameters, straight from the driver.
+
+    SQLite's driver takes ``:name`` parameters itself, so the statement skips SQLAlchemy entirely;
+    other drivers get it through ``text()``.
+    """
+    from sqlalchemy import text
+
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return fetch_raw(session, text(sql), params)  # type: ignore[arg-type]
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def read_frame(session: Any, stmt: Select[Any], names: list[str]) -> pd.DataFrame:
     """The rows of ``stmt`` as a DataFrame with one typed column per selected column, named ``names``."""
     import pandas as pd

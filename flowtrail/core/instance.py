@@ -268,7 +268,7 @@ def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm:
         cfg_file = Path(instance.config.root or ".") / cfg.DOT_FOLDER / cfg.CONFIG_FILE
         cfg_file.unlink(missing_ok=True)  # leave no half-made instance behind
         raise ConfigurationError(
-            f"The registry at {url} already holds artifacts hashed with {stored}; it cannot switch to "
+            f"The registry at {url} already hashes its artifacts with {stored}; it cannot switch to "
             f"{requested}. Run init without --hash (or with --hash {stored})."
         )
     instance._hash_algorithm = stored or algorithm

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
-from .frames import fetch_raw
+from .frames import fetch_sql
 from .lineage_records import RowBatch
 from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input
 
@@ -228,8 +228,8 @@ def _walk(session: Any, result: LineageGraph, node: Any, way: Way, depth: int | 
     seed_list = sorted(seeds)
     if not seed_list:
         return
-    sql = text(_walk_cte(way, len(seed_list), inner is not None) + _EDGES[way])
-    for artifact_id, generation, run_id, other_id in fetch_raw(session, sql, _params(seed_list, inner)):
+    sql = _walk_cte(way, len(seed_list), inner is not None) + _EDGES[way]
+    for artifact_id, generation, run_id, other_id in fetch_sql(session, sql, _params(seed_list, inner)):
         result.artifact_ids.add(artifact_id)
         if run_id is None or (inner is not None and generation >= inner):
             continue
