@@ -23,7 +23,14 @@ Measured:
   catalog and statement caches), (b) importing flowtrail with SQLAlchemy and the models, (c) the
   whole process including interpreter start.
 
+- wide table (issue 20): ``Artifact.filter().to_dataframe()`` of all 10,000 artifacts, and with
+  ``include="features"``, against floors measured in alternating rounds: stdlib ``sqlite3`` reading
+  the same columns in one query into ``pandas.DataFrame.from_records`` (indexed by id); with
+  features, that plus one query per link table (values; labels joined to their names) pivoted
+  into one column per feature with pandas. ``--table-only`` skips the other parts.
+
 Goals (issue #8): <= 1 ms per annotated artifact in bulk, <= 5 ms per warm query, <= 50 ms cold.
+Goals (issue 20): to_dataframe() <= 1.5x its floor, with features <= 2x.
 LaminDB measured on this kind of machine (from the issue): 38 ms per annotated artifact,
 5-12 ms warm, 275-510 ms cold. The script never fails on a missed goal.
 """
@@ -98,7 +105,65 @@ print(len(rows), (t1 - t0) * 1000, (t2 - t1) * 1000)
 """
 
 
+def wide_table(db_path: Path) -> None:
+    """to_dataframe() of every artifact, with and without features, against one-query-per-table floors."""
+    import pandas as pd
+    from sqlalchemy import inspect as sa_inspect
+
+    names = [c.key for c in sa_inspect(ft.Artifact).column_attrs]
+    sql = f"SELECT {', '.join(chr(34) + n + chr(34) for n in names)} FROM artifact ORDER BY id"
+    db = sqlite3.connect(db_path)
+
+    def floor() -> pd.DataFrame:
+        return pd.DataFrame.from_records(db.execute(sql).fetchall(), columns=names).set_index("id")
+
+    def floor_features() -> pd.DataFrame:
+        frame = floor()
+        values = pd.DataFrame.from_records(
+            db.execute("SELECT artifact_id, f.name, value_num, value_str FROM artifact_feature_value v "
+                       "JOIN feature f ON f.id = v.feature_id").fetchall(),
+            columns=["artifact_id", "feature", "num", "str"],
+        )  # fmt: skip
+        labels = pd.DataFrame.from_records(
+            db.execute("SELECT l.artifact_id, f.name, label.name FROM artifact_label l JOIN label ON label.id = "
+                       "l.label_id JOIN feature f ON f.id = l.feature_id").fetchall(),
+            columns=["artifact_id", "feature", "value"],
+        )  # fmt: skip
+        values["value"] = values["num"].where(values["num"].notna(), values["str"])
+        both = pd.concat([values[["artifact_id", "feature", "value"]], labels])
+        return frame.join(both.pivot(index="artifact_id", columns="feature", values="value"))
+
+    plan = [
+        ("floor: sqlite3 + DataFrame", floor),
+        ("Artifact.filter().to_dataframe()", lambda: ft.Artifact.filter().to_dataframe()),
+        ("floor with features: 3 queries + pivot", floor_features),
+        ("to_dataframe(include='features')", lambda: ft.Artifact.filter().to_dataframe(include="features")),
+    ]
+    plain, with_features = plan[1][1](), plan[3][1]()
+    reference = floor_features()
+    assert len(plain) == len(reference) == N_ARTIFACTS and list(plain.index) == list(reference.index)
+    assert with_features["batch"].tolist() == reference["batch"].astype(int).tolist(), "feature values differ"
+    assert with_features["tissue"].astype(str).tolist() == reference["tissue"].tolist(), "label values differ"
+    times: dict[str, list[float]] = {name: [] for name, _ in plan}
+    for _round in range(7):  # alternating, so a change in load hits floors and flowtrail alike
+        for name, action in plan:
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    ratio = med[plan[1][0]] / med[plan[0][0]]
+    ratio_features = med[plan[3][0]] / med[plan[2][0]]
+    print(f"\nwide table: all {N_ARTIFACTS} artifacts (2 features), median of 7 alternating rounds (ms)")
+    for name, _ in plan:
+        print(f"  {name:<40} {med[name]:8.1f}")
+    print(f"  to_dataframe() / floor                   {ratio:8.2f}x  (goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})")
+    print(f"  with features / floor with features      {ratio_features:8.2f}x  "
+          f"(goal <= 2x: {'met' if ratio_features <= 2 else 'NOT met'})")  # fmt: skip
+    db.close()
+
+
 def main() -> None:
+    table_only = "--table-only" in sys.argv[1:]
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "registry"
@@ -121,6 +186,10 @@ def main() -> None:
         start = time.perf_counter()
         ft.Artifact.features.add_values_many({a: values_for(i) for i, a in enumerate(artifacts)})
         bulk = time.perf_counter() - start
+        if table_only:
+            wide_table(root / ".flowtrail" / "registry.db")
+            print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+            return
         start = time.perf_counter()
         for i, artifact in enumerate(artifacts[:N_SINGLE]):
             artifact.features.add_values(values_for(i + 1))
@@ -164,6 +233,7 @@ def main() -> None:
         print(f"  connect + first query (library imported) {answered:7.1f}  (goal <= 50 ms: {'met' if answered <= 50 else 'NOT met'})")
         print(f"  import flowtrail + SQLAlchemy ORM models {statistics.median(c[1] for c in colds):7.1f}")
         print(f"  whole process incl. interpreter          {statistics.median(c[2] for c in colds):7.1f}")
+        wide_table(root / ".flowtrail" / "registry.db")
         print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

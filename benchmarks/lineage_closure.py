@@ -30,6 +30,11 @@ a change in machine load hits both alike):
   ``.runs`` and ``.edges``: ``artifact.upstream()`` / ``artifact.downstream()`` on the chain (the
   current instance), ``flowtrail.core.lineage.graph(artifact, dir, None, instance)`` (what those
   methods call) on the two DAG registries, which cannot both be the current instance.
+- records floor: stdlib ``sqlite3`` on the same database file running the same recursive
+  closure-and-edges statement the graph runs, then one ``SELECT *`` per kind (artifacts, runs)
+  for the ids it found, as plain tuples. The graph (which reads ``key`` of every artifact and
+  ``status`` of every run) is compared with it: target (issue 20) <= 2x at the 200-run chain and
+  at ~10,000 nodes.
 - baseline (chain only): a Python walk that asks the database one generation at a time:
   artifact -> its producing run -> that run's inputs -> ..., one SQL query per step (what LaminDB
   does; the issue quotes 140-450 ms for this question), once with Core queries and once with ORM
@@ -74,7 +79,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 import flowtrail  # noqa: E402
 from flowtrail.core import config as cfg  # noqa: E402
 from flowtrail.core.instance import Instance, disconnect  # noqa: E402
-from flowtrail.core.lineage import closure, closure_sql  # noqa: E402
+from flowtrail.core.lineage import _EDGES, _walk_cte, closure, closure_sql  # noqa: E402
 from flowtrail.core.lineage import graph as lineage_graph  # noqa: E402
 from flowtrail.core.models import Artifact, Run, Transform, run_input  # noqa: E402
 
@@ -350,6 +355,7 @@ class Measurement:
     closure_s: float
     graph_s: float
     reps: tuple[int, int]
+    floor_s: float = 0.0
 
 
 @dataclass
@@ -390,23 +396,57 @@ def measure(registries: list[Registry], query: Query) -> list[Measurement]:
 
         def full(method: Callable[[], Any] = method, shape: list[int] = shape) -> None:
             found = method()
-            shape[:] = [len(found.artifacts) + 1, len(found.artifacts) + 1 + len(found.runs), len(found.edges)]
+            artifacts, runs = found.artifacts, found.runs
+            for artifact in artifacts:
+                artifact.key  # noqa: B018 - a caller reads the records
+            for run in runs:
+                run.status  # noqa: B018
+            shape[:] = [len(artifacts) + 1, len(artifacts) + 1 + len(runs), len(found.edges)]
 
+        db = sqlite3.connect(registry.root / ".flowtrail" / "registry.db")
+        floor = partial(records_floor, db, start_id, query.direction)
         full()
+        if floor() != (shape[0], shape[1] - shape[0]):
+            raise AssertionError(f"{registry.name}: the records floor read {floor()}, the graph {shape}")
         if shape[0] != len(expected):
             raise AssertionError(f"{registry.name}: graph has {shape[0]} artifacts, the closure {len(expected)}")
         budget = BUDGET_S / ROUNDS
         prepared.append((registry, bare, full, sessions.end_read, shape,
-                         repetitions(bare, sessions.end_read, budget), repetitions(full, None, budget), [], []))  # fmt: skip
+                         repetitions(bare, sessions.end_read, budget), repetitions(full, None, budget), [], [],
+                         floor, repetitions(floor, None, budget), [], db))  # fmt: skip
     for _ in range(ROUNDS):
-        for _registry, bare, full, end_read, _shape, bare_reps, full_reps, bare_times, full_times in prepared:
+        for (_registry, bare, full, end_read, _shape, bare_reps, full_reps, bare_times, full_times,
+             floor, floor_reps, floor_times, _db) in prepared:  # fmt: skip
             bare_times += sample(bare, end_read, bare_reps)
             full_times += sample(full, None, full_reps)
+            floor_times += sample(floor, None, floor_reps)
+    for item in prepared:
+        item[-1].close()
     return [
         Measurement(registry.name, query.direction, query.label, shape[0], shape[1], shape[2],
-                    statistics.median(bare_times), statistics.median(full_times), (len(bare_times), len(full_times)))
-        for registry, _b, _f, _e, shape, _br, _fr, bare_times, full_times in prepared
+                    statistics.median(bare_times), statistics.median(full_times), (len(bare_times), len(full_times)),
+                    statistics.median(floor_times))
+        for registry, _b, _f, _e, shape, _br, _fr, bare_times, full_times, _fl, _flr, floor_times, _db in prepared
     ]  # fmt: skip
+
+
+def records_floor(db: sqlite3.Connection, start_id: int, direction: str) -> tuple[int, int]:
+    """The graph's floor: the same recursive statement, then the rows of each kind as tuples."""
+    sql = _walk_cte(direction, 1, False) + _EDGES[direction]  # type: ignore[arg-type]
+    artifact_ids, run_ids = set(), set()
+    for artifact_id, _depth, run_id, other_id in db.execute(sql, {"s0": start_id}):
+        artifact_ids.add(artifact_id)
+        if run_id is not None:
+            run_ids.add(run_id)
+            if other_id is not None:
+                artifact_ids.add(other_id)
+    rows = 0
+    for table, ids in (("artifact", artifact_ids), ("run", run_ids)):
+        ordered = sorted(ids)
+        for begin in range(0, len(ordered), 20_000):
+            chunk = ordered[begin : begin + 20_000]
+            rows += len(db.execute(f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    return len(artifact_ids), len(run_ids)
 
 
 def pick_nodes(registry: Registry, projects: list[Project], direction: str, targets: list[int],
@@ -602,7 +642,8 @@ def main() -> int:
     log("closure = the bare recursive query flowtrail.core.lineage.closure(session, [id], dir, None);")
     log("graph = artifact.upstream()/downstream() with runs, edges and ORM records (median ms).")
     header = (f"{'registry':<9} {'dir':<4} {'start node':<34} {'artifacts':>9} {'nodes':>7} {'edges':>7} "
-              f"{'closure ms':>10} {'us/artif.':>9} {'graph ms':>9} {'target':>9} {'closure':>7} {'graph':>5}")  # fmt: skip
+              f"{'closure ms':>10} {'us/artif.':>9} {'graph ms':>9} {'target':>9} {'closure':>7} {'graph':>5} "
+              f"{'floor ms':>9} {'x floor':>7}")  # fmt: skip
     log(header)
     log("-" * len(header))
     for m in results:
@@ -612,7 +653,7 @@ def main() -> int:
         met_graph = ("yes" if m.graph_s * 1e3 <= target else "NO") if target else "-"
         log(f"{m.registry:<9} {m.direction:<4} {m.label:<34} {m.n_artifacts:>9,} {m.n_nodes:>7,} {m.n_edges:>7,} "
             f"{fmt_ms(m.closure_s):>10} {m.closure_s * 1e6 / m.n_artifacts:>9.2f} {fmt_ms(m.graph_s):>9} "
-            f"{target_text:>9} {met_closure:>7} {met_graph:>5}")  # fmt: skip
+            f"{target_text:>9} {met_closure:>7} {met_graph:>5} {fmt_ms(m.floor_s):>9} {m.graph_s / m.floor_s:>6.2f}x")  # fmt: skip
 
     chain_up = results[0]
     log("")
@@ -624,6 +665,15 @@ def main() -> int:
         log(f"  {name:<42} {fmt_ms(seconds):>10} {reps:>5} {seconds / chain_up.closure_s:>9.1f}x "
             f"{seconds / chain_up.graph_s:>7.1f}x")  # fmt: skip
     log(f"  {'LaminDB, Python walk (from the issue)':<42} {LAMINDB_MS:>10}")
+
+    log("")
+    log("Records against their floor (graph with records read / sqlite3 closure + one SELECT per kind), target")
+    log("(issue 20) <= 2x at the 200-run chain and at ~10,000 nodes:")
+    for m in results:
+        if m.label.startswith("200-run chain") or 5_000 <= m.n_nodes <= 20_000:
+            ratio = m.graph_s / m.floor_s
+            log(f"  {m.registry:<9} {m.direction:<4} {m.label:<34} {m.n_nodes:>7,} nodes: graph {fmt_ms(m.graph_s)} ms, "
+                f"floor {fmt_ms(m.floor_s)} ms, {ratio:.2f}x ({'met' if ratio <= 2 else 'NOT met'})")  # fmt: skip
 
     log("")
     log("Registry-size independence: the same start node with the same answer in a 10k-run and a 100k-run")

@@ -132,7 +132,10 @@ def _python(value: Any, dtype: str | None) -> Any:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN, or pandas' NA/NaT (nullable and datetime feature columns)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def show(value: Any) -> str:

@@ -17,14 +17,19 @@ from .output import console
 @click.option("--storage", help="Where managed copies go: a folder or fsspec URL (default .flowtrail/storage).")
 @click.option("--db", help="Database URL, e.g. postgresql://user@host/db (default: embedded SQLite).")
 @click.option("--name", help="Instance name (default: the folder name).")
-def init(path: Path, storage: str | None, db: str | None, name: str | None) -> None:
+@click.option(
+    "--hash", "hash_algorithm", type=click.Choice(["md5", "blake3"]), default=None,
+    help="Content hash of artifacts (default md5, as md5sum and S3 ETags; blake3 is faster, needs flowtrail[blake3]).",
+)  # fmt: skip
+def init(path: Path, storage: str | None, db: str | None, name: str | None, hash_algorithm: str | None) -> None:
     """Create a flowtrail instance (.flowtrail/) in PATH."""
     from ..core.instance import init as init_instance
 
-    instance = init_instance(path, storage=storage, db=db, name=name)
+    instance = init_instance(path, storage=storage, db=db, name=name, hash=hash_algorithm)
     console.print(f"Created flowtrail instance [bold]{instance.name}[/bold] in {instance.config.root}")
     console.print(f"  registry: {instance.engine.url.render_as_string(hide_password=True)}")
     console.print(f"  storage:  {instance.default_storage.root}")
+    console.print(f"  hash:     {instance.hash_algorithm}")
 
 
 @click.command()
@@ -43,6 +48,7 @@ def info(as_json: bool) -> None:
     table.add_row("folder", details["root"] or "-")
     table.add_row("registry", details["db"])
     table.add_row("storage", details["storage"])
+    table.add_row("hash", details["hash"])
     table.add_row("openlineage", details["openlineage"])
     for name, count in details["counts"].items():
         table.add_row(f"{name}s", str(count))

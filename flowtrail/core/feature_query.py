@@ -101,12 +101,18 @@ def _label_clause(info: FeatureInfo, path: list[str], lookup: str, value: Any, f
 
 
 def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
-    """Add one column per feature (or per named feature) to ``frame``, which is indexed by artifact id."""
-    from .feature_values import values_of
+    """Add one column per feature (or per named feature) to ``frame``, which is indexed by artifact id.
+
+    Two queries (scalar values, label links) read raw rows straight into columns; each feature's
+    column gets the dtype of its values: ``Int64`` for int, ``boolean`` for bool, ``float64``,
+    ``datetime64[ns, UTC]``, ``category`` for labels; str, date and dict values stay Python objects.
+    An artifact with several values of one feature gets a list.
+    """
     from .instance import current
 
     wanted = [include] if isinstance(include, str) else list(include)
-    catalog = feature_catalog(current())
+    instance = current()
+    catalog = feature_catalog(instance)
     unknown = [n for n in wanted if n not in catalog and n != "features"]
     if unknown:
         raise FieldError(
@@ -114,9 +120,101 @@ def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
             f"({', '.join(sorted(catalog)) or 'none registered yet'})."
         )
     names = None if "features" in wanted else wanted
-    values = values_of(ids, names)
-    columns = names if names is not None else sorted({n for per in values.values() for n in per})
-    empty: dict[str, Any] = {}
-    for name in columns:
-        frame[name] = [values.get(i, empty).get(name) for i in frame.index]
+    infos = list(catalog.values()) if names is None else [catalog[n] for n in names]
+    columns = feature_frames(instance, ids, infos)
+    order = names if names is not None else sorted(columns)
+    for name in order:
+        frame[name] = _column(columns.get(name), catalog[name], frame.index)
     return frame
+
+
+def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> dict[str, Any]:
+    """Per feature with values among ``ids`` (a subquery, or None for all artifacts): a DataFrame of
+    ``artifact_id``, the link row's ``id`` and the decoded ``value``."""
+    import pandas as pd
+
+    from .frames import fetch_raw
+
+    afv, al = artifact_feature_value, artifact_label
+    by_id = {info.id: info for info in infos}
+    scalar_ids = [i.id for i in infos if not i.is_categorical]
+    label_ids = [i.id for i in infos if i.is_categorical]
+    # ``ids`` None: every artifact, so no filter at all (the link rows of all artifacts are wanted).
+    # No ORDER BY either: rows are put in stored order only where one artifact has several values.
+    scalar_stmt = select(afv.c.artifact_id, afv.c.feature_id, afv.c.id, afv.c.value_num, afv.c.value_str,
+                         afv.c.value_json).where(afv.c.feature_id.in_(scalar_ids))  # fmt: skip
+    label_stmt = (
+        select(al.c.artifact_id, al.c.feature_id, al.c.id, Label.name)
+        .join(Label, Label.id == al.c.label_id)
+        .where(al.c.feature_id.in_(label_ids))
+    )
+    if ids is not None:
+        scalar_stmt = scalar_stmt.where(afv.c.artifact_id.in_(ids))
+        label_stmt = label_stmt.where(al.c.artifact_id.in_(ids))
+    session = instance.sessions.current()
+    dialect = session.get_bind().dialect
+    try:
+        scalar = fetch_raw(session, scalar_stmt) if scalar_ids else []
+        labels = fetch_raw(session, label_stmt) if label_ids else []
+    finally:
+        instance.sessions.end_read()
+    found: dict[str, Any] = {}
+    values = pd.DataFrame.from_records(scalar, columns=["artifact_id", "feature_id", "id", "num", "str", "json"])
+    for feature_id, rows in values.groupby("feature_id", sort=False):
+        info = by_id[int(feature_id)]  # type: ignore[call-overload]
+        decoded = _decode(info, rows, dialect)
+        found[info.name] = pd.DataFrame({"artifact_id": rows["artifact_id"], "id": rows["id"], "value": decoded})
+    links = pd.DataFrame.from_records(labels, columns=["artifact_id", "feature_id", "id", "value"])
+    for feature_id, rows in links.groupby("feature_id", sort=False):
+        found[by_id[int(feature_id)].name] = rows[["artifact_id", "id", "value"]]  # type: ignore[call-overload]
+    return found
+
+
+def _decode(info: FeatureInfo, rows: Any, dialect: Any) -> Any:
+    """The stored column of ``info``'s rows, decoded as a whole (see value_encoding.decode)."""
+    import pandas as pd
+
+    from .frames import convert_column
+
+    if info.dtype == "int":
+        return rows["num"].astype("int64")
+    if info.dtype == "bool":
+        return rows["num"].astype(bool)
+    if info.dtype == "float":
+        return rows["num"].astype("float64")
+    if info.dtype == "datetime":
+        return pd.to_datetime(rows["str"], format="ISO8601", utc=True)
+    if info.dtype == "date":
+        return rows["str"].map(dt.date.fromisoformat)
+    if info.dtype == "dict":
+        converted = convert_column(rows["json"], artifact_feature_value.c.value_json.type, dialect)
+        return rows["json"] if converted is None else converted
+    return rows["str"]
+
+
+_DTYPES = {"int": "Int64", "bool": "boolean", "float": "float64"}
+
+
+def _column(found: Any, info: FeatureInfo, index: Any) -> Any:
+    """The feature's values aligned to ``index`` (artifact ids), None/NA where an artifact has none."""
+    import pandas as pd
+
+    if found is None:
+        return pd.Series([None] * len(index), index=index, dtype=_DTYPES.get(info.dtype, "object"))
+    if found["artifact_id"].duplicated().any():
+        # Several values for some artifacts: a list there, the value itself elsewhere (in stored order).
+        found = found.sort_values("id", kind="stable")
+        grouped: dict[int, list[Any]] = {}
+        for artifact_id, value in zip(found["artifact_id"].tolist(), found["value"].tolist(), strict=True):
+            grouped.setdefault(artifact_id, []).append(value)
+        cells = {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
+        return pd.Series([cells.get(i) for i in index.tolist()], index=index, dtype="object")
+    series = found["value"].set_axis(pd.Index(found["artifact_id"]))
+    if info.dtype in _DTYPES:
+        return series.reindex(index).astype(_DTYPES[info.dtype])
+    if info.dtype == "datetime":
+        return series.reindex(index)
+    if info.is_categorical:
+        return series.reindex(index).astype("category")
+    cells = dict(zip(found["artifact_id"].tolist(), found["value"].tolist(), strict=True))
+    return pd.Series([cells.get(i) for i in index.tolist()], index=index, dtype="object")

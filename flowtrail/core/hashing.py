@@ -1,16 +1,22 @@
-"""Content hashes of files and folders.
+"""Content hashes of files and folders, and copies hashed in the same pass.
 
 Every byte is hashed: flowtrail never samples the start and end of a large file (two files that
-differ in the middle would collide). Hashes are hex MD5, the same value ``md5sum`` prints and S3
-reports as the ETag of a single-part upload, so users can check them with everyday tools.
+differ in the middle would collide). By default hashes are hex MD5, the same value ``md5sum``
+prints and S3 reports as the ETag of a single-part upload, so users can check them with everyday
+tools. An instance created with ``flowtrail init --hash blake3`` hashes with BLAKE3 instead
+(several times faster, from the ``blake3`` package); each artifact's ``hash_type`` says which
+algorithm made its hash.
 
-Copying and hashing happen in one pass over the source: a reader thread feeds each chunk both
-to the hash and to a writer thread. ``hashlib`` and file writes release the GIL, so on two
-cores a copy costs little more than hashing alone.
+Local copies into managed storage are made by the kernel (``copy_file_range``: no bytes pass
+through Python, and file systems with reflinks share the blocks) while a thread hashes the copy
+right behind it, so copying and hashing overlap on two cores. Where the kernel cannot copy, a
+reader thread feeds each chunk to the hash and to a writer thread. ``hashlib``, BLAKE3 and file
+I/O release the GIL for large buffers.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -21,11 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .errors import ConfigurationError, StorageError
+
 CHUNK_SIZE = 4 * 1024 * 1024
 HASH_TYPE_FILE = "md5"
 HASH_TYPE_FOLDER = "md5-folder"
 HASH_TYPE_STAT = "size-mtime"  # opt-in for huge outputs: identifies a file version, not its content
 HASH_MODES = ("full", "size-mtime")
+ALGORITHMS = ("md5", "blake3")
+DEFAULT_ALGORITHM = "md5"
+FOLDER_SUFFIX = "-folder"
 
 Progress = Callable[[int], None]
 logger = logging.getLogger("flowtrail")
@@ -40,10 +51,45 @@ class Digest:
     size: int
     n_files: int = 1
 
+    @property
+    def is_folder(self) -> bool:
+        return self.hash_type.endswith(FOLDER_SUFFIX)
 
-def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) -> Digest:
-    """Hash a local file's full content."""
-    md5 = hashlib.md5()
+
+def check_algorithm(algorithm: str) -> str:
+    """Return ``algorithm`` if flowtrail can hash with it here; raise ConfigurationError otherwise."""
+    if algorithm not in ALGORITHMS:
+        raise ConfigurationError(f"Unknown hash algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}.")
+    new_hash(algorithm)
+    return algorithm
+
+
+def new_hash(algorithm: str = DEFAULT_ALGORITHM) -> Any:
+    """A fresh hash object with ``update()`` and ``hexdigest()`` for ``algorithm``."""
+    if algorithm == "md5":
+        return hashlib.md5()
+    if algorithm == "blake3":
+        try:
+            from blake3 import blake3
+        except ImportError:
+            raise ConfigurationError(
+                "This registry hashes with BLAKE3, but the blake3 package is not installed: "
+                "pip install 'flowtrail[blake3]'."
+            ) from None
+        # Several threads per large update: the hash keeps up with a fast disk.
+        return blake3(max_threads=blake3.AUTO)
+    raise ConfigurationError(f"Unknown hash algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}.")
+
+
+def folder_hash_type(algorithm: str) -> str:
+    return f"{algorithm}{FOLDER_SUFFIX}"
+
+
+def hash_file(
+    path: str | os.PathLike[str], progress: Progress | None = None, *, algorithm: str = DEFAULT_ALGORITHM
+) -> Digest:
+    """Hash a local file's full content (one read of every byte)."""
+    md5 = new_hash(algorithm)
     size = 0
     with open(path, "rb", buffering=0) as handle:
         # Sized to the file: zeroing a 4 MiB buffer costs more than hashing a small file.
@@ -57,19 +103,51 @@ def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) ->
             size += n
             if progress:
                 progress(n)
-    return Digest(md5.hexdigest(), HASH_TYPE_FILE, size)
+    return Digest(md5.hexdigest(), algorithm, size)
 
 
-def hash_stream(stream: BinaryIO, progress: Progress | None = None) -> Digest:
-    """Hash everything readable from a binary stream (e.g. a remote object opened with fsspec)."""
-    md5 = hashlib.md5()
+def hash_stream(stream: BinaryIO, progress: Progress | None = None, *, algorithm: str = DEFAULT_ALGORITHM) -> Digest:
+    """Hash everything readable from a binary stream (e.g. a remote object opened with fsspec).
+
+    Memory stays bounded (two chunks): the next chunk is fetched while the previous one is hashed.
+    """
+    md5 = new_hash(algorithm)
     size = 0
-    while chunk := stream.read(CHUNK_SIZE):
-        md5.update(chunk)
-        size += len(chunk)
-        if progress:
-            progress(len(chunk))
-    return Digest(md5.hexdigest(), HASH_TYPE_FILE, size)
+    chunks: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                chunk = stream.read(CHUNK_SIZE)
+                chunks.put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # re-raised in the hashing thread
+            chunks.put(exc)
+
+    thread = threading.Thread(target=fetch, name="flowtrail-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            chunk = chunks.get()
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if not chunk:
+                break
+            md5.update(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a fetcher waiting to hand over a chunk
+            try:
+                chunks.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
+    return Digest(md5.hexdigest(), algorithm, size)
 
 
 def stat_digest(path: str | os.PathLike[str]) -> Digest:
@@ -86,16 +164,16 @@ def stat_digest(path: str | os.PathLike[str]) -> Digest:
     return Digest(hashlib.md5(text.encode()).hexdigest(), HASH_TYPE_STAT, size, count)
 
 
-def combine_folder(entries: Iterable[tuple[str, Digest]]) -> Digest:
+def combine_folder(entries: Iterable[tuple[str, Digest]], algorithm: str = DEFAULT_ALGORITHM) -> Digest:
     """Hash a folder from ``(relative path, digest)`` pairs, independent of listing order."""
-    md5 = hashlib.md5()
+    md5 = new_hash(algorithm)
     size = 0
     count = 0
     for relpath, digest in sorted(entries):
         md5.update(f"{relpath}\t{digest.hash}\n".encode())
         size += digest.size
         count += 1
-    return Digest(md5.hexdigest(), HASH_TYPE_FOLDER, size, count)
+    return Digest(md5.hexdigest(), folder_hash_type(algorithm), size, count)
 
 
 def folder_files(folder: str | os.PathLike[str], dead: list[str] | None = None) -> list[tuple[str, Path]]:
@@ -127,22 +205,27 @@ def folder_files(folder: str | os.PathLike[str], dead: list[str] | None = None) 
     return files
 
 
-def hash_folder(folder: str | os.PathLike[str], progress: Progress | None = None) -> Digest:
+def hash_folder(
+    folder: str | os.PathLike[str], progress: Progress | None = None, *, algorithm: str = DEFAULT_ALGORITHM
+) -> Digest:
     """Hash a local folder over its sorted file list."""
-    return combine_folder((rel, hash_file(full, progress)) for rel, full in folder_files(folder))
+    digests = ((rel, hash_file(full, progress, algorithm=algorithm)) for rel, full in folder_files(folder))
+    return combine_folder(digests, algorithm)
 
 
 def copy_and_hash(
     source: str | os.PathLike[str],
     write: Callable[[memoryview], object],
     progress: Progress | None = None,
+    *,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> Digest:
     """Read ``source`` once, handing each chunk to ``write`` and to the hash in parallel.
 
     Small files are copied in the calling thread; larger ones through a ring of reused buffers:
     the reader fills and hashes one buffer while a writer thread writes the previous one.
     """
-    md5 = hashlib.md5()
+    md5 = new_hash(algorithm)
     with open(source, "rb", buffering=0) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size <= COPY_BUFFER:
@@ -151,15 +234,17 @@ def copy_and_hash(
             write(memoryview(data))
             if progress:
                 progress(len(data))
-            return Digest(md5.hexdigest(), HASH_TYPE_FILE, len(data))
-        return _pipelined_copy(handle, write, md5, progress)
+            return Digest(md5.hexdigest(), algorithm, len(data))
+        return _pipelined_copy(handle, write, md5, progress, algorithm)
 
 
 COPY_BUFFER = 1024 * 1024
 RING = 4
 
 
-def _pipelined_copy(handle: Any, write: Callable[[memoryview], object], md5: Any, progress: Progress | None) -> Digest:
+def _pipelined_copy(
+    handle: Any, write: Callable[[memoryview], object], md5: Any, progress: Progress | None, algorithm: str
+) -> Digest:
     free: queue.Queue[bytearray] = queue.Queue()
     for _ in range(RING):
         free.put(bytearray(COPY_BUFFER))
@@ -196,7 +281,7 @@ def _pipelined_copy(handle: Any, write: Callable[[memoryview], object], md5: Any
         thread.join()
     if failure:
         raise failure[0]
-    return Digest(md5.hexdigest(), HASH_TYPE_FILE, size)
+    return Digest(md5.hexdigest(), algorithm, size)
 
 
 def copy_file_and_hash(
@@ -205,16 +290,134 @@ def copy_file_and_hash(
     progress: Progress | None = None,
     *,
     fsync: bool = True,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> Digest:
     """Copy a local file to a local destination and hash it in the same pass.
 
-    With ``fsync=False`` the caller makes the copy durable itself (see :func:`sync_files`).
+    The kernel copies (``copy_file_range``) while a thread hashes the copy just behind it, so the
+    hash is of the bytes that were written; without kernel support the file is read once and each
+    chunk is hashed and written in parallel. With ``fsync=False`` the caller makes the copy
+    durable itself (see :func:`sync_files`).
     """
-    with open(destination, "wb", buffering=0) as out:
-        digest = copy_and_hash(source, out.write, progress)
+    with open(source, "rb", buffering=0) as src, open(destination, "w+b", buffering=0) as out:
+        size = os.fstat(src.fileno()).st_size
+        digest = None
+        if size > COPY_BUFFER and _KERNEL_COPY:
+            digest = _kernel_copy_and_hash(src.fileno(), out.fileno(), size, progress, algorithm)
+        if digest is None:
+            src.seek(0)
+            out.seek(0)
+            out.truncate()
+            digest = copy_and_hash(source, out.write, progress, algorithm=algorithm)
         if fsync:
             os.fsync(out.fileno())
     return digest
+
+
+KERNEL_STEP = 16 * 1024 * 1024  # bytes per copy_file_range call: the hash thread follows at this grain
+HASH_BUFFER = 8 * 1024 * 1024
+_KERNEL_COPY = hasattr(os, "copy_file_range")
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask Linux to start writing a copied range to disk now (sync_file_range, non-blocking).
+
+    The copy is fsynced before any row points at it; writing back while the rest is copied and
+    hashed leaves that fsync little to wait for. Elsewhere this does nothing.
+    """
+    global _SYNC_FILE_RANGE
+    if _SYNC_FILE_RANGE is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            function = libc.sync_file_range
+            function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+            _SYNC_FILE_RANGE = function
+        except (OSError, AttributeError):
+            _SYNC_FILE_RANGE = False
+    if _SYNC_FILE_RANGE:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_SYNC_FILE_RANGE: Any = None
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _kernel_copy_and_hash(src: int, out: int, size: int, progress: Progress | None, algorithm: str) -> Digest | None:
+    """Copy inside the kernel while a thread hashes what was copied; None if the kernel cannot copy."""
+    try:
+        first = os.copy_file_range(src, out, min(KERNEL_STEP, size), 0, 0)
+    except OSError as exc:
+        if exc.errno in _NO_KERNEL_COPY:
+            return None  # e.g. another file system on an old kernel: copy through user space
+        raise
+    if first == 0:
+        return None  # some pseudo file systems report nothing copied: read them instead
+    md5 = new_hash(algorithm)
+    state = {"copied": first, "hashed": 0, "done": False}
+    ready = threading.Condition()
+    failure: list[BaseException] = []
+
+    def hasher() -> None:
+        # Reads the destination: the hash describes exactly the bytes the copy holds.
+        buffer = bytearray(HASH_BUFFER)
+        view = memoryview(buffer)
+        position = 0
+        try:
+            while True:
+                with ready:
+                    while state["copied"] <= position and not state["done"]:
+                        ready.wait()
+                    available = state["copied"]
+                if available <= position:
+                    return
+                n = os.preadv(out, [view[: min(HASH_BUFFER, available - position)]], position)
+                if n <= 0:
+                    raise StorageError("The managed copy ended early while being hashed; save again.")
+                md5.update(view[:n])
+                position += n
+                state["hashed"] = position
+        except BaseException as exc:  # surfaced in the copying thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=hasher, name="flowtrail-hash", daemon=True)
+    thread.start()
+    offset, reported = first, 0
+
+    def report() -> None:  # progress is reported from the caller's thread, by bytes hashed
+        nonlocal reported
+        hashed = state["hashed"]
+        if progress and hashed > reported:
+            progress(hashed - reported)
+        reported = hashed
+
+    try:
+        with ready:
+            ready.notify()
+        while offset < size and not failure:
+            n = os.copy_file_range(src, out, min(KERNEL_STEP, size - offset), offset, offset)
+            if n == 0:
+                break  # the source shrank while being copied
+            _start_writeback(out, offset, n)
+            offset += n
+            with ready:
+                state["copied"] = offset
+                ready.notify()
+            report()
+    finally:
+        with ready:
+            state["done"] = True
+            ready.notify()
+        thread.join()
+    report()
+    if failure:
+        raise failure[0]
+    if offset != os.fstat(src).st_size:
+        raise StorageError("The file changed size while it was being copied; save it again once it is complete.")
+    return Digest(md5.hexdigest(), algorithm, offset)
 
 
 def sync_files(paths: list[str]) -> None:

@@ -36,6 +36,7 @@ class Instance:
         self._storages: tuple[tuple[Any, ...], list[Storage]] | None = None
         self.emitter: Any = None  # OpenLineage emission, when configured
         self.caches: dict[str, Any] = {}  # per-instance lookups (features), each with a fingerprint
+        self._hash_algorithm: str | None = None
 
     @property
     def name(self) -> str:
@@ -64,6 +65,17 @@ class Instance:
         finally:
             self.sessions.end_read()
         return self._storages[1]
+
+    @property
+    def hash_algorithm(self) -> str:
+        """The content hash this registry was created with (``md5`` unless ``init(hash=...)`` chose another)."""
+        if self._hash_algorithm is None:
+            from .hashing import DEFAULT_ALGORITHM
+            from .settings import get_setting
+
+            # Chosen once at init and never changed, so one read per connection suffices.
+            self._hash_algorithm = str(get_setting(self, "hash_algorithm", DEFAULT_ALGORITHM))
+        return self._hash_algorithm
 
     @property
     def dialect(self) -> str:
@@ -222,11 +234,18 @@ def init(
     storage: str | None = None,
     db: str | None = None,
     name: str | None = None,
+    hash: str | None = None,  # noqa: A002 - the user-facing name, like `flowtrail init --hash`
 ) -> Instance:
-    """Create ``.flowtrail/`` in ``path`` with a registry (SQLite unless ``db``) and storage; connect it."""
+    """Create ``.flowtrail/`` in ``path`` with a registry (SQLite unless ``db``) and storage; connect it.
+
+    ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
+    ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
+    """
+    from .hashing import DEFAULT_ALGORITHM, check_algorithm
     from .migrate import upgrade
     from .settings import set_setting
 
+    algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
     root = Path(path).resolve()
     if (root / cfg.DOT_FOLDER / cfg.CONFIG_FILE).exists():
         raise ConfigurationError(
@@ -248,6 +267,7 @@ def init(
     set_setting(instance, "name", instance.name)
     if config.storage:
         set_setting(instance, "default_storage", normalize_location(config.storage)[0])
+    _record_hash_algorithm(instance, hash, algorithm)
     _claim_storage(instance)
     return instance
 
@@ -263,6 +283,31 @@ def _claim_storage(instance: Instance) -> None:
     for warning in findings.warnings(storage.root):
         logging.getLogger("flowtrail").warning(warning)
     ensure_marker(instance, storage)
+
+
+def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm: str) -> None:
+    """Store the hash algorithm of a new registry; a shared registry keeps the one it has."""
+    from .artifact import Artifact
+    from .settings import get_setting, set_setting
+
+    stored = get_setting(instance, "hash_algorithm")
+    if stored is None:
+        session = instance.sessions.current()
+        has_artifacts = session.scalar(select(Artifact.id).limit(1)) is not None
+        instance.sessions.end_read()
+        stored = "md5" if has_artifacts else None  # registries from before the choice existed hash with MD5
+    if stored is None:
+        set_setting(instance, "hash_algorithm", algorithm)
+    elif requested is not None and requested != stored:
+        url = instance.engine.url.render_as_string(hide_password=True)
+        disconnect()
+        cfg_file = Path(instance.config.root or ".") / cfg.DOT_FOLDER / cfg.CONFIG_FILE
+        cfg_file.unlink(missing_ok=True)  # leave no half-made instance behind
+        raise ConfigurationError(
+            f"The registry at {url} already hashes its artifacts with {stored}; it cannot switch to "
+            f"{requested}. Run init without --hash (or with --hash {stored})."
+        )
+    instance._hash_algorithm = stored or algorithm
 
 
 def info(instance: Instance) -> dict[str, Any]:
@@ -286,6 +331,7 @@ def info(instance: Instance) -> dict[str, Any]:
         "root": str(instance.config.root) if instance.config.root else None,
         "db": instance.engine.url.render_as_string(hide_password=True),
         "storage": instance.default_storage.root,
+        "hash": instance.hash_algorithm,
         "counts": counts,
         "openlineage": describe_destination(),
     }

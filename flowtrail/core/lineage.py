@@ -7,7 +7,8 @@ the same bytes, a task forwarding a file). A closure walks artifact -> making ru
 and PostgreSQL both run with index lookups, so the cost follows the size of the answer rather than
 the size of the registry. ``UNION`` (not ``UNION ALL``) stops cycles, e.g. a run that reads and
 rewrites the same key. The same statement returns the edges, and records are loaded only when
-asked for (``graph.artifacts``, ``graph.runs``), one query per kind.
+asked for (``graph.artifacts``, ``graph.runs``), one query per kind, as rows that become ORM
+objects only when more than their columns is used (see :mod:`.lineage_records`).
 
 ``depth`` counts runs: ``depth=1`` upstream of an artifact is its producing run and that run's
 inputs.
@@ -28,12 +29,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from .errors import FlowtrailError
+from .frames import fetch_sql
+from .lineage_records import RowBatch
 from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
 
 if TYPE_CHECKING:
     from .instance import Instance
 
 Direction = Literal["up", "down", "both"]
+_MODELS = {"artifact": Artifact, "run": Run, "collection": Collection}
 Way = Literal["up", "down"]
 CHUNK = 500
 
@@ -112,35 +116,50 @@ class LineageGraph:
     edges: list[tuple[str, str]] = field(default_factory=list)  # ("artifact:1", "run:2"), ...
     instance: Instance | None = field(default=None, repr=False)
     _records: dict[str, Any] = field(default_factory=dict, repr=False)
+    _complete: bool = field(default=False, repr=False)  # every node's record is in _records
+
+    def _read_rows(self, session: Any, instance: Instance) -> None:
+        # Artifacts and runs: rows read in one query per kind, ORM objects only when asked for.
+        records = self._records
+        for model, ids, kind in ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run")):
+            missing = [i for i in ids if f"{kind}:{i}" not in records] if records else ids
+            if missing:
+                batch = RowBatch(model, instance)
+                batch.read(session, missing)
+                records.update({f"{kind}:{row_id}": row for row_id, row in batch.rows.items()})
 
     def _load(self) -> None:
-        if all(node in self._records for node in self.node_ids):
+        if self._complete or all(node in self._records for node in self.node_ids):
+            self._complete = True
             return
         from .instance import current
 
-        sessions = (self.instance or current()).sessions
+        instance = self.instance or current()
+        sessions = instance.sessions
         session = sessions.current()
         try:
-            kinds = ((Artifact, self.artifact_ids, "artifact"), (Run, self.run_ids, "run"))
-            for model, ids, kind in (*kinds, (Collection, self.collection_ids, "collection")):
-                missing = [i for i in ids if f"{kind}:{i}" not in self._records]
-                for chunk in _chunks(missing):
-                    for record in session.scalars(select(model).where(model.id.in_(chunk))):
-                        self._records[f"{kind}:{record.id}"] = record
+            self._read_rows(session, instance)
+            missing = [i for i in self.collection_ids if f"collection:{i}" not in self._records]
+            for chunk in _chunks(missing):
+                for record in session.scalars(select(Collection).where(Collection.id.in_(chunk))):
+                    self._records[f"collection:{record.id}"] = record
         finally:
             sessions.end_read()
+        self._complete = True
 
     @property
     def artifacts(self) -> list[Artifact]:
         """The artifacts in the graph (excluding the start node), ordered by id."""
         self._load()
-        return [self._records[f"artifact:{i}"] for i in sorted(self.artifact_ids) if not self._is_start("artifact", i)]
+        records, skip = self._records, self._start_id("artifact")
+        return [records[f"artifact:{i}"] for i in sorted(self.artifact_ids) if i != skip]
 
     @property
     def runs(self) -> list[Run]:
         """The runs in the graph (excluding the start node), ordered by id."""
         self._load()
-        return [self._records[f"run:{i}"] for i in sorted(self.run_ids) if not self._is_start("run", i)]
+        records, skip = self._records, self._start_id("run")
+        return [records[f"run:{i}"] for i in sorted(self.run_ids) if i != skip]
 
     @property
     def transforms(self) -> list[Transform]:
@@ -159,9 +178,11 @@ class LineageGraph:
         ids = sorted(self.collection_ids)
         return [self._records[f"collection:{i}"] for i in ids if not self._is_start("collection", i)]
 
+    def _start_id(self, kind: str) -> int | None:
+        return self.start.id if isinstance(self.start, _MODELS[kind]) else None
+
     def _is_start(self, kind: str, record_id: int) -> bool:
-        model = {"artifact": Artifact, "run": Run, "collection": Collection}[kind]
-        return isinstance(self.start, model) and self.start.id == record_id
+        return record_id == self.start.id and isinstance(self.start, _MODELS[kind])
 
     def node(self, node_id: str) -> Any:
         """The Artifact, Run or Collection behind ``"artifact:ID"`` / ``"run:ID"`` / ``"collection:ID"``."""
@@ -218,8 +239,8 @@ def _walk(session: Any, result: LineageGraph, node: Any, way: Way, depth: int | 
     seed_list = sorted(seeds)
     if not seed_list:
         return
-    sql = text(_walk_cte(way, len(seed_list), inner is not None) + _EDGES[way])
-    for artifact_id, generation, run_id, other_id in session.execute(sql, _params(seed_list, inner)):
+    sql = _walk_cte(way, len(seed_list), inner is not None) + _EDGES[way]
+    for artifact_id, generation, run_id, other_id in fetch_sql(session, sql, _params(seed_list, inner)):
         result.artifact_ids.add(artifact_id)
         if run_id is None or (inner is not None and generation >= inner):
             continue
@@ -259,6 +280,7 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
     try:
         for way in ("up", "down") if direction == "both" else (direction,):
             _walk(session, result, node, way, depth, edges)  # type: ignore[arg-type]
+        result._read_rows(session, inst)  # in the same read: one more round trip per kind
     finally:
         inst.sessions.end_read()
     if isinstance(node, Artifact):

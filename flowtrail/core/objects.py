@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import StorageError
 from .hashing import (
-    HASH_TYPE_FILE,
+    DEFAULT_ALGORITHM,
     Digest,
     combine_folder,
     copy_and_hash,
@@ -38,75 +38,90 @@ def temp_relpath(suffix: str, prefix: str = MANAGED_PREFIX) -> str:
 
 
 def copy_file(
-    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
+    source: str,
+    storage: Storage,
+    relpath: str,
+    progress: Progress | None,
+    written: list[str] | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> Digest:
     target = storage.full_path(relpath)
     try:
         if storage.is_local:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             if written is None:
-                return copy_file_and_hash(source, target, progress)
-            digest = copy_file_and_hash(source, target, progress, fsync=False)
+                return copy_file_and_hash(source, target, progress, algorithm=algorithm)
+            digest = copy_file_and_hash(source, target, progress, fsync=False, algorithm=algorithm)
             written.append(target)
             return digest
         with storage.fs.open(target, "wb") as out:
-            return copy_and_hash(source, out.write, progress)
+            return copy_and_hash(source, out.write, progress, algorithm=algorithm)
     except OSError as exc:
         raise StorageError(f"Could not copy {source} to {target}: {exc}. Check free space and permissions.") from exc
 
 
 def copy_folder(
-    source: str, storage: Storage, relpath: str, progress: Progress | None, written: list[str] | None = None
+    source: str,
+    storage: Storage,
+    relpath: str,
+    progress: Progress | None,
+    written: list[str] | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> Digest:
     files = folder_files(source)
     if not files:
         raise StorageError(f"The folder {source} is empty: there is nothing to register.")
-    entries = [(rel, copy_file(str(full), storage, f"{relpath}/{rel}", progress, written)) for rel, full in files]
-    return combine_folder(entries)
+    entries = [
+        (rel, copy_file(str(full), storage, f"{relpath}/{rel}", progress, written, algorithm)) for rel, full in files
+    ]
+    return combine_folder(entries, algorithm)
 
 
-def hash_in_place(storage: Storage, relpath: str, kind: str, progress: Progress | None) -> Digest:
+def hash_in_place(
+    storage: Storage, relpath: str, kind: str, progress: Progress | None, algorithm: str = DEFAULT_ALGORITHM
+) -> Digest:
     location = storage.full_path(relpath)
     try:
         if storage.is_local:
             if kind == "folder" or os.path.isdir(location):
-                digest = hash_folder(location, progress)
+                digest = hash_folder(location, progress, algorithm=algorithm)
                 if digest.n_files == 0:
                     raise StorageError(f"The folder {location} is empty: there is nothing to register.")
                 return digest
-            return hash_file(location, progress)
-        return _hash_remote(storage, location, progress)
+            return hash_file(location, progress, algorithm=algorithm)
+        return _hash_remote(storage, location, progress, algorithm)
     except FileNotFoundError:
         raise StorageError(f"No file or folder at {location}: check the path or URL.") from None
     except PermissionError as exc:
         raise StorageError(f"Cannot read {location}: {exc}. Check its permissions.") from exc
 
 
-def _hash_remote(storage: Storage, url: str, progress: Progress | None) -> Digest:
+def _hash_remote(storage: Storage, url: str, progress: Progress | None, algorithm: str) -> Digest:
     fs = storage.fs
     if fs.isdir(url):
         # fsspec lists paths without the protocol: "bucket/prefix/file".
         base = fs._strip_protocol(url).rstrip("/") + "/"
         entries = []
         for path in sorted(fs.find(url)):
-            entries.append((path[len(base) :], _remote_file_digest(fs, path, progress)))
+            entries.append((path[len(base) :], _remote_file_digest(fs, path, progress, algorithm)))
         if not entries:
             raise StorageError(f"Nothing is stored below {url}: check the URL.")
-        return combine_folder(entries)
+        return combine_folder(entries, algorithm)
     if not fs.exists(url):
         raise StorageError(f"No object at {url}: check the URL and your credentials.")
-    return _remote_file_digest(fs, url, progress)
+    return _remote_file_digest(fs, url, progress, algorithm)
 
 
-def _remote_file_digest(fs: Any, path: str, progress: Progress | None) -> Digest:
+def _remote_file_digest(fs: Any, path: str, progress: Progress | None, algorithm: str) -> Digest:
     info = fs.info(path)
     etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
     size = int(info.get("size") or 0)
     # A single-part S3 upload's ETag is the MD5 of its content; multipart ETags ("...-N") are not.
-    if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower()):
-        return Digest(etag.lower(), HASH_TYPE_FILE, size)
+    if algorithm == "md5" and len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower()):
+        return Digest(etag.lower(), algorithm, size)
+    # Streamed in chunks (memory stays bounded whatever the object's size).
     with fs.open(path, "rb") as stream:
-        return hash_stream(stream, progress)
+        return hash_stream(stream, progress, algorithm=algorithm)
 
 
 def move(storage: Storage, source_rel: str, target_rel: str) -> None:

@@ -368,7 +368,7 @@ class QuerySet(Generic[T]):
 
         ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
         """
-        import pandas as pd
+        from .frames import read_frame
 
         mapper = sa_inspect(self.model)
         hidden = getattr(self.model, "_dataframe_hidden", ())
@@ -378,17 +378,19 @@ class QuerySet(Generic[T]):
         sessions = self.instance.sessions
         sessions.end_read()
         try:
-            rows = sessions.current().execute(stmt).all()
+            # One query into typed columns: no ORM objects, no per-value conversion in Python.
+            frame = read_frame(sessions.current(), stmt, names)
         finally:
             sessions.end_read()
-        frame = pd.DataFrame.from_records(rows, columns=names)
         frame = frame.set_index("id") if "id" in frame.columns else frame
         if include is not None:
             if not getattr(self.model, "_has_features", False):
                 raise FieldError(f"include= adds feature columns, and {self.model.__name__} records have no features.")
             from .feature_query import add_feature_columns
 
-            frame = add_feature_columns(frame, self.statement().with_only_columns(self.model.id), include)
+            every = not self._where and self._limit is None and not self._offset
+            ids = None if every else self.statement().with_only_columns(self.model.id)
+            frame = add_feature_columns(frame, ids, include)
         return frame
 
     df = to_dataframe

@@ -24,7 +24,6 @@ from .database import write_transaction
 from .errors import IntegrityError, RegistryUnavailable, StorageError
 from .formats import write_anndata, write_dataframe
 from .hashing import (
-    HASH_TYPE_FOLDER,
     Digest,
     hash_file,
     stat_digest,
@@ -151,7 +150,7 @@ def _prepare(
         if artifact._hash_mode == "size-mtime" and storage.is_local:
             digest = stat_digest(storage.full_path(relpath))
         else:
-            digest = hash_in_place(storage, relpath, artifact.kind, progress)
+            digest = hash_in_place(storage, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
             from .keys import validate_key
 
@@ -162,7 +161,7 @@ def _prepare(
         new_root = bucket_root(root)
         relpath = root[len(new_root) + 1 :]
         probe = Storage(new_root, protocol)
-        digest = hash_in_place(probe, relpath, artifact.kind, progress)
+        digest = hash_in_place(probe, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
@@ -178,9 +177,9 @@ def _prepare(
     written: list[str] = []
     try:
         if artifact.kind == "folder":
-            digest = copy_folder(source, default, temp, progress, written)
+            digest = copy_folder(source, default, temp, progress, written, inst.hash_algorithm)
         else:
-            digest = copy_file(source, default, temp, progress, written)
+            digest = copy_file(source, default, temp, progress, written, inst.hash_algorithm)
     except BaseException:
         remove(default, temp)  # a partial copy (e.g. after a full disk) must not keep the space
         raise
@@ -211,7 +210,7 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             n_obs = writer(artifact._in_memory, target)
-            digest = hash_file(target)
+            digest = hash_file(target, algorithm=inst.hash_algorithm)
         except BaseException as exc:
             remove(default, temp)
             if isinstance(exc, OSError):
@@ -222,7 +221,7 @@ def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pen
         scratch.parent.mkdir(parents=True, exist_ok=True)
         try:
             n_obs = writer(artifact._in_memory, scratch)
-            digest = copy_file(str(scratch), default, temp, None)
+            digest = copy_file(str(scratch), default, temp, None, algorithm=inst.hash_algorithm)
         finally:
             scratch.unlink(missing_ok=True)
     return Pending(artifact, digest, default, None, temp=temp, n_observations=n_obs)
@@ -235,7 +234,7 @@ def _managed_temp(inst: Instance, default: Storage, suffix: str) -> str:
 
 def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
     # A URL does not say whether it names an object or a prefix; the listing does.
-    if digest.hash_type == HASH_TYPE_FOLDER:
+    if digest.is_folder:
         artifact.kind = "folder"
         artifact.suffix = ""
 
@@ -333,7 +332,7 @@ def _fill_content(known: Artifact, p: Pending) -> None:
     """
     known.hash, known.hash_type = p.digest.hash, p.digest.hash_type
     known.size, known.n_files = p.digest.size, p.digest.n_files
-    if p.digest.hash_type == HASH_TYPE_FOLDER:
+    if p.digest.is_folder:
         known.kind = "folder"
     elif known.kind == "dataset":  # an event could not say; the bytes do
         known.kind = p.artifact.kind

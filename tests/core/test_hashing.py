@@ -70,3 +70,97 @@ def test_links_that_lead_nowhere_are_left_out_of_a_folder_with_a_warning(tmp_pat
     for name in ("a", "b", "gone"):
         (folder / name).unlink()
     assert hash_folder(folder) == with_dead_links
+
+
+def test_large_copy_matches_the_source_and_reports_progress_to_the_last_byte(tmp_path):
+    # Several kernel copy steps and hash buffers, with a ragged end.
+    data = os.urandom(37 * 1024 * 1024 + 5)
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(data)
+    seen = []
+    digest = copy_file_and_hash(source, target, progress=seen.append, fsync=False)
+    assert target.read_bytes() == data
+    assert digest.hash == md5(data) and digest.size == len(data) and digest.hash_type == "md5"
+    assert sum(seen) == len(data)
+
+
+def test_copy_without_kernel_support_reads_once_and_gives_the_same_result(tmp_path, monkeypatch):
+    import flowtrail.core.hashing as hashing
+
+    monkeypatch.setattr(hashing, "_KERNEL_COPY", False)
+    data = os.urandom(6 * 1024 * 1024 + 1)
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(data)
+    digest = copy_file_and_hash(source, target)
+    assert target.read_bytes() == data and digest.hash == md5(data)
+
+
+def test_a_copy_over_an_existing_longer_file_leaves_exactly_the_source(tmp_path):
+    data = os.urandom(3 * 1024 * 1024)
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(data)
+    target.write_bytes(b"x" * (5 * 1024 * 1024))
+    copy_file_and_hash(source, target)
+    assert target.read_bytes() == data
+
+
+def test_empty_and_tiny_files_copy_and_hash(tmp_path):
+    for data in (b"", b"a", os.urandom(1024 * 1024)):
+        source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+        source.write_bytes(data)
+        assert copy_file_and_hash(source, target).hash == md5(data)
+        assert target.read_bytes() == data
+
+
+def test_streams_hash_in_bounded_chunks_and_pass_read_errors_on(tmp_path):
+    import io
+
+    import pytest
+
+    from flowtrail.core.hashing import hash_stream
+
+    data = os.urandom(9 * 1024 * 1024 + 3)
+    seen = []
+    digest = hash_stream(io.BytesIO(data), progress=seen.append)
+    assert digest.hash == md5(data) and digest.size == len(data)
+    assert max(seen) <= 4 * 1024 * 1024 and sum(seen) == len(data)
+
+    class Broken(io.RawIOBase):
+        def read(self, n=-1):
+            raise OSError("connection reset")
+
+    with pytest.raises(OSError, match="connection reset"):
+        hash_stream(Broken())
+
+
+def test_blake3_hashes_files_folders_copies_and_streams(tmp_path):
+    import io
+
+    import blake3
+
+    from flowtrail.core.hashing import hash_stream
+
+    data = os.urandom(20 * 1024 * 1024 + 11)
+    expected = blake3.blake3(data).hexdigest()
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(data)
+    assert hash_file(source, algorithm="blake3").hash == expected
+    copied = copy_file_and_hash(source, target, algorithm="blake3")
+    assert (copied.hash, copied.hash_type) == (expected, "blake3")
+    assert hash_stream(io.BytesIO(data), algorithm="blake3").hash == expected
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a").write_bytes(b"a")
+    digest = hash_folder(folder, algorithm="blake3")
+    assert digest.hash_type == "blake3-folder" and digest.is_folder and len(digest.hash) == 64
+    assert digest.hash != hash_folder(folder).hash
+
+
+def test_an_unknown_algorithm_is_refused_with_the_choices(tmp_path):
+    import pytest
+
+    from flowtrail.core.errors import ConfigurationError
+
+    (tmp_path / "a").write_bytes(b"a")
+    with pytest.raises(ConfigurationError, match="md5, blake3"):
+        hash_file(tmp_path / "a", algorithm="sha1")

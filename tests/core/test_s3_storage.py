@@ -83,6 +83,26 @@ def test_a_remote_object_is_registered_in_place_with_its_etag_as_md5(instance, s
     assert changed.version == 2 and changed.hash == md5(CSV + b"s3,5600\n")
 
 
+def test_a_blake3_registry_streams_remote_objects_and_writes_managed_copies_to_s3(s3_bucket, s3, tmp_path, monkeypatch):
+    import blake3
+
+    inst = flowtrail.init(tmp_path / "project", storage=f"{s3_bucket}/managed", hash="blake3")
+    monkeypatch.chdir(tmp_path / "project")
+    try:
+        data = CSV * 200_000  # several 4 MiB chunks
+        url = f"{s3_bucket}/runs/r1/big.csv"
+        put(s3, url, data)
+        remote = flowtrail.Artifact(url).save()  # the ETag is an MD5, so the object is streamed
+        assert (remote.hash, remote.hash_type, remote.size) == (blake3.blake3(data).hexdigest(), "blake3", len(data))
+        local = tmp_path / "local.csv"
+        local.write_bytes(data[: 3 * 1024 * 1024 + 5])
+        managed = flowtrail.Artifact(local, key="tables/local.csv").save()
+        assert managed.is_managed and managed.storage.type == "s3" and inst.hash_algorithm == "blake3"
+        assert managed.hash == blake3.blake3(local.read_bytes()).hexdigest()
+    finally:
+        disconnect()
+
+
 def test_a_multipart_object_is_hashed_from_its_content(instance, s3_bucket, s3):
     """A multipart upload's ETag is not an md5 of the content, so flowtrail reads the bytes."""
     parts = [b"x" * (5 * 1024 * 1024), b"tail of the object\n"]  # S3's smallest part is 5 MiB
