@@ -177,10 +177,13 @@ def _install_exit_hooks() -> None:
 
     sys.excepthook = excepthook
 
-    @atexit.register
-    def _finish_at_exit() -> None:
-        if _record is not None or _fast is not None:
-            try:
-                finish("completed")
-            except Exception:
-                pass
+    atexit.register(finish_open_run)
+
+
+def finish_open_run() -> None:
+    """Complete the script's run if it is still open (at exit; a no-op otherwise, never raises)."""
+    if _record is not None or _fast is not None:
+        try:
+            finish("completed")
+        except Exception:
+            pass

@@ -25,6 +25,9 @@ def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
     """
     if namespace == "file":
         return "/", "/" + name.lstrip("/")
+    if namespace.startswith("file:///"):  # a local storage root, as a managed artifact is named
+        root = "/" + namespace[len("file:///") :].strip("/")
+        return root, f"{root.rstrip('/')}/{name.lstrip('/')}"
     if "://" in namespace:
         scheme, rest = namespace.split("://", 1)
         root = f"{SCHEME_ALIASES.get(scheme, scheme)}://{rest.rstrip('/')}"
@@ -51,8 +54,36 @@ def _version_of(ref: DatasetRef) -> str | None:
     return str(value) if value else None
 
 
+def _flowtrail_facet(ref: DatasetRef) -> dict[str, Any]:
+    facet = ref.facets.get("flowtrail")
+    return facet if isinstance(facet, dict) else {}
+
+
+def _hash_type(ref: DatasetRef, digest: str | None) -> str | None:
+    """How a version was hashed: as a flowtrail producer says (md5, ...), else an opaque version."""
+    if not digest:
+        return None
+    facet = _flowtrail_facet(ref)
+    if facet.get("hash") == digest and isinstance(facet.get("hashType"), str) and facet["hashType"]:
+        return facet["hashType"][:32]
+    return HASH_TYPE
+
+
+def _root_of_key(ref: DatasetRef, location: str) -> str | None:
+    """The storage root a flowtrail producer's dataset lives in, when its key ends its location.
+
+    A file registered in place under ``/data/raw.csv`` with key ``raw.csv`` came from the root
+    ``/data``: registering that root gives it its key back, not ``data/raw.csv``.
+    """
+    key = _flowtrail_facet(ref).get("key")
+    if not isinstance(key, str) or not key or not location.endswith("/" + key.lstrip("/")):
+        return None
+    root = location[: -len(key.lstrip("/")) - 1]
+    return root if root and root not in ("/", "file:") and not root.endswith(":/") else None
+
+
 def _storage_type(root: str) -> str:
-    if root == "/":
+    if root.startswith("/"):
         return LOCAL
     if "://" in root:
         scheme = root.split("://", 1)[0]

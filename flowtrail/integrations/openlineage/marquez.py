@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ...core.errors import DoesNotExist
 from ...core.models import Artifact, LineageEvent, Run, Storage, Transform
 from ...core.openlineage.emitter import namespace_of
-from ...core.openlineage.naming import location_name
+from ...core.openlineage.naming import dataset_name, location_name, storage_namespace
 from ...core.storage import innermost_storage
 from .ingest import dataset_key, dataset_location
 
@@ -48,16 +48,16 @@ class Views:
         return transform.namespace or self.own
 
     def dataset_id(self, artifact: Artifact) -> tuple[str, str]:
-        storage = artifact.storage
-        if storage.type == "external":
-            return storage.root, artifact.path
-        return location_name(storage.full_path(artifact.path))
+        return dataset_name(artifact)
 
     def namespace_names(self) -> list[str]:
         names = {self.own}
         names |= {ns or self.own for ns in self.session.scalars(select(Transform.namespace).distinct())}
+        managed = set(self.session.scalars(select(Artifact.storage_id).where(Artifact.is_managed.is_(True)).distinct()))
         for storage in self.session.scalars(select(Storage)):
             names.add(storage.root if storage.type == "external" else location_name(storage.root + "/x")[0])
+            if storage.id in managed:  # managed artifacts are named by their storage root and key
+                names.add(storage_namespace(storage.root, storage.is_local))
         return sorted(names)
 
     # -- finders --------------------------------------------------------------------------------
