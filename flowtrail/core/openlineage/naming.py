@@ -28,8 +28,7 @@ def location_name(location: str) -> tuple[str, str]:
     """``(namespace, name)`` for an absolute local path or a URL."""
     if "://" not in location:
         return "file", location
-    scheme, rest = location.split("://", 1)
-    scheme = SCHEME_ALIASES.get(scheme, scheme)
+    scheme, rest = location.split("://", 1)  # as registered: an s3a:// root a producer named stays s3a://
     host, _, path = rest.partition("/")
     if scheme == "file":
         return "file", "/" + path if host else rest

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from ...core.ids import new_stem, versioned_uid
 from ...core.models import Storage
-from ...core.storage import innermost_storage
 from ._batch_state import _BatchState, _RunRow, _Version
 from ._dataset_naming import (
     _declared_datasets,
@@ -22,6 +21,7 @@ from ._dataset_naming import (
     _version_of,
     dataset_key,
     dataset_location,
+    holding_storage,
 )
 from ._statements import _SELECT_CANDIDATES, _SELECT_MADE_BY, _chunks
 from .fold import DatasetRef
@@ -41,7 +41,7 @@ class _Datasets(_BatchState):
         if found is not None:
             return found
         root, location = dataset_location(ref.namespace, ref.name)
-        best = innermost_storage(self.storages, location, include_root=False)  # (id, root) rows
+        best = holding_storage(self.storages, location)  # (id, root) rows
         hinted = _root_of_key(ref, location)
         if hinted is not None and (best is None or len(best[0].root) < len(hinted)):
             root, best = hinted, None  # the producer's storage location: the key comes back as it was

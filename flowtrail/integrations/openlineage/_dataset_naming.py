@@ -30,9 +30,27 @@ def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
         return root, f"{root.rstrip('/')}/{name.lstrip('/')}"
     if "://" in namespace:
         scheme, rest = namespace.split("://", 1)
-        root = f"{SCHEME_ALIASES.get(scheme, scheme)}://{rest.rstrip('/')}"
+        root = f"{scheme}://{rest.rstrip('/')}"  # kept as the producer wrote it (s3a:// stays s3a://)
         return root, f"{root}/{name.lstrip('/')}"
     return namespace, f"{namespace}/{name.lstrip('/')}"
+
+
+def aliased(location: str) -> str | None:
+    """The same location under the scheme flowtrail registers (``s3a://b/k`` -> ``s3://b/k``), if another."""
+    scheme, sep, rest = location.partition("://")
+    alias = SCHEME_ALIASES.get(scheme) if sep else None
+    return f"{alias}://{rest}" if alias else None
+
+
+def holding_storage(storages: Any, location: str) -> tuple[Any, str] | None:
+    """The registered storage holding ``location``, also under its scheme's alias (see :func:`aliased`)."""
+    from ...core.storage import innermost_storage
+
+    best = innermost_storage(storages, location, include_root=False)
+    other = aliased(location)
+    if best is None and other is not None:
+        best = innermost_storage(storages, other, include_root=False)
+    return best
 
 
 @lru_cache(maxsize=65536)

@@ -15,14 +15,14 @@ import re
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..._version import __version__
-from ...core.errors import DoesNotExist
 from .ingest import Ingestor
 from .marquez import Views
+from .marquez_routes import marquez_router
 from .validation import InvalidEvent
 
 if TYPE_CHECKING:
@@ -156,155 +156,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
             return _error(422, f"Invalid OpenLineage event: {exc}", errors=problems)
         return JSONResponse({"stored": result.stored, "duplicates": result.duplicates}, status_code=201)
 
-    @app.get("/api/v1/namespaces")
-    def namespaces() -> dict[str, Any]:
-        return reading(lambda: {"namespaces": [views.namespace_json(n) for n in views.namespace_names()]})
-
-    @app.get("/api/v1/namespaces/{namespace:path}/jobs")
-    def jobs(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> dict[str, Any]:
-        from sqlalchemy import select
-
-        from ...core.models import Transform
-
-        def find() -> dict[str, Any]:
-            ns = "" if namespace == views.own else namespace
-            query = select(Transform).where(Transform.namespace == ns, Transform.is_latest.is_(True)).order_by(Transform.key)
-            found = list(views.session.scalars(query))
-            return {"jobs": [views.job_json(t) for t in found[offset : offset + limit]], "totalCount": len(found)}
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace:path}/jobs/{job:path}/runs", response_model=None)
-    def job_runs(namespace: str, job: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> Any:
-        def find() -> Any:
-            try:
-                transform = views.transform(namespace, job)
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-            runs = sorted(transform.runs, key=lambda r: (r.started_at is None, r.started_at), reverse=True)
-            return {"runs": [views.run_json(r) for r in runs[offset : offset + limit]], "totalCount": len(runs)}
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace:path}/jobs/{job:path}", response_model=None)
-    def job_detail(namespace: str, job: str) -> Any:
-        def find() -> Any:
-            try:
-                return views.job_json(views.transform(namespace, job))
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-
-        return reading(find)
-
-    @app.get("/api/v1/jobs/runs/{run_id}", response_model=None)
-    def run_detail(run_id: str) -> Any:
-        from sqlalchemy import select
-
-        from ...core.models import Run
-
-        def find() -> Any:
-            run = views.session.scalar(select(Run).where(Run.uid == run_id))
-            return views.run_json(run) if run is not None else _error(404, f"No run {run_id!r}.")
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace:path}/datasets")
-    def datasets(namespace: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> dict[str, Any]:
-        from ...core.models import Artifact
-
-        def find() -> dict[str, Any]:
-            found = [a for a in Artifact.filter(is_latest=True).order_by("key") if views.in_namespace(a, namespace)]
-            return {"datasets": [views.dataset_json(a) for a in found[offset : offset + limit]], "totalCount": len(found)}
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace:path}/datasets/{dataset:path}/versions", response_model=None)
-    def dataset_versions(namespace: str, dataset: str, limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31)) -> Any:
-        def find() -> Any:
-            try:
-                versions = views.artifact(namespace, dataset, latest=False)
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-            page = versions[offset : offset + limit]
-            return {"versions": [views.dataset_json(a, version=True) for a in page], "totalCount": len(versions)}
-
-        return reading(find)
-
-    @app.get("/api/v1/namespaces/{namespace:path}/datasets/{dataset:path}", response_model=None)
-    def dataset_detail(namespace: str, dataset: str) -> Any:
-        def find() -> Any:
-            try:
-                return views.dataset_json(views.artifact(namespace, dataset)[0])
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-
-        return reading(find)
-
-    @app.get("/api/v1/lineage", response_model=None)
-    def lineage(nodeId: str = Query(..., description="dataset:NAMESPACE:NAME or job:NAMESPACE:NAME"),  # noqa: N803
-                depth: int = Query(20, ge=0, le=100)) -> Any:  # fmt: skip
-        from .graph import lineage_graph
-
-        def find() -> Any:
-            try:
-                return {"graph": lineage_graph(views, nodeId, depth)}
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-            except ValueError as exc:
-                return _error(400, str(exc))
-
-        return reading(find)
-
-    @app.get("/api/v1/column-lineage", response_model=None)
-    def column_lineage(nodeId: str = Query(...), depth: int = Query(20, ge=0, le=100)) -> Any:  # noqa: N803
-        from .graph import column_lineage_graph
-
-        def find() -> Any:
-            try:
-                return {"graph": column_lineage_graph(views, nodeId, depth)}
-            except DoesNotExist as exc:
-                return _error(404, str(exc))
-            except ValueError as exc:
-                return _error(400, str(exc))
-
-        return reading(find)
-
-    @app.get("/api/v1/events/lineage")
-    def events(limit: int = Query(100, ge=0, le=10_000), offset: int = Query(0, ge=0, le=2**31),
-               sortDirection: str = Query("desc", pattern="^(asc|desc)$")) -> dict[str, Any]:  # noqa: N803  # fmt: skip
-        def find() -> dict[str, Any]:
-            rows, total = views.event_rows(limit, offset, sortDirection == "asc")
-            return {"events": rows, "totalCount": total}
-
-        return reading(find)
-
-    @app.get("/api/v1/search")
-    def search(q: str = Query(..., min_length=1), limit: int = Query(10, ge=0, le=10_000)) -> dict[str, Any]:
-        from ...core.models import Artifact, Transform
-
-        def find() -> dict[str, Any]:
-            results = []
-            for transform in Transform.search(q).filter(is_latest=True)[:limit]:
-                ns = views.job_namespace(transform)
-                results.append({"type": "JOB", "name": transform.key, "updatedAt": None, "namespace": ns,
-                                "nodeId": f"job:{ns}:{transform.key}"})  # fmt: skip
-            for artifact in Artifact.search(q).filter(is_latest=True)[:limit]:
-                ns, name = views.dataset_id(artifact)
-                results.append({"type": "DATASET", "name": name, "updatedAt": None, "namespace": ns,
-                                "nodeId": f"dataset:{ns}:{name}"})  # fmt: skip
-            return {"totalCount": len(results[:limit]), "results": results[:limit]}
-
-        return reading(find)
-
-    # Last: a namespace may contain slashes (s3://bucket), so this pattern would swallow the routes above.
-    @app.get("/api/v1/namespaces/{namespace:path}", response_model=None)
-    def namespace(namespace: str) -> Any:
-        def find() -> Any:
-            if namespace not in views.namespace_names():
-                return _error(404, f"No namespace {namespace!r}.")
-            return views.namespace_json(namespace)
-
-        return reading(find)
+    app.include_router(marquez_router(views, reading))
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, str]:
