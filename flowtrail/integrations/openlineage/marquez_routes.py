@@ -20,6 +20,7 @@ from .marquez import Views
 from .marquez_stats import dataset_counts, job_counts, run_counts
 
 MAX_PAGE = 1000  # the most rows one answer holds: a larger list is read page by page
+MAX_EVENTS_PAGE = 100  # raw events can be megabytes each: pages of them stay small
 NOT_FOUND = {404: {"model": m.Problem, "description": "no such namespace, job, run or dataset"}}
 BAD_TIMEZONE = {400: {"model": m.Problem, "description": "an unknown timezone"}}
 BAD_NODE = {400: {"model": m.Problem, "description": "a nodeId that is not dataset:NS:NAME or job:NS:NAME"}}
@@ -167,7 +168,8 @@ def marquez_router(views: Views, reading: Callable[..., Any]) -> APIRouter:
         return found_or_404(find)
 
     @router.get("/events/lineage", response_model=m.LineageEvents)
-    def events(limit: int = _limit(), offset: int = _offset(),
+    def events(limit: int = Query(100, ge=0, le=MAX_EVENTS_PAGE, description="events per page (raw events can be large)"),
+               offset: int = _offset(),
                sortDirection: Literal["asc", "desc"] = "desc") -> Any:  # noqa: N803  # fmt: skip
         def find() -> m.LineageEvents:
             rows, total = views.event_rows(limit, offset, sortDirection == "asc")

@@ -2,14 +2,17 @@
 
 Write requests: one event or a JSON array, optionally gzip-encoded, at most ``max_body`` bytes
 (also after decompression). Malformed JSON is a 400, an invalid event a 422 naming each field
-and why; either way nothing of the request is stored. With ``FLOWTRAIL_API_KEY`` set, writes need
-``Authorization: Bearer <key>`` (what openlineage-python's http transport sends with an api_key).
+and why; either way nothing of the request is stored. JSON that no registry can store and read back
+(NaN, 1e400, 64-bit overflows, deep nesting, NUL characters, lone surrogates) is refused at the door
+(:mod:`.json_door`). Writes must be ``Content-Type: application/json``. With ``FLOWTRAIL_API_KEY`` set,
+writes need ``Authorization: Bearer <key>`` (what openlineage-python's http transport sends with an
+api_key), and with ``protect_reads`` so do reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
 import os
 import re
 import zlib
@@ -21,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..._version import __version__
 from .ingest import Ingestor
+from .json_door import RefusedJson, parse_body
 from .marquez import Views
 from .marquez_routes import marquez_router
 from .validation import InvalidEvent
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from ...core.instance import Instance
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+MAX_HEAD_BYTES = 32 * 1024  # request line and headers together (h11 checks it per read, up to 64 KiB each)
+DEFAULT_CONCURRENT_BODIES = 4  # write bodies in memory at once: peak memory ~ this x max_body x a few
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 EVENT_BODY = {
     "required": True,
@@ -99,12 +105,53 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key: str | None = None) -> FastAPI:
-    """The ASGI app for ``instance``; ``api_key`` defaults to ``FLOWTRAIL_API_KEY``."""
-    key = api_key if api_key is not None else os.environ.get("FLOWTRAIL_API_KEY") or None
+def _json_type(request: Request) -> bool:
+    """Writes must say ``application/json`` (gzip of it with Content-Encoding): a web page cannot
+    send that to another origin without the browser asking first, so it cannot post events."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
+
+
+def create_app(
+    instance: Instance,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    api_key: str | None = None,
+    protect_reads: bool = False,
+    max_concurrent_bodies: int = DEFAULT_CONCURRENT_BODIES,
+) -> FastAPI:
+    """The ASGI app for ``instance``; ``api_key`` defaults to ``FLOWTRAIL_API_KEY``.
+
+    ``protect_reads`` puts every read behind the key too (health checks excepted). At most
+    ``max_concurrent_bodies`` write bodies are held in memory at once; further writes wait.
+    """
+    key = (api_key if api_key is not None else os.environ.get("FLOWTRAIL_API_KEY")) or None
+    if protect_reads and key is None:
+        raise ValueError("Protecting reads needs an API key: set FLOWTRAIL_API_KEY.")
     ingestor = Ingestor(instance)
     views = Views(instance)
+    bodies = asyncio.Semaphore(max_concurrent_bodies)
     app = FastAPI(title="flowtrail", version=__version__, description="OpenLineage consumer and Marquez-compatible lineage API.")
+
+    def authorized(request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return key is None or hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
+
+    @app.middleware("http")
+    async def bounded_heads(request: Request, call_next: Any) -> Any:
+        # uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
+        # read (up to 256 KiB) is parsed whole, so the bound is checked here as well.
+        if sum(len(name) + len(value) for name, value in request.headers.raw) > MAX_HEAD_BYTES:
+            return _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")
+        return await call_next(request)
+
+    if protect_reads:
+
+        @app.middleware("http")
+        async def reads_need_the_key(request: Request, call_next: Any) -> Any:
+            if request.method != "POST" and request.url.path != "/api/v1/health" and not authorized(request):
+                return _error(401, "Send Authorization: Bearer <FLOWTRAIL_API_KEY> to read (the server protects reads).")
+            return await call_next(request)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -128,32 +175,35 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
         status_code=201,
         openapi_extra={"requestBody": EVENT_BODY},
         responses={400: {"description": "malformed JSON"}, 401: {"description": "missing or wrong API key"},
-                   413: {"description": "body too large"}, 422: {"description": "invalid event"}},  # fmt: skip
+                   413: {"description": "body too large"}, 415: {"description": "not application/json"},
+                   422: {"description": "invalid event, or JSON that cannot be stored"}},  # fmt: skip
     )
     async def post_lineage(request: Request) -> Any:
         """Store one OpenLineage event, or a JSON array of events, atomically."""
-        if key is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
-                return _error(401, "Send Authorization: Bearer <FLOWTRAIL_API_KEY> to write events.")
-        try:
-            body = await _read_body(request, max_body)
-        except TooLarge:
-            return _error(413, f"The request body is larger than {max_body} bytes (after gzip): send fewer events.")
-        except ValueError as exc:
-            return _error(400, str(exc))
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(400, f"The body is not valid JSON: {exc}")
-        events = payload if isinstance(payload, list) else [payload]
-        if not events:
-            return _error(422, "The array holds no events.", errors=[])
-        try:
-            result = await run_in_threadpool(ingestor.ingest, events)
-        except InvalidEvent as exc:
-            problems = [p.as_dict() | ({"event": exc.index} if exc.index is not None else {}) for p in exc.problems]
-            return _error(422, f"Invalid OpenLineage event: {exc}", errors=problems)
+        if not authorized(request):
+            return _error(401, "Send Authorization: Bearer <FLOWTRAIL_API_KEY> to write events.")
+        if not _json_type(request):
+            return _error(415, "Send events with Content-Type: application/json (gzip them with Content-Encoding: gzip).")
+        async with bodies:  # bounded memory: a few bodies at once, the rest wait their turn
+            try:
+                body = await _read_body(request, max_body)
+            except TooLarge:
+                return _error(413, f"The request body is larger than {max_body} bytes (after gzip): send fewer events.")
+            except ValueError as exc:
+                return _error(400, str(exc))
+            try:
+                payload = await run_in_threadpool(parse_body, body)
+            except RefusedJson as exc:
+                return _error(exc.status, str(exc))
+            del body
+            events = payload if isinstance(payload, list) else [payload]
+            if not events:
+                return _error(422, "The array holds no events.", errors=[])
+            try:
+                result = await run_in_threadpool(ingestor.ingest, events)
+            except InvalidEvent as exc:
+                problems = [p.as_dict() | ({"event": exc.index} if exc.index is not None else {}) for p in exc.problems]
+                return _error(422, f"Invalid OpenLineage event: {exc}", errors=problems)
         return JSONResponse({"stored": result.stored, "duplicates": result.duplicates}, status_code=201)
 
     app.include_router(marquez_router(views, reading))
