@@ -1,22 +1,24 @@
 """Parsing a request body into JSON that every registry can store and read back, or a clear refusal.
 
 What is refused (the same on SQLite and PostgreSQL, before anything is stored):
-- not JSON, or JSON nested so deep the parser gives up: 400;
-- ``NaN``/``Infinity`` and numbers too large for a float (``1e400``): JSON has no such values;
-- integers outside 64 bits: neither database's JSON functions read them back as numbers;
+- not UTF-8, not JSON, or JSON nested so deep the parser gives up: 400;
+- ``NaN``/``Infinity``, numbers too large for a float (``1e400``), integers outside 64 bits:
+  JSON has no such values, and neither database's JSON functions read them back as numbers;
 - nesting deeper than ``MAX_DEPTH`` levels: reading it back would need unbounded recursion;
-- strings with a NUL character or a lone surrogate: PostgreSQL cannot store them, UTF-8 has none.
-Each of the last four is a 422 naming the path of the first offending value.
+- strings or keys with a NUL character or a lone surrogate: PostgreSQL cannot store them, UTF-8
+  has no surrogates.
+Each of the last three is a 422 naming where the offending value is.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 from typing import Any
 
 MAX_DEPTH = 64  # far beyond any producer's facets (Spark's logical plans stay under 30)
 INT_LIMIT = 2**63
+_RISKY_ESCAPES = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # \u0000, or half of a surrogate pair
 
 
 class RefusedJson(Exception):
@@ -31,23 +33,27 @@ def _no_constant(name: str) -> Any:
     raise RefusedJson(422, f"{name} is not a JSON number: send a finite number or null.")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise RefusedJson(422, f"The number {text[:40]} is too large for a float: send it as a string.")
-    return value
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > 19:  # before int(): Python refuses over 4,300 digits with a ValueError
-        raise RefusedJson(422, f"The integer {text[:40]}... is outside 64 bits: send it as a string.")
-    value = int(text)
-    if not -INT_LIMIT <= value < INT_LIMIT:
-        raise RefusedJson(422, f"The integer {text} is outside 64 bits: send it as a string.")
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+def _check_numbers_and_depth(value: Any, max_depth: int) -> None:
+    """Level by level (no recursion): containers no deeper than ``max_depth``, numbers storable."""
+    level, depth = [value], 1
+    while level:
+        containers = [item for item in level if type(item) is dict or type(item) is list]
+        if containers and depth > max_depth:
+            raise RefusedJson(422, f"The JSON is nested more than {max_depth} levels deep: flatten it.")
+        deeper = []
+        for item in containers:
+            for child in item.values() if type(item) is dict else item:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    deeper.append(child)
+                elif kind is int and not -INT_LIMIT <= child < INT_LIMIT:
+                    raise RefusedJson(422, f"The integer {str(child)[:40]} is outside 64 bits: send it as a string.")
+                elif kind is float and child - child != 0:  # inf: a number like 1e400 overflowed
+                    raise RefusedJson(422, "A number is too large for a float (like 1e400): send it as a string.")
+        level, depth = deeper, depth + 1
 
 
 def _check_text(text: str, where: str) -> None:
@@ -60,34 +66,45 @@ def _check_text(text: str, where: str) -> None:
                                "send valid UTF-16 pairs or the character itself.") from None  # fmt: skip
 
 
-def check_value(value: Any, max_depth: int = MAX_DEPTH) -> None:
-    """Raise :class:`RefusedJson` unless ``value`` is nested at most ``max_depth`` deep with storable strings."""
-    stack: list[tuple[Any, str, int]] = [(value, "$", 1)]
+def _check_strings(value: Any) -> None:
+    stack: list[tuple[Any, str]] = [(value, "$")]
     while stack:
-        item, where, depth = stack.pop()
+        item, where = stack.pop()
         if isinstance(item, str):
             _check_text(item, where)
-        elif isinstance(item, dict | list):
-            if depth > max_depth:
-                raise RefusedJson(422, f"{where} is nested more than {max_depth} levels deep: flatten it.")
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    _check_text(key, f"a key in {where}")
-                    stack.append((child, f"{where}.{key[:40]}", depth + 1))
-            else:
-                stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key, f"a key in {where}")
+                stack.append((child, f"{where}.{key[:40]}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+
+
+def check_value(value: Any, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`RefusedJson` unless ``value`` can be stored and read back (see the module)."""
+    _check_numbers_and_depth(value, max_depth)
+    _check_strings(value)
 
 
 def parse_body(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """The JSON in ``body`` if it can be stored and read back; :class:`RefusedJson` otherwise."""
+    """The JSON in ``body`` if it can be stored and read back; :class:`RefusedJson` otherwise.
+
+    Strings are checked one by one only when the text has a ``\\u0000`` or surrogate escape: a
+    NUL or a surrogate cannot reach a parsed string any other way.
+    """
     try:
         text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RefusedJson(400, f"The body is not UTF-8: {exc}") from None
+    try:
         value = _DECODER.decode(text)
-    except RefusedJson:
-        raise
     except RecursionError:
         raise RefusedJson(400, f"The JSON is nested too deep to parse (at most {max_depth} levels are accepted).") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:  # JSONDecodeError is one; so is an integer of more than 4,300 digits
+        if "integer string conversion" in str(exc):
+            raise RefusedJson(422, "An integer has thousands of digits: send it as a string.") from None
         raise RefusedJson(400, f"The body is not valid JSON: {exc}") from None
-    check_value(value, max_depth)
+    _check_numbers_and_depth(value, max_depth)
+    if _RISKY_ESCAPES.search(text):
+        _check_strings(value)
     return value
