@@ -87,15 +87,20 @@ def check_value(value: Any, max_depth: int = MAX_DEPTH) -> None:
 
 
 def parse_body(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """The JSON in ``body`` if it can be stored and read back; :class:`RefusedJson` otherwise.
-
-    Strings are checked one by one only when the text has a ``\\u0000`` or surrogate escape: a
-    NUL or a surrogate cannot reach a parsed string any other way.
-    """
+    """The JSON in ``body`` if it can be stored and read back; :class:`RefusedJson` otherwise."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RefusedJson(400, f"The body is not UTF-8: {exc}") from None
+    return parse_text(text, max_depth)
+
+
+def parse_text(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """:func:`parse_body` for text already decoded (a line of an NDJSON file).
+
+    Strings are checked one by one only when the text has a ``\\u0000`` or surrogate escape: a
+    NUL or a surrogate cannot reach a parsed string any other way.
+    """
     try:
         value = _DECODER.decode(text)
     except RecursionError:
@@ -103,8 +108,9 @@ def parse_body(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     except ValueError as exc:  # JSONDecodeError is one; so is an integer of more than 4,300 digits
         if "integer string conversion" in str(exc):
             raise RefusedJson(422, "An integer has thousands of digits: send it as a string.") from None
-        raise RefusedJson(400, f"The body is not valid JSON: {exc}") from None
-    _check_numbers_and_depth(value, max_depth)
+        raise RefusedJson(400, f"invalid JSON: {exc}") from None
+    # An array of events is one level more than each event: the bound is per event.
+    _check_numbers_and_depth(value, max_depth + 1 if type(value) is list else max_depth)
     if _RISKY_ESCAPES.search(text):
         _check_strings(value)
     return value

@@ -77,6 +77,23 @@ def check_door(url: str) -> None:
     assert stored[0]["run"]["facets"]["custom"]["value"]["big"] == 2**63 - 1
 
 
+def test_flowtrail_ingest_refuses_the_same_lines_and_stores_the_rest(instance, tmp_path):
+    good = event(job="good")
+    lines = [json.dumps(good), body_of("NaN"), body_of("facet nested 300 deep"), body_of("NUL character")]
+    (tmp_path / "events.ndjson").write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "FLOWTRAIL_INSTANCE": str(instance.config.root), "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(["flowtrail", "ingest", str(tmp_path / "events.ndjson")], capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert "events.ndjson:2" in done.stderr and "NaN" in done.stderr
+    assert "events.ndjson:3" in done.stderr and "nested more than" in done.stderr
+    assert "events.ndjson:4" in done.stderr and "NUL" in done.stderr
+    assert ft.Run.get(uid=good["run"]["runId"]).transform.key == "good"
+
+
+def body_of(name: str) -> str:
+    return bodies()[name][0].decode()
+
+
 @pytest.mark.parametrize("registry", ["instance", pytest.param("pg_instance", marks=pytest.mark.postgres)])
 def test_bad_input_is_refused_at_the_door_on_both_databases(registry, request):
     server = LiveServer(create_app(request.getfixturevalue(registry)))
