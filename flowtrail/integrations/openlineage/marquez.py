@@ -132,6 +132,9 @@ class Views:
         first, last = self.session.execute(
             select(func.min(Transform.created_at), func.max(Transform.created_at)).where(Transform.namespace == ns)
         ).one()
+        if first is None:  # a dataset namespace: since its first storage location was registered
+            created = [s.created_at for s, located, managed in self._storage_namespaces() if name in (located, managed)]
+            first = last = min(created, default=None)
         return m.Namespace(name=name, createdAt=_always(first, last), updatedAt=_always(last, first), ownerName="flowtrail")
 
     def run_model(self, run: Run) -> m.Run:
