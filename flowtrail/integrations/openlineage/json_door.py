@@ -18,6 +18,7 @@ from typing import Any
 
 MAX_DEPTH = 64  # far beyond any producer's facets (Spark's logical plans stay under 30)
 INT_LIMIT = 2**63
+_INVALID = "invalid JSON: "
 _RISKY_ESCAPES = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # \u0000, or half of a surrogate pair
 
 
@@ -92,7 +93,13 @@ def parse_body(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RefusedJson(400, f"The body is not UTF-8: {exc}") from None
-    return parse_text(text, max_depth)
+    try:
+        return parse_text(text, max_depth)
+    except RefusedJson as exc:
+        reason = str(exc)
+        if reason.startswith(_INVALID):  # say what is invalid: the request body
+            raise RefusedJson(400, f"The body is not valid JSON: {reason[len(_INVALID):]}") from None
+        raise
 
 
 def parse_text(text: str, max_depth: int = MAX_DEPTH) -> Any:
@@ -108,7 +115,7 @@ def parse_text(text: str, max_depth: int = MAX_DEPTH) -> Any:
     except ValueError as exc:  # JSONDecodeError is one; so is an integer of more than 4,300 digits
         if "integer string conversion" in str(exc):
             raise RefusedJson(422, "An integer has thousands of digits: send it as a string.") from None
-        raise RefusedJson(400, f"invalid JSON: {exc}") from None
+        raise RefusedJson(400, f"{_INVALID}{exc}") from None
     # An array of events is one level more than each event: the bound is per event.
     _check_numbers_and_depth(value, max_depth + 1 if type(value) is list else max_depth)
     if _RISKY_ESCAPES.search(text):

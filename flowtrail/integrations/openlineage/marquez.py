@@ -237,8 +237,12 @@ class Views:
     def _tags(artifact: Artifact) -> list[str]:
         return sorted({label.name for label in artifact._labels})  # flowtrail labels, as Marquez tags
 
-    def event_rows(self, limit: int, offset: int, ascending: bool) -> tuple[list[Any], int]:
+    def event_ids(self, limit: int, offset: int, ascending: bool) -> tuple[list[int], int]:
+        """One page of raw events' ids, oldest or newest first, and how many events there are."""
         order = LineageEvent.event_time.asc() if ascending else LineageEvent.event_time.desc()
-        rows = list(self.session.scalars(select(LineageEvent.payload).order_by(order, LineageEvent.id).limit(limit).offset(offset)))
+        ids = list(self.session.scalars(select(LineageEvent.id).order_by(order, LineageEvent.id).limit(limit).offset(offset)))
         total = self.session.scalar(select(func.count()).select_from(LineageEvent)) or 0
-        return rows, total
+        return ids, total
+
+    def event_payload(self, event_id: int) -> Any:
+        return self.session.scalar(select(LineageEvent.payload).where(LineageEvent.id == event_id))

@@ -6,11 +6,12 @@ parameters, the camelCase fields (see :mod:`.marquez_models`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from ...core.errors import DoesNotExist
@@ -171,11 +172,17 @@ def marquez_router(views: Views, reading: Callable[..., Any]) -> APIRouter:
     def events(limit: int = Query(100, ge=0, le=MAX_EVENTS_PAGE, description="events per page (raw events can be large)"),
                offset: int = _offset(),
                sortDirection: Literal["asc", "desc"] = "desc") -> Any:  # noqa: N803  # fmt: skip
-        def find() -> m.LineageEvents:
-            rows, total = views.event_rows(limit, offset, sortDirection == "asc")
-            return m.LineageEvents(events=rows, totalCount=total)
+        ids, total = reading(lambda: views.event_ids(limit, offset, sortDirection == "asc"))
 
-        return reading(find)
+        def body() -> Iterator[bytes]:
+            # Streamed one event at a time: a page of large events never sits in memory whole.
+            yield b'{"events":['
+            for index, event_id in enumerate(ids):
+                payload = reading(views.event_payload, event_id)
+                yield (b"," if index else b"") + json.dumps(payload).encode()
+            yield b'],"totalCount":%d}' % total
+
+        return StreamingResponse(body(), media_type="application/json")
 
     @router.get("/search", response_model=m.SearchResults)
     def search(q: str = Query(..., min_length=1, max_length=1024), filter: Literal["JOB", "DATASET"] | None = None,  # noqa: A002
