@@ -136,30 +136,54 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc")
 
 
-@pytest.fixture
-def served(tmp_path: Path):
-    """A real `flowtrail serve` process on its own SQLite instance (1 MB bodies)."""
-    root = tmp_path / "served"
-    ft.init(root)
-    disconnect()
+def _serve(root: Path, *options: str, **env: str) -> tuple[str, subprocess.Popen]:
+    """Start the real `flowtrail serve` on a free port for the instance at ``root``; wait until it answers."""
     port = _free_port()
-    env = {**os.environ, "FLOWTRAIL_INSTANCE": str(root), "PYTHONPATH": ":".join(sys.path)}
-    process = subprocess.Popen(["flowtrail", "serve", "--port", str(port), "--max-body", "1MB"], env=env,
+    full_env = {**os.environ, "FLOWTRAIL_INSTANCE": str(root), "PYTHONPATH": ":".join(sys.path), **env}
+    process = subprocess.Popen(["flowtrail", "serve", "--port", str(port), *options], env=full_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(f"{url}/api/v1/health").status_code == 200:
-                break
+                return url, process
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
             raise AssertionError(f"flowtrail serve did not start: {process.stderr.read().decode()[-2000:]}")
         time.sleep(0.1)
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A real `flowtrail serve` process on its own SQLite instance (1 MB bodies)."""
+    root = tmp_path / "served"
+    ft.init(root)
+    disconnect()
+    url, process = _serve(root, "--max-body", "1MB")
     yield url, process
     process.terminate()
     process.wait(20)
+
+
+def test_serve_protect_reads_needs_a_key_and_then_asks_for_it(tmp_path):
+    root = tmp_path / "guarded"
+    ft.init(root)
+    disconnect()
+    env = {**os.environ, "FLOWTRAIL_INSTANCE": str(root), "PYTHONPATH": ":".join(sys.path)}
+    env.pop("FLOWTRAIL_API_KEY", None)
+    refused = subprocess.run(["flowtrail", "serve", "--protect-reads"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "FLOWTRAIL_API_KEY" in refused.stderr
+    url, process = _serve(root, "--protect-reads", FLOWTRAIL_API_KEY="s3cret")
+    try:
+        assert httpx.get(f"{url}/api/v1/namespaces").status_code == 401
+        answer = httpx.get(f"{url}/api/v1/namespaces", headers={"Authorization": "Bearer s3cret"})
+        assert answer.status_code == 200 and answer.json()["namespaces"]
+    finally:
+        process.terminate()
+        process.wait(20)
 
 
 def test_a_real_server_survives_bombs_and_huge_requests_in_bounded_memory(served):
