@@ -25,7 +25,8 @@ Measured:
   logs the raw event and upserts namespace, job, run, datasets, dataset versions and run I/O links
   with one statement each.
 - HTTP: ``flowtrail serve`` (uvicorn) in a subprocess on 127.0.0.1; one client with a keep-alive
-  ``httpx.Client`` posting one event per request for a fixed time, then arrays of 100 events.
+  ``httpx.Client`` posting one event per request for a fixed time, then arrays of 100 events,
+  with the server's RSS after each round and its peak (``/proc``).
   Baseline: the same uvicorn + FastAPI stack with an endpoint that only parses the body and
   inserts the raw event with stdlib ``sqlite3`` (one transaction per request).
 - Memory: ``flowtrail ingest`` of a 1,000,000-event NDJSON file (generated into the temporary
@@ -59,6 +60,7 @@ from typing import Any
 
 TARGET_FILE = 10_000  # events/s, flowtrail ingest
 TARGET_HTTP = 2_000  # events/s, one client
+PREVIOUS_HTTP = (170, 1_500)  # events/s measured before issue 16 (one per request, arrays of 100)
 N_FILE = 100_000
 N_MEMORY = 1_000_000
 HTTP_SECONDS = 12.0
@@ -651,8 +653,13 @@ def main() -> int:
                 with Server(command, cwd, env) as server:
                     print(f"  HTTP {label}: one event per request for {seconds:.0f} s ...", flush=True)
                     single = http_round(server, events, 0, 1, seconds)
+                    after_single = _memory_kib(server.process.pid)
                     print(f"  HTTP {label}: arrays of {HTTP_ARRAY} for {seconds:.0f} s ...", flush=True)
                     batched = http_round(server, events, single["requests"], HTTP_ARRAY, seconds)
+                    after_batched = _memory_kib(server.process.pid)
+                if after_single and after_batched:
+                    notes.append(f"HTTP {label}: server RSS {_mib(after_single[0])} after the single-event round, "
+                                 f"{_mib(after_batched[0])} after the arrays; peak {_mib(after_batched[1])}")  # fmt: skip
                 for mode, outcome in (("1 event/request", single), (f"{HTTP_ARRAY} events/request", batched)):
                     rate = _rate(outcome["events"], outcome["seconds"])
                     if label == "floor":
@@ -705,6 +712,8 @@ def main() -> int:
     for note in notes:
         print(f"- {note}")
     print("- 'x floor' = floor events/s divided by the scenario's events/s (how many times slower than the floor).")
+    print(f"- Before the server checked JSON at the door (NaN, nesting, surrogates, ...) and bounded bodies: HTTP"
+          f" {PREVIOUS_HTTP[0]:,}/s one event per request and about {PREVIOUS_HTTP[1]:,}/s in arrays of {HTTP_ARRAY}.")
     print(f"- Targets from the issue: >= {TARGET_HTTP:,} events/s over HTTP from one client, >= {TARGET_FILE:,} events/s"
           " with flowtrail ingest, memory bounded on a 1,000,000-event file.")  # fmt: skip
     return 0

@@ -229,17 +229,24 @@ def _install_exit_hooks() -> None:
     sys.excepthook = excepthook
     _install_termination_handler()
 
-    @atexit.register
-    def _finish_at_exit() -> None:
-        if _tracking():
-            status, error = ("aborted", _terminated_by) if _terminated_by else ("completed", None)
-            try:
-                finish(status, error=error)
-            except Exception:
-                pass
+    atexit.register(finish_open_run)
 
 
 _terminated_by: str | None = None
+
+
+def finish_open_run() -> None:
+    """Finish the script's run if it is still open (at exit; a no-op otherwise, never raises).
+
+    Completed, or aborted when SIGTERM ended the script. The OpenLineage emitter calls it before its
+    own flush at exit, so the run's COMPLETE is sent (exit handlers run last-in-first-out).
+    """
+    if _tracking():
+        status, error = ("aborted", _terminated_by) if _terminated_by else ("completed", None)
+        try:
+            finish(status, error=error)
+        except Exception:
+            pass
 
 
 def _tracking() -> bool:

@@ -50,7 +50,7 @@ class Emitter:
         self._thread = threading.Thread(target=self._work, name="flowtrail-openlineage", daemon=True)
         self._thread.start()
         self._closed = False
-        atexit.register(self.close)
+        atexit.register(self._close_at_exit)
 
     # -- called from the user's threads ---------------------------------------------------------
     def on_run(self, event: str, run: Run) -> None:
@@ -93,7 +93,16 @@ class Emitter:
                 close(timeout)
         except Exception:
             pass
-        atexit.unregister(self.close)
+        atexit.unregister(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        # Exit handlers run last-in-first-out, and this one is usually registered after the
+        # script's own (track() connects the instance): end the script's run first, so its
+        # terminal event is queued before the queue is flushed and closed.
+        from ..script import finish_open_run
+
+        finish_open_run()
+        self.close()
 
     # -- the worker thread ----------------------------------------------------------------------
     def _work(self) -> None:

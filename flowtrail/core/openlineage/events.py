@@ -16,6 +16,7 @@ import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
+    RunFacet,
     dataset_version_dataset,
     error_message_run,
     job_type_job,
@@ -40,6 +41,8 @@ logger = logging.getLogger("flowtrail")
 
 PRODUCER = f"https://pypi.org/project/flowtrail/{__version__}/"
 FACET_SCHEMA_URL = "https://flowtrail.dev/spec/facets/1-0-0/FlowtrailDatasetFacet.json#/$defs/FlowtrailDatasetFacet"
+# Both facets' schemas ship in one file.
+RUN_FACET_SCHEMA_URL = "https://flowtrail.dev/spec/facets/1-0-0/FlowtrailDatasetFacet.json#/$defs/FlowtrailRunFacet"
 FACET_SCHEMA_FILE = Path(__file__).with_name("FlowtrailDatasetFacet.json")
 STATE_OF_STATUS = {
     "completed": RunState.COMPLETE,
@@ -65,6 +68,17 @@ class FlowtrailDatasetFacet(DatasetFacet):
     @staticmethod
     def _get_schema() -> str:
         return FACET_SCHEMA_URL
+
+
+@attr.define
+class FlowtrailRunFacet(RunFacet):
+    """The run's params, so consumers (and a receiving flowtrail) see what produced the outputs."""
+
+    params: dict[str, Any]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return RUN_FACET_SCHEMA_URL
 
 
 def iso(value: dt.datetime | None) -> str:
@@ -195,6 +209,8 @@ def _run_facets(run: RegistryRun, state: RunState, namespace: str) -> dict[str, 
             producer=PRODUCER,
         ),
     }
+    if run.params:
+        facets["flowtrail"] = FlowtrailRunFacet(params=run.params, producer=PRODUCER)
     parent = run.parent
     if parent is not None:
         root = _root(parent)

@@ -12,15 +12,16 @@ from sqlalchemy import select
 
 from ...core.ids import new_stem, versioned_uid
 from ...core.models import Storage
-from ...core.storage import innermost_storage
 from ._batch_state import _BatchState, _RunRow, _Version
 from ._dataset_naming import (
-    HASH_TYPE,
     _declared_datasets,
+    _hash_type,
+    _root_of_key,
     _storage_type,
     _version_of,
     dataset_key,
     dataset_location,
+    holding_storage,
 )
 from ._statements import _SELECT_CANDIDATES, _SELECT_MADE_BY, _chunks
 from .fold import DatasetRef
@@ -40,7 +41,10 @@ class _Datasets(_BatchState):
         if found is not None:
             return found
         root, location = dataset_location(ref.namespace, ref.name)
-        best = innermost_storage(self.storages, location, include_root=False)  # (id, root) rows
+        best = holding_storage(self.storages, location)  # (id, root) rows
+        hinted = _root_of_key(ref, location)
+        if hinted is not None and (best is None or len(best[0].root) < len(hinted)):
+            root, best = hinted, None  # the producer's storage location: the key comes back as it was
         if best is None:
             storage = self.session.scalar(select(Storage).where(Storage.root == root))
             if storage is None:
@@ -98,7 +102,7 @@ class _Datasets(_BatchState):
         digest = _version_of(ref)
         artifact = _Version(
             id=None, uid=versioned_uid(stem, version), version=version, is_latest=True, hash=digest,
-            hash_type=HASH_TYPE if digest else None, run_id=None, storage_id=storage_id, key=key,
+            hash_type=_hash_type(ref, digest), run_id=None, storage_id=storage_id, key=key,
             facets=ref.facets or None,
         )  # fmt: skip
         versions.append(artifact)
@@ -127,7 +131,7 @@ class _Datasets(_BatchState):
         if chosen.run_id is None:
             chosen.run_id = run.id
         if wanted and chosen.hash is None:
-            chosen.hash, chosen.hash_type = wanted, HASH_TYPE
+            chosen.hash, chosen.hash_type = wanted, _hash_type(ref, wanted)
         chosen.merge_facets(ref.facets, ref.side_facets)
         return chosen
 

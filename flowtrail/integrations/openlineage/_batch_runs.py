@@ -146,6 +146,14 @@ class _JobsAndRuns(_BatchState):
                 "engine": run.engine, "engine_version": run.engine_version, "error": run.error, "parent_id": run.parent_id,
             })  # fmt: skip
         _update_by_id(self.session, _RUNS, rows)
+        # A flowtrail producer sends the run's params in its ``flowtrail`` run facet: they become
+        # the run's params again (runs of other producers keep theirs).
+        params = [
+            {"_id": self.runs[state.run_id].id, "params": facet["params"]}
+            for state in states
+            if isinstance(facet := state.run_facets.get("flowtrail"), dict) and isinstance(facet.get("params"), dict)
+        ]
+        _update_by_id(self.session, _RUNS, params)
 
     def _time_key(self, moment: dt.datetime) -> dt.datetime:
         # Start times compare as the database compares them: SQLite stores the wall-clock time

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...core.keys import validate_key
 from ...core.openlineage.naming import SCHEME_ALIASES  # one table for emitting and consuming
-from ...core.storage import LOCAL_REFERENCES
+from ...core.storage import LOCAL, LOCAL_REFERENCES
 from .fold import DatasetRef
 
 HASH_TYPE = "openlineage-version"
@@ -26,11 +26,32 @@ def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
     """
     if namespace == "file":
         return "/", "/" + name.lstrip("/")
+    if namespace.startswith("file:///"):  # a local storage root, as a managed artifact is named
+        root = "/" + namespace[len("file:///") :].strip("/")
+        return root, f"{root.rstrip('/')}/{name.lstrip('/')}"
     if "://" in namespace:
         scheme, rest = namespace.split("://", 1)
-        root = f"{SCHEME_ALIASES.get(scheme, scheme)}://{rest.rstrip('/')}"
+        root = f"{scheme}://{rest.rstrip('/')}"  # kept as the producer wrote it (s3a:// stays s3a://)
         return root, f"{root}/{name.lstrip('/')}"
     return namespace, f"{namespace}/{name.lstrip('/')}"
+
+
+def aliased(location: str) -> str | None:
+    """The same location under the scheme flowtrail registers (``s3a://b/k`` -> ``s3://b/k``), if another."""
+    scheme, sep, rest = location.partition("://")
+    alias = SCHEME_ALIASES.get(scheme) if sep else None
+    return f"{alias}://{rest}" if alias else None
+
+
+def holding_storage(storages: Any, location: str) -> tuple[Any, str] | None:
+    """The registered storage holding ``location``, also under its scheme's alias (see :func:`aliased`)."""
+    from ...core.storage import innermost_storage
+
+    best = innermost_storage(storages, location, include_root=False)
+    other = aliased(location)
+    if best is None and other is not None:
+        best = innermost_storage(storages, other, include_root=False)
+    return best
 
 
 @lru_cache(maxsize=65536)
@@ -52,11 +73,41 @@ def _version_of(ref: DatasetRef) -> str | None:
     return str(value) if value else None
 
 
+def _flowtrail_facet(ref: DatasetRef) -> dict[str, Any]:
+    facet = ref.facets.get("flowtrail")
+    return facet if isinstance(facet, dict) else {}
+
+
+def _hash_type(ref: DatasetRef, digest: str | None) -> str | None:
+    """How a version was hashed: as a flowtrail producer says (md5, ...), else an opaque version."""
+    if not digest:
+        return None
+    facet = _flowtrail_facet(ref)
+    if facet.get("hash") == digest and isinstance(facet.get("hashType"), str) and facet["hashType"]:
+        return facet["hashType"][:32]
+    return HASH_TYPE
+
+
+def _root_of_key(ref: DatasetRef, location: str) -> str | None:
+    """The storage root a flowtrail producer's dataset lives in, when its key ends its location.
+
+    A file registered in place under ``/data/raw.csv`` with key ``raw.csv`` came from the root
+    ``/data``: registering that root gives it its key back, not ``data/raw.csv``.
+    """
+    key = _flowtrail_facet(ref).get("key")
+    if not isinstance(key, str) or not key or not location.endswith("/" + key.lstrip("/")):
+        return None
+    root = location[: -len(key.lstrip("/")) - 1]
+    return root if root and root not in ("/", "file:") and not root.endswith(":/") else None
+
+
 def _storage_type(root: str) -> str:
     if root == "/":
         # A file outside every registered location is referenced by its absolute path; the root
         # "/" is never a storage location, so later saves still copy unknown files (see Storage).
         return LOCAL_REFERENCES
+    if root.startswith("/"):
+        return LOCAL
     if "://" in root:
         scheme = root.split("://", 1)[0]
         try:

@@ -64,15 +64,29 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 127.0.0.1 keeps it local.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--max-body", default="10MB", show_default=True, help="Largest request body, also after gunzip.")
-def serve(host: str, port: int, max_body: str) -> None:
+@click.option("--protect-reads", is_flag=True, help="Reads need the FLOWTRAIL_API_KEY too (not only writes).")
+@click.option("--max-connections", default=64, show_default=True, type=int,
+              help="Connections served at once; more get 503 until one ends.")  # fmt: skip
+def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connections: int) -> None:
     """Serve the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez-compatible read API.
 
-    With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>`.
+    With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>` (and reads too with
+    --protect-reads). Request heads are limited to 32 KiB, write bodies in memory at once to 4.
     """
+    import os
+
     import uvicorn
 
     from ...core.instance import current
-    from .server import create_app, parse_size
+    from .server import MAX_HEAD_BYTES, create_app, parse_size
 
-    app = create_app(current(), max_body=parse_size(max_body))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):
+        raise click.UsageError("--protect-reads needs FLOWTRAIL_API_KEY set: there is no key to ask for otherwise.")
+    try:
+        limit = parse_size(max_body)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-body") from None
+    app = create_app(current(), max_body=limit, protect_reads=protect_reads)
+    # h11 bounds the request line and headers (httptools would not): a huge header is a 400, not memory.
+    uvicorn.run(app, host=host, port=port, log_level="info", http="h11", h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+                limit_concurrency=max_connections)  # fmt: skip

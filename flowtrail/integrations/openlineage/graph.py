@@ -1,17 +1,19 @@
-"""Marquez's job/dataset lineage graph and column-level lineage, built on the registry's graph.
+"""Marquez's job/dataset lineage graph and column-level lineage.
 
 The registry links runs and artifact versions; Marquez shows jobs and datasets. Runs collapse into
-their job and versions into their dataset, so the recursive SQL walk of :mod:`flowtrail.core.lineage`
-does the work and this module only renames the nodes.
+their job and versions into their dataset (a storage and a key), and the graph grows a level at a
+time with one query per direction, as Marquez's own lineage query does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import String, cast, select, tuple_
+
 from ...core.errors import DoesNotExist
-from ...core.lineage import graph
-from ...core.models import Artifact, Run
+from ...core.models import Artifact, Run, Transform, run_input
+from . import marquez_models as m
 from .marquez import Views
 
 
@@ -33,47 +35,113 @@ def parse_node_id(views: Views, node_id: str) -> tuple[str, str, str]:
     return kind, namespace, name
 
 
-def _start(views: Views, kind: str, namespace: str, name: str) -> Any:
-    if kind == "job":
-        return views.transform(namespace, name)
-    return views.artifact(namespace, name)[0]
+Family = tuple[int, str]  # a dataset: (storage id, key); its versions are artifacts
+MAX_NODES = 5000  # a lineage answer stops growing here (Marquez's UI cannot draw more anyway)
 
 
-def lineage_graph(views: Views, node_id: str, depth: int) -> list[dict[str, Any]]:
+def _static(views: Views, transform_ids: set[int] | None = None) -> list[tuple[int, str, Family]]:
+    """``(job id, "inputs"|"outputs", dataset)`` a JobEvent declared; for the jobs given, or all."""
+    query = select(Transform.id, Transform.facets).where(
+        cast(Transform.facets, String).like("%flowtrail_static_lineage%")
+    )
+    if transform_ids is not None:
+        query = query.where(Transform.id.in_(transform_ids))
+    found = []
+    for transform_id, facets in views.session.execute(query):
+        declared = (facets or {}).get("flowtrail_static_lineage") or {}
+        for side in ("inputs", "outputs"):
+            for dataset in declared.get(side) or []:
+                try:
+                    found.append((transform_id, side, views.family(dataset["namespace"], dataset["name"])))
+                except (DoesNotExist, KeyError, TypeError):
+                    continue
+    return found
+
+
+def _io_of_jobs(views: Views, job_ids: set[int]) -> list[tuple[int, str, Family]]:
+    """Every dataset any run of these jobs read or wrote (any version), and what JobEvents declared."""
+    wrote = select(Run.transform_id, Artifact.storage_id, Artifact.key).join(Run, Artifact.run_id == Run.id).where(
+        Run.transform_id.in_(job_ids), Artifact.key.is_not(None)
+    ).distinct()
+    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(run_input).join(
+        Run, Run.id == run_input.c.run_id
+    ).join(Artifact, Artifact.id == run_input.c.artifact_id).where(
+        Run.transform_id.in_(job_ids), Artifact.key.is_not(None)
+    ).distinct()
+    found = [(j, "outputs", (s, k)) for j, s, k in views.session.execute(wrote)]
+    found += [(j, "inputs", (s, k)) for j, s, k in views.session.execute(read)]
+    return found + _static(views, job_ids)
+
+
+def _jobs_of_datasets(views: Views, families: set[Family], static: list[tuple[int, str, Family]]) -> list[tuple[int, str, Family]]:
+    """Every job whose runs wrote or read any version of these datasets, or that declared them."""
+    pairs = tuple_(Artifact.storage_id, Artifact.key).in_(sorted(families))
+    wrote = select(Run.transform_id, Artifact.storage_id, Artifact.key).join(Run, Artifact.run_id == Run.id).where(pairs).distinct()
+    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(run_input).join(
+        Run, Run.id == run_input.c.run_id
+    ).join(Artifact, Artifact.id == run_input.c.artifact_id).where(pairs).distinct()
+    found = [(j, "outputs", (s, k)) for j, s, k in views.session.execute(wrote)]
+    found += [(j, "inputs", (s, k)) for j, s, k in views.session.execute(read)]
+    return found + [row for row in static if row[2] in families]
+
+
+def lineage_graph(views: Views, node_id: str, depth: int) -> m.LineageGraph:
+    """Marquez's lineage: breadth-first from the node to ``depth`` jobs away, through every job that
+    reads or writes a dataset found (siblings included), every version of each dataset, and the
+    inputs and outputs JobEvents declared."""
     kind, namespace, name = parse_node_id(views, node_id)
-    start = _start(views, kind, namespace, name)
-    found = graph(start, "both", depth, instance=views.instance)
-    nodes: dict[str, dict[str, Any]] = {}
+    edges: set[tuple[int, str, Family]] = set()  # (job, side, dataset)
+    jobs: set[int] = set()
+    families: set[Family] = set()
+    static = _static(views)
+    if kind == "job":
+        new_jobs, new_families = {views.transform(namespace, name).id}, set()
+    else:
+        start = views.family(namespace, name)
+        views.artifact(namespace, name)  # 404 unless a version exists
+        new_jobs, new_families = set(), {start}
+    for _level in range(depth + 1):
+        if new_families:
+            families |= new_families
+            found = _jobs_of_datasets(views, new_families, static)
+            edges.update(found)
+            new_jobs |= {j for j, _side, _f in found} - jobs
+            new_families = set()
+        if not new_jobs or len(jobs) + len(families) > MAX_NODES:
+            break
+        jobs |= new_jobs
+        found = _io_of_jobs(views, new_jobs)
+        edges.update(found)
+        new_families = {f for _j, _side, f in found} - families
+        new_jobs = set()
+    families |= new_families
+    return _assemble(views, jobs, families, {e for e in edges if e[0] in jobs and e[2] in families})
 
-    def node_of(record: Any) -> str:
-        if isinstance(record, Artifact):
-            ns, dataset = views.dataset_id(record)
-            node = f"dataset:{ns}:{dataset}"
-            if node not in nodes:
-                latest = record if record.is_latest else views.artifact(ns, dataset)[0]
-                nodes[node] = {"id": node, "type": "DATASET", "data": views.dataset_json(latest),
-                               "inEdges": [], "outEdges": []}  # fmt: skip
-        else:
-            transform = record.transform if isinstance(record, Run) else record
-            ns = views.job_namespace(transform)
-            node = f"job:{ns}:{transform.key}"
-            if node not in nodes:
-                nodes[node] = {"id": node, "type": "JOB", "data": views.job_json(transform), "inEdges": [], "outEdges": []}
-        return node
 
-    node_of(start)
-    for node_key in found.node_ids:
-        node_of(found.node(node_key))
-    seen: set[tuple[str, str]] = set()
-    for source, target in found.edges:
-        origin, destination = node_of(found.node(source)), node_of(found.node(target))
-        if (origin, destination) in seen or origin == destination:
+def _assemble(views: Views, jobs: set[int], families: set[Family], edges: set[tuple[int, str, Family]]) -> m.LineageGraph:
+    nodes: dict[Any, m.LineageNode] = {}
+    for transform in views.session.scalars(select(Transform).where(Transform.id.in_(jobs))):
+        ns = views.job_namespace(transform)
+        node = f"job:{ns}:{transform.key}"
+        nodes[transform.id] = m.LineageNode(id=node, type="JOB", data=views.job_model(transform, runs=0), inEdges=[], outEdges=[])
+    for family in sorted(families):
+        latest = views.session.scalars(
+            select(Artifact).where(Artifact.storage_id == family[0], Artifact.key == family[1])
+            .order_by(Artifact.is_latest.desc(), Artifact.version.desc()).limit(1)
+        ).first()
+        if latest is None:
             continue
-        seen.add((origin, destination))
-        edge = {"origin": origin, "destination": destination}
-        nodes[origin]["outEdges"].append(edge)
-        nodes[destination]["inEdges"].append(edge)
-    return sorted(nodes.values(), key=lambda n: n["id"])
+        ns, dataset = views.dataset_id(latest)
+        nodes[family] = m.LineageNode(id=f"dataset:{ns}:{dataset}", type="DATASET", data=views.dataset_model(latest),
+                                      inEdges=[], outEdges=[])  # fmt: skip
+    for job, side, family in sorted(edges, key=repr):
+        if job not in nodes or family not in nodes:
+            continue
+        origin, destination = (nodes[job], nodes[family]) if side == "outputs" else (nodes[family], nodes[job])
+        edge = m.Edge(origin=origin.id, destination=destination.id)
+        origin.outEdges.append(edge)
+        destination.inEdges.append(edge)
+    return m.LineageGraph(graph=sorted(nodes.values(), key=lambda n: n.id))
 
 
 def column_lineage_graph(views: Views, node_id: str, depth: int) -> list[dict[str, Any]]:

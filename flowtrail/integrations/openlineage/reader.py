@@ -6,11 +6,12 @@ NDJSON is streamed line by line, so a file of a million events is never held in 
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from .json_door import RefusedJson, parse_text
 
 
 @dataclass
@@ -41,8 +42,8 @@ def read_events(path: Path) -> Iterator[Item]:
         if first == "[":
             rest = handle.read()
             try:
-                events = json.loads(first + rest)
-            except json.JSONDecodeError as exc:
+                events = parse_text(first + rest)
+            except RefusedJson as exc:
                 yield Item(f"{path}", error=f"invalid JSON array: {exc}")
                 return
             for index, event in enumerate(events):
@@ -52,14 +53,17 @@ def read_events(path: Path) -> Iterator[Item]:
         number = 1
         # A pretty-printed single object spans lines: try the whole file once if line 1 fails.
         try:
-            parsed = json.loads(text) if text.strip() else None
-        except json.JSONDecodeError:
+            parsed = parse_text(text) if text.strip() else None
+        except RefusedJson as exc:
+            if exc.status != 400:  # valid JSON that cannot be stored: report line 1, go on
+                yield Item(f"{path}:1", error=str(exc))
+                text = ""
             parsed = None
         if parsed is None and text.strip():
             whole = text + handle.read()
             try:
-                yield Item(f"{path}", json.loads(whole))
-            except json.JSONDecodeError:
+                yield Item(f"{path}", parse_text(whole))
+            except RefusedJson:
                 # Not one object either: report line by line so good lines are not lost.
                 for number, line in enumerate(whole.splitlines(), start=1):
                     if line.strip():
@@ -75,6 +79,6 @@ def read_events(path: Path) -> Iterator[Item]:
 
 def _line_item(path: Path, number: int, line: str) -> Item:
     try:
-        return Item(f"{path}:{number}", json.loads(line), text=line.rstrip("\r\n"))
-    except json.JSONDecodeError as exc:
-        return Item(f"{path}:{number}", error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+        return Item(f"{path}:{number}", parse_text(line), text=line.rstrip("\r\n"))
+    except RefusedJson as exc:  # not JSON, or JSON no registry can store and read back
+        return Item(f"{path}:{number}", error=str(exc))

@@ -126,3 +126,48 @@ def test_process_exit_flushes_queued_events(tmp_path, receiver):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert [e["eventType"] for e in receiver.events] == ["START", "COMPLETE"]
+
+
+SCRIPT_WITHOUT_FINISH = """\
+import flowtrail as ft
+
+ft.track(params={"threshold": 0.5})
+raw = ft.Artifact.get(key="raw.csv").load()
+raw.assign(c=raw["a"] * 2).to_csv("out.csv", index=False)
+ft.Artifact("out.csv", key="out.csv").save()
+"""
+
+
+def _run_script_without_finish(project, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A real script in a fresh process that relies on the run being finished at exit."""
+    (project / "raw.csv").write_text("a,b\n1,2\n")
+    ft.Artifact(project / "raw.csv", key="raw.csv").save()
+    (project / "analysis.py").write_text(SCRIPT_WITHOUT_FINISH)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "PYTHONPATH": ":".join(sys.path), **env}
+    return subprocess.run([sys.executable, "analysis.py"], cwd=project, capture_output=True, text=True, env=env)
+
+
+def test_a_script_without_finish_sends_complete_through_the_file_transport(instance, validate):
+    project = instance.config.root
+    log = project / "events.ndjson"
+    done = _run_script_without_finish(project, {
+        "OPENLINEAGE__TRANSPORT__TYPE": "file", "OPENLINEAGE__TRANSPORT__LOG_FILE_PATH": str(log),
+        "OPENLINEAGE__TRANSPORT__APPEND": "true",
+    })  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        validate(event)
+    complete = events[1]
+    # out.csv was copied into managed storage: named by that storage and its key.
+    storage = instance.default_storage.root
+    assert [(d["namespace"], d["name"]) for d in complete["outputs"]] == [(f"file://{storage}", "out.csv")]
+    assert complete["run"]["facets"]["flowtrail"]["params"] == {"threshold": 0.5}
+
+
+def test_a_script_without_finish_sends_complete_over_http(instance, receiver):
+    done = _run_script_without_finish(instance.config.root, {"OPENLINEAGE_URL": receiver.url})
+    assert done.returncode == 0, done.stderr
+    assert [e["eventType"] for e in receiver.events] == ["START", "COMPLETE"]
+    assert ft.Run.get(uid=receiver.events[1]["run"]["runId"]).status == "completed"

@@ -45,10 +45,12 @@ def test_track_emits_start_and_complete_with_datasets(events, validate, tmp_path
         assert event["job"]["namespace"] == "project"  # the instance's name
     complete = emitted[1]
     assert complete["job"]["name"] == run.transform.key
-    assert [d["name"] for d in complete["inputs"]] == [source.location]
-    assert all(d["namespace"] == "file" for d in complete["inputs"] + complete["outputs"])
+    # Managed copies are named by the managed storage root and their key, not the copy's file name.
+    managed = f"file://{source.storage.root}"
+    assert [(d["namespace"], d["name"]) for d in complete["inputs"]] == [(managed, "raw.csv")]
     output = complete["outputs"][0]
-    assert output["name"] == out.location
+    assert (output["namespace"], output["name"]) == (managed, "out.parquet")
+    assert complete["run"]["facets"]["flowtrail"]["params"] == {"k": 1}
     assert output["facets"]["version"]["datasetVersion"] == out.hash
     assert output["facets"]["flowtrail"]["uid"] == out.uid
     assert output["facets"]["flowtrail"]["hashType"] == "md5"

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -148,9 +149,13 @@ def test_the_marquez_read_api(serve, instance, tmp_path):
     assert {d["name"] for d in datasets["datasets"]} == {"raw.orders", "mart.orders", "report.orders"}
     versions = httpx.get(f"{api}/namespaces/postgres://db:5432/datasets/mart.orders/versions").json()
     assert versions["versions"][0]["createdByRun"]["id"] == producer_run
-    local = httpx.get(f"{api}/namespaces/file/datasets").json()["datasets"]
-    assert [d["name"] for d in local] == [local_artifact.location]  # flowtrail's own artifacts appear too
+    # flowtrail's own (managed) artifacts appear too, named by their storage root and key
+    managed = quote(f"file://{local_artifact.storage.root}", safe="")
+    local = httpx.get(f"{api}/namespaces/{managed}/datasets").json()["datasets"]
+    assert [d["name"] for d in local] == ["local.csv"]
     assert local[0]["tags"] == ["donor-7"]  # with their labels as Marquez tags
+    versions = httpx.get(f"{api}/namespaces/{managed}/datasets/local.csv/versions").json()["versions"]
+    assert [v["version"] for v in versions] == [local_artifact.uid]
     graph = httpx.get(f"{api}/lineage", params={"nodeId": "dataset:postgres://db:5432:mart.orders", "depth": 5}).json()
     ids = {n["id"] for n in graph["graph"]}
     assert {"job:spark:orders.load", "job:spark:orders.report", "dataset:postgres://db:5432:report.orders"} <= ids
