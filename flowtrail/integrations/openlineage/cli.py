@@ -64,15 +64,20 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 127.0.0.1 keeps it local.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--max-body", default="10MB", show_default=True, help="Largest request body, also after gunzip.")
-def serve(host: str, port: int, max_body: str) -> None:
-    """Serve the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez-compatible read API.
+@click.option("--protect-reads", is_flag=True, help="With FLOWTRAIL_API_KEY set, reads need the key too (pages ask once).")
+def serve(host: str, port: int, max_body: str, protect_reads: bool) -> None:
+    """Serve the web interface (/), the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez-compatible read API.
 
-    With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>`.
+    With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>`; with --protect-reads, reads too.
     """
+    import os
+
     import uvicorn
 
     from ...core.instance import current
     from .server import create_app, parse_size
 
-    app = create_app(current(), max_body=parse_size(max_body))
+    if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):
+        raise click.UsageError("--protect-reads needs FLOWTRAIL_API_KEY set to the key readers must give.")
+    app = create_app(current(), max_body=parse_size(max_body), protect_reads=protect_reads)
     uvicorn.run(app, host=host, port=port, log_level="info")

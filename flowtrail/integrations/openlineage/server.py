@@ -99,8 +99,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key: str | None = None) -> FastAPI:
-    """The ASGI app for ``instance``; ``api_key`` defaults to ``FLOWTRAIL_API_KEY``."""
+def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key: str | None = None,
+               protect_reads: bool = False) -> FastAPI:  # fmt: skip
+    """The ASGI app for ``instance``; ``api_key`` defaults to ``FLOWTRAIL_API_KEY`` (reads too with ``protect_reads``)."""
     key = api_key if api_key is not None else os.environ.get("FLOWTRAIL_API_KEY") or None
     ingestor = Ingestor(instance)
     views = Views(instance)
@@ -310,4 +311,7 @@ def create_app(instance: Instance, *, max_body: int = DEFAULT_MAX_BODY, api_key:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from ...web import mount  # the web interface at / (flowtrail/web)
+
+    mount(app, instance, api_key=key, protect_reads=protect_reads)
     return app
