@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from ..core.lineage import LineageGraph
-from ..core.models import Artifact, Collection, Run
+from ..core.models import Artifact, Collection
 
 MAX_CHILDREN = 8
 MAX_LINES = 200
