@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .lineage import LineageGraph
@@ -214,7 +214,7 @@ def layout_json(display: DisplayGraph) -> dict[str, Any]:
     nodes = []
     for node in display.nodes:
         box = layout.boxes[node.id]
-        entry = asdict(node) | {"x": round(box.x, 1), "y": round(box.y, 1), "w": round(box.width, 1), "h": box.height}
+        entry = dict(vars(node)) | {"x": round(box.x, 1), "y": round(box.y, 1), "w": round(box.width, 1), "h": box.height}
         entry["label"], entry["sublabel"] = shorten(node.title), shorten(node.subtitle)
         nodes.append(entry)
     edges = [{"source": a, "target": b, "points": [[round(x, 1), round(y, 1)] for x, y in points]}

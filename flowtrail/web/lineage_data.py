@@ -3,7 +3,7 @@
 ``node`` names the start as ``artifact:UID``, ``run:UID``, ``transform:UID`` or
 ``collection:UID``. Each id in ``expand`` adds that node's neighbours (one run each way), so
 clicking "expand" grows the graph where the user is looking; each group id in ``open`` shows the
-group's members; ``limit`` is the cap that "show more" raises.
+group's members (``all`` turns grouping off); ``limit`` is the cap that "show more" raises.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..core.errors import DoesNotExist
 from ..core.lineage import graph
-from ..core.lineage_display import MAX_NODES, display_graph, layout_json, merge
+from ..core.lineage_display import GROUP_ABOVE, MAX_NODES, display_graph, layout_json, merge
 from ..core.models import Artifact, Collection, Run, Transform
 
 MODELS = {"artifact": Artifact, "run": Run, "transform": Transform, "collection": Collection}
@@ -41,7 +41,9 @@ def picture(session: Any, node: str, direction: str = "up", depth: int | None = 
     graphs = [graph(start, direction, depth)]  # type: ignore[arg-type]
     for extra in (expand or [])[:MAX_EXPANDED]:
         graphs.append(graph(record_for(session, extra), "both", 1))
-    shown = display_graph(merge(graphs), open_groups=frozenset(open_groups or ()), max_nodes=limit)
+    every = "all" in (open_groups or ())  # no grouping at all
+    shown = display_graph(merge(graphs), open_groups=frozenset(open_groups or ()), max_nodes=limit,
+                          group_above=10**9 if every else GROUP_ABOVE)  # fmt: skip
     result = layout_json(shown)
     result |= {"node": node, "direction": direction, "depth": depth, "limit": limit,
                "expand": expand or [], "open": open_groups or []}  # fmt: skip

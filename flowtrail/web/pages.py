@@ -124,12 +124,14 @@ def page_router(instance: Instance) -> APIRouter:
 
     @router.get("/lineage/{kind}/{uid}")
     def lineage_page(kind: str, uid: str, direction: str = Query("both", pattern="^(up|down|both)$"),
-                     depth: int | None = Query(None, ge=0, le=1000)) -> Response:  # fmt: skip
+                     depth: int | None = Query(None, ge=0, le=1000), limit: int = Query(300, ge=10, le=20_000),
+                     open: list[str] = Query([])) -> Response:  # noqa: A002  # fmt: skip
         def build(session: Any) -> dict[str, Any]:
             record = record_for(session, f"{kind}:{uid}")
             name = getattr(record, "key", None) or getattr(record, "name", None) or record.uid
             return {"title": f"Lineage of {name}", "record": record, "kind": kind, "name": name,
-                    "node": f"{kind}:{uid}", "direction": direction, "depth": depth}  # fmt: skip
+                    "node": f"{kind}:{uid}", "direction": direction, "depth": depth, "limit": limit,
+                    "open": open}  # fmt: skip
 
         return page("lineage.html", build)
 

@@ -2,7 +2,7 @@
 
 A user opens the home page, searches a key, opens the artifact and its lineage, expands a node in
 place, opens a run and reads its params, and follows the failed run to its error. Screenshots are
-saved in the test's tmp folder; with FLOWTRAIL_UPDATE_SCREENSHOTS=1 the lineage screenshot also
+saved in the test's tmp folder; with UPDATE_SCREENSHOTS=1 the lineage screenshot also
 replaces docs/lineage.png, the one the README shows.
 """
 
@@ -94,7 +94,7 @@ def test_search_artifact_lineage_expand_run_params_and_the_failed_run(server, br
     assert "failed" in failed.get_attribute("class").split()
     assert failed.find_element("css selector", "rect.box").get_attribute("stroke") == "#d62728"
     browser.save_screenshot(str(shots / "3-lineage.png"))
-    if os.environ.get("FLOWTRAIL_UPDATE_SCREENSHOTS"):
+    if os.environ.get("UPDATE_SCREENSHOTS"):
         shutil.copyfile(shots / "3-lineage.png", DOCS / "lineage.png")
 
     click_node(browser, "count[sample=a]")

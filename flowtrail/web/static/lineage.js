@@ -49,7 +49,7 @@
     this.summary = root.querySelector("[data-role=summary]");
     this.standalone = !options.source;
     this.state = {node: options.node, direction: options.direction || "both", depth: options.depth,
-                  expand: [], open: [], limit: options.limit || 300};
+                  expand: [], open: (options.open || []).slice(), limit: options.limit || 300};
     this.elements = {};
     this.picture = null;
     if (this.standalone) root.setAttribute("data-standalone", "");
@@ -96,20 +96,27 @@
       path.setAttribute("data-source", e.source);
       path.setAttribute("data-target", e.target);
     });
-    var seen = {};
+    var seen = {}, added = false, fragment = document.createDocumentFragment();
     picture.nodes.forEach(function (n) {
       seen[n.id] = true;
       var g = self.elements[n.id];
       if (!g) {
         g = self.elements[n.id] = self.nodeElement(n);
-        var start = from || [n.x, n.y];  // new nodes grow out of the node that was expanded
-        g.style.transform = "translate(" + start[0] + "px," + start[1] + "px)";
-        g.style.opacity = "0";
-        self.nodeLayer.appendChild(g);
-        g.getBoundingClientRect();  // commit the start position so the move animates
+        if (!first) {  // new nodes grow out of the node that was expanded, and fade in
+          var start = from || [n.x, n.y];
+          g.style.transform = "translate(" + start[0] + "px," + start[1] + "px)";
+          g.style.opacity = "0";
+          added = true;
+        }
+        fragment.appendChild(g);
       } else {
         self.fillNode(g, n);
       }
+    });
+    this.nodeLayer.appendChild(fragment);
+    if (added) this.svg.getBoundingClientRect();  // one reflow commits every start position, so the moves animate
+    picture.nodes.forEach(function (n) {
+      var g = self.elements[n.id];
       g.style.transform = "translate(" + n.x + "px," + n.y + "px)";
       g.style.opacity = "1";
     });
@@ -128,6 +135,12 @@
     if (depth) depth.value = this.state.depth === null || this.state.depth === undefined ? "" : String(this.state.depth);
     if (first || !this.view) this.fit();
     this.root.setAttribute("data-nodes", String(picture.nodes.length));
+    if (first) {  // after the next paint: what "time to first render" measures (benchmarks/web_lineage.py)
+      var root = this.root;
+      requestAnimationFrame(function () {
+        setTimeout(function () { root.setAttribute("data-first-render-ms", String(Math.round(performance.now()))); }, 0);
+      });
+    }
     this.root.setAttribute("data-state", "ready");
     if (this.selected && this.byId[this.selected]) this.select(this.selected);
   };
@@ -240,7 +253,7 @@
         if (action === "fit") self.fit();
         if (action === "more") { self.state.limit = self.state.limit * 2 + 200; self.load(null); }
         if (action === "reset") {
-          self.state.expand = []; self.state.open = []; self.state.limit = self.options.limit || 300;
+          self.state.expand = []; self.state.open = (self.options.open || []).slice(); self.state.limit = self.options.limit || 300;
           self.state.direction = self.options.direction || "both"; self.state.depth = self.options.depth;
           self.load(null);
         }
