@@ -77,7 +77,8 @@ def _record_node(node_id: str, record: Any, start: Any) -> DisplayNode:
     assert isinstance(record, Run)
     key = record.transform.key
     title = record.name or key
-    subtitle = record.status if title == key else f"{record.status} · {key}"
+    short_key = key if len(key) <= 28 else "…" + key[-27:]  # the end of a key says most: .../Snakefile/count
+    subtitle = record.status if title == key else f"{record.status} · {short_key}"
     return DisplayNode(f"run:{record.uid}", "run", title, subtitle, record.uid, record.status, start=is_start)
 
 

@@ -141,6 +141,19 @@ def test_direction_depth_and_transform_pages(server, browser):
     text = by_css(browser, "main").text
     assert "Runs (6)" in text and "grep -v" in text  # run history and the rule's source
 
+    browser.get(server.url + "/?q=summary.tsv")
+    by_css(browser, "#found-artifacts a").click()
+    by_css(browser, "#open-lineage").click()
+    settled(browser)
+    browser.get(browser.current_url.split("?")[0] + "?direction=up&limit=10")  # a cap says so and grows on demand
+    settled(browser)
+    more = by_css(browser, "[data-action=more]")
+    assert more.is_displayed() and "hidden" in more.text and by_css(browser, "#lineage").get_attribute("data-nodes") == "10"
+    more.click()
+    wait_for(browser, lambda d: int(by_css(d, "#lineage").get_attribute("data-nodes")) > 10)
+    settled(browser)
+    assert not by_css(browser, "[data-action=more]").is_displayed()
+
 
 def test_the_pages_ask_for_the_key_once(workflow_project, browser, tmp_path):
     import httpx
