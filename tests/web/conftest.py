@@ -93,3 +93,34 @@ def browser(tmp_path: Path) -> Iterator[object]:
     driver = chromium(tmp_path / "chromium-profile")
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def wide_project(instance, tmp_path: Path) -> Path:
+    """24 samples x (trim -> count), then a summary, made with the Python API; count[sample=s07] failed."""
+    import flowtrail as ft
+    from flowtrail.core.tracking import finish_run, start_run
+
+    def save(key: str, run=None):
+        path = tmp_path / key.replace("/", "_")
+        path.write_text(key)
+        return ft.Artifact(path, key=key, run=run).save()
+
+    counts = []
+    for sample in (f"s{i:02d}" for i in range(24)):
+        raw = save(f"raw/{sample}.fq")
+        trim = start_run("wf/trim", type="rule", params={"sample": sample})
+        trim.name = f"trim[sample={sample}]"
+        trim.add_inputs([raw])
+        trimmed = save(f"trimmed/{sample}.fq", trim)
+        finish_run(trim)
+        count = start_run("wf/count", type="rule", params={"sample": sample, "min_count": 5})
+        count.name = f"count[sample={sample}]"
+        count.add_inputs([trimmed])
+        counts.append(save(f"counts/{sample}.tsv", count))
+        finish_run(count, "failed" if sample == "s07" else "completed", error="exit 2" if sample == "s07" else None)
+    summary = start_run("wf/summary", type="rule")
+    summary.add_inputs(counts)
+    save("results/summary.tsv", summary)
+    finish_run(summary)
+    return instance.config.root

@@ -38,9 +38,14 @@ def all_css(driver, selector):
 def node(driver, title):
     """The lineage node whose label is ``title`` (the <g> element)."""
     for element in all_css(driver, "#lineage g.node"):
-        if element.find_element("css selector", "text.label").text == title:
+        if element.find_element("css selector", "text.label").get_attribute("textContent") == title:
             return element
-    raise AssertionError(f"no node {title!r} among {[e.text for e in all_css(driver, '#lineage g.node text.label')]}")
+    raise AssertionError(f"no node {title!r} among {sorted(labels_of(driver))}")
+
+
+def labels_of(driver) -> set[str]:
+    """The labels of every node drawn (also those still fading in or outside the view)."""
+    return {e.get_attribute("textContent") for e in all_css(driver, "#lineage g.node text.label")}
 
 
 def settled(driver):
@@ -80,7 +85,7 @@ def test_search_artifact_lineage_expand_run_params_and_the_failed_run(server, br
 
     by_css(browser, "#open-lineage").click()
     settled(browser)
-    labels = {e.text for e in all_css(browser, "#lineage g.node text.label")}
+    labels = labels_of(browser)
     assert {"results/summary.tsv", "summary", "count[sample=a]", "trimmed/f.fq", "raw/f.fq"} <= labels
     assert "qc[sample=f]" not in labels  # upstream of the summary: the QC is elsewhere
     assert node(browser, "results/summary.tsv").get_attribute("class").split().count("start") == 1
@@ -126,7 +131,7 @@ def test_direction_depth_and_transform_pages(server, browser):
     settled(browser)
     by_css(browser, "[data-direction=down]").click()
     settled(browser)
-    labels = {e.text for e in all_css(browser, "#lineage g.node text.label")}
+    labels = labels_of(browser)
     assert {"raw/a.fq", "trim[sample=a]", "count[sample=a]", "qc[sample=a]", "results/summary.tsv"} <= labels
     from selenium.webdriver.support.ui import Select
 
@@ -190,8 +195,37 @@ def test_the_html_file_works_offline(workflow_project, browser, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing loaded from anywhere
     browser.get(out.as_uri())
     settled(browser)
-    assert {"results/summary.tsv", "count[sample=c]"} <= {e.text for e in all_css(browser, "#lineage g.node text.label")}
+    assert {"results/summary.tsv", "count[sample=c]"} <= labels_of(browser)
     assert not by_css(browser, "[data-direction=up]").is_displayed()  # server-only controls hidden
     click_node(browser, "count[sample=c]")
     assert "completed" in by_css(browser, "#lineage [data-role=panel]").text
     browser.save_screenshot(str(tmp_path / "standalone.png"))
+
+
+def test_a_wide_workflow_opens_grouped_and_a_group_opens_in_place(wide_project, browser, tmp_path):
+    server = Server(wide_project)
+    try:
+        browser.get(server.url + "/?q=results/summary.tsv")
+        by_css(browser, "#found-artifacts a").click()
+        by_css(browser, "#open-lineage").click()
+        settled(browser)
+        labels = labels_of(browser)
+        assert labels == {"raw/s*.fq × 24", "wf/trim × 24", "trimmed/s*.fq × 24", "wf/count × 24",
+                          "counts/s*.tsv × 24", "wf/summary", "results/summary.tsv"}  # fmt: skip
+        group = node(browser, "wf/count × 24")
+        assert "failed" in group.get_attribute("class").split()  # one failed member colours the group
+        assert "1 failed" in group.text
+        browser.save_screenshot(str(tmp_path / "grouped.png"))
+        click_node(browser, "wf/count × 24")
+        assert "count[sample=s07]" in by_css(browser, "#lineage [data-role=panel]").text  # members listed
+        by_css(browser, "#lineage [data-role=open-group]").click()
+        wait_for(browser, lambda d: int(by_css(d, "#lineage").get_attribute("data-nodes")) > 7)
+        settled(browser)
+        labels = labels_of(browser)
+        # The runs show, with the files next to them; the trim runs stay one group.
+        assert {"count[sample=s00]", "trimmed/s00.fq", "counts/s23.tsv", "wf/trim × 24"} <= labels
+        assert "failed" in node(browser, "count[sample=s07]").get_attribute("class").split()
+        browser.save_screenshot(str(tmp_path / "group-opened.png"))
+        assert "completed" in node(browser, "count[sample=s08]").get_attribute("textContent")
+    finally:
+        server.stop()

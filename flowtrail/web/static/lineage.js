@@ -133,7 +133,14 @@
     });
     var depth = this.root.querySelector("select[name=depth]");
     if (depth) depth.value = this.state.depth === null || this.state.depth === undefined ? "" : String(this.state.depth);
-    if (first || !this.view) this.fit();
+    var to = anchor && this.position(anchor);
+    if (first || !this.view) {
+      this.fit();
+    } else if (from && to) {  // expanded in place: the node stays where it was on screen
+      this.setView(this.view[0] + to[0] - from[0], this.view[1] + to[1] - from[1], this.view[2], this.view[3]);
+    } else {  // a new direction, depth or an opened group: show the whole graph
+      this.fit();
+    }
     this.root.setAttribute("data-nodes", String(picture.nodes.length));
     if (first) {  // after the next paint: what "time to first render" measures (benchmarks/web_lineage.py)
       var root = this.root;
@@ -142,7 +149,12 @@
       });
     }
     this.root.setAttribute("data-state", "ready");
-    if (this.selected && this.byId[this.selected]) this.select(this.selected);
+    if (this.selected && this.byId[this.selected]) {
+      this.select(this.selected);
+    } else if (this.selected) {  // the selected node is gone (an opened group)
+      this.panel.hidden = true;
+      this.selected = null;
+    }
   };
 
   Viewer.prototype.position = function (id) {
