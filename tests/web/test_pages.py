@@ -28,6 +28,11 @@ def populate(root):
     bad.add_inputs([out])
     finish_run(bad, "failed", error="Traceback: ValueError('too few reads')")
     project = ft.Project(name="Plate screen").save()
+    ft.Feature(name="batch", dtype=int).save()
+    tissue = ft.Label(name="Tissue", is_type=True).save()
+    ft.Label(name="liver, left lobe", type=tissue).save()
+    source.features.add_values({"batch": 3})
+    source.labels.add(ft.Label.get(name="liver, left lobe"))
     return source, run, out, bad, project
 
 
@@ -38,6 +43,7 @@ def assert_pages_work(url, source, run, out, bad):
     assert "plates/plate[red]/well[A1].txt" in found
     page = httpx.get(f"{url}/artifacts/{source.uid}").text
     assert "&lt;b&gt;raw&lt;/b&gt; plate" in page and "<b>raw</b>" not in page  # escaped, brackets kept
+    assert re.search(r"<dt>batch</dt><dd>3</dd>", page) and "<dt>Tissue</dt>" in page and "liver, left lobe" in page
     run_page = httpx.get(f"{url}/runs/{run.uid}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in run_page and "<script>alert" not in run_page
     assert re.search(r"<th>min_count</th><td[^>]*>5</td>", run_page)
@@ -95,3 +101,13 @@ def test_pages_on_sqlite_missing_records_and_offline_docs(instance):
         assert download.status_code == 200 and download.content == b"out"
     finally:
         server.stop()
+
+
+def test_protect_reads_needs_a_key(instance):
+    import subprocess
+
+    from browser import flowtrail_command
+
+    done = subprocess.run([*flowtrail_command(), "serve", "--protect-reads"], cwd=instance.config.root,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "--protect-reads needs FLOWTRAIL_API_KEY" in done.stderr
