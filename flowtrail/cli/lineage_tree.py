@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from ..core.lineage import LineageGraph
-from ..core.models import Artifact, Collection
+from ..core.models import Artifact, Collection, Transform
 
 MAX_CHILDREN = 8
 MAX_LINES = 200
@@ -26,6 +26,8 @@ def _label(record: Any) -> str:
         return f"[bold]{escape(record.key or record.uid)}[/] [dim]v{record.version}{short}[/]"
     if isinstance(record, Collection):
         return f"[bold]{escape(record.key)}[/] [dim]collection v{record.version}, {record.n_artifacts} artifacts[/]"
+    if isinstance(record, Transform):
+        return f"transform [bold]{escape(record.key)}[/] [dim]v{record.version} {record.type}[/]"
     status = record.status
     color = "red" if status in ("failed", "aborted") else "green" if status == "completed" else "yellow"
     name = escape(record.name or record.transform.key)

@@ -52,6 +52,9 @@ def assert_pages_work(url, source, run, out, bad):
     titles = {n["title"]: n for n in picture["nodes"]}
     assert titles["analysis[sample=a]"]["status"] == "completed" and titles["qc.py"]["status"] == "failed"
     assert titles["results/out.txt"]["start"] and len(picture["edges"]) == 3
+    transform = ft.Transform.filter(key="analysis.py").first()
+    around = httpx.get(f"{url}/ui/lineage.json", params={"node": f"transform:{transform.uid}", "depth": 1}).json()
+    assert {"analysis[sample=a]", "plates/plate[red]/well[A1].txt", "results/out.txt"} <= {n["title"] for n in around["nodes"]}
     lineage_page = httpx.get(f"{url}/lineage/artifact/{out.uid}")
     assert lineage_page.status_code == 200 and "/ui/static/lineage.js" in lineage_page.text
     assert httpx.get(url + "/ui/static/lineage.js").status_code == 200
