@@ -22,7 +22,7 @@ import httpx
 CHROMIUM = os.environ.get("FLOWTRAIL_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FLOWTRAIL_CHROMEDRIVER", "/usr/bin/chromedriver")
 # What Chromium needs to run headless as root in a container, and to stay off the network.
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,900", "--hide-scrollbars")  # fmt: skip
 
@@ -91,6 +91,7 @@ def chromium(profile: Path) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download a driver or browser
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
