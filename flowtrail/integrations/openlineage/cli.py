@@ -80,4 +80,5 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool) -> None:
     if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):
         raise click.UsageError("--protect-reads needs FLOWTRAIL_API_KEY set to the key readers must give.")
     app = create_app(current(), max_body=parse_size(max_body), protect_reads=protect_reads)
+    click.echo(f"flowtrail: web interface at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
