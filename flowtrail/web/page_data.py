@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from ..core.models import Artifact, Collection, Project, Run, Transform, collection_artifact, run_input
 
 LIST_CAP = 200
+NEWEST_FIRST = func.coalesce(Run.started_at, Run.created_at).desc()  # ingested runs may lack a start
 LATEST_RUNS = 30
 SEARCH_CAP = 25
 
@@ -46,7 +47,7 @@ def local_file(location: str) -> str | None:
 
 def home(session: Any) -> dict[str, Any]:
     """Counts, the latest runs (newest first) and the projects."""
-    latest = session.scalars(select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(LATEST_RUNS)).all()
+    latest = session.scalars(select(Run).order_by(NEWEST_FIRST, Run.id.desc()).limit(LATEST_RUNS)).all()
     counts = {name: session.scalar(select(func.count()).select_from(model))
               for name, model in (("artifacts", Artifact), ("runs", Run), ("transforms", Transform))}  # fmt: skip
     failed = session.scalar(select(func.count()).select_from(Run).where(Run.status.in_(("failed", "aborted"))))
@@ -122,7 +123,7 @@ def transform(session: Any, record: Transform) -> dict[str, Any]:
         .order_by(Transform.version)
     ).all()  # fmt: skip
     runs = session.scalars(select(Run).where(Run.transform_id == record.id)
-                           .order_by(Run.created_at.desc(), Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip
+                           .order_by(NEWEST_FIRST, Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip
     n_runs = session.scalar(select(func.count()).select_from(Run).where(Run.transform_id == record.id))
     return {"transform": record, "versions": versions, "runs": runs, "n_runs": n_runs}
 
@@ -132,7 +133,7 @@ def project(session: Any, record: Project) -> dict[str, Any]:
     from ..core.annotations import artifact_project
 
     runs = session.scalars(select(Run).where(Run.project_id == record.id)
-                           .order_by(Run.created_at.desc(), Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip
+                           .order_by(NEWEST_FIRST, Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip
     n_runs = session.scalar(select(func.count()).select_from(Run).where(Run.project_id == record.id))
     artifacts = session.scalars(
         select(Artifact).join(artifact_project, artifact_project.c.artifact_id == Artifact.id)

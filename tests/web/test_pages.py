@@ -72,7 +72,9 @@ def test_pages_on_a_read_only_postgresql_registry(pg_instance, postgres_server, 
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_reader")
     reader_url = f"postgresql://web_reader@127.0.0.1:{postgres_server.port}/{database}"
-    server = Server(tmp_path, env={"FLOWTRAIL_DB_URL": reader_url})
+    elsewhere = tmp_path / "elsewhere"  # FLOWTRAIL_DB_URL alone names the registry
+    elsewhere.mkdir()
+    server = Server(elsewhere, env={"FLOWTRAIL_DB_URL": reader_url})
     try:
         assert_pages_work(server.url, source, run, out, bad)
         assert project.name in httpx.get(f"{server.url}/projects/{project.uid}").text
