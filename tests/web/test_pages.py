@@ -116,3 +116,20 @@ def test_protect_reads_needs_a_key(instance):
     done = subprocess.run([*flowtrail_command(), "serve", "--protect-reads"], cwd=instance.config.root,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "--protect-reads needs FLOWTRAIL_API_KEY" in done.stderr
+
+
+def test_pages_on_a_read_only_sqlite_file(instance, tmp_path):
+    source, run, out, bad, _ = populate(instance.config.root)
+    database = instance.config.root / ".flowtrail" / "registry.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # SQLite's own read-only mode: any write the server tried would fail with "readonly database".
+    server = Server(elsewhere, env={"FLOWTRAIL_DB_URL": f"sqlite:///file:{database}?mode=ro&uri=true"})
+    try:
+        assert_pages_work(server.url, source, run, out, bad)
+        import sqlite3
+
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            sqlite3.connect(f"file:{database}?mode=ro", uri=True).execute("DELETE FROM run")
+    finally:
+        server.stop()
