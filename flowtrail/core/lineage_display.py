@@ -14,10 +14,12 @@ the HTML file and the web interface all draw that same JSON.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .describe import human_size
 from .lineage import LineageGraph
 from .lineage_layout import layered_layout
 from .models import Artifact, Collection, Run
@@ -28,6 +30,7 @@ LABEL_CHARS = 38
 CHAR_WIDTH = 6.9  # px per character at the 12 px sans-serif the pictures use
 NODE_HEIGHT = 38.0
 FAILED = ("failed", "aborted")
+MAX_DETAILS = 12  # params shown per run
 
 
 @dataclass
@@ -45,6 +48,7 @@ class DisplayNode:
     member_titles: list[str] = field(default_factory=list)  # ... and their labels (at most 200)
     failed: int = 0  # failed runs in a group
     more: int = 0  # neighbours hidden by the cap
+    details: dict[str, str] = field(default_factory=dict)  # shown when the node is selected: params, size, error
 
 
 @dataclass
@@ -70,16 +74,27 @@ def _record_node(node_id: str, record: Any, start: Any) -> DisplayNode:
     is_start = type(record) is type(start) and record.id == start.id
     if isinstance(record, Artifact):
         subtitle = f"v{record.version}" + (f" · {record.hash[:7]}" if record.hash else "")
-        return DisplayNode(f"artifact:{record.uid}", "artifact", record.key or record.uid, subtitle, record.uid, start=is_start)
+        details = {"size": human_size(record.size), "location": record.location}
+        return DisplayNode(f"artifact:{record.uid}", "artifact", record.key or record.uid, subtitle, record.uid,
+                           start=is_start, details=details)  # fmt: skip
     if isinstance(record, Collection):
         subtitle = f"v{record.version} · {record.n_artifacts} artifacts"
         return DisplayNode(f"collection:{record.uid}", "collection", record.key, subtitle, record.uid, start=is_start)
     assert isinstance(record, Run)
+    details = {name: _short_value(value) for name, value in list((record.params or {}).items())[:MAX_DETAILS]}
+    if record.error:
+        details["error"] = shorten(record.error.strip().splitlines()[-1], 160)
     key = record.transform.key
     title = record.name or key
     short_key = key if len(key) <= 28 else "…" + key[-27:]  # the end of a key says most: .../Snakefile/count
     subtitle = record.status if title == key else f"{record.status} · {short_key}"
-    return DisplayNode(f"run:{record.uid}", "run", title, subtitle, record.uid, record.status, start=is_start)
+    return DisplayNode(f"run:{record.uid}", "run", title, subtitle, record.uid, record.status, start=is_start,
+                       details=details)  # fmt: skip
+
+
+def _short_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return shorten(text, 80)
 
 
 def _common_label(titles: list[str]) -> str:

@@ -116,6 +116,7 @@ def test_search_artifact_lineage_expand_run_params_and_the_failed_run(server, br
     browser.back()
     settled(browser)
     click_node(browser, "qc[sample=f]")
+    assert "exit status 3" in by_css(browser, "#lineage [data-role=details]").text  # the error's last line
     by_css(browser, "#lineage [data-role=open-page]").click()
     wait_for(browser, lambda d: "/runs/" in d.current_url)
     assert "failed" in by_css(browser, "h1").get_attribute("class")
@@ -199,6 +200,8 @@ def test_the_html_file_works_offline(workflow_project, browser, tmp_path):
     assert not by_css(browser, "[data-direction=up]").is_displayed()  # server-only controls hidden
     click_node(browser, "count[sample=c]")
     assert "completed" in by_css(browser, "#lineage [data-role=panel]").text
+    details = by_css(browser, "#lineage [data-role=details]").text  # the run's params travel in the file
+    assert "wildcards" in details and '"sample": "c"' in details and "reverse" in details
     browser.save_screenshot(str(tmp_path / "standalone.png"))
 
 

@@ -212,6 +212,17 @@
     var sub = html("p", n.subtitle, {"class": failed(n) ? "failed" : "dim"});
     panel.appendChild(sub);
     if (n.uid) panel.appendChild(html("p", n.uid, {"class": "mono dim"}));
+    var names = Object.keys(n.details || {});
+    if (names.length) {
+      var table = html("table", null, {"class": "details", "data-role": "details"});
+      names.forEach(function (name) {
+        var row = html("tr");
+        row.appendChild(html("th", name));
+        row.appendChild(html("td", n.details[name], {"class": name === "error" ? "failed mono" : "mono"}));
+        table.appendChild(row);
+      });
+      panel.appendChild(table);
+    }
     var actions = html("div", null, {"class": "panel-actions"});
     panel.appendChild(actions);
     var page = pageOf(n);
