@@ -98,6 +98,8 @@ def test_search_artifact_lineage_expand_run_params_and_the_failed_run(server, br
     failed = node(browser, "qc[sample=f]")
     assert "failed" in failed.get_attribute("class").split()
     assert failed.find_element("css selector", "rect.box").get_attribute("stroke") == "#d62728"
+    by_css(browser, "#lineage [data-role=panel] button.close").click()
+    assert not by_css(browser, "#lineage [data-role=panel]").is_displayed()
     browser.save_screenshot(str(shots / "3-lineage.png"))
     if os.environ.get("UPDATE_SCREENSHOTS"):
         shutil.copyfile(shots / "3-lineage.png", DOCS / "lineage.png")

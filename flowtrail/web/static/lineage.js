@@ -205,7 +205,11 @@
     panel.innerHTML = "";
     panel.hidden = false;
     var close = html("button", "×", {type: "button", "class": "close", "aria-label": "close"});
-    close.addEventListener("click", function () { panel.hidden = true; self.selected = null; });
+    close.addEventListener("click", function () {
+      panel.hidden = true;
+      self.selected = null;
+      Object.keys(self.elements).forEach(function (k) { self.elements[k].classList.remove("selected"); });
+    });
     panel.appendChild(close);
     panel.appendChild(html("div", n.kind, {"class": "kind"}));
     panel.appendChild(html("h3", n.title));
