@@ -186,7 +186,8 @@ class LineageGraph:
 
     def node(self, node_id: str) -> Any:
         """The Artifact, Run or Collection behind ``"artifact:ID"`` / ``"run:ID"`` / ``"collection:ID"``."""
-        self._load()
+        if node_id not in self._records:  # loads every missing record at once; then each lookup is O(1)
+            self._load()
         return self._records[node_id]
 
     @property

@@ -1,4 +1,4 @@
-"""Lineage pictures: Graphviz DOT, SVG and PNG (with Debian's ``graphviz``), Mermaid and JSON.
+"""Lineage pictures: SVG (pure Python), Graphviz DOT and PNG (PNG needs ``dot``), Mermaid, JSON.
 
 Artifacts are boxes labelled key, version and short hash; runs are ellipses labelled with their
 transform's key and status; failed and aborted runs are red so they stand out. Collections are
@@ -16,7 +16,10 @@ from .errors import FlowtrailError
 from .lineage import LineageGraph
 from .models import Artifact, Collection, Run
 
-FORMATS = ("svg", "png", "dot", "mermaid", "json")
+FORMATS = ("svg", "png", "dot", "mermaid", "json")  # HTML: flowtrail.web.standalone
+# The file suffix each format is written under, and the suffixes each format is recognised by.
+SUFFIXES = {"svg": (".svg",), "html": (".html", ".htm"), "png": (".png",), "dot": (".dot", ".gv"),
+            "mermaid": (".mmd", ".mermaid"), "json": (".json",)}  # fmt: skip
 RUN_COLORS = {"failed": "#d62728", "aborted": "#d62728", "started": "#ff7f0e", "cached": "#1f77b4"}
 
 
@@ -33,6 +36,8 @@ def node_label(record: Any) -> str:
         short = (record.hash or "")[:7]
         return f"{name}\nv{record.version} {short}".strip()
     if isinstance(record, Run):
+        if record.name and record.name != record.transform.key:
+            return f"{record.name}\n{record.status} {record.transform.key}"
         return f"{record.transform.key}\n{record.status}"
     if isinstance(record, Collection):
         return f"{record.key}\nv{record.version} {record.n_artifacts} artifacts"
@@ -129,7 +134,7 @@ def graphviz_render(dot: str, fmt: str) -> bytes:
         raise FlowtrailError(
             f"Rendering {fmt} needs Graphviz's `dot`, which is not installed. Install it "
             "(Debian/Ubuntu: apt-get install graphviz; conda: conda install graphviz), or use "
-            "--format mermaid, json or dot, which need nothing."
+            "--format svg or html, which need nothing."
         )
     done = subprocess.run([executable, f"-T{fmt}"], input=dot.encode(), capture_output=True, check=False)
     if done.returncode != 0:
@@ -137,10 +142,24 @@ def graphviz_render(dot: str, fmt: str) -> bytes:
     return done.stdout
 
 
+def format_for(path: Any) -> str | None:
+    """The format a file name's suffix asks for (``lineage.html`` -> ``html``), or None."""
+    suffix = str(path).lower()
+    return next((fmt for fmt, suffixes in SUFFIXES.items() if suffix.endswith(suffixes)), None)
+
+
 def render(graph: LineageGraph, fmt: str = "svg") -> Any:
-    """The picture in ``fmt``: SVG (str with Jupyter display), PNG (bytes), DOT, Mermaid or JSON text."""
+    """The picture in ``fmt``: SVG (str with Jupyter display), PNG (bytes), DOT, Mermaid or JSON text.
+
+    SVG is laid out in pure Python (:mod:`flowtrail.core.lineage_layout`); only PNG needs Graphviz.
+    """
     if fmt not in FORMATS:
         raise FlowtrailError(f"Unknown lineage format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    if fmt == "svg":
+        from .lineage_display import display_graph, layout_json
+        from .lineage_svg import to_svg
+
+        return SVG(to_svg(layout_json(display_graph(graph))))
     if fmt == "json":
         return json.dumps(to_json(graph), indent=2, default=str) + "\n"
     if fmt == "mermaid":
@@ -148,6 +167,4 @@ def render(graph: LineageGraph, fmt: str = "svg") -> Any:
     dot = to_dot(graph)
     if fmt == "dot":
         return dot
-    if fmt == "svg":
-        return SVG(graphviz_render(dot, "svg").decode())
     return graphviz_render(dot, "png")

@@ -135,11 +135,17 @@ def test_json_and_mermaid_need_nothing(pipeline):
     assert f"run_{pipeline['qc'].id}" in mermaid and "class " in mermaid  # the failed run is styled
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is installed by scripts/install-test-services")
-def test_svg_and_png_through_graphviz(pipeline):
+def test_view_lineage_is_an_svg_without_graphviz(pipeline, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `dot` anywhere
     svg = pipeline["html"].view_lineage()
-    assert svg._repr_svg_().lstrip().startswith(("<?xml", "<svg"))
-    assert "report.html" in svg and "calls.vcf" in svg
+    assert svg._repr_svg_().lstrip().startswith("<svg")
+    assert "report.html" in svg and "calls.vcf" in svg and "raw.fq" in svg
+    failed = pipeline["bam"].view_lineage("down")
+    assert 'stroke="#d62728"' in failed  # the failed qc run is red
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is installed by scripts/install-test-services")
+def test_png_through_graphviz(pipeline):
     png = render(pipeline["bam"].downstream(), "png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     dot = render(pipeline["bam"].downstream(), "dot")

@@ -68,7 +68,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 @click.option("--max-connections", default=64, show_default=True, type=int,
               help="Connections served at once; more get 503 until one ends.")  # fmt: skip
 def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connections: int) -> None:
-    """Serve the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez-compatible read API.
+    """Serve the web interface (/), the OpenLineage endpoint (POST /api/v1/lineage) and the Marquez API.
 
     With FLOWTRAIL_API_KEY set, writes need `Authorization: Bearer <key>` (and reads too with
     --protect-reads). Request heads are limited to 32 KiB, write bodies in memory at once to 4.
@@ -87,6 +87,7 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connecti
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-body") from None
     app = create_app(current(), max_body=limit, protect_reads=protect_reads)
+    click.echo(f"flowtrail: web interface at http://{host}:{port}/", err=True)
     # h11 bounds the request line and headers (httptools would not): a huge header is a 400, not memory.
     uvicorn.run(app, host=host, port=port, log_level="info", http="h11", h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                 limit_concurrency=max_connections)  # fmt: skip

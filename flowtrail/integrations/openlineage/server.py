@@ -145,13 +145,7 @@ def create_app(
             return _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")
         return await call_next(request)
 
-    if protect_reads:
-
-        @app.middleware("http")
-        async def reads_need_the_key(request: Request, call_next: Any) -> Any:
-            if request.method != "POST" and request.url.path != "/api/v1/health" and not authorized(request):
-                return _error(401, "Send Authorization: Bearer <FLOWTRAIL_API_KEY> to read (the server protects reads).")
-            return await call_next(request)
+    # With protect_reads, reads (API and pages) are guarded by flowtrail.web's middleware, mounted below.
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -212,4 +206,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    from ...web import mount  # the web interface at / (flowtrail/web)
+
+    mount(app, instance, api_key=key, protect_reads=protect_reads)
     return app
