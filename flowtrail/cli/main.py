@@ -14,7 +14,8 @@ from .annotation_commands import annotate, features, labels
 from .export_commands import export
 from .instance_commands import info, init, migrate, storage
 from .lineage_commands import lineage
-from .registry_commands import describe, load, ls, save
+from .listing import ls
+from .registry_commands import describe, load, save
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
