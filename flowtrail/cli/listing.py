@@ -129,6 +129,7 @@ def ls(
 
     Example: ``flowtrail ls runs status=failed transform__key__startswith=workflow/``.
     """
+    from ..core.errors import FieldError
     from ..core.filter_text import near_value_hint, parse_filters
 
     fmt = output_format(as_json, as_csv)
@@ -138,7 +139,10 @@ def ls(
     if limit is not None and show_all:
         raise click.UsageError("--limit and --all exclude each other: pick one.")
     written = (*filters, *where)
-    lookups = parse_filters(model, written)
+    try:
+        lookups = parse_filters(model, written)
+    except FieldError as error:  # a value that does not fit: a usage error, like a bad option
+        raise click.BadParameter(str(error), param_hint="FILTERS") from None
     query = model.filter(**lookups)
     if hasattr(model, "is_latest") and not all_versions:
         query = query.filter(is_latest=True)

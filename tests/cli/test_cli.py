@@ -52,7 +52,7 @@ def test_save_ls_describe_load(runner, project):
     listed = runner.invoke(cli, ["ls", "artifacts", "key__startswith=tables/", "--json"])
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert [r["key"] for r in rows] == ["tables/t.csv"]
-    assert runner.invoke(cli, ["ls", "artifacts", "size__gt=1000", "--json"]).output == ""
+    assert runner.invoke(cli, ["ls", "artifacts", "size__gt=1000", "--json"]).stdout == ""
 
     described = runner.invoke(cli, ["describe", "tables/t.csv"])
     assert described.exit_code == 0 and rows[0]["uid"] in described.output
@@ -72,7 +72,7 @@ def test_ls_runs_and_transforms(runner, project):
     ft.track(transform="analysis.py", params={"k": 1})
     ft.finish()
     runs = runner.invoke(cli, ["ls", "runs", "status=completed", "--json"])
-    assert json.loads(runs.output.splitlines()[0])["transform.key"] == "analysis.py"
+    assert json.loads(runs.output.splitlines()[0])["transform"] == "analysis.py"
     transforms = runner.invoke(cli, ["ls", "transforms"])
     assert "analysis.py" in transforms.output
 
