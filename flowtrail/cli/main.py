@@ -16,6 +16,7 @@ from .instance_commands import info, init, migrate, storage
 from .lineage_commands import lineage
 from .listing import ls
 from .registry_commands import describe, load, save
+from .run_command import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +26,7 @@ def cli() -> None:
 
 
 for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow,
-                labels, features, annotate):
+                labels, features, annotate, run):
     cli.add_command(command)
 
 

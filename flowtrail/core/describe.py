@@ -117,6 +117,10 @@ def run_tree(run: Run) -> Tree:
         params = tree.add("[bold]params[/bold]")
         for key, value in run.params.items():
             params.add(escape(f"{key} = {value!r}"))
+    if run.metrics:
+        metrics = tree.add("[bold]metrics[/bold]")
+        for key, value in run.metrics.items():
+            metrics.add(escape(f"{key} = {value!r}"))
     for label, items in (("inputs", run.inputs), ("outputs", run.outputs)):
         if items:
             branch = tree.add(f"[bold]{label}[/bold] ({len(items)})")
