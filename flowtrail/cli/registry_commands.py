@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from .output import byte_progress, console
 
@@ -53,7 +54,7 @@ def save(path: str, key: str | None, description: str | None) -> None:
     with byte_progress(total, f"hashing {os.path.basename(path)}") as progress:
         registered = save_artifacts([artifact], progress=progress)[0]
     verb = "Saved" if registered is artifact else "Already registered:"
-    console.print(f"{verb} {registered.key or '(no key)'} v{registered.version} [dim]{registered.uid}[/dim]")
+    console.print(f"{verb} {escape(registered.key or '(no key)')} v{registered.version} [dim]{registered.uid}[/dim]")
 
 
 def _local_size(path: str) -> int:
@@ -72,7 +73,7 @@ def load(uid_or_key: str) -> None:
     from ..core.lookup import find_record
     from ..core.models import Artifact
 
-    record = find_record(uid_or_key)
+    record = find_record(uid_or_key, command="flowtrail load")
     if not isinstance(record, Artifact):
         raise click.BadParameter(f"{uid_or_key} is a {type(record).__name__}, not an artifact.")
     click.echo(str(record.cache()))
