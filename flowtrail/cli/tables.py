@@ -135,21 +135,10 @@ def _print_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> No
     shown = [i for i in shown if columns[i].priority == 0 or any(cells[i])]  # an empty optional column says nothing
     width = console.width
     widths = {i: _width(columns[i], cells[i]) for i in shown}
-    while _total(widths) > width:
-        optional = [i for i in widths if columns[i].priority > 0]
-        if not optional:
-            break
-        del widths[max(optional, key=lambda i: (columns[i].priority, i))]
-    while _total(widths) > width:
-        paths = [i for i in widths if columns[i].path and widths[i] > _header_width(columns[i])]
-        if not paths:
-            break
-        widest = max(paths, key=lambda i: widths[i])
-        budget = max(_header_width(columns[widest]), widths[widest] - (_total(widths) - width))
-        cells[widest] = [wrap_path(text, budget) for text in cells[widest]]
-        widths[widest] = _width(columns[widest], cells[widest])
-        if widths[widest] > budget:  # a name longer than the budget: nothing more to gain
-            break
+    # Least important columns go first; then long paths break after a '/'; then the rest if need be.
+    for keep_from in (2, 1):
+        _drop(columns, widths, width, keep_from)
+        _wrap_paths(columns, widths, cells, width)
     table = Table(box=None, padding=(0, GAP, 0, 0), pad_edge=False, show_edge=False, header_style="bold", expand=False)
     kept = [i for i in shown if i in widths]
     for i in kept:
@@ -159,6 +148,29 @@ def _print_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> No
     for index, row in enumerate(rows):
         table.add_row(*[Text(cells[i][index], style=_style(columns[i], row[i])) for i in kept])
     console.print(table, crop=False)
+
+
+def _drop(columns: Sequence[Column], widths: dict[int, int], width: int, keep_from: int) -> None:
+    """Drop optional columns of priority >= ``keep_from``, least important first, until the table fits."""
+    while _total(widths) > width:
+        optional = [i for i in widths if columns[i].priority >= keep_from]
+        if not optional:
+            return
+        del widths[max(optional, key=lambda i: (columns[i].priority, i))]
+
+
+def _wrap_paths(columns: Sequence[Column], widths: dict[int, int], cells: dict[int, list[str]], width: int) -> None:
+    """Break the widest path column's cells after '/' until the table fits or nothing more can be gained."""
+    while _total(widths) > width:
+        paths = [i for i in widths if columns[i].path and widths[i] > _header_width(columns[i])]
+        if not paths:
+            return
+        widest = max(paths, key=lambda i: widths[i])
+        budget = max(_header_width(columns[widest]), widths[widest] - (_total(widths) - width))
+        cells[widest] = [wrap_path(text, budget) for text in cells[widest]]
+        before, widths[widest] = widths[widest], _width(columns[widest], cells[widest])
+        if widths[widest] > budget or widths[widest] == before:  # a name longer than the budget
+            return
 
 
 def _style(column: Column, value: Any) -> str:
