@@ -116,6 +116,8 @@ def _parse(kind: str, name: str, text: str) -> Any:
     if kind in ("json", "auto"):
         return _auto(text, dates=kind == "auto")
     try:
+        if kind == "int" and not text.strip().lstrip("+-").isdigit():
+            return float(text)  # size__gt=1e6, batch__gte=2.5: numbers compare across int and float
         return parse_typed_text(kind, text)
     except ValueError:
         raise FieldError(f"{name}={text!r}: {name.split('__')[0]} takes {kind} values; write e.g. "
