@@ -69,7 +69,9 @@ def run(
         sys.exit(_exit_status(execute(argv, dict(os.environ))[0]))
     cwd = os.getcwd()
     transform_key, source = key or command_key(argv, instance.config.root), script_source(argv)
-    input_records = _register(instance, list(inputs), cwd, run=None)
+    # A staged input (a Nextflow task's symlink) is the file it points at, registered where that lives.
+    resolved = [p if "://" in p else os.path.realpath(p) for p in inputs]
+    input_records = _register(instance, resolved, cwd, run=None)
     parent, parent_ref, root_ref = environment_parent()
     from ..core.tracking import finish_run, start_run
 
@@ -179,7 +181,13 @@ def _namespace(instance: Any) -> str:
 
 
 def _register(instance: Any, paths: list[str], cwd: str, run: Any) -> list[Any]:
-    """Register declared files in place (their folder becomes a storage location if it is not one)."""
+    """Register declared files in place; a folder holding them becomes a storage location if none does.
+
+    That folder is the working directory (a Snakemake workflow's, as its adapter registers it),
+    or for a Nextflow task the work folder above its hashed task folders, so that thousands of
+    tasks add one location, not one each; for a file outside it, the instance's project folder
+    if the file lies inside that, else the file's own folder.
+    """
     if not paths:
         return []
     from ..core.instance import register_storage
@@ -187,16 +195,35 @@ def _register(instance: Any, paths: list[str], cwd: str, run: Any) -> list[Any]:
     from ..core.saving import save_artifacts
 
     roots = [s.root for s in instance.storages() if s.type == "local"]
+    base = _work_root(cwd) or cwd
     for path in paths:
         if "://" in path:
             continue
         absolute = os.path.abspath(path)
-        if any(absolute.startswith(root.rstrip("/") + "/") for root in roots):
+        if any(_inside(absolute, root) for root in roots):
             continue
-        folder = cwd if absolute.startswith(cwd.rstrip("/") + "/") else os.path.dirname(absolute)
+        project = str(instance.config.root) if instance.config.root is not None else None
+        if _inside(absolute, base):
+            folder = base
+        elif project is not None and _inside(absolute, project):
+            folder = project  # e.g. a Nextflow task's input from the project's data folder
+        else:
+            folder = os.path.dirname(absolute)
         register_storage(instance, folder, "working directory of `flowtrail run`")
         roots.append(folder)
     return save_artifacts([Artifact(p) for p in paths], run=run, log_duplicates=False)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _work_root(cwd: str) -> str | None:
+    """``/x/work`` for a Nextflow task folder ``/x/work/ab/cdef0123...`` (two hex levels), else None."""
+    task, bucket = os.path.basename(cwd), os.path.basename(os.path.dirname(cwd))
+    if len(bucket) == 2 and len(task) == 30 and all(c in "0123456789abcdef" for c in bucket + task):
+        return os.path.dirname(os.path.dirname(cwd))
+    return None
 
 
 def execute(argv: list[str], environment: dict[str, str]) -> tuple[int | None, str]:

@@ -110,3 +110,18 @@ def test_the_run_is_listed_and_described_by_its_name(project):
     assert row["name"] == "count[sample=fox]" and row["transform"] == "true"
     described = piped("describe", "count[sample=fox]", cwd=project)
     assert "count[sample=fox]" in described.stdout and "exit_code = 0" in described.stdout
+
+
+def test_a_nextflow_task_folder_registers_its_work_root_once(project, tmp_path):
+    task = tmp_path / "elsewhere" / "work" / "ab" / ("cdef0123" * 4)[:30]
+    task.mkdir(parents=True)
+    env = clean_environment(FLOWTRAIL_INSTANCE=str(project))  # as a pipeline's tasks find the registry
+    for name in ("a.txt", "b.txt"):
+        done = piped("run", "--output", name, "--", "touch", name, cwd=task, env=env)
+        assert done.returncode == 0 and done.stderr == ""
+    disconnect()
+    outputs = ft.Artifact.filter(key__endswith=".txt", key__startswith="ab/").order_by("key").to_list()
+    assert [(a.storage.root, a.key) for a in outputs] == [
+        (str(tmp_path / "elsewhere" / "work"), f"ab/{task.name}/a.txt"),
+        (str(tmp_path / "elsewhere" / "work"), f"ab/{task.name}/b.txt"),
+    ]
