@@ -90,7 +90,8 @@ def machine_value(value: Any) -> Any:
 def print_rows(columns: Sequence[Column], rows: Sequence[Sequence[Any]], fmt: str) -> None:
     """Print ``rows`` (one value per column) as ``table``, ``tsv``, ``csv`` or ``json`` (JSON lines)."""
     if fmt == "table":
-        _print_table(columns, rows)
+        if rows:  # an empty table says nothing the footer does not
+            _print_table(columns, rows)
         return
     keep = [i for i, c in enumerate(columns) if c.machine]
     names = [columns[i].name for i in keep]
