@@ -105,6 +105,8 @@ def main() -> None:
             name = "flowtrail " + " ".join(args)
             print(f"{name:40} {wall:7.3f} {wall / baseline:7.1f} {cpu:7.3f} {cpu / baseline_cpu:7.1f}")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            print("warning: the machine is busier than it has cores; wall times include waiting for a core")
         listing = subprocess.run([executable, "ls", "runs"], cwd=folder, capture_output=True, text=True)
         print(f"default listing: {len(listing.stdout.splitlines()) - 1} rows; stderr: {listing.stderr.strip()}")
 
