@@ -69,7 +69,7 @@ def columns_and_rows(kind: str, records: list[Any], repeated_keys: bool) -> tupl
     if kind == "artifacts":
         columns = [
             Column("short_id", "id"), Column("uid", table=False), Column("key", path=True),
-            Column("location", path=True, table=repeated_keys), Column("version", "v", priority=2, right=True),
+            Column("storage", "location", path=True, table=repeated_keys), Column("version", "v", priority=2, right=True),
             Column("size", priority=3, terminal=_human_size, right=True),
             Column("hash", priority=6, terminal=lambda h: (h or "")[:12]), Column("run", priority=4),
             Column("run_uid", table=False), created,

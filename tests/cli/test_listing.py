@@ -84,7 +84,7 @@ def test_piped_listings_are_tab_separated_full_values_one_row_per_line(registry,
     header, *rows = result.stdout.splitlines()
     names = header.split("\t")
     records = [dict(zip(names, row.split("\t"), strict=True)) for row in rows]
-    assert [(r["key"], r["location"]) for r in records] == [
+    assert [(r["key"], r["storage"]) for r in records] == [
         ("x.csv", str(tmp_path / "site-b")), ("x.csv", str(tmp_path / "site-a")),
         (BRACKETS, str(registry["project"])),
     ]  # fmt: skip
