@@ -67,3 +67,26 @@ def test_the_command_line_shows_the_hint_when_nothing_matches(instance):
     ft.finish()
     result = CliRunner().invoke(cli, ["ls", "runs", "status=complete"])
     assert result.exit_code == 0 and "No runs match status=complete: did you mean status='completed'?" in result.stderr
+
+
+def test_grammar_hints_and_run_tails_on_postgresql(pg_instance):
+    from click.testing import CliRunner
+
+    from flowtrail.cli import cli
+    from flowtrail.core.lookup import find_record
+    from flowtrail.core.short_ids import short_id
+    from flowtrail.core.tracking import current_run
+
+    tissue = ft.Label(name="Tissue", is_type=True).save()
+    ft.Label(name="liver", type=tissue).save()
+    ft.Feature(name="tissue", dtype=tissue).save()
+    ft.track(transform="clean.py", params={"min_count": 5})
+    run = current_run()
+    ft.finish()
+    assert find_record(short_id(run)).id == run.id
+    assert near_value_hint(Artifact, {"tissue": "livr"}) == "did you mean tissue='liver'?"
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["ls", "runs", "params__min_count=5", "--json"])
+    assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == 1
+    hinted = runner.invoke(cli, ["ls", "runs", "--where", "status=complete"])
+    assert "did you mean status='completed'?" in hinted.stderr
