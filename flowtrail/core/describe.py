@@ -149,7 +149,9 @@ def transform_tree(transform: Transform) -> Tree:
 
 
 def _print(tree: Tree) -> None:
-    Console().print(tree)
+    # Never wrapped by rich: a path or key stays one piece (rich would fold it mid-name), piped
+    # output is not laid out at 80 columns, and a terminal shows a long line by its own wrapping.
+    Console(width=100_000).print(tree)
 
 
 def describe_artifact(artifact: Artifact) -> None:

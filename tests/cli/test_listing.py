@@ -115,6 +115,8 @@ def test_runs_are_found_by_the_tail_of_their_uid_or_their_name(registry):
     assert LONG_TRANSFORM in by_tail.stdout and BRACKETS in by_tail.stdout
     by_name = piped("describe", "COUNT (fox)", cwd=project)
     assert by_name.returncode == 0 and registry["failed"].uid in by_name.stdout
+    described = piped("describe", BRACKETS, cwd=project).stdout.splitlines()  # piped: no 80-column layout
+    assert f"│   ├── location {project / BRACKETS} (in place)" in described
     loaded = piped("load", BRACKETS, cwd=project)
     assert loaded.stdout.strip() == str(project / BRACKETS)
 
