@@ -41,14 +41,16 @@ def info(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(details, indent=2))
         return
+    rows = [("instance", details["name"]), ("folder", details["root"] or "-"), ("registry", details["db"]),
+            ("storage", details["storage"]), ("openlineage", details["openlineage"])]  # fmt: skip
+    rows += [(f"{name}s", f"{count:,}") for name, count in details["counts"].items()]
+    if not console.is_terminal:  # piped: one "name<TAB>value" per line, nothing wrapped
+        for name, value in rows:
+            click.echo(f"{name}\t{value}")
+        return
     table = Table(show_header=False, box=None)
-    table.add_row("instance", Text(details["name"]))
-    table.add_row("folder", Text(details["root"] or "-"))
-    table.add_row("registry", Text(details["db"]))
-    table.add_row("storage", Text(details["storage"]))
-    table.add_row("openlineage", Text(details["openlineage"]))
-    for name, count in details["counts"].items():
-        table.add_row(f"{name}s", f"{count:,}")
+    for name, value in rows:
+        table.add_row(name, Text(value))
     console.print(table)
 
 

@@ -33,6 +33,8 @@ def test_init_creates_the_instance_and_info_shows_it(runner, project):
     assert details["root"] == str(project)
     assert details["storage"] == str(project / ".flowtrail" / "storage")
     assert details["counts"]["artifact"] == 0
+    piped = dict(line.split("\t") for line in runner.invoke(cli, ["info"]).stdout.splitlines())
+    assert piped["folder"] == str(project) and piped["artifacts"] == "0"
 
 
 def test_init_twice_explains_what_to_do(runner, project):
