@@ -1,69 +1,30 @@
 """Commands about annotations: ``labels import|list``, ``features list|add``, ``annotate``.
 
-Also the helpers ``flowtrail ls`` uses for ``--where LOOKUP=VALUE`` and ``--features``.
+Also the feature columns ``flowtrail ls artifacts --features`` shows.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
-import re
 from typing import Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from .output import console, parse_value
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+from .output import console
 
 
 # -- value parsing -------------------------------------------------------------------------------
-def parse_where_value(text: str) -> Any:
-    """int, float, bool, None, an ISO date or datetime when the text looks like one, else the text."""
-    if _DATE.match(text):
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            return text
-    if _DATETIME.match(text):
-        try:
-            return dt.datetime.fromisoformat(text)
-        except ValueError:
-            return text
-    return parse_value(text)
-
-
 def parse_typed(dtype: str, name: str, text: str) -> Any:
     """Parse a command-line value for a feature of ``dtype``; raise ``click.BadParameter`` if it does not fit."""
+    from ..core.filter_text import parse_typed_text
+
     try:
-        if dtype == "int":
-            return int(text)
-        if dtype == "float":
-            return float(text)
-        if dtype == "bool":
-            lowered = text.lower()
-            if lowered not in _TRUE + _FALSE:
-                raise ValueError
-            return lowered in _TRUE
-        if dtype == "date":
-            return dt.date.fromisoformat(text)
-        if dtype == "datetime":
-            return dt.datetime.fromisoformat(text)
-        if dtype == "dict":
-            value = json.loads(text)
-            if not isinstance(value, dict):
-                raise ValueError
-            return value
+        return parse_typed_text(dtype, text)
     except ValueError:
         example = {"int": "3", "float": "0.5", "bool": "true or false", "date": "2025-01-31",
                    "datetime": "2025-01-31T14:30:00", "dict": '\'{"a": 1}\''}[dtype]  # fmt: skip
         raise click.BadParameter(f"{name}={text!r}: {name} has dtype {dtype}; write e.g. {name}={example}.") from None
-    return text  # str, and categorical values (label names, synonyms or ontology ids)
 
 
 def _split_pair(item: str, hint: str) -> tuple[str, str]:
@@ -71,36 +32,6 @@ def _split_pair(item: str, hint: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise click.BadParameter(f"{item!r} is not NAME=VALUE, e.g. {hint}")
     return name.strip(), value
-
-
-def where_lookups(items: tuple[str, ...]) -> dict[str, Any]:
-    """``--where`` items as filter lookups; values of feature lookups are parsed by the feature's dtype."""
-    from ..core.feature_values import feature_catalog
-    from ..core.instance import current
-
-    catalog = feature_catalog(current()) if items else {}
-    lookups: dict[str, Any] = {}
-    for item in items:
-        name, text = _split_pair(item, "batch__gte=3 or tissue=liver")
-        parts = name.split("__")
-        info = catalog.get(parts[0])
-        lookup = parts[-1] if len(parts) > 1 else "exact"
-        if lookup == "isnull":
-            value: Any = parse_value(text)
-        elif lookup == "in":
-            value = [_where_one(info, name, t.strip()) for t in text.split(",")]
-        else:
-            value = _where_one(info, name, text, plain_text=len(parts) > 1 and lookup not in ("gt", "gte", "lt", "lte", "exact", "ne"))
-        lookups[name] = value
-    return lookups
-
-
-def _where_one(info: Any, name: str, text: str, plain_text: bool = False) -> Any:
-    if info is None or info.is_categorical:
-        return text if plain_text or (info is not None and info.is_categorical) else parse_where_value(text)
-    if plain_text or info.dtype == "str":
-        return text
-    return parse_typed(info.dtype, name.split("__")[0], text)
 
 
 def feature_columns(query: Any, model: Any) -> tuple[list[str], dict[int, dict[str, Any]]]:
@@ -138,15 +69,6 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def show(value: Any) -> str:
-    """A cell for a table: lists joined with ', ', dates in ISO form."""
-    if _missing(value):
-        return ""
-    if isinstance(value, list | tuple):
-        return ", ".join(show(v) for v in value)
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
 # -- labels --------------------------------------------------------------------------------------
 @click.group()
 def labels() -> None:
@@ -155,7 +77,7 @@ def labels() -> None:
 
 @labels.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--type", "type_name", default="CellType", show_default=True, help="Label type the terms belong to (created if missing).")
+@click.option("--type", "type_name", required=True, help="Label type the terms belong to, e.g. CellType (created if missing).")
 @click.option("--format", "fmt", type=click.Choice(["obo", "csv", "tsv"]), help="File format (default: from the suffix).")
 @click.option("--prefix", help="Keep only ids with this prefix, e.g. CL (OBO files often carry other ontologies' terms).")
 @click.option("--include-obsolete", is_flag=True, help="Import obsolete terms too.")
@@ -171,35 +93,33 @@ def import_labels(file: str, type_name: str, fmt: str | None, prefix: str | None
 @click.option("--type", "type_name", help="Only labels of this type.")
 @click.option("--types", "only_types", is_flag=True, help="List the label types instead.")
 @click.option("--search", "text", help="Only labels whose name, synonyms, ontology id or description contain this.")
-@click.option("--limit", type=int, help="Show at most this many rows.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def list_labels(type_name: str | None, only_types: bool, text: str | None, limit: int | None, as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=0), help="Show at most this many rows (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, every field in full.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+def list_labels(
+    type_name: str | None, only_types: bool, text: str | None, limit: int | None, as_json: bool, as_csv: bool
+) -> None:
     """List labels (optionally of one type, or matching a text)."""
     from ..core.label import Label
     from ..core.vocabulary import get_type
+    from .listing import plural
+    from .tables import Column, footer, lines, output_format, print_rows
 
+    fmt = output_format(as_json, as_csv)
     query = Label.filter(is_type=only_types)
     if type_name:
         query = query.filter(type_id=get_type(type_name).id)
     if text:
         query = query.search(text)
     query = query.order_by("name") if not text else query
-    rows = (query[:limit] if limit is not None else query).to_list()
-    columns = ("uid", "name", "type", "ontology_id", "synonyms")
-    records = [
-        {"uid": r.uid, "name": r.name, "type": r.type.name if r.type_id is not None else None,
-         "ontology_id": r.ontology_id, "synonyms": r.synonym_list}
-        for r in rows
-    ]  # fmt: skip
-    if as_json:
-        for record in records:
-            click.echo(json.dumps(record))
-        return
-    table = Table(*columns)
-    for record in records:
-        table.add_row(*[escape(show(record[c])) for c in columns])
-    console.print(table)
-    console.print(f"[dim]{len(rows)} {'label types' if only_types else 'labels'}[/dim]")
+    records = (query[:limit] if limit is not None else query).to_list()
+    columns = [Column("uid", priority=3), Column("name"), Column("type", priority=1), Column("ontology_id", priority=2),
+               Column("synonyms", priority=4, terminal=lines)]  # fmt: skip
+    rows = [[r.uid, r.name, r.type.name if r.type_id is not None else None, r.ontology_id, r.synonym_list]
+            for r in records]  # fmt: skip
+    print_rows(columns, rows, fmt)
+    if fmt == "table":
+        footer(plural(len(records), "label types" if only_types else "labels"), fmt)
 
 
 # -- features ------------------------------------------------------------------------------------
@@ -209,22 +129,21 @@ def features() -> None:
 
 
 @features.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def list_features(as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, every field in full.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+def list_features(as_json: bool, as_csv: bool) -> None:
     """List the registered features with their dtypes."""
     from ..core.feature import Feature
+    from .listing import plural
+    from .tables import Column, footer, output_format, print_rows
 
-    rows = Feature.all().order_by("name").to_list()
-    records = [{"name": f.name, "dtype": f.dtype, "unit": f.unit, "description": f.description, "uid": f.uid} for f in rows]
-    if as_json:
-        for record in records:
-            click.echo(json.dumps(record))
-        return
-    table = Table("name", "dtype", "unit", "description", "uid")
-    for record in records:
-        table.add_row(*[escape(show(v)) for v in record.values()])
-    console.print(table)
-    console.print(f"[dim]{len(rows)} features[/dim]")
+    fmt = output_format(as_json, as_csv)
+    records = Feature.all().order_by("name").to_list()
+    columns = [Column("name"), Column("dtype"), Column("unit", priority=2), Column("description", priority=1),
+               Column("uid", priority=3)]  # fmt: skip
+    print_rows(columns, [[f.name, f.dtype, f.unit, f.description, f.uid] for f in records], fmt)
+    if fmt == "table":
+        footer(plural(len(records), "features"), fmt)
 
 
 @features.command("add")
@@ -257,8 +176,9 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     from ..core.feature_values import feature_catalog
     from ..core.instance import current
     from ..core.lookup import find_record
+    from .tables import plain
 
-    record = find_record(key_or_uid)
+    record = find_record(key_or_uid, command="flowtrail annotate")
     if not isinstance(record, Artifact):
         raise click.BadParameter(f"{key_or_uid} is a {type(record).__name__}, not an artifact.", param_hint="KEY_OR_UID")
     catalog = feature_catalog(current())
@@ -274,5 +194,5 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     if problems:
         raise click.BadParameter("; ".join(problems), param_hint="VALUES")
     record.features.add_values({name: items[0] if len(items) == 1 else items for name, items in grouped.items()})
-    shown = ", ".join(f"{name}={show(items[0] if len(items) == 1 else items)}" for name, items in grouped.items())
+    shown = " ".join(f"{name}={plain(items[0] if len(items) == 1 else items)}" for name, items in grouped.items())
     console.print(f"Annotated {escape(record.key or record.uid)} [dim]{record.uid}[/dim]: {escape(shown)}")

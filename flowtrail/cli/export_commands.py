@@ -23,6 +23,7 @@ def export_openlineage(since: dt.datetime | None, output: Path | None) -> None:
 
     from ..core.instance import current
     from ..core.openlineage.export import count_runs, export_lines
+    from .listing import plural
     from .output import err_console
 
     instance = current()
@@ -30,7 +31,7 @@ def export_openlineage(since: dt.datetime | None, output: Path | None) -> None:
     handle = output.open("w") if output else sys.stdout
     written = 0
     try:
-        with Progress(console=err_console, transient=True, disable=output is None or total < 500) as progress:
+        with Progress(console=err_console, transient=True, disable=output is None or total < 500 or not err_console.is_terminal) as progress:
             task = progress.add_task("exporting runs", total=2 * total)
             for line in export_lines(instance, since):
                 handle.write(line + "\n")
@@ -40,4 +41,4 @@ def export_openlineage(since: dt.datetime | None, output: Path | None) -> None:
         if output:
             handle.close()
     if output:
-        click.echo(f"Wrote {written} events for {total} runs to {output}", err=True)
+        click.echo(f"Wrote {plural(written, 'events')} for {plural(total, 'runs')} to {output}", err=True)

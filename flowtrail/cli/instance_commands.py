@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from .listing import plural
 from .output import console
 
 
@@ -26,10 +29,10 @@ def init(path: Path, storage: str | None, db: str | None, name: str | None, hash
     from ..core.instance import init as init_instance
 
     instance = init_instance(path, storage=storage, db=db, name=name, hash=hash_algorithm)
-    console.print(f"Created flowtrail instance [bold]{instance.name}[/bold] in {instance.config.root}")
-    console.print(f"  registry: {instance.engine.url.render_as_string(hide_password=True)}")
-    console.print(f"  storage:  {instance.default_storage.root}")
-    console.print(f"  hash:     {instance.hash_algorithm}")
+    console.print(f"Created flowtrail instance [bold]{escape(instance.name)}[/bold] in {escape(str(instance.config.root))}")
+    console.print(f"  registry: {escape(instance.engine.url.render_as_string(hide_password=True))}")
+    console.print(f"  storage:  {escape(instance.default_storage.root)}")
+    console.print(f"  hash:     {escape(instance.hash_algorithm)}")
 
 
 @click.command()
@@ -43,15 +46,16 @@ def info(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(details, indent=2))
         return
+    rows = [("instance", details["name"]), ("folder", details["root"] or "-"), ("registry", details["db"]),
+            ("storage", details["storage"]), ("openlineage", details["openlineage"])]  # fmt: skip
+    rows += [(f"{name}s", f"{count:,}") for name, count in details["counts"].items()]
+    if not console.is_terminal:  # piped: one "name<TAB>value" per line, nothing wrapped
+        for name, value in rows:
+            click.echo(f"{name}\t{value}")
+        return
     table = Table(show_header=False, box=None)
-    table.add_row("instance", details["name"])
-    table.add_row("folder", details["root"] or "-")
-    table.add_row("registry", details["db"])
-    table.add_row("storage", details["storage"])
-    table.add_row("hash", details["hash"])
-    table.add_row("openlineage", details["openlineage"])
-    for name, count in details["counts"].items():
-        table.add_row(f"{name}s", str(count))
+    for name, value in rows:
+        table.add_row(name, Text(value))
     console.print(table)
 
 
@@ -86,7 +90,7 @@ def storage_add(location: str, description: str | None) -> None:
     if "://" not in location and not os.path.isdir(location):
         raise click.BadParameter(f"{location} is not a folder; create it first or give a URL.", param_hint="LOCATION")
     registered = register_storage(current(), location, description)
-    console.print(f"Registered storage {registered.root} [dim]{registered.uid}[/dim]")
+    console.print(f"Registered storage {escape(registered.root)} [dim]{registered.uid}[/dim]")
 
 
 @storage.command("clean")
@@ -104,28 +108,27 @@ def storage_clean(hours: float, yes: bool) -> None:
         console.print("No leftovers in managed storage.")
         return
     for item in found:
-        console.print(f"{item.location}  [dim]{human_size(item.size)}, {item.reason}[/dim]")
+        console.print(f"{escape(item.location)}  [dim]{human_size(item.size)}, {escape(item.reason)}[/dim]")
     if not yes:
-        console.print(f"{len(found)} leftover(s). Run `flowtrail storage clean --yes` to delete them.")
+        console.print(f"{plural(len(found), 'leftovers')}. Run `flowtrail storage clean --yes` to delete them.")
         return
-    console.print(f"Deleted {remove_leftovers(found)} leftover(s).")
+    console.print(f"Deleted {plural(remove_leftovers(found), 'leftovers')}.")
 
 
 @storage.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def storage_list(as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, every field in full.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+def storage_list(as_json: bool, as_csv: bool) -> None:
     """List registered storage locations."""
     from ..core.instance import current
     from ..core.models import Storage
+    from .tables import Column, output_format, print_rows
 
+    fmt = output_format(as_json, as_csv)
     instance = current()
     default = instance.default_storage.root
-    table = Table("uid", "root", "type", "default", "description")
-    for item in Storage.objects(instance).order_by("id"):
-        if as_json:
-            row = {"uid": item.uid, "root": item.root, "type": item.type, "default": item.root == default}
-            click.echo(json.dumps(row | {"description": item.description}))
-            continue
-        table.add_row(item.uid, item.root, item.type, "yes" if item.root == default else "", item.description or "")
-    if not as_json:
-        console.print(table)
+    columns = [Column("uid", priority=2), Column("root", path=True), Column("type", priority=1),
+               Column("default", terminal=lambda d: "yes" if d else ""), Column("description", priority=3)]  # fmt: skip
+    rows = [[item.uid, item.root, item.type, item.root == default, item.description]
+            for item in Storage.objects(instance).order_by("id")]  # fmt: skip
+    print_rows(columns, rows, fmt)

@@ -14,8 +14,10 @@ from .annotation_commands import annotate, features, labels
 from .export_commands import export
 from .instance_commands import info, init, migrate, storage
 from .lineage_commands import lineage
+from .listing import ls
 from .recovery_commands import runs, sync
-from .registry_commands import describe, load, ls, save
+from .registry_commands import describe, load, save
+from .run_command import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +27,7 @@ def cli() -> None:
 
 
 for command in (init, info, migrate, storage, ls, describe, save, load, lineage, export, ingest, serve, nextflow,
-                labels, features, annotate, runs, sync):
+                labels, features, annotate, runs, sync, run):
     cli.add_command(command)
 
 

@@ -25,18 +25,3 @@ def byte_progress(total: int, description: str) -> Iterator[Callable[[int], None
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
-
-
-def parse_value(text: str) -> object:
-    """Turn a command-line filter value into int, float, bool, None or str."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 if TYPE_CHECKING:
@@ -14,11 +15,12 @@ if TYPE_CHECKING:
 
 
 def human_size(size: int | None) -> str:
+    """``size`` bytes in binary units (KiB = 1024 bytes), as the units say."""
     if size is None:
         return "-"
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
@@ -30,7 +32,7 @@ def _when(value: Any) -> str:
 
 def _field(tree: Tree, name: str, value: Any) -> None:
     if value not in (None, ""):
-        tree.add(f"[dim]{name}[/dim] {value}")
+        tree.add(f"[dim]{name}[/dim] {escape(str(value))}")
 
 
 def _status(status: str) -> str:
@@ -38,8 +40,22 @@ def _status(status: str) -> str:
     return f"[{color}]{status}[/{color}]"
 
 
+def _artifact_line(item: Any) -> str:
+    return f"{escape(item.key or item.uid)} [dim]v{item.version} {item.uid}[/dim]"
+
+
+def _run_line(run: Any) -> str:
+    """A run as uid (short id bold), its name and status; names like ``clean[sample=A]`` print as they are."""
+    from .short_ids import short_id
+
+    tail = short_id(run)
+    uid = f"{run.uid[: -len(tail)]}[bold]{tail}[/bold]" if run.uid.endswith(tail) else run.uid
+    name = f" {escape(run.name)}" if run.name else ""
+    return f"{uid}{name} {_status(run.status)}"
+
+
 def artifact_tree(artifact: Artifact) -> Tree:
-    title = f"[bold]Artifact[/bold] {artifact.key or '(no key)'} [dim]{artifact.uid}[/dim]"
+    title = f"[bold]Artifact[/bold] {escape(artifact.key or '(no key)')} [dim]{artifact.uid}[/dim]"
     tree = Tree(title)
     general = tree.add("[bold]General[/bold]")
     _field(general, "version", f"{artifact.version}{' (latest)' if artifact.is_latest else ''}")
@@ -55,7 +71,7 @@ def artifact_tree(artifact: Artifact) -> Tree:
     _field(general, "location", f"{artifact.location}{' (managed copy)' if artifact.is_managed else ' (in place)'}")
     _field(general, "created", f"{_when(artifact.created_at)} by {artifact.created_by or '-'}")
     if artifact.schema is not None:
-        _field(general, "schema", f"{artifact.schema.name or '(unnamed)'} [dim]{artifact.schema.uid}[/dim]")
+        general.add(f"[dim]schema[/dim] {escape(artifact.schema.name or '(unnamed)')} [dim]{artifact.schema.uid}[/dim]")
     projects = [p.name for p in artifact.projects]
     _field(general, "projects", ", ".join(projects) if projects else None)
     from .describe_annotations import add_annotation_branches
@@ -65,17 +81,17 @@ def artifact_tree(artifact: Artifact) -> Tree:
     if run is not None:
         provenance = tree.add("[bold]Provenance[/bold]")
         _field(provenance, "transform", f"{run.transform.key} v{run.transform.version} ({run.transform.type})")
-        _field(provenance, "run", f"{run.uid} {_status(run.status)}")
+        provenance.add(f"[dim]run[/dim] {_run_line(run)}")
         _field(provenance, "project", run.project.name if run.project is not None else None)
         if run.params:
             params = provenance.add("[dim]params[/dim]")
             for key, value in run.params.items():
-                params.add(f"{key} = {value!r}")
+                params.add(escape(f"{key} = {value!r}"))
         inputs = run.inputs
         if inputs:
             branch = provenance.add(f"[dim]inputs of that run[/dim] ({len(inputs)})")
             for item in inputs[:20]:
-                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+                branch.add(_artifact_line(item))
             if len(inputs) > 20:
                 branch.add(f"... {len(inputs) - 20} more")
     _add_other_makers(tree, artifact)
@@ -83,7 +99,7 @@ def artifact_tree(artifact: Artifact) -> Tree:
     if readers:
         branch = tree.add(f"[bold]Read by[/bold] ({len(readers)} runs)")
         for reader in readers[:20]:
-            branch.add(f"{reader.transform.key} [dim]{reader.uid}[/dim] {_status(reader.status)}")
+            branch.add(f"{escape(reader.transform.key)} {_run_line(reader)}")
     return tree
 
 
@@ -113,20 +129,24 @@ def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
 
 
 def run_tree(run: Run) -> Tree:
-    tree = Tree(f"[bold]Run[/bold] {run.uid} {_status(run.status)}")
+    tree = Tree(f"[bold]Run[/bold] {_run_line(run)}")
     transform = run.transform
     _field(tree, "transform", f"{transform.key} v{transform.version} ({transform.type})")
-    _field(tree, "name", run.name)
     _field(tree, "reference", run.reference)
     _field(tree, "started", _when(run.started_at))
     _field(tree, "finished", _when(run.finished_at))
-    _field(tree, "parent", run.parent.uid if run.parent is not None else None)
+    if run.parent is not None:
+        tree.add(f"[dim]parent[/dim] {_run_line(run.parent)}")
     _field(tree, "project", run.project.name if run.project is not None else None)
     _field(tree, "error", run.error)
     if run.params:
         params = tree.add("[bold]params[/bold]")
         for key, value in run.params.items():
-            params.add(f"{key} = {value!r}")
+            params.add(escape(f"{key} = {value!r}"))
+    if run.metrics:
+        metrics = tree.add("[bold]metrics[/bold]")
+        for key, value in run.metrics.items():
+            metrics.add(escape(f"{key} = {value!r}"))
     kinds = run.output_kinds if run.outputs else {}
     for label, items in (("inputs", run.inputs), ("outputs", run.outputs)):
         if items:
@@ -135,16 +155,16 @@ def run_tree(run: Run) -> Tree:
                 # An output this run did not produce first says how it has it ("forwarded", "wrote", "reused").
                 how = kinds.get(item.id, "produced") if label == "outputs" else "produced"
                 mark = "" if how == "produced" else f" ({how})"
-                branch.add(f"{item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]{mark}")
+                branch.add(_artifact_line(item) + mark)
     if run.children:
         branch = tree.add(f"[bold]child runs[/bold] ({len(run.children)})")
         for child in run.children[:50]:
-            branch.add(f"{child.transform.key} [dim]{child.uid}[/dim] {_status(child.status)}")
+            branch.add(f"{escape(child.transform.key)} {_run_line(child)}")
     return tree
 
 
 def transform_tree(transform: Transform) -> Tree:
-    tree = Tree(f"[bold]Transform[/bold] {transform.key} v{transform.version} [dim]{transform.uid}[/dim]")
+    tree = Tree(f"[bold]Transform[/bold] {escape(transform.key)} v{transform.version} [dim]{transform.uid}[/dim]")
     _field(tree, "type", transform.type)
     _field(tree, "description", transform.description)
     _field(tree, "hash", transform.hash)
@@ -154,12 +174,14 @@ def transform_tree(transform: Transform) -> Tree:
     if runs:
         branch = tree.add(f"[bold]runs[/bold] ({len(runs)})")
         for run in runs[-10:]:
-            branch.add(f"{run.uid} {_status(run.status)} {_when(run.started_at)}")
+            branch.add(f"{_run_line(run)} {_when(run.started_at)}")
     return tree
 
 
 def _print(tree: Tree) -> None:
-    Console().print(tree)
+    # Never wrapped by rich: a path or key stays one piece (rich would fold it mid-name), piped
+    # output is not laid out at 80 columns, and a terminal shows a long line by its own wrapping.
+    Console(width=100_000).print(tree)
 
 
 def describe_artifact(artifact: Artifact) -> None:
@@ -190,7 +212,7 @@ def describe_schema(schema: Any) -> None:
 
 def describe_collection(collection: Any) -> None:
     """Print a collection: general fields, the run it was saved in, and its members in order."""
-    tree = Tree(f"[bold]Collection[/bold] {collection.key} [dim]{collection.uid}[/dim]")
+    tree = Tree(f"[bold]Collection[/bold] {escape(collection.key)} [dim]{collection.uid}[/dim]")
     general = tree.add("[bold]General[/bold]")
     _field(general, "version", f"{collection.version}{' (latest)' if collection.is_latest else ''}")
     _field(general, "description", collection.description)
@@ -201,11 +223,11 @@ def describe_collection(collection: Any) -> None:
     if run is not None:
         provenance = tree.add("[bold]Provenance[/bold]")
         _field(provenance, "transform", f"{run.transform.key} v{run.transform.version} ({run.transform.type})")
-        _field(provenance, "run", f"{run.uid} {_status(run.status)}")
+        provenance.add(f"[dim]run[/dim] {_run_line(run)}")
     members = collection.artifacts[:50].to_list()
     branch = tree.add(f"[bold]Artifacts[/bold] ({collection.n_artifacts})")
     for position, item in enumerate(members):
-        branch.add(f"{position}. {item.key or item.uid} [dim]v{item.version} {item.uid}[/dim]")
+        branch.add(f"{position}. {_artifact_line(item)}")
     if collection.n_artifacts > len(members):
         branch.add(f"... {collection.n_artifacts - len(members)} more")
     _print(tree)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -25,9 +26,14 @@ def _add(tree: Tree, name: str, value: Any) -> None:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, list):  # several values: each quoted, since ontology names contain commas
+        return _quoted([_shown(v) for v in value])
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _quoted(names: list[str]) -> str:
+    """``"B cell, memory", "T cell"``: a list no name can be confused with."""
+    return ", ".join(json.dumps(name, ensure_ascii=False) for name in names)
 
 
 def _read(stmt: Any) -> list[Any]:
@@ -70,7 +76,7 @@ def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
             groups.setdefault(type_name or "(no type)", []).append(name)
         branch = tree.add("[bold]Labels[/bold]")
         for type_name, names in groups.items():
-            branch.add(f"{escape(type_name)} [dim]({len(names)})[/dim] {escape(', '.join(names))}")
+            branch.add(f"{escape(type_name)} [dim]({len(names)})[/dim] {escape(_quoted(names))}")
 
 
 def label_tree(label: Label) -> Tree:

@@ -38,6 +38,13 @@ def _suggest(name: str, options: Sequence[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def _shown(value: Any) -> str:
+    """A lookup value for a message: records by their uid, everything else as its repr, cut to 80 characters."""
+    uid = getattr(value, "uid", None)
+    text = f"<{type(value).__name__} {uid}>" if uid is not None else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def field_names(model: type) -> list[str]:
     """The names ``filter()`` accepts for a registry: columns, relations and their public aliases."""
     mapper = sa_inspect(model)
@@ -210,6 +217,7 @@ class QuerySet(Generic[T]):
         offset: int | None = None,
         instance: Instance | None = None,
         rank: Any = None,
+        described: tuple[str, ...] = (),
     ) -> None:
         self.model = model
         self._where = where
@@ -218,11 +226,12 @@ class QuerySet(Generic[T]):
         self._offset = offset
         self._instance = instance
         self._rank = rank
+        self._described = described  # the lookups as written, for error messages
 
     def _clone(self, **changes: Any) -> QuerySet[T]:
         state = {
             "where": self._where, "order": self._order, "limit": self._limit,
-            "offset": self._offset, "instance": self._instance, "rank": self._rank,
+            "offset": self._offset, "instance": self._instance, "rank": self._rank, "described": self._described,
         }  # fmt: skip
         state.update(changes)
         return QuerySet(self.model, **state)
@@ -239,7 +248,8 @@ class QuerySet(Generic[T]):
     def filter(self, *expressions: ColumnElement[bool], **lookups: Any) -> QuerySet[T]:
         """Keep records matching every lookup, e.g. ``filter(key__startswith="raw/", size__gt=10)``."""
         clauses = [lookup_clause(self.model, k, v, self._instance) for k, v in lookups.items()]
-        return self._clone(where=self._where + tuple(expressions) + tuple(clauses))
+        described = self._described + tuple(f"{k}={_shown(v)}" for k, v in lookups.items())
+        return self._clone(where=self._where + tuple(expressions) + tuple(clauses), described=described)
 
     def exclude(self, **lookups: Any) -> QuerySet[T]:
         """Drop records matching all the given lookups."""
@@ -344,15 +354,18 @@ class QuerySet(Generic[T]):
         rows = self._clone(limit=2).to_list()
         if not rows:
             raise DoesNotExist(
-                f"No {self.model.__name__} matches this query. Check the values, or list candidates "
+                f"No {self.model.__name__} matches {self._what()}. Check the values, or list candidates "
                 f"with {self.model.__name__}.filter().to_dataframe()."
             )
         if len(rows) > 1:
             raise MultipleResultsFound(
-                f"More than one {self.model.__name__} matches this query: add a filter (e.g. uid=...) "
+                f"More than one {self.model.__name__} matches {self._what()}: add a filter (e.g. uid=...) "
                 "or use .first()."
             )
         return rows[0]
+
+    def _what(self) -> str:
+        return ", ".join(self._described) if self._described else "this query"
 
     def one_or_none(self) -> T | None:
         rows = self._clone(limit=2).to_list()

@@ -22,7 +22,7 @@ from .record import LineageMixin, Record, utcnow
 if TYPE_CHECKING:
     from .run import Run
 
-TRANSFORM_TYPES = ("pipeline", "rule", "process", "task", "script", "notebook", "function", "job")
+TRANSFORM_TYPES = ("pipeline", "rule", "process", "task", "script", "notebook", "function", "job", "command")
 
 
 def source_hash(source: str | None) -> str | None:

@@ -55,7 +55,13 @@ def project(instance, tmp_path, runner):
 def run(runner, *args):
     result = runner.invoke(cli, list(args))
     assert result.exit_code == 0, (result.output, result.exception)
-    return result.output
+    return result.stdout
+
+
+def tsv(output):
+    """Piped listings: a header line, then one tab-separated row per line."""
+    header, *rows = output.splitlines()
+    return [dict(zip(header.split("\t"), row.split("\t"), strict=True)) for row in rows]
 
 
 def json_lines(output):
@@ -77,10 +83,14 @@ def test_labels_list_by_type_and_search(project, runner):
     assert rows[1]["ontology_id"] == "CL:2" and rows[1]["synonyms"] == ["T lymphocyte"]
     found = json_lines(run(runner, "labels", "list", "--search", "lymphocyte", "--json"))
     assert sorted(r["name"] for r in found) == ["B cell", "T cell"]
-    types = run(runner, "labels", "list", "--types")
-    assert "CellType" in types and "Project" in types and "2 label types" in types
-    table = run(runner, "labels", "list")
-    assert "pilot" in table and "4 labels" in table
+    types = tsv(run(runner, "labels", "list", "--types"))
+    assert [t["name"] for t in types] == ["CellType", "Project"]
+    piped = tsv(run(runner, "labels", "list"))
+    assert [(r["name"], r["type"], r["synonyms"]) for r in piped][1:3] == [
+        ("T cell", "CellType", '["T lymphocyte"]'), ("cell", "CellType", "[]")]
+    assert "pilot" in [r["name"] for r in piped] and len(piped) == 4
+    as_csv = run(runner, "labels", "list", "--type", "CellType", "--csv").splitlines()
+    assert as_csv[0] == "uid,name,type,ontology_id,synonyms" and ',B cell,CellType,CL:3,"[""B lymphocyte""]"' in as_csv[1]
 
 
 def test_features_add_and_list(project, runner):
@@ -117,7 +127,7 @@ def test_annotate_errors_exit_nonzero_and_write_nothing(project, runner):
     assert not_pair.exit_code == 2 and "is not NAME=VALUE" in not_pair.output
     assert ft.Artifact.get(key="data/a.csv").features.get_values() == {}
     missing = runner.invoke(cli, ["annotate", "data/zzz.csv", "batch=1"])
-    assert missing.exit_code != 0 and "has the uid or key 'data/zzz.csv'" in str(missing.exception)
+    assert missing.exit_code != 0 and "has the uid, short id, key or run name 'data/zzz.csv'" in str(missing.exception)
 
 
 def test_features_add_errors(project, runner):
@@ -134,13 +144,15 @@ def test_labels_import_errors(project, runner, tmp_path):
     assert Label.filter(name="Bad").count() == 0
     result = runner.invoke(cli, ["labels", "list", "--type", "CelType"])
     assert result.exit_code != 0 and "Did you mean 'CellType'?" in str(result.exception)
+    untyped = runner.invoke(cli, ["labels", "import", str(tmp_path / "cl.obo")])  # no silent CellType default
+    assert untyped.exit_code == 2 and "Missing option '--type'" in untyped.output
 
 
 def test_errors_print_one_line_through_main(project, capsys, tmp_path):
     from flowtrail.cli import main
 
     with pytest.raises(SystemExit) as info:
-        main(["labels", "import", str(tmp_path / "missing.obo")])
+        main(["labels", "import", str(tmp_path / "missing.obo"), "--type", "CellType"])
     assert info.value.code == 1
     assert capsys.readouterr().err.startswith(f"Error: {tmp_path / 'missing.obo'}: no such file")
     with pytest.raises(SystemExit) as info:
@@ -162,7 +174,7 @@ def test_ls_where_with_features_and_labels(project, runner):
         args = ["ls", "artifacts", "--json"] + [x for w in where for x in ("--where", w)]
         return [r["key"] for r in json_lines(run(runner, *args))]
 
-    assert keys("batch__gte=3") == ["data/a.csv", "data/b.csv"]
+    assert keys("batch__gte=3") == ["data/b.csv", "data/a.csv"]  # newest first
     assert keys("batch__gte=4") == ["data/b.csv"]
     assert keys("batch__gte=3", "cell_type=T cell") == ["data/a.csv"]
     assert keys("cell_type=T lymphocyte") == []  # filters compare names exactly; annotate resolves synonyms
@@ -172,23 +184,20 @@ def test_ls_where_with_features_and_labels(project, runner):
     assert keys("batch__in=3,4") == ["data/a.csv"]
     assert keys("day__isnull=true") == ["data/b.csv"]
     bad = runner.invoke(cli, ["ls", "artifacts", "--where", "batch__gte=many"])
-    assert bad.exit_code == 2 and "batch has dtype int" in bad.output
+    assert bad.exit_code == 2 and "batch takes int values; write e.g. batch__gte=3" in bad.output
     unknown = runner.invoke(cli, ["ls", "artifacts", "--where", "bach=3"])
     assert unknown.exit_code != 0 and "Features: batch, cell_type, day" in str(unknown.exception)
 
 
-def test_ls_features_adds_columns(project, runner, monkeypatch):
-    from flowtrail.cli.output import console
-
-    monkeypatch.setattr(console, "_width", 250)  # a wide terminal: no truncated cells
+def test_ls_features_adds_columns(project, runner):
     run(runner, "features", "add", "batch", "--dtype", "int")
     run(runner, "features", "add", "cell_type", "--dtype", "cat[Label[CellType]]")
     run(runner, "annotate", "data/a.csv", "batch=3", "cell_type=T cell", "cell_type=B cell")
     rows = json_lines(run(runner, "ls", "artifacts", "--features", "--json"))
-    assert rows[0]["batch"] == 3 and rows[0]["cell_type"] == ["T cell", "B cell"]
-    assert rows[1]["key"] == "data/b.csv" and rows[1]["batch"] is None
-    table = run(runner, "ls", "artifacts", "--features", "--where", "batch=3")
-    assert "batch" in table and "T cell, B cell" in table and "1 artifacts" in table
+    assert rows[1]["batch"] == 3 and rows[1]["cell_type"] == ["T cell", "B cell"]
+    assert rows[0]["key"] == "data/b.csv" and rows[0]["batch"] is None
+    piped = tsv(run(runner, "ls", "artifacts", "--features", "--where", "batch=3"))
+    assert [(r["key"], r["batch"], r["cell_type"]) for r in piped] == [("data/a.csv", "3", '["T cell", "B cell"]')]
     wrong = runner.invoke(cli, ["ls", "runs", "--features"])
     assert wrong.exit_code == 2 and "only artifacts have features" in wrong.output
 
@@ -205,4 +214,4 @@ def test_ls_lists_collections_projects_and_schemas(instance, runner, tmp_path):
         assert result.exit_code == 0, result.output
         assert shown in result.output
     result = runner.invoke(cli, ["ls", "projects", "name=Nope"])
-    assert "0 projects" in result.output
+    assert result.stdout == "uid\tname\tdescription\tcreated_at\n" and "No projects match name=Nope." in result.stderr

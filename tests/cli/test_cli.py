@@ -33,6 +33,8 @@ def test_init_creates_the_instance_and_info_shows_it(runner, project):
     assert details["root"] == str(project)
     assert details["storage"] == str(project / ".flowtrail" / "storage")
     assert details["counts"]["artifact"] == 0
+    piped = dict(line.split("\t") for line in runner.invoke(cli, ["info"]).stdout.splitlines())
+    assert piped["folder"] == str(project) and piped["artifacts"] == "0"
 
 
 def test_init_twice_explains_what_to_do(runner, project):
@@ -52,7 +54,7 @@ def test_save_ls_describe_load(runner, project):
     listed = runner.invoke(cli, ["ls", "artifacts", "key__startswith=tables/", "--json"])
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert [r["key"] for r in rows] == ["tables/t.csv"]
-    assert runner.invoke(cli, ["ls", "artifacts", "size__gt=1000", "--json"]).output == ""
+    assert runner.invoke(cli, ["ls", "artifacts", "size__gt=1000", "--json"]).stdout == ""
 
     described = runner.invoke(cli, ["describe", "tables/t.csv"])
     assert described.exit_code == 0 and rows[0]["uid"] in described.output
@@ -72,7 +74,7 @@ def test_ls_runs_and_transforms(runner, project):
     ft.track(transform="analysis.py", params={"k": 1})
     ft.finish()
     runs = runner.invoke(cli, ["ls", "runs", "status=completed", "--json"])
-    assert json.loads(runs.output.splitlines()[0])["transform.key"] == "analysis.py"
+    assert json.loads(runs.output.splitlines()[0])["transform"] == "analysis.py"
     transforms = runner.invoke(cli, ["ls", "transforms"])
     assert "analysis.py" in transforms.output
 

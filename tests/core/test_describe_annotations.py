@@ -56,9 +56,9 @@ def test_artifact_shows_features_and_labels_without_a_feature(annotated, capsys)
     assert "Features" in out and "Labels" in out
     assert "batch int 3" in out
     assert "day date 2025-01-31" in out
-    assert "cell_type cat[Label[CellType]] T cell, CD8 T cell" in out
+    assert 'cell_type cat[Label[CellType]] "T cell", "CD8 T cell"' in out  # each quoted: names contain commas
     labels_part = out.split("Labels", 1)[1]
-    assert "Project (1) pilot" in labels_part and "(no type) (1) untyped" in labels_part
+    assert 'Project (1) "pilot"' in labels_part and '(no type) (1) "untyped"' in labels_part
     assert "T cell" not in labels_part  # set through a feature: shown under Features only
 
 

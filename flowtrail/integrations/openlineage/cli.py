@@ -17,8 +17,9 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 
     Invalid events are listed with the field and the reason and skipped; the others are stored.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from ...cli.listing import plural
     from ...cli.output import console, err_console
     from ...core.instance import current
     from .ingest import Ingestor, IngestResult, Prepared
@@ -28,12 +29,19 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
     ingestor = Ingestor(current())
     total = IngestResult()
     rejected: list[str] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task("ingesting files", total=len(files))
-        for path in files:
+    sizes = [path.stat().st_size for path in files]
+    # By bytes of the files as stored (one 100k-event file is the normal case), with events counted.
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        task = progress.add_task("ingesting", total=sum(sizes))
+        done, events = 0, 0
+        for path, size in zip(files, sizes, strict=True):
             batch: list[Prepared] = []
-            for item in read_events(path):
+            position = [0]
+            for item in read_events(path, position):
+                events += 1
+                if events % 1000 == 0:
+                    progress.update(task, completed=done + position[0], description=f"ingesting {events:,} events")
                 try:
                     if item.error is not None:
                         raise InvalidEvent([Problem("(json)", item.error)])
@@ -47,10 +55,11 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
                     batch = []
             if batch:
                 total += ingestor.store(batch)
-            progress.advance(task)
+            done += size
+            progress.update(task, completed=done, description=f"ingesting {events:,} events")
     console.print(
-        f"Stored {total.stored} events ({total.duplicates} already present) touching {total.runs} runs"
-        f" from {len(files)} file(s)."
+        f"Stored {plural(total.stored, 'events')} ({total.duplicates:,} already present) touching "
+        f"{plural(total.runs, 'runs')} from {plural(len(files), 'files')}."
     )
     if rejected:
         for line in rejected[:50]:
@@ -63,7 +72,8 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 127.0.0.1 keeps it local.")
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--max-body", default="10MB", show_default=True, help="Largest request body, also after gunzip.")
+@click.option("--max-body", default="10MiB", show_default=True,
+              help="Largest request body, also after gunzip: 10MiB = 10 x 1024^2 bytes, 10MB = 10^7 bytes.")
 @click.option("--protect-reads", is_flag=True, help="Reads need the FLOWTRAIL_API_KEY too (not only writes).")
 @click.option("--max-connections", default=64, show_default=True, type=int,
               help="Connections served at once; more get 503 until one ends.")  # fmt: skip
@@ -78,7 +88,7 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connecti
     import uvicorn
 
     from ...core.instance import current
-    from .server import MAX_HEAD_BYTES, create_app, parse_size
+    from .server import MAX_HEAD_BYTES, create_app, format_size, parse_size
 
     if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):
         raise click.UsageError("--protect-reads needs FLOWTRAIL_API_KEY set: there is no key to ask for otherwise.")
@@ -87,7 +97,7 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connecti
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-body") from None
     app = create_app(current(), max_body=limit, protect_reads=protect_reads)
-    click.echo(f"flowtrail: web interface at http://{host}:{port}/", err=True)
+    click.echo(f"flowtrail: web interface at http://{host}:{port}/ (request bodies up to {format_size(limit)})", err=True)
     # h11 bounds the request line and headers (httptools would not): a huge header is a 400, not memory.
     uvicorn.run(app, host=host, port=port, log_level="info", http="h11", h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                 limit_concurrency=max_connections)  # fmt: skip

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers together (h11 checks it per read, up to 64 KiB each)
 DEFAULT_CONCURRENT_BODIES = 4  # write bodies in memory at once: peak memory ~ this x max_body x a few
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg](?:i?b)?|b)?\s*$", re.IGNORECASE)
 EVENT_BODY = {
     "required": True,
     "content": {
@@ -67,14 +67,31 @@ EVENT_SCHEMA = {
 
 
 def parse_size(text: str) -> int:
-    """``10MB``, ``512k``, ``1GiB`` or a plain number of bytes."""
+    """Bytes from ``10MB`` (10,000,000: SI units are powers of 1000), ``10MiB`` or ``10M`` (10 x 1024^2), ``512``.
+
+    ``kB``/``KB``, ``MB``, ``GB`` are decimal as the SI says; ``KiB``, ``MiB``, ``GiB`` and the bare
+    letters ``k``, ``M``, ``G`` are binary.
+    """
     match = _SIZE.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a size such as 10MB or 512k")
+        raise ValueError(f"{text!r} is not a size: write e.g. 10MiB (10 x 1024^2 bytes), 10MB (10^7 bytes) or 512k.")
     number, unit = float(match.group(1)), (match.group(2) or "").lower()
-    factor = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
-              "g": 1024**3, "gb": 1024**3, "gib": 1024**3}[unit]  # fmt: skip
-    return int(number * factor)
+    if unit in ("", "b"):
+        return int(number)
+    power = "kmg".index(unit[0]) + 1
+    base = 1000 if unit.endswith("b") and not unit.endswith("ib") else 1024
+    return int(number * base**power)
+
+
+def format_size(size: int) -> str:
+    """``10,485,760 bytes (10 MiB)``: the exact number, and binary units that say they are binary."""
+    value, unit = float(size), "bytes"
+    for name in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, name
+    shown = f" ({value:.3g} {unit})" if unit != "bytes" else ""
+    return f"{size:,} bytes{shown}"
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -182,7 +199,7 @@ def create_app(
             try:
                 body = await _read_body(request, max_body)
             except TooLarge:
-                return _error(413, f"The request body is larger than {max_body} bytes (after gzip): send fewer events.")
+                return _error(413, f"The request body is larger than {format_size(max_body)} (after gunzip): send fewer events.")
             except ValueError as exc:
                 return _error(400, str(exc))
             try:
