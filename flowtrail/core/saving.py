@@ -9,7 +9,9 @@ point leaves at worst an unreferenced temporary or object file, never a row with
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +270,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                         # saving a file it is about to read is its reader, not its producer).
                         p.duplicate_of = previous
                         results.append(previous)
-                        _link_rerun(reruns, artifact, previous, run_id)
+                        _link_rerun(session, reruns, artifact, previous, run_id)
                         continue
                     version = previous.version + 1 if previous is not None else 1
                     stem = previous.uid[:16] if previous is not None else new_stem()
@@ -279,7 +281,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     if existing is not None:
                         p.duplicate_of = existing
                         results.append(existing)
-                        _link_rerun(reruns, artifact, existing, run_id)
+                        _link_rerun(session, reruns, artifact, existing, run_id)
                         continue
                     version, stem = 1, new_stem()
                 artifact.uid = versioned_uid(stem, version)
@@ -317,12 +319,35 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
     return results
 
 
-def _link_rerun(links: list[tuple[int, int, int | None]], artifact: Artifact, existing: Artifact, run_id: int | None) -> None:
-    # Dedup keeps the first record (storage), but the run saving the same bytes again made them too (lineage).
+def _link_rerun(
+    session: Any, links: list[tuple[int, int, int | None]], artifact: Artifact, existing: Artifact, run_id: int | None
+) -> None:
+    # Dedup keeps the first record (storage), but a run that wrote the same bytes again made them too
+    # (lineage). A run that found the file already there before it started only reads it.
     pending_run = artifact._pending_run
     writer = pending_run.id if pending_run is not None else run_id
-    if writer is not None:
-        links.append((writer, existing.id, existing.run_id))
+    if writer is None or writer == existing.run_id or _there_before(session, artifact, writer):
+        return
+    links.append((writer, existing.id, existing.run_id))
+
+
+def _there_before(session: Any, artifact: Artifact, run_id: int) -> bool:
+    """Whether the local file was last modified before the run started (unknown: False)."""
+    source = artifact._source
+    if not source or "://" in source:
+        return False
+    try:
+        modified = os.stat(source).st_mtime
+    except OSError:
+        return False
+    from .run import Run
+
+    started = session.scalar(select(Run.started_at).where(Run.id == run_id))
+    if started is None:
+        return False
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=dt.UTC)
+    return modified < started.timestamp()
 
 
 def _fill_content(known: Artifact, p: Pending) -> None:

@@ -22,12 +22,18 @@ _KINDS = {
 
 
 def check_local_source(path: str) -> None:
-    """Raise unless ``path`` is a regular file or a folder of regular files (symlinks followed)."""
+    """Raise unless ``path`` is a regular file or a folder of regular files (symlinks followed).
+
+    Inside a folder, links that lead nowhere are left to hashing, which skips them and says so.
+    """
     _check_one(path)
     if os.path.isdir(path):
         for folder, _dirs, names in os.walk(path):
             for name in names:
-                _check_one(os.path.join(folder, name))
+                inside = os.path.join(folder, name)
+                if os.path.islink(inside) and not os.path.exists(inside):
+                    continue  # a link that leads nowhere (dangling, a loop): hashing leaves it out with a warning
+                _check_one(inside)
 
 
 def _check_one(path: str) -> None:

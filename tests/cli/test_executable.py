@@ -196,7 +196,12 @@ def test_nextflow_run_and_import(project: Path) -> None:
 
 
 # Commands whose executable run lives in another test file (usually with the engine they need).
-ELSEWHERE: dict[str, str] = {"serve": "cli/test_executable.py"}  # started with Popen above
+ELSEWHERE: dict[str, str] = {
+    "serve": "cli/test_executable.py",  # started with Popen above
+    "run": "cli/test_run_command.py",
+    "sync": "core/test_journal.py",
+    "runs reap": "core/test_reaping.py",
+}
 
 
 def _leaf_commands(command: click.Command, path: tuple[str, ...] = ()) -> list[str]:

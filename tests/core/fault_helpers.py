@@ -106,13 +106,21 @@ class OwnPostgres:
         """SIGSTOP the postmaster (no new connections) or every server process (nothing answers)."""
         pids = self.pids(all_processes=all_processes)
         for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
+            _signal(pid, signal.SIGSTOP)
         try:
             yield
         finally:
             for pid in pids:
-                os.kill(pid, signal.SIGCONT)
+                _signal(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _signal(pid: int, signum: int) -> None:
+    # A backend may end between listing the server's processes and signalling them.
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -89,7 +89,9 @@ def test_scripts_run_blocks_and_programs_inside_jobs_nest_under_the_job_run(smk,
     assert [a.key for a in script.inputs] == ["data/raw.csv"]
     table = ft.Artifact.get(key="results/table.parquet")
     assert table.run.uid == script.uid and not table.is_managed  # registered in place, one node
-    assert [a.key for a in jobs["table"].outputs] == [] and ft.Artifact.filter(key="results/table.parquet").count() == 1
+    # The job declared the file and its script made it: an output of both, one node, produced by the script.
+    assert [a.key for a in jobs["table"].outputs] == ["results/table.parquet"]
+    assert ft.Artifact.filter(key="results/table.parquet").count() == 1
     assert {a.key for a in table.upstream().artifacts} == {"data/raw.csv"}
 
     inline = ft.Run.get(transform__key="rules/ran")
