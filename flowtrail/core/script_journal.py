@@ -54,9 +54,13 @@ class JournaledRun:
 
 def journal_start(config: cfg.InstanceConfig, run: dict[str, Any]) -> JournaledRun:
     """Journal a run's start; its uid is final (the same once it is recorded)."""
+    from .run_context import environment_parent
+
     uid = str(uuid7())
+    named = environment_parent()  # the task run this script runs inside, if an engine named one
     writer = JournalWriter(config, "script", REPLAYER, {})
-    writer.append({"op": "start", "uid": uid, "started_at": _now(), **run})
+    writer.append({"op": "start", "uid": uid, "started_at": _now(), "parent": str(named[0]) if named else None,
+                   **run})  # fmt: skip
     return JournaledRun(uid, writer)
 
 
@@ -87,11 +91,16 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
         existing = session.scalar(select(Run).where(Run.uid == uid))
         instance.sessions.end_read()
         if entry.get("op") == "start" and existing is None:
+            parent = None
+            if entry.get("parent"):  # the task run it ran inside; a placeholder until its engine's journal fills it
+                from .run_context import RunRef, resolve_run
+
+                parent = resolve_run(instance, RunRef.parse(entry["parent"]))
             start_run(
                 entry["key"], type=entry.get("type", "script"), source_code=entry.get("source"),
                 params=entry.get("params"), description=entry.get("description"), uid=uid,
                 started_at=dt.datetime.fromisoformat(entry["started_at"]), project=entry.get("project"),
-                instance=instance,
+                parent_id=parent.id if parent is not None else None, instance=instance,
             )  # fmt: skip
         elif entry.get("op") == "finish":
             finished.add(str(uid))

@@ -50,7 +50,7 @@ def test_the_cli_lists_first_and_deletes_with_yes(instance, monkeypatch):
     runner = CliRunner()
     listed = runner.invoke(cli, ["storage", "clean"])
     assert listed.exit_code == 0, listed.output
-    assert "1 leftover(s)" in listed.output and stale.exists()
+    assert "1 leftover." in listed.output and stale.exists()
     deleted = runner.invoke(cli, ["storage", "clean", "--yes"])
-    assert "Deleted 1 leftover(s)." in deleted.output and not stale.exists()
+    assert "Deleted 1 leftover" in deleted.output and not stale.exists()
     assert "No leftovers" in runner.invoke(cli, ["storage", "clean"]).output

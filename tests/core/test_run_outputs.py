@@ -90,6 +90,8 @@ def test_bulk_save_links_every_duplicate_to_the_saving_run(instance, tmp_path):
     first = start_run("a", type="rule")
     ft.save([ft.Artifact(p, key=p.name) for p in paths], run=first)
     second = start_run("a", type="rule")
+    for i, path in enumerate(paths):  # the rerun writes the same bytes again
+        path.write_text(str(i))
     saved = ft.save([ft.Artifact(p, key=p.name) for p in paths], run=second)
     assert {a.run_id for a in saved} == {first.id}
     assert [a.key for a in second.outputs] == ["f0.txt", "f1.txt", "f2.txt"]
