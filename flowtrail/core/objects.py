@@ -13,13 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .copying import copy_and_hash, copy_file_and_hash
 from .errors import StorageError
 from .hashing import (
     DEFAULT_ALGORITHM,
     Digest,
     combine_folder,
-    copy_and_hash,
-    copy_file_and_hash,
     folder_files,
     hash_file,
     hash_folder,

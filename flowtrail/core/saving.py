@@ -9,28 +9,20 @@ point leaves at worst an unreferenced temporary or object file, never a row with
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
 from .artifact import Artifact
-from .commit_check import committed_artifacts, is_ambiguous
+from .copying import sync_files
 from .database import write_transaction
-from .errors import IntegrityError, RegistryUnavailable, StorageError
+from .errors import IntegrityError, StorageError
 from .formats import write_anndata, write_dataframe
-from .hashing import (
-    Digest,
-    hash_file,
-    stat_digest,
-    sync_files,
-)
+from .hashing import Digest, hash_file, stat_digest
 from .host import current_user
 from .ids import new_stem, random_base62, versioned_uid
 from .objects import (
@@ -44,8 +36,9 @@ from .objects import (
 )
 from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
-from .registry_errors import wrap_unexpected
+from .rerun_links import link_rerun
 from .run import link_outputs
+from .save_settlement import settle_failed_commit
 from .source_checks import check_local_source, check_text
 from .storage import (
     Storage,
@@ -270,7 +263,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                         # saving a file it is about to read is its reader, not its producer).
                         p.duplicate_of = previous
                         results.append(previous)
-                        _link_rerun(session, reruns, artifact, previous, run_id)
+                        link_rerun(session, reruns, artifact, previous, run_id)
                         continue
                     version = previous.version + 1 if previous is not None else 1
                     stem = previous.uid[:16] if previous is not None else new_stem()
@@ -281,7 +274,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     if existing is not None:
                         p.duplicate_of = existing
                         results.append(existing)
-                        _link_rerun(session, reruns, artifact, existing, run_id)
+                        link_rerun(session, reruns, artifact, existing, run_id)
                         continue
                     version, stem = 1, new_stem()
                 artifact.uid = versioned_uid(stem, version)
@@ -315,40 +308,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
     except BaseException as exc:
-        return _settle_failed_commit(inst, prepared, moved, exc)
+        return settle_failed_commit(inst, prepared, moved, exc)
     return results
-
-
-def _link_rerun(
-    session: Any, links: list[tuple[int, int, int | None]], artifact: Artifact, existing: Artifact, run_id: int | None
-) -> None:
-    # Dedup keeps the first record (storage), but a run that wrote the same bytes again made them too
-    # (lineage). A run that found the file already there before it started only reads it.
-    pending_run = artifact._pending_run
-    writer = pending_run.id if pending_run is not None else run_id
-    if writer is None or writer == existing.run_id or _there_before(session, artifact, writer):
-        return
-    links.append((writer, existing.id, existing.run_id))
-
-
-def _there_before(session: Any, artifact: Artifact, run_id: int) -> bool:
-    """Whether the local file was last modified before the run started (unknown: False)."""
-    source = artifact._source
-    if not source or "://" in source:
-        return False
-    try:
-        modified = os.stat(source).st_mtime
-    except OSError:
-        return False
-    from .run import Run
-
-    started = session.scalar(select(Run.started_at).where(Run.id == run_id))
-    if started is None:
-        return False
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=dt.UTC)
-    # File times come from a coarse kernel clock (a few ms behind the clock runs are stamped with).
-    return modified < started.timestamp() - 0.01
 
 
 def _fill_content(known: Artifact, p: Pending) -> None:
@@ -364,41 +325,6 @@ def _fill_content(known: Artifact, p: Pending) -> None:
         known.kind = p.artifact.kind
     if p.n_observations is not None:
         known.n_observations = p.n_observations
-
-
-def _settle_failed_commit(
-    inst: Instance, prepared: list[Pending], moved: list[Pending], exc: BaseException
-) -> list[Artifact]:
-    """After a failed write: remove placed objects only if the registry is known not to reference them.
-
-    A connection lost after COMMIT reached the server may hide a commit. Then the rows exist and
-    the save succeeded: the records are read back and returned.
-    """
-    new_uids = [p.artifact.uid for p in prepared if p.duplicate_of is None and p.artifact.uid]
-    committed = committed_artifacts(inst, new_uids) if moved and is_ambiguous(exc) else False
-    if committed is True:
-        if not isinstance(exc, Exception):
-            raise exc  # Ctrl-C or SIGTERM: the save stands (objects kept), the interruption goes on
-        logger.info("The connection broke after the save was committed; the registry holds it, so it stands.")
-        uids = [(p.duplicate_of or p.artifact).uid for p in prepared]
-        session = inst.sessions.current()
-        try:
-            found = {a.uid: a for a in session.scalars(select(Artifact).where(Artifact.uid.in_(uids)))}
-        finally:
-            inst.sessions.end_read()
-        return [found[uid] for uid in uids]
-    if committed is None:
-        raise RegistryUnavailable(
-            f"The save's commit got no answer and the registry cannot be reached to check it ({exc}). Its "
-            f"{len(moved)} object(s) were kept, so nothing the registry may reference is lost: retry the save once "
-            "the registry is back (it returns the registered record); `flowtrail storage clean` later removes "
-            "copies no record refers to."
-        ) from exc
-    for p in moved:
-        remove(p.storage, p.final)
-    if isinstance(exc, DBAPIError):  # a raw driver error flowtrail has no better words for
-        raise wrap_unexpected(exc, inst.engine.url.render_as_string(hide_password=True), "saving artifacts") from exc
-    raise exc
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:

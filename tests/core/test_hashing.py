@@ -1,7 +1,8 @@
 import hashlib
 import os
 
-from flowtrail.core.hashing import copy_file_and_hash, folder_files, hash_file, hash_folder
+from flowtrail.core.copying import copy_file_and_hash
+from flowtrail.core.hashing import folder_files, hash_file, hash_folder
 
 
 def md5(data: bytes) -> str:
@@ -85,9 +86,9 @@ def test_large_copy_matches_the_source_and_reports_progress_to_the_last_byte(tmp
 
 
 def test_copy_without_kernel_support_reads_once_and_gives_the_same_result(tmp_path, monkeypatch):
-    import flowtrail.core.hashing as hashing
+    import flowtrail.core.copying as copying
 
-    monkeypatch.setattr(hashing, "_KERNEL_COPY", False)
+    monkeypatch.setattr(copying, "_KERNEL_COPY", False)
     data = os.urandom(6 * 1024 * 1024 + 1)
     source, target = tmp_path / "in.bin", tmp_path / "out.bin"
     source.write_bytes(data)

@@ -1,0 +1,277 @@
+"""Copies hashed in the same pass, and making copies durable.
+
+Local copies into managed storage are made by the kernel (``copy_file_range``: no bytes pass
+through Python, and file systems with reflinks share the blocks) while a thread hashes the copy
+right behind it, so copying and hashing overlap on two cores. Where the kernel cannot copy, a
+reader thread feeds each chunk to the hash and to a writer thread. ``hashlib``, BLAKE3 and file
+I/O release the GIL for large buffers. Small files are read, hashed and written in one go.
+
+Copies are written without waiting for the disk; :func:`sync_files` then flushes many at once,
+before any registry row points at them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .errors import StorageError
+from .hashing import DEFAULT_ALGORITHM, Digest, Progress, new_hash
+
+
+def copy_and_hash(
+    source: str | os.PathLike[str],
+    write: Callable[[memoryview], object],
+    progress: Progress | None = None,
+    *,
+    algorithm: str = DEFAULT_ALGORITHM,
+) -> Digest:
+    """Read ``source`` once, handing each chunk to ``write`` and to the hash in parallel.
+
+    Small files are copied in the calling thread; larger ones through a ring of reused buffers:
+    the reader fills and hashes one buffer while a writer thread writes the previous one.
+    """
+    md5 = new_hash(algorithm)
+    with open(source, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= COPY_BUFFER:
+            data = handle.readall() or b""
+            md5.update(data)
+            write(memoryview(data))
+            if progress:
+                progress(len(data))
+            return Digest(md5.hexdigest(), algorithm, len(data))
+        return _pipelined_copy(handle, write, md5, progress, algorithm)
+
+
+COPY_BUFFER = 1024 * 1024
+RING = 4
+
+
+def _pipelined_copy(
+    handle: Any, write: Callable[[memoryview], object], md5: Any, progress: Progress | None, algorithm: str
+) -> Digest:
+    free: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(RING):
+        free.put(bytearray(COPY_BUFFER))
+    filled: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := filled.get()) is not None:
+            buffer, n = item
+            try:
+                if not failure:
+                    write(memoryview(buffer)[:n])
+            except BaseException as exc:  # surfaced in the reading thread below
+                failure.append(exc)
+            free.put(buffer)
+
+    thread = threading.Thread(target=writer, name="flowtrail-copy", daemon=True)
+    thread.start()
+    size = 0
+    try:
+        while not failure:
+            buffer = free.get()
+            n = handle.readinto(buffer)
+            if not n:
+                free.put(buffer)
+                break
+            md5.update(memoryview(buffer)[:n])
+            filled.put((buffer, n))
+            size += n
+            if progress:
+                progress(n)
+    finally:
+        filled.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+    return Digest(md5.hexdigest(), algorithm, size)
+
+
+def copy_file_and_hash(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    progress: Progress | None = None,
+    *,
+    fsync: bool = True,
+    algorithm: str = DEFAULT_ALGORITHM,
+) -> Digest:
+    """Copy a local file to a local destination and hash it in the same pass.
+
+    The kernel copies (``copy_file_range``) while a thread hashes the copy just behind it, so the
+    hash is of the bytes that were written; without kernel support the file is read once and each
+    chunk is hashed and written in parallel. With ``fsync=False`` the caller makes the copy
+    durable itself (see :func:`sync_files`).
+    """
+    with open(source, "rb", buffering=0) as src, open(destination, "w+b", buffering=0) as out:
+        size = os.fstat(src.fileno()).st_size
+        digest = None
+        if size > COPY_BUFFER and _KERNEL_COPY:
+            digest = _kernel_copy_and_hash(src.fileno(), out.fileno(), size, progress, algorithm)
+        if digest is None:
+            src.seek(0)
+            out.seek(0)
+            out.truncate()
+            digest = copy_and_hash(source, out.write, progress, algorithm=algorithm)
+        if fsync:
+            os.fsync(out.fileno())
+    return digest
+
+
+KERNEL_STEP = 16 * 1024 * 1024  # bytes per copy_file_range call: the hash thread follows at this grain
+HASH_BUFFER = 8 * 1024 * 1024
+_KERNEL_COPY = hasattr(os, "copy_file_range")
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask Linux to start writing a copied range to disk now (sync_file_range, non-blocking).
+
+    The copy is fsynced before any row points at it; writing back while the rest is copied and
+    hashed leaves that fsync little to wait for. Elsewhere this does nothing.
+    """
+    global _SYNC_FILE_RANGE
+    if _SYNC_FILE_RANGE is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            function = libc.sync_file_range
+            function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+            _SYNC_FILE_RANGE = function
+        except (OSError, AttributeError):
+            _SYNC_FILE_RANGE = False
+    if _SYNC_FILE_RANGE:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_SYNC_FILE_RANGE: Any = None
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _kernel_copy_and_hash(src: int, out: int, size: int, progress: Progress | None, algorithm: str) -> Digest | None:
+    """Copy inside the kernel while a thread hashes what was copied; None if the kernel cannot copy."""
+    try:
+        first = os.copy_file_range(src, out, min(KERNEL_STEP, size), 0, 0)
+    except OSError as exc:
+        if exc.errno in _NO_KERNEL_COPY:
+            return None  # e.g. another file system on an old kernel: copy through user space
+        raise
+    if first == 0:
+        return None  # some pseudo file systems report nothing copied: read them instead
+    md5 = new_hash(algorithm)
+    state = {"copied": first, "hashed": 0, "done": False}
+    ready = threading.Condition()
+    failure: list[BaseException] = []
+
+    def hasher() -> None:
+        # Reads the destination: the hash describes exactly the bytes the copy holds.
+        buffer = bytearray(HASH_BUFFER)
+        view = memoryview(buffer)
+        position = 0
+        try:
+            while True:
+                with ready:
+                    while state["copied"] <= position and not state["done"]:
+                        ready.wait()
+                    available = state["copied"]
+                if available <= position:
+                    return
+                n = os.preadv(out, [view[: min(HASH_BUFFER, available - position)]], position)
+                if n <= 0:
+                    raise StorageError("The managed copy ended early while being hashed; save again.")
+                md5.update(view[:n])
+                position += n
+                state["hashed"] = position
+        except BaseException as exc:  # surfaced in the copying thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=hasher, name="flowtrail-hash", daemon=True)
+    thread.start()
+    offset, reported = first, 0
+
+    def report() -> None:  # progress is reported from the caller's thread, by bytes hashed
+        nonlocal reported
+        hashed = state["hashed"]
+        if progress and hashed > reported:
+            progress(hashed - reported)
+        reported = hashed
+
+    try:
+        with ready:
+            ready.notify()
+        while offset < size and not failure:
+            n = os.copy_file_range(src, out, min(KERNEL_STEP, size - offset), offset, offset)
+            if n == 0:
+                break  # the source shrank while being copied
+            _start_writeback(out, offset, n)
+            offset += n
+            with ready:
+                state["copied"] = offset
+                ready.notify()
+            report()
+    finally:
+        with ready:
+            state["done"] = True
+            ready.notify()
+        thread.join()
+    report()
+    if failure:
+        raise failure[0]
+    if offset != os.fstat(src).st_size:
+        raise StorageError("The file changed size while it was being copied; save it again once it is complete.")
+    return Digest(md5.hexdigest(), algorithm, offset)
+
+
+def sync_files(paths: list[str]) -> None:
+    """Flush many files to disk, in parallel: one fsync after another costs a disk round trip each."""
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    if len(paths) <= 1:
+        for path in paths:
+            sync(path)
+        return
+    if len(paths) >= SYNCFS_MIN_FILES and _syncfs(paths):
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
+        list(pool.map(sync, paths))
+
+
+SYNCFS_MIN_FILES = 16
+
+
+def _syncfs(paths: list[str]) -> bool:
+    """Flush each filesystem holding ``paths`` with Linux's syncfs(2): one call instead of one per file."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False  # not Linux: the caller fsyncs file by file
+    devices: dict[int, str] = {}
+    for path in paths:
+        devices.setdefault(os.stat(path).st_dev, path)
+    for path in devices.values():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if syncfs(fd) != 0:
+                return False
+        finally:
+            os.close(fd)
+    return True
