@@ -232,6 +232,17 @@ def _kernel_copy_and_hash(src: int, out: int, size: int, progress: Progress | No
 
 def sync_files(paths: list[str]) -> None:
     """Flush many files to disk, in parallel: one fsync after another costs a disk round trip each."""
+    if len(paths) >= SYNCFS_MIN_FILES and _syncfs_function() is not None:
+        fds = _open_one_per_device(paths)
+        try:
+            if _syncfs_all(fds):
+                return
+        finally:
+            _close(fds)
+    _fsync_paths(paths)
+
+
+def _fsync_paths(paths: list[str]) -> None:
     def sync(path: str) -> None:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -243,8 +254,6 @@ def sync_files(paths: list[str]) -> None:
         for path in paths:
             sync(path)
         return
-    if len(paths) >= SYNCFS_MIN_FILES and _syncfs(paths):
-        return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(16, len(paths))) as pool:
@@ -252,26 +261,111 @@ def sync_files(paths: list[str]) -> None:
 
 
 SYNCFS_MIN_FILES = 16
+_SYNCFS: Any = None
 
 
-def _syncfs(paths: list[str]) -> bool:
-    """Flush each filesystem holding ``paths`` with Linux's syncfs(2): one call instead of one per file."""
-    import ctypes
-    import ctypes.util
+def _syncfs_function() -> Any:
+    """Linux's syncfs(2) (flush one filesystem: one call instead of one fsync per file), else None."""
+    global _SYNCFS
+    if _SYNCFS is None:
+        import ctypes
+        import ctypes.util
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        return False  # not Linux: the caller fsyncs file by file
-    devices: dict[int, str] = {}
-    for path in paths:
-        devices.setdefault(os.stat(path).st_dev, path)
-    for path in devices.values():
-        fd = os.open(path, os.O_RDONLY)
         try:
-            if syncfs(fd) != 0:
-                return False
-        finally:
-            os.close(fd)
-    return True
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _SYNCFS = libc.syncfs
+        except (OSError, AttributeError):
+            _SYNCFS = False  # not Linux: files are fsynced one by one
+    return _SYNCFS or None
+
+
+def _open_one_per_device(paths: list[str]) -> list[int]:
+    devices: dict[int, str] = {}
+    for folder in {os.path.dirname(path) for path in paths}:
+        devices.setdefault(os.stat(folder).st_dev, folder)
+    return _open_all(list(devices.values()))
+
+
+def _open_all(paths: list[str]) -> list[int]:
+    fds: list[int] = []
+    try:
+        for path in paths:
+            fds.append(os.open(path, os.O_RDONLY))
+    except BaseException:
+        _close(fds)
+        raise
+    return fds
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _syncfs_all(fds: list[int]) -> bool:
+    syncfs = _syncfs_function()
+    return all(syncfs(fd) == 0 for fd in fds)
+
+
+def _fsync_all(fds: list[int]) -> None:
+    if len(fds) == 1:
+        os.fsync(fds[0])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(16, len(fds))) as pool:
+        list(pool.map(os.fsync, fds))
+
+
+class BackgroundSync:
+    """Files flushed to disk on a worker thread, so the flush overlaps the registry work.
+
+    The files are opened here, so they may be renamed while the flush runs. Call :meth:`wait`
+    before any row that points at them is committed; it re-raises the flush's error. ``size`` is
+    how many bytes the files hold (callers wait before taking a lock when there is much to flush).
+    """
+
+    def __init__(self, paths: list[str], size: int = 0) -> None:
+        self.size = size
+        self._future: Any = None
+        if not paths:
+            return
+        if len(paths) >= SYNCFS_MIN_FILES:
+            if _syncfs_function() is None:
+                sync_files(paths)  # no syncfs: parallel fsyncs by path, now, before the files move
+                return
+            fds, whole_filesystem = _open_one_per_device(paths), True
+        else:
+            fds, whole_filesystem = _open_all(paths), False
+        self._future = _sync_pool().submit(_flush_and_close, fds, whole_filesystem)
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._future.result()
+
+
+def _flush_and_close(fds: list[int], whole_filesystem: bool) -> None:
+    try:
+        if whole_filesystem and _syncfs_all(fds):
+            return
+        if whole_filesystem:
+            import ctypes
+
+            reason = os.strerror(ctypes.get_errno())
+            raise StorageError(f"Could not flush the copies to disk (syncfs: {reason}); check the storage, then save again.")
+        _fsync_all(fds)
+    finally:
+        _close(fds)
+
+
+_POOL: tuple[int, Any] | None = None
+
+
+def _sync_pool() -> Any:
+    """One small pool per process (a forked child cannot use its parent's threads)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowtrail-sync"))
+    return _POOL[1]

@@ -50,6 +50,11 @@ class Instance:
         """
         return [storage for storage in self._all_storages() if not storage.is_reference]
 
+    def storage_locations(self) -> tuple[list[Storage], Storage | None]:
+        """:meth:`storages` and :meth:`reference_storage` from one read (what a save needs)."""
+        every = self._all_storages()
+        return [s for s in every if not s.is_reference], next((s for s in every if s.is_reference), None)
+
     def reference_storage(self) -> Storage | None:
         """The root under which files known only by their absolute path are referenced, if any."""
         return next((storage for storage in self._all_storages() if storage.is_reference), None)

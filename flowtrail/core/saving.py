@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .artifact import Artifact
-from .copying import sync_files
+from .copying import BackgroundSync
 from .database import write_transaction
 from .errors import IntegrityError, StorageError
 from .formats import write_anndata, write_dataframe
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]
 BATCH = 500
+# Copies up to this size are flushed while the write transaction runs; larger ones before the lock.
+SYNC_UNDER_LOCK_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -97,7 +99,7 @@ def save_artifacts(
     from .tracking import current_run
 
     inst = instance or current()
-    storages = inst.storages()
+    storages, reference = inst.storage_locations()
     default = inst.default_storage
     if run is _AMBIENT:
         run = current_run()
@@ -106,10 +108,16 @@ def save_artifacts(
         for artifact in artifacts:
             if artifact.id is not None:
                 raise IntegrityError(f"{artifact!r} is already saved; change fields and call .save() on it alone.")
-            prepared.append(_prepare(inst, artifact, storages, default, progress))
-        # Copies were written without fsync; make them durable together before any row points at them.
-        sync_files([p for pending in prepared for p in pending.written])
-        registered = _register(inst, prepared, run)
+            prepared.append(_prepare(inst, artifact, storages, reference, default, progress))
+        # Copies were written without fsync: they are flushed together on a worker thread while the
+        # registry work goes on, and waited for before the commit (a large flush before the lock).
+        durable = BackgroundSync(
+            [path for pending in prepared for path in pending.written],
+            sum(pending.digest.size for pending in prepared if pending.written),
+        )
+        if durable.size > SYNC_UNDER_LOCK_MAX_BYTES:
+            durable.wait()
+        registered = _register(inst, prepared, run, durable)
     except BaseException:
         for pending in prepared:
             remove(pending.storage or default, pending.temp)
@@ -118,7 +126,7 @@ def save_artifacts(
     for pending in duplicates:
         remove(pending.storage or default, pending.temp)
     if duplicates and log_duplicates:
-        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])  # type: ignore[union-attr]
+        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
         logger.info(
             "%d of %d artifacts were already registered with identical content (%s%s); "
@@ -129,7 +137,12 @@ def save_artifacts(
 
 
 def _prepare(
-    inst: Instance, artifact: Artifact, storages: list[Storage], default: Storage, progress: Progress | None
+    inst: Instance,
+    artifact: Artifact,
+    storages: list[Storage],
+    reference: Storage | None,
+    default: Storage,
+    progress: Progress | None,
 ) -> Pending:
     source: str | None = artifact._source
     if source is None:  # an in-memory DataFrame or AnnData
@@ -161,7 +174,7 @@ def _prepare(
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
-    known = _known_reference(inst, artifact, root)
+    known = _known_reference(inst, artifact, root, reference)
     if known is not None:  # a file another producer's events named: the same node, registered where it is
         storage, relpath = known
         digest = hash_in_place(storage, relpath, artifact.kind, progress)
@@ -181,16 +194,19 @@ def _prepare(
     return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
-def _known_reference(inst: Instance, artifact: Artifact, location: str) -> tuple[Storage, str] | None:
+def _known_reference(
+    inst: Instance, artifact: Artifact, location: str, reference: Storage | None
+) -> tuple[Storage, str] | None:
     """The reference root and path of a local file outside every location that events already named."""
-    reference = inst.reference_storage()
-    relpath = reference.relative(location) if reference is not None else None
+    if reference is None:
+        return None
+    relpath = reference.relative(location)
     if not relpath or artifact.key not in (None, relpath):
         return None
     session = inst.sessions.current()
     try:
         found = session.scalar(
-            select(Artifact.id).where(Artifact.storage_id == reference.id, Artifact.key == relpath).limit(1)  # type: ignore[union-attr]
+            select(Artifact.id).where(Artifact.storage_id == reference.id, Artifact.key == relpath).limit(1)
         )
     finally:
         inst.sessions.end_read()
@@ -234,7 +250,7 @@ def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
         artifact.suffix = ""
 
 
-def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifact]:
+def _register(inst: Instance, prepared: list[Pending], run: Any, durable: BackgroundSync) -> list[Artifact]:
     locks = []
     for p in prepared:
         root = p.storage.root if p.storage is not None else p.new_root
@@ -306,7 +322,9 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             session.flush()
             link_outputs(session, reruns, "wrote")
             link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
+            # Both flushes (the copies' bytes, their new names) run at once; both end before COMMIT.
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
+            durable.wait()
     except BaseException as exc:
         return settle_failed_commit(inst, prepared, moved, exc)
     return results
