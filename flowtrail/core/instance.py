@@ -64,7 +64,9 @@ class Instance:
 
         session = self.sessions.current()
         try:
-            fingerprint = tuple(session.execute(select(func.count(Storage.id), func.max(Storage.id))).one())
+            # On the connection, not the ORM session: this runs before every save.
+            counted = select(func.count(Storage.id), func.max(Storage.id))
+            fingerprint = tuple(session.connection().execute(counted).one())
             if self._storages is None or self._storages[0] != fingerprint:
                 self._storages = (fingerprint, list(session.scalars(select(Storage))))
         finally:

@@ -41,9 +41,11 @@ from .run import link_outputs
 from .save_settlement import settle_failed_commit
 from .source_checks import check_local_source, check_text
 from .storage import (
+    LOCAL,
     Storage,
     bucket_root,
     innermost_storage,
+    is_url,
     normalize_location,
     object_relpath,
 )
@@ -147,7 +149,8 @@ def _prepare(
     source: str | None = artifact._source
     if source is None:  # an in-memory DataFrame or AnnData
         return _prepare_object(inst, artifact, default)
-    root, protocol = normalize_location(source)
+    # A local source is already an absolute, resolved path (Artifact() resolved it): no second resolve.
+    root, protocol = normalize_location(source) if is_url(source) else (source, LOCAL)
     if protocol == "local":
         check_local_source(root)
     check_text(artifact.key, "key")
@@ -373,9 +376,9 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
         ordered = sorted(keys)
         for start in range(0, len(ordered), BATCH):
             chunk = ordered[start : start + BATCH]
-            query = select(Artifact).where(
-                Artifact.storage_id == storage_id, Artifact.key.in_(chunk), Artifact.is_latest.is_(True)
-            )
+            # One key (a save one at a time): "=" keeps the statement cached; IN renders per call.
+            same_key = Artifact.key == chunk[0] if len(chunk) == 1 else Artifact.key.in_(chunk)
+            query = select(Artifact).where(Artifact.storage_id == storage_id, same_key, Artifact.is_latest.is_(True))
             for artifact in session.scalars(query):
                 latest[(storage_id, artifact.key)] = artifact
     ordered_hashes = sorted(hashes)
