@@ -18,6 +18,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from .errors import FieldError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapper
+
     from .instance import Instance
 
 LOOKUPS = (
@@ -40,7 +42,7 @@ def shown(value: Any) -> str:
 
 def field_names(model: type) -> list[str]:
     """The names ``filter()`` accepts for a registry: columns, relations and their public aliases."""
-    mapper = sa_inspect(model)
+    mapper: Mapper[Any] = sa_inspect(model)
     names = [*mapper.columns.keys(), *mapper.relationships.keys(), *getattr(model, "_query_aliases", {})]
     return sorted(n for n in names if not n.startswith("_"))
 
@@ -103,7 +105,7 @@ def lookup_clause(model: type, path: str, value: Any, instance: Instance | None 
 
 
 def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Instance | None = None) -> ColumnElement[bool]:
-    mapper = sa_inspect(model)
+    mapper: Mapper[Any] = sa_inspect(model)
     name, rest = parts[0], parts[1:]
     if name == "pk":
         name = "id"
@@ -132,7 +134,7 @@ def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Ins
         inner = _resolve(target, rest, value, full, instance)
         if link is not None:
             local, link_local, remote, link_remote = link
-            joined = relation.secondary.join(target.__table__, remote == link_remote)
+            joined = link_local.table.join(target.__table__, remote == link_remote)  # link_local: the secondary table
             return local.in_(select(link_local).select_from(joined).where(inner))
         return attribute.any(inner) if relation.uselist else attribute.has(inner)
     if name in mapper.columns:
@@ -180,7 +182,7 @@ def _link_columns(model: type, relation: Any) -> tuple[Any, Any, Any, Any] | Non
     if secondary is None or len(relation.synchronize_pairs) != 1 or len(relation.secondary_synchronize_pairs) != 1:
         return None
     (local, link_local), (remote, link_remote) = relation.synchronize_pairs[0], relation.secondary_synchronize_pairs[0]
-    if local.table is not model.__table__ or link_local.table is not secondary or link_remote.table is not secondary:
+    if local.table is not getattr(model, "__table__", None) or link_local.table is not secondary or link_remote.table is not secondary:
         return None
     return local, link_local, remote, link_remote
 
@@ -188,7 +190,7 @@ def _link_columns(model: type, relation: Any) -> tuple[Any, Any, Any, Any] | Non
 def order_clause(model: type, field: str) -> Any:
     descending = field.startswith("-")
     name = field.lstrip("-")
-    mapper = sa_inspect(model)
+    mapper: Mapper[Any] = sa_inspect(model)
     if name not in mapper.columns:
         options = sorted(mapper.columns.keys())
         raise FieldError(

@@ -51,6 +51,10 @@ class QuerySet(Generic[T]):
         self._rank = rank
         self._described = described  # the lookups as written, for error messages
 
+    @property
+    def _id_column(self) -> Any:
+        return self.model.id  # type: ignore[attr-defined]  # every registry has one; Record does not declare it
+
     def _clone(self, **changes: Any) -> QuerySet[T]:
         state = {
             "where": self._where, "order": self._order, "limit": self._limit,
@@ -121,7 +125,7 @@ class QuerySet(Generic[T]):
         orders = [order_clause(self.model, f) for f in self._order]
         if self._rank is not None:
             orders.insert(0, self._rank)
-        stmt = stmt.order_by(*orders, self.model.id)
+        stmt = stmt.order_by(*orders, self._id_column)
         if self._offset:
             stmt = stmt.offset(self._offset)
         if self._limit is not None:
@@ -225,7 +229,7 @@ class QuerySet(Generic[T]):
             from .feature_query import add_feature_columns
 
             every = not self._where and self._limit is None and not self._offset
-            ids = None if every else self.statement().with_only_columns(self.model.id)
+            ids = None if every else self.statement().with_only_columns(self._id_column)
             frame = add_feature_columns(frame, ids, include)
         return frame
 

@@ -128,7 +128,7 @@ def save_artifacts(
     for pending in duplicates:
         remove(pending.storage or default, pending.temp)
     if duplicates and log_duplicates:
-        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])
+        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3] if p.duplicate_of)
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
         logger.info(
             "%d of %d artifacts were already registered with identical content (%s%s); "
@@ -213,7 +213,7 @@ def _known_reference(
         )
     finally:
         inst.sessions.end_read()
-    return (reference, relpath) if found is not None else None  # type: ignore[return-value]
+    return (reference, relpath) if found is not None else None
 
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
@@ -385,7 +385,7 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
     for start in range(0, len(ordered_hashes), BATCH):
         chunk = ordered_hashes[start : start + BATCH]
         for artifact in session.scalars(select(Artifact).where(Artifact.hash.in_(chunk)).order_by(Artifact.id)):
-            by_hash.setdefault(artifact.hash, artifact)  # type: ignore[arg-type]
+            by_hash.setdefault(artifact.hash or "", artifact)  # the query matched a hash: never empty
     return latest, by_hash
 
 
