@@ -240,7 +240,7 @@ class Artifact(LineageMixin, Record):
 
     def delete(self) -> None:
         """Delete the record (and the managed copy); files registered in place are left alone."""
-        from .saving import delete_artifact
+        from .artifact_deletion import delete_artifact
 
         delete_artifact(self)
 

@@ -25,30 +25,14 @@ from .formats import write_anndata, write_dataframe
 from .hashing import Digest, hash_file, stat_digest
 from .host import current_user
 from .ids import new_stem, random_base62, versioned_uid
-from .objects import (
-    copy_file,
-    copy_folder,
-    hash_in_place,
-    move,
-    remove,
-    sync_renames,
-    temp_relpath,
-)
+from .objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
 from .rerun_links import link_rerun
 from .run import link_outputs
 from .save_settlement import settle_failed_commit
 from .source_checks import check_local_source, check_text
-from .storage import (
-    LOCAL,
-    Storage,
-    bucket_root,
-    innermost_storage,
-    is_url,
-    normalize_location,
-    object_relpath,
-)
+from .storage import LOCAL, Storage, bucket_root, innermost_storage, is_url, normalize_location, object_relpath
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -399,36 +383,3 @@ def update_artifact(artifact: Artifact) -> None:
         validate_key(artifact.key)
     with write_transaction(current().sessions) as session:
         session.add(artifact)
-
-
-def delete_artifact(artifact: Artifact) -> None:
-    """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
-    from .instance import current
-
-    if artifact.id is None:
-        raise IntegrityError("This artifact was never saved, so there is nothing to delete.")
-    inst = current()
-    storage = artifact.storage
-    lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
-    with write_transaction(inst.sessions, [lock]) as session:
-        from .collections import collections_containing
-
-        containing = collections_containing(session, artifact.id)
-        if containing:
-            names = ", ".join(f"{c.key} v{c.version}" for c in containing[:5])
-            raise IntegrityError(
-                f"Artifact {artifact.key or artifact.uid} is a member of {len(containing)} collection(s) ({names}): "
-                "deleting it would silently change them. Delete those collections first (collection.delete())."
-            )
-        if artifact.is_latest:
-            previous = session.scalar(
-                select(Artifact)
-                .where(Artifact.uid.startswith(artifact.uid[:16]), Artifact.id != artifact.id)
-                .order_by(Artifact.version.desc())
-                .limit(1)
-            )
-            if previous is not None:
-                previous.is_latest = True
-        session.delete(artifact)
-    if artifact.is_managed:
-        remove(storage, artifact.path)
