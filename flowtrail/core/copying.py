@@ -112,7 +112,15 @@ def copy_file_and_hash(
     with open(source, "rb", buffering=0) as src, open(destination, "w+b", buffering=0) as out:
         size = os.fstat(src.fileno()).st_size
         digest = None
-        if size > COPY_BUFFER and _KERNEL_COPY:
+        if size <= COPY_BUFFER:  # small: one read, hashed and written from the handles already open
+            data = src.readall() or b""
+            md5 = new_hash(algorithm)
+            md5.update(data)
+            _write_all(out, data)
+            if progress:
+                progress(len(data))
+            digest = Digest(md5.hexdigest(), algorithm, len(data))
+        elif _KERNEL_COPY:
             digest = _kernel_copy_and_hash(src.fileno(), out.fileno(), size, progress, algorithm)
         if digest is None:
             src.seek(0)
@@ -122,6 +130,13 @@ def copy_file_and_hash(
         if fsync:
             os.fsync(out.fileno())
     return digest
+
+
+def _write_all(out: Any, data: bytes) -> None:
+    # An unbuffered write may write less than asked (e.g. interrupted by a signal): the copy must be whole.
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) :]
 
 
 KERNEL_STEP = 16 * 1024 * 1024  # bytes per copy_file_range call: the hash thread follows at this grain
