@@ -18,7 +18,9 @@ Both flowtrail variants run for managed copies (files outside every storage loca
 into the instance's storage) and for in-place registration (files inside a folder registered
 with ``flowtrail.Storage.register(folder)``, hashed where they are).
 
-Targets (from the issue): bulk <= 0.5 ms/artifact, one at a time <= 2 ms/artifact.
+Targets (issue 13): bulk within 3x the floor measured in the same run, one at a time <= 1.0 ms/artifact
+(earlier target: bulk <= 0.5 ms, one at a time <= 2 ms). CPU time per file (all threads of this
+process) is printed beside wall time: on a busy machine it moves less than wall time.
 The script never fails on a missed target; it prints the numbers and whether each target is met.
 """
 
@@ -41,8 +43,8 @@ N_SINGLE = 1000  # files per one-at-a-time repetition
 REPEATS_BULK = 5
 REPEATS_SINGLE = 3
 MIN_SIZE, MAX_SIZE = 1024, 4096
-TARGET_BULK_MS = 0.5
-TARGET_SINGLE_MS = 2.0
+TARGET_BULK_X_FLOOR = 3.0
+TARGET_SINGLE_MS = 1.0
 
 for _variable in ("FLOWTRAIL_INSTANCE", "FLOWTRAIL_DB_URL", "FLOWTRAIL_STORAGE"):
     os.environ.pop(_variable, None)  # the benchmark must use its own temporary instances
@@ -51,6 +53,8 @@ import flowtrail  # noqa: E402
 from flowtrail.core.instance import disconnect  # noqa: E402
 
 _rng = random.Random(20240601)
+Timing = tuple[float, float]  # wall seconds, CPU seconds of this process (all threads)
+Target = tuple[str, float]  # ("ms", ms/file) or ("x", times the floor)
 
 
 def make_files(folder: Path, n: int) -> list[Path]:
@@ -82,7 +86,7 @@ CREATE INDEX ix_artifact_run_id ON artifact (run_id);
 """
 
 
-def floor(files: list[Path], work: Path, fsync: bool) -> float:
+def floor(files: list[Path], work: Path, fsync: bool) -> Timing:
     """Copy + MD5 every file, then insert one row per file in one SQLite transaction."""
     storage = work / "storage"
     storage.mkdir()
@@ -90,7 +94,7 @@ def floor(files: list[Path], work: Path, fsync: bool) -> float:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.executescript(FLOOR_SCHEMA)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = []
     for i, source in enumerate(files):
         target = storage / f"{i:016d}0001.bin"
@@ -114,7 +118,7 @@ def floor(files: list[Path], work: Path, fsync: bool) -> float:
         rows,
     )
     db.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     db.close()
     return elapsed
 
@@ -128,32 +132,32 @@ def fresh_instance(work: Path) -> Path:
     return root
 
 
-def flowtrail_bulk(files: list[Path], work: Path, in_place: bool) -> float:
+def flowtrail_bulk(files: list[Path], work: Path, in_place: bool) -> Timing:
     fresh_instance(work)
     if in_place:
         flowtrail.Storage.register(files[0].parent)
         keys = [p.name for p in files]
     else:
         keys = [f"bulk/{p.name}" for p in files]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     saved = flowtrail.save([flowtrail.Artifact(p, key=k) for p, k in zip(files, keys)])
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     assert len({a.id for a in saved}) == len(files), "every file must get its own record"
     disconnect()
     return elapsed
 
 
-def flowtrail_single(files: list[Path], work: Path, in_place: bool) -> float:
+def flowtrail_single(files: list[Path], work: Path, in_place: bool) -> Timing:
     fresh_instance(work)
     if in_place:
         flowtrail.Storage.register(files[0].parent)
         keys = [p.name for p in files]
     else:
         keys = [f"single/{p.name}" for p in files]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for path, key in zip(files, keys):
         flowtrail.Artifact(path, key=key).save()
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     disconnect()
     return elapsed
 
@@ -161,8 +165,8 @@ def flowtrail_single(files: list[Path], work: Path, in_place: bool) -> float:
 # -- driver ------------------------------------------------------------------------------------
 
 
-def measure(base: Path, name: str, n: int, repeats: int, run: Callable[[list[Path], Path], float]) -> list[float]:
-    """Seconds per repetition, each in a fresh work folder with fresh files."""
+def measure(base: Path, name: str, n: int, repeats: int, run: Callable[[list[Path], Path], Timing]) -> list[Timing]:
+    """(wall, CPU) seconds per repetition, each in a fresh work folder with fresh files."""
     times = []
     for rep in range(repeats):
         work = base / f"{name}-{rep}"
@@ -182,19 +186,19 @@ def main() -> int:
     if load > (os.cpu_count() or 1):
         print("  note: the machine is busy; fsync and file-creation latency (and so every number) are noisier.")
     base = Path(tempfile.mkdtemp(prefix="flowtrail-bench-bulk-"))
-    results: list[tuple[str, int, list[float], float | None]] = []
+    results: list[tuple[str, int, list[Timing], Target | None]] = []
     try:
-        plan: list[tuple[str, int, int, Callable[[list[Path], Path], float], float | None]] = [
+        plan: list[tuple[str, int, int, Callable[[list[Path], Path], Timing], Target | None]] = [
             ("floor: copy + md5 + 1 sqlite txn", N_FILES, REPEATS_BULK, lambda f, w: floor(f, w, False), None),
             ("floor + fsync per file (context)", N_FILES, REPEATS_BULK, lambda f, w: floor(f, w, True), None),
             ("flowtrail.save(list), managed copy", N_FILES, REPEATS_BULK,
-             lambda f, w: flowtrail_bulk(f, w, False), TARGET_BULK_MS),
+             lambda f, w: flowtrail_bulk(f, w, False), ("x", TARGET_BULK_X_FLOOR)),
             ("flowtrail.save(list), in place", N_FILES, REPEATS_BULK,
-             lambda f, w: flowtrail_bulk(f, w, True), TARGET_BULK_MS),
+             lambda f, w: flowtrail_bulk(f, w, True), ("x", TARGET_BULK_X_FLOOR)),
             ("Artifact.save() each, managed copy", N_SINGLE, REPEATS_SINGLE,
-             lambda f, w: flowtrail_single(f, w, False), TARGET_SINGLE_MS),
+             lambda f, w: flowtrail_single(f, w, False), ("ms", TARGET_SINGLE_MS)),
             ("Artifact.save() each, in place", N_SINGLE, REPEATS_SINGLE,
-             lambda f, w: flowtrail_single(f, w, True), TARGET_SINGLE_MS),
+             lambda f, w: flowtrail_single(f, w, True), ("ms", TARGET_SINGLE_MS)),
         ]  # fmt: skip
         for index, (name, n, repeats, run, target) in enumerate(plan):
             print(f"  running {name} ({repeats} x {n} files) ...", flush=True)
@@ -204,23 +208,33 @@ def main() -> int:
         disconnect()
         shutil.rmtree(base, ignore_errors=True)
 
-    floor_ms = statistics.median(results[0][2]) / results[0][1] * 1e3
-    header = f"{'scenario':<38} {'files':>5} {'median s':>9} {'ms/file':>8} {'min-max ms/file':>16} {'x floor':>8} {'target':>9} {'met':>4}"
+    floor_ms = statistics.median(wall for wall, _ in results[0][2]) / results[0][1] * 1e3
+    header = (
+        f"{'scenario':<38} {'files':>5} {'ms/file':>8} {'min-max ms/file':>16} {'cpu ms':>7} {'x floor':>8}"
+        f" {'target':>10} {'met':>4}"
+    )
     print()
     print(header)
     print("-" * len(header))
     for name, n, times, target in results:
-        per = [t / n * 1e3 for t in times]
+        per = [wall / n * 1e3 for wall, _ in times]
         median_ms = statistics.median(per)
-        target_text = f"<= {target:g} ms" if target is not None else "-"
-        met = ("yes" if median_ms <= target else "NO") if target is not None else "-"
+        cpu_ms = statistics.median(cpu / n * 1e3 for _, cpu in times)
+        ratio = median_ms / floor_ms
+        if target is None:
+            target_text, met = "-", "-"
+        else:
+            unit, limit = target
+            target_text = f"<= {limit:g} ms" if unit == "ms" else f"<= {limit:g}x"
+            met = "yes" if (median_ms if unit == "ms" else ratio) <= limit else "NO"
         print(
-            f"{name:<38} {n:>5} {statistics.median(times):>9.3f} {median_ms:>8.3f} "
-            f"{f'{min(per):.3f}-{max(per):.3f}':>16} {median_ms / floor_ms:>7.1f}x {target_text:>9} {met:>4}"
+            f"{name:<38} {n:>5} {median_ms:>8.3f} {f'{min(per):.3f}-{max(per):.3f}':>16} {cpu_ms:>7.3f}"
+            f" {ratio:>7.1f}x {target_text:>10} {met:>4}"
         )
     print()
     print(f"floor = {floor_ms:.3f} ms/file (median of {REPEATS_BULK}); ratios are median ms/file divided by it.")
-    print("Targets from the issue: bulk save <= 0.5 ms/artifact, one-at-a-time save <= 2 ms/artifact.")
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
+    print("Targets (issue 13): bulk save <= 3x the floor, one-at-a-time save <= 1.0 ms/artifact.")
     return 0
 
 

@@ -8,7 +8,7 @@ sits in the page cache, and then, alternating round by round (median of 3):
 - ``cp FILE COPY`` (subprocess, no fsync; GNU cp copies inside the kernel), and ``md5sum`` then
   ``cp`` one after the other (``md5sum + cp``): the floor of a managed save;
 - ``flowtrail.core.hashing.hash_file``: hashing alone (used for in-place registration);
-- ``flowtrail.core.hashing.copy_file_and_hash`` without and with fsync: the kernel copies while a
+- ``flowtrail.core.copying.copy_file_and_hash`` without and with fsync: the kernel copies while a
   thread hashes the copy;
 - ``flowtrail.Artifact(FILE, key=...).save()`` into managed storage of a fresh instance (MD5,
   and BLAKE3 for context when the ``blake3`` extra is installed);
@@ -41,7 +41,8 @@ for _variable in ("FLOWTRAIL_INSTANCE", "FLOWTRAIL_DB_URL", "FLOWTRAIL_STORAGE")
     os.environ.pop(_variable, None)
 
 import flowtrail  # noqa: E402
-from flowtrail.core.hashing import copy_file_and_hash, hash_file  # noqa: E402
+from flowtrail.core.copying import copy_file_and_hash  # noqa: E402
+from flowtrail.core.hashing import hash_file  # noqa: E402
 from flowtrail.core.instance import disconnect  # noqa: E402
 
 MD5SUM = "md5sum (floor, in place)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -127,6 +128,10 @@ class Artifact(LineageMixin, Record):
             suffix = _suffix(key.rsplit("/", 1)[-1]) if key else ""
         elif path is None:
             raise TypeError("Artifact() needs a path or URL; use Artifact.from_dataframe() for a DataFrame.")
+        elif not is_url(path) and (fast := _plain_local(path)) is not None:
+            source, is_dir = fast  # the common case, with one stat: a file or folder that is not a link
+            default_kind = "folder" if is_dir else "file"
+            suffix = "" if is_dir else _suffix(os.path.basename(source))
         elif not is_url(path):
             local = Path(os.fspath(path).removeprefix("file://")).expanduser()
             if not local.exists():
@@ -235,7 +240,7 @@ class Artifact(LineageMixin, Record):
 
     def delete(self) -> None:
         """Delete the record (and the managed copy); files registered in place are left alone."""
-        from .saving import delete_artifact
+        from .artifact_deletion import delete_artifact
 
         delete_artifact(self)
 
@@ -250,6 +255,19 @@ class Artifact(LineageMixin, Record):
             ("uid", self.uid), ("key", self.key), ("version", self.version),
             ("size", self.size), ("hash", self.hash[:12] if self.hash else None),
         ]  # fmt: skip
+
+
+def _plain_local(path: str | os.PathLike[str]) -> tuple[str, bool] | None:
+    """``(resolved path, is a folder)`` of a local path that exists and is no symlink, else None."""
+    text = os.path.expanduser(os.fspath(path).removeprefix("file://"))
+    text = text.rstrip("/") or text  # "link/" names the link itself, as pathlib reads it
+    try:
+        mode = os.lstat(text).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISLNK(mode):
+        return None
+    return os.path.realpath(text), stat.S_ISDIR(mode)
 
 
 def _suffix(name: str) -> str:

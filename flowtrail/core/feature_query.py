@@ -19,8 +19,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from .annotations import artifact_feature_value, artifact_label
 from .errors import FieldError
 from .feature_values import feature_catalog, find_feature
+from .field_lookups import LOOKUPS, compare, json_compare
 from .label import Label
-from .query import LOOKUPS, _compare, _json_compare
 from .value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
 if TYPE_CHECKING:
@@ -52,11 +52,11 @@ def feature_clause(
     if info.dtype == "dict":
         if not path:
             raise FieldError(f"{full}: filter a dict feature by a key inside it, e.g. {name}__assay__type='RNA-seq'.")
-        return having(_json_compare(afv.c.value_json, path, lookup, value)), []
+        return having(json_compare(afv.c.value_json, path, lookup, value)), []
     if path:
         raise FieldError(f"{full}: feature {name!r} has dtype {info.dtype}, so it has no field {path[0]!r}.")
     column = afv.c[info.column]
-    return having(_compare(column, lookup, _query_value(info, lookup, value, full))), []
+    return having(compare(column, lookup, _query_value(info, lookup, value, full))), []
 
 
 def _query_value(info: FeatureInfo, lookup: str, value: Any, full: str) -> Any:
@@ -96,7 +96,7 @@ def _label_clause(info: FeatureInfo, path: list[str], lookup: str, value: Any, f
     if len(path) > 1 or field not in sa_inspect(Label).columns:
         options = ", ".join(sorted(sa_inspect(Label).columns.keys()))
         raise FieldError(f"{full}: labels have no field {field!r}; use one of {options}.")
-    inner = select(Label.id).where(_compare(getattr(Label, field), lookup, value))
+    inner = select(Label.id).where(compare(getattr(Label, field), lookup, value))
     return having(al.c.label_id.in_(inner))
 
 

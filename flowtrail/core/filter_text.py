@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric
 from sqlalchemy import inspect as sa_inspect
 
 from .errors import FieldError
-from .query import LOOKUPS
+from .field_lookups import LOOKUPS
 
 if TYPE_CHECKING:
     from .instance import Instance

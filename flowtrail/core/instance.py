@@ -50,6 +50,11 @@ class Instance:
         """
         return [storage for storage in self._all_storages() if not storage.is_reference]
 
+    def storage_locations(self) -> tuple[list[Storage], Storage | None]:
+        """:meth:`storages` and :meth:`reference_storage` from one read (what a save needs)."""
+        every = self._all_storages()
+        return [s for s in every if not s.is_reference], next((s for s in every if s.is_reference), None)
+
     def reference_storage(self) -> Storage | None:
         """The root under which files known only by their absolute path are referenced, if any."""
         return next((storage for storage in self._all_storages() if storage.is_reference), None)
@@ -59,7 +64,9 @@ class Instance:
 
         session = self.sessions.current()
         try:
-            fingerprint = tuple(session.execute(select(func.count(Storage.id), func.max(Storage.id))).one())
+            # On the connection, not the ORM session: this runs before every save.
+            counted = select(func.count(Storage.id), func.max(Storage.id))
+            fingerprint = tuple(session.connection().execute(counted).one())
             if self._storages is None or self._storages[0] != fingerprint:
                 self._storages = (fingerprint, list(session.scalars(select(Storage))))
         finally:

@@ -10,16 +10,14 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from .copying import copy_and_hash, copy_file_and_hash
 from .errors import StorageError
 from .hashing import (
     DEFAULT_ALGORITHM,
     Digest,
     combine_folder,
-    copy_and_hash,
-    copy_file_and_hash,
     folder_files,
     hash_file,
     hash_folder,
@@ -48,7 +46,9 @@ def copy_file(
     target = storage.full_path(relpath)
     try:
         if storage.is_local:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            folder = os.path.dirname(target)
+            if not os.path.isdir(folder):  # a stat, cheaper than mkdir's "exists" on every copy of a batch
+                os.makedirs(folder, exist_ok=True)
             if written is None:
                 return copy_file_and_hash(source, target, progress, algorithm=algorithm)
             digest = copy_file_and_hash(source, target, progress, fsync=False, algorithm=algorithm)

@@ -9,51 +9,30 @@ point leaves at worst an unreferenced temporary or object file, never a row with
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
 from .artifact import Artifact
-from .commit_check import committed_artifacts, is_ambiguous
+from .copying import BackgroundSync
 from .database import write_transaction
-from .errors import IntegrityError, RegistryUnavailable, StorageError
+from .errors import IntegrityError, StorageError
 from .formats import write_anndata, write_dataframe
-from .hashing import (
-    Digest,
-    hash_file,
-    stat_digest,
-    sync_files,
-)
+from .hashing import Digest, hash_file, stat_digest
 from .host import current_user
 from .ids import new_stem, random_base62, versioned_uid
-from .objects import (
-    copy_file,
-    copy_folder,
-    hash_in_place,
-    move,
-    remove,
-    sync_renames,
-    temp_relpath,
-)
+from .objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
-from .registry_errors import wrap_unexpected
+from .rerun_links import link_rerun
 from .run import link_outputs
+from .save_settlement import settle_failed_commit
 from .source_checks import check_local_source, check_text
-from .storage import (
-    Storage,
-    bucket_root,
-    innermost_storage,
-    normalize_location,
-    object_relpath,
-)
+from .storage import LOCAL, Storage, bucket_root, innermost_storage, is_url, normalize_location, object_relpath
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -61,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]
 BATCH = 500
+# Copies up to this size are flushed while the write transaction runs; larger ones before the lock.
+SYNC_UNDER_LOCK_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -104,7 +85,7 @@ def save_artifacts(
     from .tracking import current_run
 
     inst = instance or current()
-    storages = inst.storages()
+    storages, reference = inst.storage_locations()
     default = inst.default_storage
     if run is _AMBIENT:
         run = current_run()
@@ -113,10 +94,16 @@ def save_artifacts(
         for artifact in artifacts:
             if artifact.id is not None:
                 raise IntegrityError(f"{artifact!r} is already saved; change fields and call .save() on it alone.")
-            prepared.append(_prepare(inst, artifact, storages, default, progress))
-        # Copies were written without fsync; make them durable together before any row points at them.
-        sync_files([p for pending in prepared for p in pending.written])
-        registered = _register(inst, prepared, run)
+            prepared.append(_prepare(inst, artifact, storages, reference, default, progress))
+        # Copies were written without fsync: they are flushed together on a worker thread while the
+        # registry work goes on, and waited for before the commit (a large flush before the lock).
+        durable = BackgroundSync(
+            [path for pending in prepared for path in pending.written],
+            sum(pending.digest.size for pending in prepared if pending.written),
+        )
+        if durable.size > SYNC_UNDER_LOCK_MAX_BYTES:
+            durable.wait()
+        registered = _register(inst, prepared, run, durable)
     except BaseException:
         for pending in prepared:
             remove(pending.storage or default, pending.temp)
@@ -125,7 +112,7 @@ def save_artifacts(
     for pending in duplicates:
         remove(pending.storage or default, pending.temp)
     if duplicates and log_duplicates:
-        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3])  # type: ignore[union-attr]
+        names = ", ".join(repr(p.artifact.key or p.duplicate_of.uid) for p in duplicates[:3] if p.duplicate_of)
         more = f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
         logger.info(
             "%d of %d artifacts were already registered with identical content (%s%s); "
@@ -136,12 +123,18 @@ def save_artifacts(
 
 
 def _prepare(
-    inst: Instance, artifact: Artifact, storages: list[Storage], default: Storage, progress: Progress | None
+    inst: Instance,
+    artifact: Artifact,
+    storages: list[Storage],
+    reference: Storage | None,
+    default: Storage,
+    progress: Progress | None,
 ) -> Pending:
     source: str | None = artifact._source
     if source is None:  # an in-memory DataFrame or AnnData
         return _prepare_object(inst, artifact, default)
-    root, protocol = normalize_location(source)
+    # A local source is already an absolute, resolved path (Artifact() resolved it): no second resolve.
+    root, protocol = normalize_location(source) if is_url(source) else (source, LOCAL)
     if protocol == "local":
         check_local_source(root)
     check_text(artifact.key, "key")
@@ -168,7 +161,7 @@ def _prepare(
             artifact.key = relpath
         _kind_from_digest(artifact, digest)
         return Pending(artifact, digest, None, relpath, new_root=new_root)
-    known = _known_reference(inst, artifact, root)
+    known = _known_reference(inst, artifact, root, reference)
     if known is not None:  # a file another producer's events named: the same node, registered where it is
         storage, relpath = known
         digest = hash_in_place(storage, relpath, artifact.kind, progress)
@@ -188,20 +181,23 @@ def _prepare(
     return Pending(artifact, digest, default, None, temp=temp, written=written)
 
 
-def _known_reference(inst: Instance, artifact: Artifact, location: str) -> tuple[Storage, str] | None:
+def _known_reference(
+    inst: Instance, artifact: Artifact, location: str, reference: Storage | None
+) -> tuple[Storage, str] | None:
     """The reference root and path of a local file outside every location that events already named."""
-    reference = inst.reference_storage()
-    relpath = reference.relative(location) if reference is not None else None
+    if reference is None:
+        return None
+    relpath = reference.relative(location)
     if not relpath or artifact.key not in (None, relpath):
         return None
     session = inst.sessions.current()
     try:
         found = session.scalar(
-            select(Artifact.id).where(Artifact.storage_id == reference.id, Artifact.key == relpath).limit(1)  # type: ignore[union-attr]
+            select(Artifact.id).where(Artifact.storage_id == reference.id, Artifact.key == relpath).limit(1)
         )
     finally:
         inst.sessions.end_read()
-    return (reference, relpath) if found is not None else None  # type: ignore[return-value]
+    return (reference, relpath) if found is not None else None
 
 
 def _prepare_object(inst: Instance, artifact: Artifact, default: Storage) -> Pending:
@@ -241,7 +237,7 @@ def _kind_from_digest(artifact: Artifact, digest: Digest) -> None:
         artifact.suffix = ""
 
 
-def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifact]:
+def _register(inst: Instance, prepared: list[Pending], run: Any, durable: BackgroundSync) -> list[Artifact]:
     locks = []
     for p in prepared:
         root = p.storage.root if p.storage is not None else p.new_root
@@ -270,7 +266,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                         # saving a file it is about to read is its reader, not its producer).
                         p.duplicate_of = previous
                         results.append(previous)
-                        _link_rerun(session, reruns, artifact, previous, run_id)
+                        link_rerun(session, reruns, artifact, previous, run_id)
                         continue
                     version = previous.version + 1 if previous is not None else 1
                     stem = previous.uid[:16] if previous is not None else new_stem()
@@ -281,7 +277,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                     if existing is not None:
                         p.duplicate_of = existing
                         results.append(existing)
-                        _link_rerun(session, reruns, artifact, existing, run_id)
+                        link_rerun(session, reruns, artifact, existing, run_id)
                         continue
                     version, stem = 1, new_stem()
                 artifact.uid = versioned_uid(stem, version)
@@ -313,42 +309,12 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
             session.flush()
             link_outputs(session, reruns, "wrote")
             link_to_run_projects(session, [(p.artifact, r) for p, r in zip(prepared, results, strict=True)], run)
+            # Both flushes (the copies' bytes, their new names) run at once; both end before COMMIT.
             sync_renames([(p.storage, p.final) for p in moved if p.storage is not None and p.final])
+            durable.wait()
     except BaseException as exc:
-        return _settle_failed_commit(inst, prepared, moved, exc)
+        return settle_failed_commit(inst, prepared, moved, exc)
     return results
-
-
-def _link_rerun(
-    session: Any, links: list[tuple[int, int, int | None]], artifact: Artifact, existing: Artifact, run_id: int | None
-) -> None:
-    # Dedup keeps the first record (storage), but a run that wrote the same bytes again made them too
-    # (lineage). A run that found the file already there before it started only reads it.
-    pending_run = artifact._pending_run
-    writer = pending_run.id if pending_run is not None else run_id
-    if writer is None or writer == existing.run_id or _there_before(session, artifact, writer):
-        return
-    links.append((writer, existing.id, existing.run_id))
-
-
-def _there_before(session: Any, artifact: Artifact, run_id: int) -> bool:
-    """Whether the local file was last modified before the run started (unknown: False)."""
-    source = artifact._source
-    if not source or "://" in source:
-        return False
-    try:
-        modified = os.stat(source).st_mtime
-    except OSError:
-        return False
-    from .run import Run
-
-    started = session.scalar(select(Run.started_at).where(Run.id == run_id))
-    if started is None:
-        return False
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=dt.UTC)
-    # File times come from a coarse kernel clock (a few ms behind the clock runs are stamped with).
-    return modified < started.timestamp() - 0.01
 
 
 def _fill_content(known: Artifact, p: Pending) -> None:
@@ -364,41 +330,6 @@ def _fill_content(known: Artifact, p: Pending) -> None:
         known.kind = p.artifact.kind
     if p.n_observations is not None:
         known.n_observations = p.n_observations
-
-
-def _settle_failed_commit(
-    inst: Instance, prepared: list[Pending], moved: list[Pending], exc: BaseException
-) -> list[Artifact]:
-    """After a failed write: remove placed objects only if the registry is known not to reference them.
-
-    A connection lost after COMMIT reached the server may hide a commit. Then the rows exist and
-    the save succeeded: the records are read back and returned.
-    """
-    new_uids = [p.artifact.uid for p in prepared if p.duplicate_of is None and p.artifact.uid]
-    committed = committed_artifacts(inst, new_uids) if moved and is_ambiguous(exc) else False
-    if committed is True:
-        if not isinstance(exc, Exception):
-            raise exc  # Ctrl-C or SIGTERM: the save stands (objects kept), the interruption goes on
-        logger.info("The connection broke after the save was committed; the registry holds it, so it stands.")
-        uids = [(p.duplicate_of or p.artifact).uid for p in prepared]
-        session = inst.sessions.current()
-        try:
-            found = {a.uid: a for a in session.scalars(select(Artifact).where(Artifact.uid.in_(uids)))}
-        finally:
-            inst.sessions.end_read()
-        return [found[uid] for uid in uids]
-    if committed is None:
-        raise RegistryUnavailable(
-            f"The save's commit got no answer and the registry cannot be reached to check it ({exc}). Its "
-            f"{len(moved)} object(s) were kept, so nothing the registry may reference is lost: retry the save once "
-            "the registry is back (it returns the registered record); `flowtrail storage clean` later removes "
-            "copies no record refers to."
-        ) from exc
-    for p in moved:
-        remove(p.storage, p.final)
-    if isinstance(exc, DBAPIError):  # a raw driver error flowtrail has no better words for
-        raise wrap_unexpected(exc, inst.engine.url.render_as_string(hide_password=True), "saving artifacts") from exc
-    raise exc
 
 
 def _resolve_new_storages(session: Any, prepared: list[Pending]) -> None:
@@ -429,16 +360,16 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
         ordered = sorted(keys)
         for start in range(0, len(ordered), BATCH):
             chunk = ordered[start : start + BATCH]
-            query = select(Artifact).where(
-                Artifact.storage_id == storage_id, Artifact.key.in_(chunk), Artifact.is_latest.is_(True)
-            )
+            # One key (a save one at a time): "=" keeps the statement cached; IN renders per call.
+            same_key = Artifact.key == chunk[0] if len(chunk) == 1 else Artifact.key.in_(chunk)
+            query = select(Artifact).where(Artifact.storage_id == storage_id, same_key, Artifact.is_latest.is_(True))
             for artifact in session.scalars(query):
                 latest[(storage_id, artifact.key)] = artifact
     ordered_hashes = sorted(hashes)
     for start in range(0, len(ordered_hashes), BATCH):
         chunk = ordered_hashes[start : start + BATCH]
         for artifact in session.scalars(select(Artifact).where(Artifact.hash.in_(chunk)).order_by(Artifact.id)):
-            by_hash.setdefault(artifact.hash, artifact)  # type: ignore[arg-type]
+            by_hash.setdefault(artifact.hash or "", artifact)  # the query matched a hash: never empty
     return latest, by_hash
 
 
@@ -452,36 +383,3 @@ def update_artifact(artifact: Artifact) -> None:
         validate_key(artifact.key)
     with write_transaction(current().sessions) as session:
         session.add(artifact)
-
-
-def delete_artifact(artifact: Artifact) -> None:
-    """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
-    from .instance import current
-
-    if artifact.id is None:
-        raise IntegrityError("This artifact was never saved, so there is nothing to delete.")
-    inst = current()
-    storage = artifact.storage
-    lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
-    with write_transaction(inst.sessions, [lock]) as session:
-        from .collections import collections_containing
-
-        containing = collections_containing(session, artifact.id)
-        if containing:
-            names = ", ".join(f"{c.key} v{c.version}" for c in containing[:5])
-            raise IntegrityError(
-                f"Artifact {artifact.key or artifact.uid} is a member of {len(containing)} collection(s) ({names}): "
-                "deleting it would silently change them. Delete those collections first (collection.delete())."
-            )
-        if artifact.is_latest:
-            previous = session.scalar(
-                select(Artifact)
-                .where(Artifact.uid.startswith(artifact.uid[:16]), Artifact.id != artifact.id)
-                .order_by(Artifact.version.desc())
-                .limit(1)
-            )
-            if previous is not None:
-                previous.is_latest = True
-        session.delete(artifact)
-    if artifact.is_managed:
-        remove(storage, artifact.path)

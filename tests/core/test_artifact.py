@@ -220,6 +220,18 @@ def test_size_mtime_mode_skips_reading_big_outputs(instance, tmp_path):
         ft.Artifact(path, hash_mode="sample")
 
 
+def test_a_link_to_a_folder_named_with_a_trailing_slash_is_still_the_link(instance, tmp_path):
+    ft.Storage.register(tmp_path / "wf")
+    target = tmp_path / "wf" / "work" / "sample1"
+    target.mkdir(parents=True)
+    (target / "reads.txt").write_text("ACGT")
+    link = tmp_path / "wf" / "results" / "sample1"
+    link.parent.mkdir()
+    link.symlink_to(target, target_is_directory=True)
+    published = ft.Artifact(f"{link}/").save()
+    assert (published.key, published.kind) == ("results/sample1", "folder")
+
+
 def test_a_symlink_is_registered_where_it_is(instance, tmp_path):
     ft.Storage.register(tmp_path / "wf")
     target = tmp_path / "wf" / "work" / "out.txt"

@@ -1,7 +1,8 @@
 import hashlib
 import os
 
-from flowtrail.core.hashing import copy_file_and_hash, folder_files, hash_file, hash_folder
+from flowtrail.core.copying import copy_file_and_hash
+from flowtrail.core.hashing import folder_files, hash_file, hash_folder
 
 
 def md5(data: bytes) -> str:
@@ -28,17 +29,6 @@ def test_files_differing_only_in_the_middle_get_different_hashes(tmp_path):
         handle.seek(size // 2)
         handle.write(b"x")
     assert hash_file(a).hash != hash_file(b).hash
-
-
-def test_copy_and_hash_in_one_pass(tmp_path):
-    data = os.urandom(5 * 1024 * 1024 + 3)
-    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
-    source.write_bytes(data)
-    seen = []
-    digest = copy_file_and_hash(source, target, progress=seen.append)
-    assert target.read_bytes() == data
-    assert digest.hash == md5(data)
-    assert sum(seen) == len(data)
 
 
 def test_folder_hash_depends_on_names_and_content_not_on_listing_order(tmp_path):
@@ -70,46 +60,6 @@ def test_links_that_lead_nowhere_are_left_out_of_a_folder_with_a_warning(tmp_pat
     for name in ("a", "b", "gone"):
         (folder / name).unlink()
     assert hash_folder(folder) == with_dead_links
-
-
-def test_large_copy_matches_the_source_and_reports_progress_to_the_last_byte(tmp_path):
-    # Several kernel copy steps and hash buffers, with a ragged end.
-    data = os.urandom(37 * 1024 * 1024 + 5)
-    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
-    source.write_bytes(data)
-    seen = []
-    digest = copy_file_and_hash(source, target, progress=seen.append, fsync=False)
-    assert target.read_bytes() == data
-    assert digest.hash == md5(data) and digest.size == len(data) and digest.hash_type == "md5"
-    assert sum(seen) == len(data)
-
-
-def test_copy_without_kernel_support_reads_once_and_gives_the_same_result(tmp_path, monkeypatch):
-    import flowtrail.core.hashing as hashing
-
-    monkeypatch.setattr(hashing, "_KERNEL_COPY", False)
-    data = os.urandom(6 * 1024 * 1024 + 1)
-    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
-    source.write_bytes(data)
-    digest = copy_file_and_hash(source, target)
-    assert target.read_bytes() == data and digest.hash == md5(data)
-
-
-def test_a_copy_over_an_existing_longer_file_leaves_exactly_the_source(tmp_path):
-    data = os.urandom(3 * 1024 * 1024)
-    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
-    source.write_bytes(data)
-    target.write_bytes(b"x" * (5 * 1024 * 1024))
-    copy_file_and_hash(source, target)
-    assert target.read_bytes() == data
-
-
-def test_empty_and_tiny_files_copy_and_hash(tmp_path):
-    for data in (b"", b"a", os.urandom(1024 * 1024)):
-        source, target = tmp_path / "in.bin", tmp_path / "out.bin"
-        source.write_bytes(data)
-        assert copy_file_and_hash(source, target).hash == md5(data)
-        assert target.read_bytes() == data
 
 
 def test_streams_hash_in_bounded_chunks_and_pass_read_errors_on(tmp_path):
