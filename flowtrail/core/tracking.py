@@ -162,6 +162,9 @@ def run_columns(
     )
 
 
+_LOOK_UP: Any = object()
+
+
 def add_run(
     session: Any,
     instance: Instance,
@@ -184,12 +187,14 @@ def add_run(
     transform_reference: str | None = None,
     project: Any = None,
     transform: Any = None,
+    placeholder: Any = _LOOK_UP,
 ) -> Run:
     """Inside a write transaction: register the transform (or reuse it) and add a new run of it.
 
     The arguments are :func:`start_run`'s; ``transform`` skips the transform lookup (a batch that
     starts many runs of one transform). A placeholder with ``uid`` (a child process named the run
-    first) is filled in rather than inserted twice. The caller flushes and notifies listeners.
+    first) is filled in rather than inserted twice; ``placeholder`` gives it (or None) when the
+    caller looked it up already. The caller flushes and notifies listeners.
     """
     parent_row = parent.id if parent is not None else parent_id
     project_id = run_project_id(session, project, parent_row, parent)
@@ -199,7 +204,8 @@ def add_run(
         )
     if transform_reference and transform.reference is None:
         transform.reference = transform_reference
-    placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
+    if placeholder is _LOOK_UP:
+        placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
     if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
         raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
     run = placeholder or Run(uid=uid or str(uuid7()))

@@ -16,17 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from ..database import write_transaction
 from ..errors import TrackingError
 from ..reaping import reap_once
-from ..run import OUTPUT_KINDS, insert_input_links, link_outputs
+from ..run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
 from ..tracking import add_run, end_run, notify
-from ..transform import get_or_create_transform
+from ..transform import Transform, get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
     from ..instance import Instance
-    from ..run import Run
 
 @dataclass
 class RunStart:
@@ -93,17 +94,26 @@ def start_runs(instance: Instance, starts: Sequence[RunStart], *, announce: bool
         return []
     reap_once(instance)
     locks = {f"transform:{s.key}" for s in starts} | {f"run:{s.uid}" for s in starts if s.uid}
+    # Transforms with source code are looked up once per instance: (key, source) names one version.
+    known: dict[tuple[Any, ...], int] = instance.caches.setdefault("adapter_transforms", {})
+    found: dict[tuple[Any, ...], int] = {}
     runs: list[Run] = []
     with write_transaction(instance.sessions, locks) as session:
+        placeholders = _placeholders(session, [s.uid for s in starts if s.uid])
         transforms: dict[tuple[Any, ...], Any] = {}  # one lookup per transform and call
         for start in starts:
-            ident = (start.key, start.type, start.source_code, start.description, start.transform_reference)
+            ident = (start.key, start.type, source_hash(start.source_code), start.description, start.transform_reference)
             transform = transforms.get(ident)
+            if transform is None and ident in known:
+                transform = session.get(Transform, known[ident])
             if transform is None:
-                transform = transforms[ident] = get_or_create_transform(
+                transform = get_or_create_transform(
                     session, start.key, type=start.type, source_code=start.source_code,
                     description=start.description, reference=start.transform_reference,
                 )  # fmt: skip
+                if start.source_code is not None:
+                    found[ident] = transform.id
+            transforms[ident] = transform
             runs.append(
                 add_run(
                     session, instance, start.key, type=start.type, params=start.params, parent=start.parent,
@@ -111,10 +121,12 @@ def start_runs(instance: Instance, starts: Sequence[RunStart], *, announce: bool
                     status=start.status, started_at=start.started_at, capture_environment=start.capture_environment,
                     engine=start.engine, engine_version=start.engine_version,
                     transform_reference=start.transform_reference, project=start.project, transform=transform,
+                    placeholder=placeholders.get(start.uid) if start.uid else None,
                 )  # fmt: skip
             )
         session.flush()
         insert_input_links(session, [(run.id, a) for run, s in zip(runs, starts, strict=True) for a in s.inputs])
+    known.update(found)  # committed: safe to reuse
     for run, start in zip(runs, starts, strict=True):
         if start.inputs:
             session.expire(run, ["inputs"])  # the relationship reloads with the new links
@@ -149,6 +161,14 @@ def finish_runs(instance: Instance, ends: Sequence[RunEnd], *, announce: bool = 
         for end in ends:
             notify("finish", end.run)
     return [end.run for end in ends]
+
+
+def _placeholders(session: Any, uids: list[str]) -> dict[str, Run]:
+    """The runs already registered under ``uids`` (placeholders a task's processes made), by uid."""
+    found: dict[str, Run] = {}
+    for begin in range(0, len(uids), 500):
+        found.update({run.uid: run for run in session.scalars(select(Run).where(Run.uid.in_(uids[begin : begin + 500])))})
+    return found
 
 
 def announce(event: str, runs: Sequence[Run]) -> None:

@@ -139,3 +139,11 @@ def relative_to(path: str, root: Path) -> str | None:
         return Path(path).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
+
+
+def touches(reads: set[str], written: set[str]) -> bool:
+    """Whether any location in ``reads`` is one in ``written`` or lies inside one (a ``directory()`` output)."""
+    if reads & written:
+        return True
+    folders = tuple(w.rstrip("/") + "/" for w in written)
+    return bool(folders) and any(r.startswith(folders) for r in reads)
