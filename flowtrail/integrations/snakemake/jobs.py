@@ -175,12 +175,14 @@ class JobRuns:
     def finished(self, events: list[ev.Event]) -> None:
         """Complete the runs of jobs Snakemake logged as finished (``job_finished`` events)."""
         endings: list[Ending] = []
+        seen: set[int] = set()
         for event in events:
             job = self.open.get(event.data.get("job_id"))  # type: ignore[arg-type]
             held = _held(event)
-            if job is None or any(e.job is job for e in endings):
+            if job is None or id(job) in seen:
                 holding.release(held)
                 continue
+            seen.add(id(job))
             job.held = held or job.held
             endings.append(Ending(job, event.time, self.record_of(job)))
         try:
@@ -302,7 +304,7 @@ class JobRuns:
         for ref in refs:
             jobid = self.producers.get(ref.location(cwd))
             job = self.open.get(jobid) if jobid is not None else None
-            if job is not None and not any(e.job is job for e in endings):
+            if job is not None and all(e.job is not job for e in endings):
                 endings.append(Ending(job, when, self.record_of(job)))
         self.complete(endings)
 

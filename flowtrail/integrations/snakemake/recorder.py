@@ -85,6 +85,7 @@ class Recorder:
         self._errors = 0
         self._last_error: str | None = None
         self._lost = False
+        self.setup_cpu = 0.0  # CPU seconds spent connecting and starting the workflow run (once)
         self.invocation = Invocation(options)
         self.streams = StreamNodes()
         self.jobs = JobRuns(self.invocation, self.streams)
@@ -254,12 +255,15 @@ class Recorder:
             return True
         if self.recording.disabled:
             return False
+        started = time.thread_time()
         try:
             self._connect(cwd)
             self._start_workflow(cwd)
         except Exception as exc:  # without a workflow run there is nothing to attach jobs to
             self.recording.failed(exc)
             return False
+        finally:
+            self.setup_cpu += time.thread_time() - started
         return True
 
     def _connect(self, cwd: str) -> None:

@@ -55,8 +55,12 @@ def _lower_priority() -> None:
 def _preload() -> None:
     """Import the registry code now, while Snakemake builds its DAG, not at the first job."""
     try:
+
+        import flowtrail.core.adapter.connection
         import flowtrail.core.adapter.files
-        import flowtrail.core.adapter.runs  # noqa: F401
+        import flowtrail.core.adapter.nodes
+        import flowtrail.core.adapter.runs
+        import flowtrail.core.models  # noqa: F401
     except Exception:  # the recorder reports problems when it first needs the registry
         pass
 
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=read, name="flowtrail-snakemake-reader", daemon=True).start()
     stopped = ended = False
-    received = jobs = 0
+    received = jobs = batches = 0
     recording_cpu = 0.0  # CPU of this thread inside the recorder: the per-job cost, without start-up
     while not (stopped or ended):
         batch = take_batch(frames, last=(None, STOP))
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
         received += len(events)
         jobs += sum(1 for event in events if event.kind == JOB_INFO)
+        batches += 1 if events else 0
         started = time.thread_time()
         recorder.handle_many(events)
         recording_cpu += time.thread_time() - started
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     write_stats(
         {
             "process": "recorder", "cpu_s": times.user + times.system, "events": received,
-            "jobs": jobs, "recording_cpu_s": recording_cpu,
+            "jobs": jobs, "batches": batches, "recording_cpu_s": recording_cpu, "setup_cpu_s": recorder.setup_cpu,
         }
     )  # fmt: skip
     # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow
