@@ -4,7 +4,9 @@ The ORM writes one record at a time with its unit of work; an adapter storing th
 dataset versions and input links per transaction writes them here instead: one ``executemany``
 per kind of row, and one ``IN`` query per chunk of values to read ids back. The registry's rules
 are not re-stated here: new versions get their uid and number from :mod:`flowtrail.core.versioning`,
-run rows their columns from the adapter door's run-row function.
+run rows their columns from :func:`flowtrail.core.tracking.run_columns`, and input links are
+written by :func:`flowtrail.core.run.insert_input_links` (the one writer of ``run_input``); both
+are re-exported here so a bulk writer finds its tools in one place.
 
 On SQLite, a statement is compiled once per set of columns, each value goes through its column
 type's bind processing here, and the driver's ``executemany`` gets plain tuples: SQLAlchemy's
@@ -17,7 +19,7 @@ Every function runs inside the caller's write transaction (``session``) and comm
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -26,18 +28,20 @@ from sqlalchemy.orm import Session
 
 from ..artifact import Artifact, _suffix
 from ..record import utcnow
-from ..run import run_input
+from ..run import insert_input_links
+from ..tracking import run_columns
 
 __all__ = [
     "CHUNK",
     "chunks",
     "executemany",
     "in_values",
+    "insert_input_links",
     "insert_many",
-    "insert_missing_links",
     "insert_versions",
     "insert_with_ids",
     "now",
+    "run_columns",
     "select_in",
     "update_by_id",
 ]
@@ -156,26 +160,3 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """
     full = [{"suffix": _suffix(row["key"].rsplit("/", 1)[-1]), "path": row["key"], "is_managed": False, **row} for row in rows]
     return insert_with_ids(session, Artifact, full)
-
-
-_SELECT_LINKS = select(run_input.c.run_id, run_input.c.artifact_id).where(in_values(run_input.c.run_id))
-
-
-def insert_missing_links(
-    session: Session, inputs: Mapping[int, Iterable[int]], new_runs: Iterable[int] = ()
-) -> int:
-    """Link each run (id) to its input artifacts (ids) unless linked already; return how many were added.
-
-    ``new_runs`` are runs inserted in this transaction: they have no links yet to look up.
-    """
-    fresh = set(new_runs)
-    looked_up = sorted(run_id for run_id in inputs if run_id not in fresh)
-    present = {(run_id, artifact_id) for run_id, artifact_id in select_in(session.connection(), _SELECT_LINKS, looked_up)}
-    rows = [
-        {"run_id": run_id, "artifact_id": artifact_id}
-        for run_id, artifacts in inputs.items()
-        for artifact_id in sorted(set(artifacts))
-        if (run_id, artifact_id) not in present
-    ]
-    executemany(session, _insert(run_input), rows)
-    return len(rows)

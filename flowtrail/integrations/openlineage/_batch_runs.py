@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
-from ...core.adapter.bulk import insert_missing_links, insert_with_ids, update_by_id
+from ...core.adapter.bulk import insert_input_links, insert_with_ids, run_columns, update_by_id
 from ...core.models import Run
 from ._batch_jobs import Jobs, job_type
 from ._batch_state import BatchState, Job, RunRow, Version
@@ -35,9 +34,12 @@ class Runs:
         """Insert placeholder runs (status scheduled) for run ids seen for the first time."""
         if not new:
             return
+        # The columns every new run gets, with what a placeholder does not know yet: its start and
+        # engine come with its events, and no process of this host runs it (the reaper must leave it).
         # JSON columns are written as the ORM writes an unset one (JSON null), like every other run.
-        unset = {"params": None, "metrics": None, "facets": None}
-        rows = [{"uid": uid, "transform_id": job.id, "status": "scheduled", **unset} for uid, job in new.items()]
+        columns = run_columns(transform_id=0, status="scheduled", engine=None)
+        columns |= {"started_at": None, "pid": None, "host": None, "metrics": None, "facets": None}
+        rows = [{**columns, "uid": uid, "transform_id": job.id} for uid, job in new.items()]
         for row, run_id in zip(rows, insert_with_ids(self.state.session, Run, rows), strict=True):
             self.by_uid[row["uid"]] = RunRow(run_id, row["uid"], row["transform_id"], None, None, None, None, None,
                                              existed=False)  # fmt: skip
@@ -150,6 +152,5 @@ class Runs:
 
     def write_links(self) -> None:
         """Insert the input links not stored yet (after the versions have their ids)."""
-        new_runs = [run.id for run in self.by_uid.values() if not run.existed]
-        links: dict[int, Any] = {run_id: [v.id for v in versions] for run_id, versions in self.inputs.items()}
-        insert_missing_links(self.state.session, links, new_runs)
+        links = [(run_id, version.id) for run_id, versions in self.inputs.items() for version in versions]
+        insert_input_links(self.state.session, links)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ input links are added once, and new versions look like versions a save makes."""
 
 from __future__ import annotations
 
-from flowtrail.core.adapter.bulk import insert_missing_links, insert_versions, insert_with_ids, update_by_id
+from flowtrail.core.adapter.bulk import insert_input_links, insert_versions, insert_with_ids, update_by_id
 from flowtrail.core.database import write_transaction
 from flowtrail.core.models import Artifact, Run, Storage, Transform
 from flowtrail.core.versioning import first_version, next_version
@@ -23,8 +23,8 @@ def test_rows_written_in_bulk_read_back_like_records(instance, tmp_path):
         (table_id,) = insert_versions(session, [{"uid": uid, "version": version, "is_latest": True, "key": "out/table.csv.gz",
                                                   "storage_id": storage.id, "kind": "dataset", "run_id": run_ids[0]}])  # fmt: skip
         update_by_id(session, Run, [{"_id": run_ids[1], "status": "completed"}])
-        assert insert_missing_links(session, {run_ids[1]: [table_id, table_id], run_ids[2]: [table_id]}, new_runs=run_ids) == 2
-        assert insert_missing_links(session, {run_ids[1]: [table_id]}) == 0
+        assert insert_input_links(session, [(run_ids[1], table_id), (run_ids[1], table_id), (run_ids[2], table_id)]) == 2
+        assert insert_input_links(session, [(run_ids[1], table_id)]) == 0
     assert [t.facets for t in Transform.filter(id__in=job_ids).order_by("id")] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert [Run.get(id=i).status for i in run_ids] == ["scheduled", "completed", "scheduled"]
     table = Artifact.get(id=table_id)
