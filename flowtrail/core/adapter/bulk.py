@@ -158,7 +158,7 @@ def update_by_id(session: Session, target: Any, rows: list[dict[str, Any]]) -> N
     keys = tuple(rows[0])
     statement = _UPDATES.get((table.name, keys))
     if statement is None:
-        columns = {key: bindparam(key) for key in keys if key != "_id"}
+        columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "_id"}
         statement = _UPDATES[(table.name, keys)] = update(table).where(table.c.id == bindparam("_id")).values(columns)
     executemany(session, statement, rows)
 
