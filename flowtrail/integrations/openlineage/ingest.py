@@ -38,7 +38,6 @@ from ...core.database import write_transaction
 from ...core.openlineage.emitter import namespace_of
 from ...core.openlineage.naming import dataset_location
 from ._batch import Batch
-from ._collector import paused_collector
 from ._dataset_naming import dataset_key
 from ._prepared import Prepared, canonical_hash
 from .tags import apply_tag_values, carries_tags
@@ -93,7 +92,7 @@ class Ingestor:
                 seen.add(item.digest)
                 items.append(item)
         result = IngestResult(received=len(prepared))
-        with paused_collector(), write_transaction(self.instance.sessions, ["openlineage:ingest"]) as session:
+        with write_transaction(self.instance.sessions, ["openlineage:ingest"]) as session:
             batch = Batch(session, self.own_namespace)
             fresh = batch.log(items)
             result.stored = len(fresh)

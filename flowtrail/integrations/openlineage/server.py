@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..._version import __version__
-from ._collector import paused_collector
 from .ingest import Ingestor
 from .json_door import RefusedJson, parse_body
 from .marquez import Views
@@ -190,10 +189,9 @@ def create_app(
 
     def parse_and_ingest(held: list[bytes]) -> Any:
         # One trip to the thread pool per request: parsing, checking and storing all block.
-        with paused_collector():
-            payload = parse_body(held.pop())
-            events = payload if isinstance(payload, list) else [payload]
-            return ingestor.ingest(events) if events else None
+        payload = parse_body(held.pop())
+        events = payload if isinstance(payload, list) else [payload]
+        return ingestor.ingest(events) if events else None
 
     def reading(function: Any, *args: Any) -> Any:
         try:
