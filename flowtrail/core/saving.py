@@ -24,7 +24,7 @@ from .errors import IntegrityError, StorageError
 from .formats import write_anndata, write_dataframe
 from .hashing import Digest, hash_file, stat_digest
 from .host import current_user
-from .ids import new_stem, random_base62, versioned_uid
+from .ids import random_base62
 from .objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from .ownership import ensure_marker, managed_prefix
 from .projects import link_to_run_projects
@@ -33,6 +33,7 @@ from .run import link_outputs
 from .save_settlement import settle_failed_commit
 from .source_checks import check_local_source, check_text
 from .storage import LOCAL, Storage, bucket_root, innermost_storage, is_url, normalize_location, object_relpath
+from .versioning import first_version, next_version
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -268,10 +269,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any, durable: Backgr
                         results.append(previous)
                         link_rerun(session, reruns, artifact, previous, run_id)
                         continue
-                    version = previous.version + 1 if previous is not None else 1
-                    stem = previous.uid[:16] if previous is not None else new_stem()
-                    if previous is not None:
-                        previous.is_latest = False
+                    uid, version = next_version([previous])
                 else:
                     existing = by_hash.get(p.digest.hash)
                     if existing is not None:
@@ -279,8 +277,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any, durable: Backgr
                         results.append(existing)
                         link_rerun(session, reruns, artifact, existing, run_id)
                         continue
-                    version, stem = 1, new_stem()
-                artifact.uid = versioned_uid(stem, version)
+                    uid, version = first_version()
+                artifact.uid = uid
                 artifact.version = version
                 artifact.is_latest = True
                 artifact.storage_id = p.storage.id

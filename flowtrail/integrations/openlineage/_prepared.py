@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["Prepared", "canonical_hash"]
+
 
 @dataclass(frozen=True)
 class Prepared:

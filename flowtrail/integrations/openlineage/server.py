@@ -98,6 +98,24 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"code": status, "message": message, **extra}, status_code=status)
 
 
+class BoundedHeads:
+    """Refuse requests whose headers exceed ``MAX_HEAD_BYTES`` with a 431.
+
+    uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
+    read (up to 256 KiB) is parsed whole, so the bound is checked here as well. A plain ASGI
+    middleware: Starlette's ``BaseHTTPMiddleware`` would cost more per request than storing an event.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEAD_BYTES:
+            await _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class TooLarge(Exception):
     pass
 
@@ -154,13 +172,7 @@ def create_app(
         given = request.headers.get("authorization", "")
         return key is None or hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
 
-    @app.middleware("http")
-    async def bounded_heads(request: Request, call_next: Any) -> Any:
-        # uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
-        # read (up to 256 KiB) is parsed whole, so the bound is checked here as well.
-        if sum(len(name) + len(value) for name, value in request.headers.raw) > MAX_HEAD_BYTES:
-            return _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")
-        return await call_next(request)
+    app.add_middleware(BoundedHeads)
 
     # With protect_reads, reads (API and pages) are guarded by flowtrail.web's middleware, mounted below.
 
@@ -174,6 +186,12 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    def parse_and_ingest(held: list[bytes]) -> Any:
+        # One trip to the thread pool per request: parsing, checking and storing all block.
+        payload = parse_body(held.pop())
+        events = payload if isinstance(payload, list) else [payload]
+        return ingestor.ingest(events) if events else None
 
     def reading(function: Any, *args: Any) -> Any:
         try:
@@ -202,19 +220,17 @@ def create_app(
                 return _error(413, f"The request body is larger than {format_size(max_body)} (after gunzip): send fewer events.")
             except ValueError as exc:
                 return _error(400, str(exc))
+            held = [body]  # handed over, so the body is freed once parsed
+            del body
             try:
-                payload = await run_in_threadpool(parse_body, body)
+                result = await run_in_threadpool(parse_and_ingest, held)
             except RefusedJson as exc:
                 return _error(exc.status, str(exc))
-            del body
-            events = payload if isinstance(payload, list) else [payload]
-            if not events:
-                return _error(422, "The array holds no events.", errors=[])
-            try:
-                result = await run_in_threadpool(ingestor.ingest, events)
             except InvalidEvent as exc:
                 problems = [p.as_dict() | ({"event": exc.index} if exc.index is not None else {}) for p in exc.problems]
                 return _error(422, f"Invalid OpenLineage event: {exc}", errors=problems)
+            if result is None:
+                return _error(422, "The array holds no events.", errors=[])
         return JSONResponse({"stored": result.stored, "duplicates": result.duplicates}, status_code=201)
 
     app.include_router(marquez_router(views, reading))
