@@ -83,6 +83,7 @@ class NextflowResult:
     state_dir: str  # trace, config, console output of this run
     trace_file: str | None
     registration_s: float  # from the end of the nextflow process to the last record written
+    recording_cpu_s: float = 0.0  # CPU time flowtrail spent reading reports and writing records
 
     @property
     def ok(self) -> bool:
@@ -157,6 +158,7 @@ def run(
     echo_out = _Echo(echo)
     seen: set[str] = set()
     failure: list[BaseException] = []
+    cpu = [0.0]  # this thread's CPU in registering (the benchmark reports it per task)
 
     def feed(execution: Any) -> None:
         if execution is not None:
@@ -164,11 +166,14 @@ def run(
             echo_out("stderr", execution.stderr)
         if failure:
             return  # registration broke: let the pipeline finish, say so at the end
+        began = time.thread_time()
         try:
             register(execution)
         except Exception as exc:  # a registry problem must not take the pipeline down
             logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
             failure.append(exc)
+        finally:
+            cpu[0] += time.thread_time() - began
 
     def register(execution: Any) -> None:
         if execution is not None:
@@ -228,6 +233,7 @@ def run(
             f"Nextflow finished (exit status {return_code}) but registering it failed: {failure[0]}. "
             f"Fix the cause, then register the run from its files: flowtrail nextflow import {launch}"
         ) from failure[0]
+    began = time.thread_time()
     recorder.log_events(log_reader.read(final=True))
     recorder.trace_records(trace_reader.read_all())
     error = None
@@ -235,6 +241,8 @@ def run(
         error = _console_error(files)
     session_run = recorder.close(130 if aborted and return_code == 0 else return_code, aborted=aborted, error=error)
     registration = max(0.0, time.time() - ended_at)
+    cpu[0] += time.thread_time() - began
     return NextflowResult(
-        session_run, 130 if aborted else return_code, launch, str(state), trace_file if trace else None, registration
-    )
+        session_run, 130 if aborted else return_code, launch, str(state), trace_file if trace else None, registration,
+        cpu[0],
+    )  # fmt: skip
