@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -40,21 +40,14 @@ def task_hash_of(location: str) -> str | None:
     return matches[-1].group(1) + matches[-1].group(2) if matches else None
 
 
-@contextmanager
-def quiet_duplicates() -> Iterator[None]:
-    """Hide core's "N of M artifacts were already registered" notice while the adapter saves."""
-    flowtrail_logger = logging.getLogger("flowtrail")
-    flowtrail_logger.addFilter(_quiet_duplicates)
-    try:
-        yield
-    finally:
-        flowtrail_logger.removeFilter(_quiet_duplicates)
+@dataclass(frozen=True)
+class Wanted:
+    """One location to resolve, with what a record created for it gets."""
 
-
-def _quiet_duplicates(record: logging.LogRecord) -> bool:
-    # Re-seeing an input or a re-published file is the normal case for a workflow engine, not
-    # news: drop core's per-save "already registered" notice (it would print once per task).
-    return not str(record.msg).startswith("%d of %d artifacts were already registered")
+    location: str
+    run: Run | None = None  # the producer of a record created now; existing records keep theirs
+    description: str | None = None
+    reuse_work_files: bool = True  # a registered work-dir file is reused without hashing
 
 
 class ArtifactResolver:
@@ -71,10 +64,10 @@ class ArtifactResolver:
         # The instance keeps the list and re-reads it when any process registers a location.
         return self.instance.storages()
 
-    def storage_for(self, location: str) -> tuple[Storage, str] | None:
+    def storage_for(self, location: str, storages: list[Storage] | None = None) -> tuple[Storage, str] | None:
         from flowtrail.core.storage import innermost_storage
 
-        return innermost_storage(self.storages(), location)
+        return innermost_storage(self.storages() if storages is None else storages, location)
 
     def register_root(self, folder: str) -> None:
         """Register a local folder as a storage location unless one already covers it."""
@@ -91,12 +84,6 @@ class ArtifactResolver:
         """Files below a work dir are immutable per task: reuse their registered records."""
         self._work_roots.add(self.canonical(folder))
 
-    def _ensure_covered(self, location: str) -> None:
-        if _fs.is_url(location) or self.storage_for(location) is not None:
-            return
-        # A local file outside every storage location: register its folder so it stays in place.
-        self.register_root(os.path.dirname(location))
-
     # -- artifacts --------------------------------------------------------------------------------
     @staticmethod
     def canonical(location: str) -> str:
@@ -111,31 +98,40 @@ class ArtifactResolver:
             task_hash_of(location) is not None
         )
 
-    def _lookup(self, location: str) -> Artifact | None:
-        """A registered record for an immutable work-dir file, without hashing it."""
+    def _lookup(self, locations: list[str], storages: list[Storage]) -> dict[str, Artifact]:
+        """Registered records for immutable work-dir files, without hashing them (one query per storage)."""
         from flowtrail.core.artifact import Artifact
 
-        match = self.storage_for(location)
-        if match is None:
-            return None
-        storage, key = match
+        keys: dict[int, dict[str, str]] = {}  # storage id -> {key: location}
+        for location in locations:
+            match = self.storage_for(location, storages)
+            if match is not None:
+                keys.setdefault(match[0].id, {})[match[1]] = location
+        found: dict[str, Artifact] = {}
+        if not keys:
+            return found
         session = self.instance.sessions.current()
         try:
-            found = session.scalar(
-                select(Artifact).where(
-                    Artifact.storage_id == storage.id, Artifact.key == key, Artifact.is_latest.is_(True)
-                )
-            )
+            for storage_id, by_key in keys.items():
+                names = list(by_key)
+                for start in range(0, len(names), 500):
+                    query = select(Artifact).where(
+                        Artifact.storage_id == storage_id,
+                        Artifact.key.in_(names[start : start + 500]),
+                        Artifact.is_latest.is_(True),
+                    )
+                    for record in session.scalars(query):
+                        found[by_key[record.key]] = record
         finally:
             self.instance.sessions.end_read()
-        if found is None:
-            return None
-        if not _fs.is_url(location) and found.kind == "file":
-            try:
-                if os.path.getsize(location) != found.size:
-                    return None
-            except OSError:
-                return None
+        for location, record in list(found.items()):
+            if not _fs.is_url(location) and record.kind == "file":
+                try:
+                    if os.path.getsize(location) == record.size:
+                        continue
+                except OSError:
+                    pass
+                del found[location]  # rewritten since (or gone): hash it again
         return found
 
     def resolve(
@@ -144,74 +140,73 @@ class ArtifactResolver:
         *,
         run: Run | None = None,
         description: str | None = None,
-        descriptions: dict[str, str] | None = None,
         reuse_work_files: bool = True,
     ) -> dict[str, Artifact]:
         """``{canonical location: Artifact}`` for the locations that exist, registering new ones.
 
-        ``run`` is the producing run for records created now; existing records keep theirs.
+        ``run`` is the producing run for records created now (``None``: no run made them);
+        existing records keep theirs.
         """
+        return self.resolve_many([Wanted(raw, run, description, reuse_work_files) for raw in locations])
+
+    def resolve_many(self, wanted: Iterable[Wanted]) -> dict[str, Artifact]:
+        """Resolve many locations with one storage read, one lookup and one save for what is new."""
         from flowtrail.core.artifact import Artifact
         from flowtrail.core.errors import FlowtrailError
         from flowtrail.core.saving import save_artifacts
 
         result: dict[str, Artifact] = {}
-        pending: list[tuple[str, Artifact]] = []
-        for raw in locations:
-            location = self.canonical(raw)
-            if location in result:
+        todo: dict[str, Wanted] = {}
+        for item in wanted:
+            location = self.canonical(item.location)
+            if location in result or location in todo:
                 continue
             hit = self._cache.get(location)
             if hit is not None:
                 result[location] = hit
-                continue
-            if not _fs.is_url(location) and not os.path.exists(location):
+            elif _fs.is_url(location) or os.path.exists(location):
+                todo[location] = item
+            else:
                 logger.debug("nextflow: %s does not exist (any more); not registered", location)
-                continue
-            if reuse_work_files and self._in_work_dir(location):
-                found = self._lookup(location)
-                if found is not None:
-                    self._cache[location] = result[location] = found
-                    continue
+        if not todo:
+            return result
+        storages = self.storages()
+        reusable = [loc for loc, item in todo.items() if item.reuse_work_files and self._in_work_dir(loc)]
+        for location, record in self._lookup(reusable, storages).items():
+            self._cache[location] = result[location] = record
+            del todo[location]
+        pending: list[tuple[str, Artifact]] = []
+        for location, item in todo.items():
             try:
-                self._ensure_covered(location)
-                text = (descriptions or {}).get(raw) or description
-                pending.append((location, Artifact(location, run=run, description=text, hash_mode=self.hash_mode)))
+                if not _fs.is_url(location) and self.storage_for(location, storages) is None:
+                    # A local file outside every storage location: register its folder so it stays in place.
+                    self.register_root(os.path.dirname(location))
+                    storages = self.storages()
+                artifact = Artifact(location, run=item.run, description=item.description, hash_mode=self.hash_mode)
+                pending.append((location, artifact))
             except FlowtrailError as exc:
                 logger.warning("nextflow: cannot register %s: %s", location, exc)
         if not pending:
             return result
-        with quiet_duplicates():
-            try:
-                saved = save_artifacts([a for _, a in pending], instance=self.instance)
-            except FlowtrailError:
-                saved = []
-                for location, artifact in pending:  # one bad file must not lose the others
-                    try:
-                        saved.append(save_artifacts([artifact], instance=self.instance)[0])
-                    except FlowtrailError as exc:
-                        logger.warning("nextflow: cannot register %s: %s", location, exc)
-                        saved.append(None)  # type: ignore[arg-type]
+        # run=None: a record without its own run has none (not the caller's tracked run), and
+        # re-seeing a file is the normal case for an engine: no "already registered" notice.
+        try:
+            saved: list[Artifact | None] = list(
+                save_artifacts([a for _, a in pending], instance=self.instance, run=None, log_duplicates=False)
+            )
+        except FlowtrailError:
+            saved = [self._save_one(location, artifact) for location, artifact in pending]  # one bad file: not all lost
         for (location, _), record in zip(pending, saved, strict=True):
             if record is not None:
                 self._cache[location] = result[location] = record
-        if run is None:
-            self._unclaim([record for (_, new), record in zip(pending, saved, strict=True) if record is new])
         return result
 
-    def _unclaim(self, created: list[Artifact]) -> None:
-        """Undo core's default of crediting new run-less artifacts to the caller's tracked run.
+    def _save_one(self, location: str, artifact: Artifact) -> Artifact | None:
+        from flowtrail.core.errors import FlowtrailError
+        from flowtrail.core.saving import save_artifacts
 
-        ``save_artifacts`` gives an artifact without ``run=`` to ``current_run()``. When a tracked
-        Python script calls the runner, an external input would become an output of that script;
-        core has no way yet to say "no run", so the link is cleared right after the save.
-        """
-        from flowtrail.core.tracking import current_run
-
-        ambient = current_run()
-        if ambient is None:
-            return
-        for artifact in created:
-            if artifact.run_id == ambient.id:
-                artifact.run_id = None
-                artifact.save()
+        try:
+            return save_artifacts([artifact], instance=self.instance, run=None, log_duplicates=False)[0]
+        except FlowtrailError as exc:
+            logger.warning("nextflow: cannot register %s: %s", location, exc)
+            return None
