@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .session_state import ENGINE, RecorderState
+from .session_state import ENGINE
 
 if TYPE_CHECKING:
+    from flowtrail.core.instance import Instance
     from flowtrail.core.run import Run
 
 
-class CachedTaskLinker(RecorderState):
+class CachedTasks:
     """Finds (once per task hash) the run a cached task reuses."""
 
-    def _original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
-        """The run that first executed a task hash (what a cached task reuses)."""
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self._original_runs: dict[str, Run | None] = {}
+
+    def original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
+        """The run that first executed a task hash (what a cached task reuses), other than ``exclude``."""
         if full_hash not in self._original_runs:
             from sqlalchemy import select
 

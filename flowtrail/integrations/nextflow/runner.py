@@ -150,9 +150,8 @@ def run(
 
     recorder = Recorder(
         launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
-        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project,
+        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project, live=True,
     )  # fmt: skip
-    recorder.live = True  # executed tasks' runs take the uid their processes were given (see task_context)
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
     echo_out = _Echo(echo)
