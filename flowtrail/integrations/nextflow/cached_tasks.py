@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flowtrail.core.models import Run
+
 from .session_state import ENGINE
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
 
 
 class CachedTasks:
@@ -27,20 +28,9 @@ class CachedTasks:
     def original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
         """The run that first executed a task hash (what a cached task reuses), other than ``exclude``."""
         if full_hash not in self._original_runs:
-            from sqlalchemy import select
-
-            from flowtrail.core.run import Run
-
-            session = self.instance.sessions.current()
-            try:
-                query = (
-                    select(Run)
-                    .where(Run.reference.startswith(f"{full_hash} "), Run.status == "completed", Run.engine == ENGINE)
-                    .order_by(Run.id)
-                    .limit(1)
-                )
-                self._original_runs[full_hash] = session.scalar(query)
-            finally:
-                self.instance.sessions.end_read()
+            runs = Run.objects(self.instance).filter(
+                reference__startswith=f"{full_hash} ", status="completed", engine=ENGINE
+            )
+            self._original_runs[full_hash] = runs.order_by("id").first()
         found = self._original_runs[full_hash]
         return found if found is not None and (exclude is None or found.id != exclude.id) else None

@@ -9,29 +9,34 @@ from <work-dir key>". A copy waits until its task is registered; ``mode: 'symlin
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING
+
+from flowtrail.core import adapter
 
 from . import _fs
 from .artifacts import Wanted, task_hash_of
 
 if TYPE_CHECKING:
-    from flowtrail.core.storage import Storage
-
     from .artifacts import ArtifactResolver
     from .cached_tasks import CachedTasks
     from .session_run import SessionRun
     from .session_state import SessionState, Task
 
-logger = logging.getLogger("flowtrail")
-
 
 class PublishedFiles:
     """Registers published copies once the task that made their source is registered."""
 
-    def __init__(self, state: SessionState, session: SessionRun, resolver: ArtifactResolver, cached: CachedTasks) -> None:
+    def __init__(
+        self,
+        state: SessionState,
+        session: SessionRun,
+        resolver: ArtifactResolver,
+        cached: CachedTasks,
+        recording: adapter.Recording,
+    ) -> None:
         self.state = state
+        self.recording = recording
         self.session = session
         self.resolver = resolver
         self.cached = cached
@@ -62,7 +67,6 @@ class PublishedFiles:
             self._from_store()
         remaining = []
         ready: list[Wanted] = []
-        storages = self.resolver.storages() if self.state.publishes else []
         for item in self.state.publishes:
             src, dst, mode = item["src"], item["dst"], item["mode"]
             if dst in self._published:
@@ -77,25 +81,18 @@ class PublishedFiles:
                 continue
             self._published.add(dst)
             try:
-                wanted = self._wanted(src, dst, mode, task, full, storages)
-            except Exception:
-                logger.exception("nextflow: could not register the published file %s", dst)
+                wanted = self._wanted(src, dst, mode, task, full)
+            except Exception as exc:  # one odd file must not stop the others; a registry failure does
+                if adapter.is_registry_error(exc):
+                    raise
+                self.recording.once("published", f"nextflow: could not register the published file {dst}: {exc!r}")
                 continue
             if wanted is not None:
                 ready.append(wanted)
         self.state.publishes = remaining
-        try:
-            self.resolver.resolve_many(ready)
-        except Exception:
-            for wanted in ready:  # find the one that breaks; register the others
-                try:
-                    self.resolver.resolve_many([wanted])
-                except Exception:
-                    logger.exception("nextflow: could not register the published file %s", wanted.location)
+        self.resolver.resolve_many(ready)  # a file that cannot be read is left out (reported once)
 
-    def _wanted(
-        self, src: str, dst: str, mode: str, task: Task | None, full: str | None, storages: list[Storage]
-    ) -> Wanted | None:
+    def _wanted(self, src: str, dst: str, mode: str, task: Task | None, full: str | None) -> Wanted | None:
         if not _fs.is_url(dst) and os.path.realpath(dst) == os.path.realpath(src):
             return None  # a symlink into the work dir: the same file, already the task's output
         producer = None
@@ -107,9 +104,8 @@ class PublishedFiles:
             producer = self.cached.original_run(full, None)
         for root in self.state.info.publish_roots:
             if (dst + "/").startswith(root.rstrip("/") + "/") and not _fs.is_url(root):
-                if self.resolver.storage_for(os.path.realpath(dst), storages) is None:
+                if not self.resolver.covered(os.path.realpath(dst)):
                     self.resolver.register_root(root)
-                    storages[:] = self.resolver.storages()  # the caller's list sees the new location
                 break
         source = self.resolver.cached(src)
         name = source.key if source is not None and source.key else src

@@ -36,10 +36,11 @@ pipeline run), :class:`.cached_tasks.CachedTasks` (cached tasks to their origina
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from flowtrail.core import adapter
 
 from .artifacts import ArtifactResolver
 from .cached_tasks import CachedTasks
@@ -51,8 +52,7 @@ from .task_runs import LINEAGE_WAIT_POLLS, STATUS, STOPPED_EXIT_CODES, TaskRuns
 from .trace import TraceRecord
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
 __all__ = [
     "ENGINE",
@@ -65,7 +65,6 @@ __all__ = [
     "utcnow",
 ]
 
-logger = logging.getLogger("flowtrail")
 _UNSET: Any = object()
 
 
@@ -78,7 +77,7 @@ class Recorder:
         *,
         pipeline: str | None = None,
         cli_args: Iterable[str] = (),
-        instance: Instance | None = None,
+        instance: adapter.Instance | None = None,
         lineage_store: str | None = None,
         hash_mode: str = "full",
         parent: Run | None = _UNSET,
@@ -86,26 +85,29 @@ class Recorder:
         expect_trace: bool = True,
         project: str | None = None,
         live: bool = False,
+        recording: adapter.Recording | None = None,
     ) -> None:
         """``parent``: the session run's parent (default: the caller's tracked run); ``live``: the
-        pipeline runs now under ``flowtrail nextflow run``, whose tasks know their run's uid."""
-        from flowtrail.core.instance import current
-        from flowtrail.core.tracking import current_run
-
-        self.instance = instance or current()
+        pipeline runs now under ``flowtrail nextflow run``, whose tasks know their run's uid;
+        ``recording``: where problems are reported (once per kind)."""
+        self.instance = instance or adapter.current()
+        self.recording = recording or adapter.Recording("Nextflow")
         launch = os.path.realpath(os.fspath(launch_dir))
         self.state = SessionState(launch, lineage_store=lineage_store, tasks_from_log=tasks_from_log)
-        self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode)
+        self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode, on_skip=self._skipped)
         self.session = SessionRun(
             self.state, self.resolver, self.instance, pipeline=pipeline, cli_args=list(cli_args),
-            parent=current_run() if parent is _UNSET else parent, project=project,
+            parent=adapter.current_run() if parent is _UNSET else parent, project=project,
         )  # fmt: skip
         self.cached_tasks = CachedTasks(self.instance)
         self.task_runs = TaskRuns(
-            self.state, self.session, self.resolver, self.cached_tasks, self.instance,
+            self.state, self.session, self.resolver, self.cached_tasks, self.instance, self.recording,
             expect_trace=expect_trace, live=live,
         )  # fmt: skip
-        self.published = PublishedFiles(self.state, self.session, self.resolver, self.cached_tasks)
+        self.published = PublishedFiles(self.state, self.session, self.resolver, self.cached_tasks, self.recording)
+
+    def _skipped(self, location: str, exc: BaseException) -> None:
+        self.recording.once("file", f"nextflow: cannot register {location}: {adapter.first_line(exc)}")
 
     # -- input: what the run reports (see SessionState) -------------------------------------------
     @property

@@ -55,8 +55,8 @@ from .task_context import environment_config
 from .trace import TraceReader, trace_config
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
 __all__ = [
     "LOG_NAME",
@@ -112,11 +112,10 @@ def run(
     ``project`` puts the session run and every task run in that flowtrail project (default: the
     enclosing tracked run's project, else ``FLOWTRAIL_PROJECT``); their outputs are linked to it.
     """
-    from flowtrail.core.instance import current
-    from flowtrail.core.run_context import own_namespace
+    from flowtrail.core import adapter
 
     nextflow = _import_nextflowpy()
-    inst = instance or current()
+    inst = instance or adapter.current()
     launch = os.path.realpath(os.fspath(launch_dir or os.getcwd()))
     parsed = split_args(args, launch)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -130,7 +129,7 @@ def run(
         config.write_text(trace_config(trace_file))
         configs.append(str(config))
     context = state / "flowtrail-context.config"
-    context.write_text(environment_config(own_namespace(inst), f"{pipeline}:task"))
+    context.write_text(environment_config(adapter.own_namespace(inst), f"{pipeline}:task"))
     configs.append(str(context))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
@@ -148,9 +147,12 @@ def run(
         # still registers what finished.
         holder["process"] = subprocess.Popen(final, shell=True, cwd=launch, env=process_env, start_new_session=True)
 
+    # No journal: the launch dir keeps everything `flowtrail nextflow import` needs to record the run later.
+    recording = adapter.Recording("Nextflow")
     recorder = Recorder(
         launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
         hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project, live=True,
+        recording=recording,
     )  # fmt: skip
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
@@ -169,8 +171,11 @@ def run(
         try:
             register(execution)
         except Exception as exc:  # a registry problem must not take the pipeline down
-            logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
             failure.append(exc)
+            if adapter.is_registry_error(exc):
+                recording.failed(exc)  # one warning: the pipeline continues, unrecorded
+            else:
+                logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
         finally:
             cpu[0] += time.thread_time() - began
 

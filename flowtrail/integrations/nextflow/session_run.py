@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowtrail.core import adapter
+
 from . import _fs
 from .lineage_store import params_of
 from .log import Event, first_error
@@ -24,8 +26,7 @@ from .session_state import ENGINE, SessionState, utcnow
 if TYPE_CHECKING:
     import datetime as dt
 
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
     from .artifacts import ArtifactResolver
 
@@ -39,7 +40,7 @@ class SessionRun:
         self,
         state: SessionState,
         resolver: ArtifactResolver,
-        instance: Instance,
+        instance: adapter.Instance,
         *,
         pipeline: str | None,
         cli_args: list[str],
@@ -110,9 +111,6 @@ class SessionRun:
 
     def start(self) -> None:
         """Register the storage locations and start the session run."""
-        from flowtrail.core.projects import env_project
-        from flowtrail.core.tracking import start_run
-
         info = self.state.info
         script = self.main_script()
         workflow = (self.workflow_run_record() or {}).get("workflow") or {}
@@ -134,7 +132,7 @@ class SessionRun:
             self.resolver.add_work_root(workdir)
         else:
             self.resolver.add_work_root(os.path.join(self.launch_dir, "work"))
-        self.run = start_run(
+        start = adapter.RunStart(
             identity.key,
             type="pipeline",
             source_code=source,
@@ -144,13 +142,12 @@ class SessionRun:
             reference=info.session_id,
             name=info.run_name,
             started_at=info.started_at or utcnow(),
-            capture_environment=False,
             engine=ENGINE,
             engine_version=info.version,
             transform_reference=identity.reference,
-            project=self.project or (None if self.parent is not None else env_project()),
-            instance=self.instance,
+            project=self.project or (None if self.parent is not None else adapter.env_project()),
         )
+        (self.run,) = adapter.start_runs(self.instance, [start])
 
     def finish(
         self,
@@ -162,9 +159,6 @@ class SessionRun:
         finished_at: dt.datetime,
     ) -> Run:
         """End the session run: status from the exit code, the first error, final params and metrics."""
-        from flowtrail.core.params import jsonable
-        from flowtrail.core.tracking import finish_run
-
         assert self.run is not None
         info = self.state.info
         if aborted:
@@ -178,8 +172,7 @@ class SessionRun:
             if error is None and return_code not in (None, 0):
                 error = f"nextflow exited with status {return_code}"
         record = self.workflow_run_record()
-        if record is not None:  # every param with its final value, defaults included
-            self.run.params = jsonable(params_of(record)) or self.run.params
+        params = params_of(record) if record is not None else None  # every param, defaults included
         metrics: dict[str, Any] = {"tasks": dict(sorted(counts.items()))}
         if return_code is not None:
             metrics["exit_code"] = return_code
@@ -194,5 +187,7 @@ class SessionRun:
             metrics["work_dir"] = info.workdir
         if self.state.store is not None:
             metrics["lineage_store"] = self.state.store.location
-        return finish_run(self.run, status, error=error, metrics=metrics, finished_at=finished_at, instance=self.instance)
+        end = adapter.RunEnd(self.run, status, error=error, metrics=metrics, finished_at=finished_at, params=params)
+        (run,) = adapter.finish_runs(self.instance, [end])
+        return run
 

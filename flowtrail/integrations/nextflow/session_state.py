@@ -24,7 +24,7 @@ from .trace import TraceRecord
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
 ENGINE = "nextflow"
 

@@ -9,17 +9,21 @@ are files matching the declared output patterns, or with lineage enabled exactly
 store recorded. A task is started when it is submitted and finished once its trace row (or, without
 a trace, its log line) says it ended.
 
-The tasks a poll finishes are registered together: first each one's report and work dir are read
-(:class:`Ending`, no registry access), then the inputs of all of them are resolved at once, then
-all their outputs (one save for every new file), then the runs are linked and finished.
+The tasks a poll finishes are registered together, through the adapter door: first each one's
+report and work dir are read (:class:`Ending`, no registry access); the ones never started are
+started in one transaction; their files are resolved (one save for every new file of the poll);
+then all of them are finished with their inputs in one transaction. The tasks a poll saw
+submitted are started together too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flowtrail.core import adapter
 
 from .artifacts import Wanted
 from .pipeline import ProcessSources
@@ -28,15 +32,14 @@ from .task_context import task_run_uid
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
     from .artifacts import ArtifactResolver
     from .cached_tasks import CachedTasks
     from .session_run import SessionRun
     from .session_state import SessionState
 
-logger = logging.getLogger("flowtrail")
+T = TypeVar("T")
 STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed", "ABORTED": "aborted"}
 STOPPED_EXIT_CODES = (130, 143)  # 128 + SIGINT, 128 + SIGTERM
 LINEAGE_WAIT_POLLS = 6  # polls to wait for a task's lineage record before reading its work dir
@@ -71,12 +74,14 @@ class TaskRuns:
         session: SessionRun,
         resolver: ArtifactResolver,
         cached: CachedTasks,
-        instance: Instance,
+        instance: adapter.Instance,
+        recording: adapter.Recording,
         *,
         expect_trace: bool,
         live: bool = False,
     ) -> None:
         self.state = state
+        self.recording = recording
         self.session = session
         self.resolver = resolver
         self.cached = cached
@@ -132,28 +137,56 @@ class TaskRuns:
         return self._process_keys[process]
 
     def start(self, tasks: list[tuple[Task, dt.datetime | None]]) -> None:
-        """Start a run for each ``(task, started at)``."""
-        from flowtrail.core.tracking import start_run
+        """Start a run for each ``(task, started at)``, in one transaction."""
 
-        for task, started_at in tasks:
-            key, source = self._process_transform(self._process_name(task))
-            uid = None
-            if self.live and not task.cached:
-                full_hash = self.state.full_hash(task)
-                uid = task_run_uid(full_hash) if full_hash else None  # what its processes were told
-            task.run = start_run(
-                key,
-                uid=uid,
-                type="process",
-                source_code=source,
-                parent=self.session.run,
-                name=task.name,
-                started_at=started_at or utcnow(),
-                capture_environment=False,
-                engine=ENGINE,
-                engine_version=self.state.info.version,
-                instance=self.instance,
-            )
+        def start(batch: Sequence[tuple[Task, dt.datetime | None]]) -> None:
+            runs = adapter.start_runs(self.instance, [self._run_start(task, started_at) for task, started_at in batch])
+            for (task, _), run in zip(batch, runs, strict=True):
+                task.run = run
+
+        self._in_batches(start, tasks, lambda item: item[0], "start")
+
+    def _run_start(self, task: Task, started_at: dt.datetime | None) -> adapter.RunStart:
+        key, source = self._process_transform(self._process_name(task))
+        uid = None
+        if self.live and not task.cached:
+            full_hash = self.state.full_hash(task)
+            uid = task_run_uid(full_hash) if full_hash else None  # what its processes were told
+        return adapter.RunStart(
+            key, type="process", source_code=source, parent=self.session.run, name=task.name, uid=uid,
+            started_at=started_at or utcnow(), engine=ENGINE, engine_version=self.state.info.version,
+        )  # fmt: skip
+
+    def _in_batches(
+        self, write: Callable[[Sequence[T]], None], items: Sequence[T], task_of: Callable[[T], Task], what: str
+    ) -> None:
+        """``write(items)`` in one go; if that fails for a reason other than the registry, one by one.
+
+        A registry failure is raised (the recorder stops); a task that cannot be recorded is
+        reported once per kind of problem and marked done, so it is not tried at every poll.
+        """
+        if not items:
+            return
+        try:
+            write(items)
+            return
+        except Exception as exc:
+            if adapter.is_registry_error(exc) or len(items) == 1:
+                self._failed(exc, task_of(items[0]), what)
+                return
+        for item in items:  # find the task that breaks; record the others
+            try:
+                write([item])
+            except Exception as exc:
+                self._failed(exc, task_of(item), what)
+
+    def _failed(self, exc: Exception, task: Task, what: str) -> None:
+        if adapter.is_registry_error(exc):
+            raise exc
+        task.done = True
+        self.recording.once(
+            f"task-{what}", f"nextflow: could not {what} the run of task {task.short} ({task.name}): {exc!r}"
+        )
 
     # -- finishing --------------------------------------------------------------------------------
     def finish(self, tasks: list[Task]) -> None:
@@ -162,35 +195,13 @@ class TaskRuns:
         for task in tasks:
             try:
                 endings.append(self._ending(task))
-            except Exception:  # one unreadable task must not stop the others or the pipeline
-                logger.exception("nextflow: could not register task %s (%s)", task.short, task.name)
-                task.done = True
-        if not endings:
-            return
-        try:
-            self._register(endings)
-        except Exception:
-            if len(endings) == 1:
-                logger.exception("nextflow: could not register task %s (%s)", tasks[0].short, tasks[0].name)
-                endings[0].task.done = True
-                return
-            for ending in endings:  # find the one that breaks; register the others
-                if not ending.task.done:
-                    self.finish_one(ending)
+            except Exception as exc:  # one unreadable task must not stop the others or the pipeline
+                self._failed(exc, task, "read")
+        self._in_batches(self._register, endings, lambda ending: ending.task, "register")
 
-    def finish_one(self, ending: Ending) -> None:
-        try:
-            self._register([ending])
-        except Exception:
-            logger.exception("nextflow: could not register task %s (%s)", ending.task.short, ending.task.name)
-            ending.task.done = True
-
-    def _register(self, endings: list[Ending]) -> None:
-        from flowtrail.core.params import jsonable
-        from flowtrail.core.run import link_inputs
-        from flowtrail.core.tracking import finish_run
-
+    def _register(self, endings: Sequence[Ending]) -> None:
         self.start([(e.task, e.started) for e in endings if e.task.run is None])
+        endings = [e for e in endings if e.task.run is not None]
         # Files another task of this batch made are resolved as its outputs first (with their
         # producer); every other input before any output (a task passing an input through does
         # not become its producer).
@@ -215,20 +226,22 @@ class TaskRuns:
             Wanted(location, e.producer, reuse_work_files=e.status == "cached") for e in endings for location in e.outputs
         )
         inputs = self.resolver.resolve_many(Wanted(location) for e in endings for location in e.inputs)
+        ends = []
         for ending in endings:
             task, run = ending.task, ending.task.run
             assert run is not None
-            read = [inputs[location] for location in ending.inputs if location in inputs]
-            link_inputs(self.instance, run, read)
-            # Set before finish_run: its one transaction writes these together with the status.
-            run.name = task.name or run.name
             location, full_hash = ending.location, ending.full_hash
-            run.reference = f"{full_hash} {location}" if full_hash and location else (location or run.reference)
-            run.params = jsonable(ending.params) if ending.params else run.params
-            run.started_at = ending.started
-            finish_run(run, ending.status, error=ending.error, metrics=ending.metrics, finished_at=ending.finished,
-                       instance=self.instance)  # fmt: skip
-            task.done = True
+            ends.append(
+                adapter.RunEnd(
+                    run, ending.status, error=ending.error, metrics=ending.metrics, finished_at=ending.finished,
+                    started_at=ending.started, params=ending.params or None, name=task.name,
+                    reference=f"{full_hash} {location}" if full_hash and location else location,
+                    inputs=[inputs[location] for location in ending.inputs if location in inputs],
+                )
+            )  # fmt: skip
+        adapter.finish_runs(self.instance, ends)
+        for ending in endings:
+            ending.task.done = True
             self.counts[ending.status] = self.counts.get(ending.status, 0) + 1
 
     def _ending(self, task: Task) -> Ending:
@@ -310,14 +323,14 @@ class TaskRuns:
     # -- the end ----------------------------------------------------------------------------------
     def abort_unfinished(self, now: dt.datetime) -> None:
         """End the started tasks the pipeline never finished as aborted."""
-        from flowtrail.core.tracking import finish_run
-
-        for task in self.state.tasks.values():
-            if not task.done and task.run is not None:
-                finish_run(task.run, "aborted", error="the pipeline ended before this task finished",
-                           finished_at=now, instance=self.instance)  # fmt: skip
-                task.done = True
-                self.counts["aborted"] = self.counts.get("aborted", 0) + 1
+        open_tasks = [task for task in self.state.tasks.values() if not task.done and task.run is not None]
+        if not open_tasks:
+            return
+        error = "the pipeline ended before this task finished"
+        adapter.finish_runs(self.instance, [adapter.RunEnd(t.run, "aborted", error=error, finished_at=now) for t in open_tasks])
+        for task in open_tasks:
+            task.done = True
+        self.counts["aborted"] = self.counts.get("aborted", 0) + len(open_tasks)
 
 
 def _tag_of(name: str | None) -> str | None:
