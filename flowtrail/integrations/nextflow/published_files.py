@@ -42,6 +42,10 @@ class PublishedFiles:
         self.cached = cached
         self._published: set[str] = set()
 
+    @property
+    def pending(self) -> bool:
+        return bool(self.state.publishes)
+
     def _from_store(self) -> None:
         """Add what the lineage store says was published and the log did not."""
         store = self.state.store
@@ -60,8 +64,9 @@ class PublishedFiles:
         """Register the published files whose task is registered (at the end: all of them).
 
         Copies of tasks finished in this very poll (``finished_now``, short hashes) wait for the
-        next one: the OpenLineage emitter builds a task's COMPLETE event from the registry in the
-        background, and that event lists the task's work-dir outputs, not the copies.
+        next one, at the end too (see :meth:`.recorder.Recorder.close`): the OpenLineage emitter
+        builds a task's COMPLETE event from the registry in the background, and that event lists
+        the task's work-dir outputs, not the copies.
         """
         if final:
             self._from_store()
@@ -73,7 +78,7 @@ class PublishedFiles:
                 continue
             full = task_hash_of(src)
             task = self.state.by_hash.get(full) if full else None
-            if task is not None and (not task.done or task.short in finished_now) and not final:
+            if task is not None and ((not task.done and not final) or task.short in finished_now):
                 remaining.append(item)
                 continue
             if task is None and not final and full is not None:

@@ -147,10 +147,8 @@ class Recorder:
                     finishing.append(task)
             elif task.run is None and task.submitted_at is not None and not task.cached:
                 starting.append((task, task.submitted_at))
-        if starting:
-            self.task_runs.start(starting)
-        if finishing:
-            self.task_runs.finish(finishing)
+        if starting or finishing:
+            self.task_runs.record(starting, finishing)
         self.state.forget_done()
         self.published.process(final, frozenset(task.short for task in finishing))
 
@@ -165,6 +163,11 @@ class Recorder:
     ) -> Run:
         """Register what is left, end unfinished tasks as aborted, and finish the session run."""
         self.step(final=True)
+        if self.published.pending:  # copies of the tasks finished last: after their COMPLETE events
+            emitter = getattr(self.instance, "emitter", None)
+            if emitter is not None:
+                emitter.flush()
+            self.published.process(final=True)
         now = utcnow()
         self.task_runs.abort_unfinished(now)
         return self.session.finish(

@@ -71,6 +71,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("flowtrail")
+# Seconds between registry writes while the pipeline runs: the tasks submitted and finished
+# meanwhile go in one batch (the cost is per transaction, not per task); the end is written at once.
+WRITE_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -97,6 +100,7 @@ def run(
     launch_dir: str | os.PathLike[str] | None = None,
     instance: Instance | None = None,
     poll_interval: float = 0.5,
+    write_interval: float = WRITE_INTERVAL_S,
     echo: bool = True,
     hash_mode: str = "full",
     lineage_store: str | None = None,
@@ -111,6 +115,8 @@ def run(
     task's processes for them, which costs CPU on short tasks), times from the log instead.
     ``project`` puts the session run and every task run in that flowtrail project (default: the
     enclosing tracked run's project, else ``FLOWTRAIL_PROJECT``); their outputs are linked to it.
+    Nextflow's reports are read every ``poll_interval`` seconds and written to the registry every
+    ``write_interval`` seconds, the tasks of those polls together (and all that is left at the end).
     """
     from flowtrail.core import adapter
 
@@ -160,6 +166,7 @@ def run(
     seen: set[str] = set()
     failure: list[BaseException] = []
     cpu = [0.0]  # this thread's CPU in registering (the benchmark reports it per task)
+    next_write = [0.0]
 
     def feed(execution: Any) -> None:
         if execution is not None:
@@ -194,7 +201,10 @@ def run(
                     recorder.submitted(task.identifier, task.name, _utc(task.submitted), task.process)
         recorder.log_events(log_reader.read())
         recorder.trace_records(trace_reader.read())
-        recorder.step()
+        now = time.monotonic()
+        if now >= next_write[0]:  # every poll reads; writes gather the tasks of a few polls
+            recorder.step()
+            next_write[0] = now + write_interval
 
     aborted = False
     execution = None

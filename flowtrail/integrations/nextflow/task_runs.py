@@ -189,19 +189,21 @@ class TaskRuns:
         )
 
     # -- finishing --------------------------------------------------------------------------------
-    def finish(self, tasks: list[Task]) -> None:
-        """Register finished tasks: runs, inputs, outputs, status and metrics, together."""
+    def record(self, starting: list[tuple[Task, dt.datetime | None]], finishing: list[Task]) -> None:
+        """Start the submitted tasks and register the finished ones: one transaction for all the runs
+        to start (finished tasks never seen running included), one save for their new files, one
+        transaction to finish them with their inputs."""
         endings = []
-        for task in tasks:
+        for task in finishing:
             try:
                 endings.append(self._ending(task))
             except Exception as exc:  # one unreadable task must not stop the others or the pipeline
                 self._failed(exc, task, "read")
-        self._in_batches(self._register, endings, lambda ending: ending.task, "register")
+        self.start(starting + [(e.task, e.started) for e in endings if e.task.run is None])
+        ready = [e for e in endings if e.task.run is not None and not e.task.done]
+        self._in_batches(self._register, ready, lambda ending: ending.task, "register")
 
     def _register(self, endings: Sequence[Ending]) -> None:
-        self.start([(e.task, e.started) for e in endings if e.task.run is None])
-        endings = [e for e in endings if e.task.run is not None]
         # Files another task of this batch made are resolved as its outputs first (with their
         # producer); every other input before any output (a task passing an input through does
         # not become its producer).
