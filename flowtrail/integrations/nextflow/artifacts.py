@@ -48,6 +48,7 @@ class Wanted:
     run: Run | None = None  # the producer of a record created now; existing records keep theirs
     description: str | None = None
     reuse_work_files: bool = True  # a registered work-dir file is reused without hashing
+    canonical: bool = False  # ``location`` is canonical already (see ArtifactResolver.canonical)
 
 
 class ArtifactResolver:
@@ -113,7 +114,7 @@ class ArtifactResolver:
         """Resolve many locations: one lookup for registered work-dir files, one save for what is new."""
         todo: dict[str, Wanted] = {}
         for item in wanted:
-            todo.setdefault(self.canonical(item.location), item)
+            todo.setdefault(item.location if item.canonical else self.canonical(item.location), item)
         if not todo:
             return {}
         known = [

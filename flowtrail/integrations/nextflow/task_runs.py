@@ -212,8 +212,9 @@ class TaskRuns:
             for location in ending.outputs:
                 made_by.setdefault(location, index)
         self.resolver.resolve_many(
-            Wanted(location) for i, e in enumerate(endings) for location in e.inputs if made_by.get(location, i) == i
-        )
+            Wanted(location, canonical=True)
+            for i, e in enumerate(endings) for location in e.inputs if made_by.get(location, i) == i
+        )  # fmt: skip
         for ending in endings:
             run = ending.task.run
             assert run is not None
@@ -225,9 +226,10 @@ class TaskRuns:
                     ending.producer = original
         # A task that just ran made new files: no registered record to reuse.
         self.resolver.resolve_many(
-            Wanted(location, e.producer, reuse_work_files=e.status == "cached") for e in endings for location in e.outputs
-        )
-        inputs = self.resolver.resolve_many(Wanted(location) for e in endings for location in e.inputs)
+            Wanted(location, e.producer, reuse_work_files=e.status == "cached", canonical=True)
+            for e in endings for location in e.outputs
+        )  # fmt: skip
+        inputs = self.resolver.resolve_many(Wanted(location, canonical=True) for e in endings for location in e.inputs)
         ends = []
         for ending in endings:
             task, run = ending.task, ending.task.run
