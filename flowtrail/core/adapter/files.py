@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from .. import saving
 from ..artifact import Artifact
 from ..errors import FlowtrailError
 from ..instance import register_storage
-from ..saving import save_artifacts, update_artifact
 from ..storage import innermost_storage, normalize_location
 from .report import is_registry_error
 
@@ -307,7 +307,7 @@ class FileRegistry:
         try:
             built = [(i, self._build(spec, state)) for i, (_index, spec, state) in enumerate(todo)]
             ready = [(i, a) for i, a in built if a is not None]
-            saved = save_artifacts([a for _i, a in ready], instance=self.instance, run=None, log_duplicates=False)
+            saved = saving.save_artifacts([a for _i, a in ready], instance=self.instance, run=None, log_duplicates=False)
             for (i, _a), artifact in zip(ready, saved, strict=True):
                 results[i] = artifact
         except (FlowtrailError, OSError) as exc:
@@ -318,7 +318,9 @@ class FileRegistry:
                 try:
                     artifact = self._build(spec, state)
                     if artifact is not None:
-                        results[i] = save_artifacts([artifact], instance=self.instance, run=None, log_duplicates=False)[0]
+                        (results[i],) = saving.save_artifacts(
+                            [artifact], instance=self.instance, run=None, log_duplicates=False
+                        )
                 except (FlowtrailError, OSError) as single:
                     if is_registry_error(single):
                         raise
@@ -359,4 +361,4 @@ class FileRegistry:
         if root is None or spec.read_from is None or artifact.path != os.path.relpath(spec.read_from, root):
             return  # identical content already registered: the existing record keeps its path
         artifact.path = os.path.relpath(spec.location, root)
-        update_artifact(artifact)
+        saving.update_artifact(artifact)
