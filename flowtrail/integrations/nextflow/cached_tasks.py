@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowtrail.core.models import Run
-
 from .session_state import ENGINE
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
 
 class CachedTasks:
@@ -28,6 +27,8 @@ class CachedTasks:
     def original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
         """The run that first executed a task hash (what a cached task reuses), other than ``exclude``."""
         if full_hash not in self._original_runs:
+            from flowtrail.core.models import Run  # SQLAlchemy: not before Nextflow is started (see runner)
+
             runs = Run.objects(self.instance).filter(
                 reference__startswith=f"{full_hash} ", status="completed", engine=ENGINE
             )
