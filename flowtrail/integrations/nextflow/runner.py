@@ -121,7 +121,9 @@ def run(
     from flowtrail.core import adapter
 
     nextflow = _import_nextflowpy()
-    inst = instance or adapter.current()
+    # Where to record is checked now (no instance: an error before Nextflow starts); the registry's
+    # code is loaded and the database opened at the first poll, while Nextflow's JVM starts.
+    config = instance.config if instance is not None else adapter.current_config()
     launch = os.path.realpath(os.fspath(launch_dir or os.getcwd()))
     parsed = split_args(args, launch)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -135,7 +137,7 @@ def run(
         config.write_text(trace_config(trace_file))
         configs.append(str(config))
     context = state / "flowtrail-context.config"
-    context.write_text(environment_config(adapter.own_namespace(inst), f"{pipeline}:task"))
+    context.write_text(environment_config(adapter.config_namespace(config), f"{pipeline}:task"))
     configs.append(str(context))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
@@ -155,11 +157,16 @@ def run(
 
     # No journal: the launch dir keeps everything `flowtrail nextflow import` needs to record the run later.
     recording = adapter.Recording("Nextflow")
-    recorder = Recorder(
-        launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
-        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project, live=True,
-        recording=recording,
-    )  # fmt: skip
+    made: list[Recorder] = []
+
+    def recorder_now() -> Recorder:
+        if not made:
+            made.append(Recorder(
+                launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=instance or adapter.current(),
+                lineage_store=lineage_store, hash_mode=hash_mode, tasks_from_log=False,
+                expect_trace=trace, project=project, live=True, recording=recording,
+            ))  # fmt: skip
+        return made[0]
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
     echo_out = _Echo(echo)
@@ -187,6 +194,7 @@ def run(
             cpu[0] += time.thread_time() - began
 
     def register(execution: Any) -> None:
+        recorder = recorder_now()
         if execution is not None:
             info = recorder.info
             info.run_name = info.run_name or execution.identifier or None
@@ -248,6 +256,7 @@ def run(
             f"Fix the cause, then register the run from its files: flowtrail nextflow import {launch}"
         ) from failure[0]
     began = time.thread_time()
+    recorder = recorder_now()
     recorder.log_events(log_reader.read(final=True))
     recorder.trace_records(trace_reader.read_all())
     error = None
