@@ -123,7 +123,7 @@ def run(
     nextflow = _import_nextflowpy()
     # Where to record is checked now (no instance: an error before Nextflow starts); the registry's
     # code is loaded and the database opened at the first poll, while Nextflow's JVM starts.
-    config = instance.config if instance is not None else adapter.current_config()
+    instance_config = instance.config if instance is not None else adapter.current_config()
     launch = os.path.realpath(os.fspath(launch_dir or os.getcwd()))
     parsed = split_args(args, launch)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -137,7 +137,7 @@ def run(
         config.write_text(trace_config(trace_file))
         configs.append(str(config))
     context = state / "flowtrail-context.config"
-    context.write_text(environment_config(adapter.config_namespace(config), f"{pipeline}:task"))
+    context.write_text(environment_config(adapter.config_namespace(instance_config), f"{pipeline}:task"))
     configs.append(str(context))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
