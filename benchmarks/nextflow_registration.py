@@ -23,7 +23,8 @@ order:
 Reported: median wall time per variant, the overhead ratios flowtrail / plain+trace (flowtrail's
 own cost for the same metrics), flowtrail / plain and flowtrail --no-trace / plain, the **recorder
 CPU per task** (CPU time of the thread that reads Nextflow's reports and writes the records,
-divided by the tasks; target <= 1 ms) next to the whole Python process's CPU per task (imports,
+divided by the tasks; target <= 1 ms; loading the registry's code and connecting, done once at the
+first poll, is shown apart as "setup") next to the whole Python process's CPU per task (imports,
 nextflowpy's polling, connecting), the load average before and after each round, and the
 **registration lag**: from the moment the nextflow process exited (the mtime of the ``rc.txt``
 its shell writes right after) to the moment the last record was written. Target (from the
@@ -81,7 +82,9 @@ trace = sys.argv[1] == "trace"
 result = run("main.nf", sys.argv[2:], echo=False, trace=trace)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"code": result.return_code, "lag": result.registration_s,
-                  "recording_cpu": getattr(result, "recording_cpu_s", float("nan")),
+                  "recording_cpu": getattr(result, "recording_cpu_s", float("nan"))
+                                   - getattr(result, "setup_cpu_s", 0.0),
+                  "setup_cpu": getattr(result, "setup_cpu_s", 0.0),
                   "process_cpu": usage.ru_utime + usage.ru_stime,
                   "tasks": result.run.metrics.get("tasks")}))
 """
@@ -120,7 +123,7 @@ def run_flowtrail(project: Path, env: dict[str, str], samples: int, trace: bool)
     if result["code"] != 0 or result["tasks"] != {"completed": 2 * samples}:
         sys.exit(f"unexpected result: {result}")
     return {"wall": wall, "lag": result["lag"], "recording_cpu": result["recording_cpu"],
-            "process_cpu": result["process_cpu"]}  # fmt: skip
+            "setup_cpu": result["setup_cpu"], "process_cpu": result["process_cpu"]}  # fmt: skip
 
 
 VARIANTS: dict[str, Callable[[Path, dict[str, str], int], dict[str, float]]] = {
@@ -191,13 +194,15 @@ def main() -> None:
     wall = {name: statistics.median(t["wall"] for t in times[name]) for name in VARIANTS}
     lags = [t["lag"] for name in VARIANTS if name.startswith("flowtrail") for t in times[name]]
     print()
-    print(f"{'variant':<22} {'wall s':>8} {'wall ms/task':>13} {'recorder CPU ms/task':>21} {'process CPU ms/task':>20}")
+    print(f"{'variant':<22} {'wall s':>8} {'wall ms/task':>13} {'recorder CPU ms/task':>21} {'setup CPU s':>12} "
+          f"{'process CPU ms/task':>20}")  # fmt: skip
     for name in VARIANTS:
         line = f"{name:<22} {wall[name]:>8.3f} {wall[name] / tasks * 1000:>13.1f}"
         if name.startswith("flowtrail"):
             recorder = statistics.median(t["recording_cpu"] for t in times[name]) / tasks * 1000
+            setup = statistics.median(t["setup_cpu"] for t in times[name])
             process = statistics.median(t["process_cpu"] for t in times[name]) / tasks * 1000
-            line += f" {recorder:>21.2f} {process:>20.2f}"
+            line += f" {recorder:>21.2f} {setup:>12.2f} {process:>20.2f}"
         print(line)
     print()
     for label, num, den in (
