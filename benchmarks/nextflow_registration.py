@@ -21,7 +21,11 @@ order:
 - ``flowtrail --no-trace``: the same with ``trace=False`` (times from the log, no resources).
 
 Reported: median wall time per variant, the overhead ratios flowtrail / plain+trace (flowtrail's
-own cost for the same metrics), flowtrail / plain and flowtrail --no-trace / plain, and the
+own cost for the same metrics), flowtrail / plain and flowtrail --no-trace / plain, the **recorder
+CPU per task** (CPU time of the thread that reads Nextflow's reports and writes the records,
+divided by the tasks; target <= 1 ms; loading the registry's code and connecting, done once at the
+first poll, is shown apart as "setup") next to the whole Python process's CPU per task (imports,
+nextflowpy's polling, connecting), the load average before and after each round, and the
 **registration lag**: from the moment the nextflow process exited (the mtime of the ``rc.txt``
 its shell writes right after) to the moment the last record was written. Target (from the
 issue): lag <= 2 s. One warm-up run is not counted. The script prints the load average, warns on a
@@ -72,11 +76,16 @@ workflow {
 }
 """
 FLOWTRAIL_RUN = """\
-import json, sys, time
+import json, resource, sys, time
 from flowtrail.integrations.nextflow import run
 trace = sys.argv[1] == "trace"
 result = run("main.nf", sys.argv[2:], echo=False, trace=trace)
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"code": result.return_code, "lag": result.registration_s,
+                  "recording_cpu": getattr(result, "recording_cpu_s", float("nan"))
+                                   - getattr(result, "setup_cpu_s", 0.0),
+                  "setup_cpu": getattr(result, "setup_cpu_s", 0.0),
+                  "process_cpu": usage.ru_utime + usage.ru_stime,
                   "tasks": result.run.metrics.get("tasks")}))
 """
 
@@ -113,7 +122,8 @@ def run_flowtrail(project: Path, env: dict[str, str], samples: int, trace: bool)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["code"] != 0 or result["tasks"] != {"completed": 2 * samples}:
         sys.exit(f"unexpected result: {result}")
-    return {"wall": wall, "lag": result["lag"]}
+    return {"wall": wall, "lag": result["lag"], "recording_cpu": result["recording_cpu"],
+            "setup_cpu": result["setup_cpu"], "process_cpu": result["process_cpu"]}  # fmt: skip
 
 
 VARIANTS: dict[str, Callable[[Path, dict[str, str], int], dict[str, float]]] = {
@@ -177,15 +187,23 @@ def main() -> None:
                 times[name].append(VARIANTS[name](project, env, args.samples))
             summary = "  ".join(f"{n} {times[n][-1]['wall']:.2f}s" for n in names)
             lags = " / ".join(f"{times[n][-1]['lag']:.2f}s" for n in names if n.startswith("flowtrail"))
-            print(f"  round {round_ + 1}: {summary}  registration lag {lags}", flush=True)
+            print(f"  round {round_ + 1}: {summary}  registration lag {lags}  load {os.getloadavg()[0]:.2f}",
+                  flush=True)  # fmt: skip
         print(f"  ({registry_counts(project, env)})")
 
     wall = {name: statistics.median(t["wall"] for t in times[name]) for name in VARIANTS}
     lags = [t["lag"] for name in VARIANTS if name.startswith("flowtrail") for t in times[name]]
     print()
-    print(f"{'variant':<22} {'wall s':>8} {'wall ms/task':>13}")
+    print(f"{'variant':<22} {'wall s':>8} {'wall ms/task':>13} {'recorder CPU ms/task':>21} {'setup CPU s':>12} "
+          f"{'process CPU ms/task':>20}")  # fmt: skip
     for name in VARIANTS:
-        print(f"{name:<22} {wall[name]:>8.3f} {wall[name] / tasks * 1000:>13.1f}")
+        line = f"{name:<22} {wall[name]:>8.3f} {wall[name] / tasks * 1000:>13.1f}"
+        if name.startswith("flowtrail"):
+            recorder = statistics.median(t["recording_cpu"] for t in times[name]) / tasks * 1000
+            setup = statistics.median(t["setup_cpu"] for t in times[name])
+            process = statistics.median(t["process_cpu"] for t in times[name]) / tasks * 1000
+            line += f" {recorder:>21.2f} {setup:>12.2f} {process:>20.2f}"
+        print(line)
     print()
     for label, num, den in (
         ("flowtrail / plain+trace (flowtrail's own cost)", "flowtrail", "plain+trace"),
@@ -195,6 +213,7 @@ def main() -> None:
         ratio = wall[num] / wall[den]
         print(f"overhead ratio {label}: {ratio:.3f} (+{(ratio - 1) * 100:.1f} %)")
     verdict = "met" if max(lags) <= TARGET_LAG_S else "MISSED"
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count() or 1} CPUs")
     print(f"registration lag after the pipeline's end: median {statistics.median(lags):.2f} s, max {max(lags):.2f} s, "
           f"target <= {TARGET_LAG_S:.0f} s: {verdict}")  # fmt: skip
 

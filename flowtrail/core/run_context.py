@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import TrackingError
 
 if TYPE_CHECKING:
+    from .config import InstanceConfig
     from .instance import Instance
     from .run import Run
 
@@ -128,7 +129,14 @@ def context_run(instance: Instance | None = None) -> Run | None:
 
 def own_namespace(instance: Instance) -> str:
     """The OpenLineage job namespace of this instance's own runs."""
-    return os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or instance.name
+    return config_namespace(instance.config)
+
+
+def config_namespace(config: InstanceConfig) -> str:
+    """:func:`own_namespace` of the instance ``config`` describes, without connecting to it."""
+    from .config import instance_name
+
+    return os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or instance_name(config)
 
 
 def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> Run:

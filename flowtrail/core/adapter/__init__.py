@@ -76,10 +76,12 @@ _EXPORTS: dict[str, str] = {
     "FINAL_STATUSES": "..run", "OUTPUT_KINDS": "..run", "RUN_STATUSES": "..run", "link_inputs": "..run",
     "record_outputs": "..run",
     "RunRef": "..run_context", "add_context_provider": "..run_context", "child_environment": "..run_context",
+    "config_namespace": "..run_context",
     "own_namespace": "..run_context", "remove_context_provider": "..run_context",
     "update_artifact": "..saving",
     "add_run_listener": "..tracking", "current_run": "..tracking", "remove_run_listener": "..tracking",
-    "connect_for": ".connection", "detach_emitter": ".connection", "find_config": ".connection",
+    "connect_for": ".connection", "current_config": ".connection", "detach_emitter": ".connection",
+    "find_config": ".connection",
     "FileRegistry": ".files", "FileSpec": ".files", "FileState": ".files", "Known": ".files",
     "file_state": ".files", "is_empty_folder": ".files", "is_url": ".files",
     "add_node": ".nodes", "set_producer": ".nodes",
@@ -114,10 +116,17 @@ if TYPE_CHECKING:
     from ..partial_runs import discard_run_tree
     from ..projects import env_project
     from ..run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
-    from ..run_context import RunRef, add_context_provider, child_environment, own_namespace, remove_context_provider
+    from ..run_context import (
+        RunRef,
+        add_context_provider,
+        child_environment,
+        config_namespace,
+        own_namespace,
+        remove_context_provider,
+    )
     from ..saving import update_artifact
     from ..tracking import add_run_listener, current_run, remove_run_listener
-    from .connection import connect_for, detach_emitter, find_config
+    from .connection import connect_for, current_config, detach_emitter, find_config
     from .files import FileRegistry, FileSpec, FileState, Known, file_state, is_empty_folder, is_url
     from .nodes import add_node, set_producer
     from .report import Recording, ensure_warnings_shown, first_line, is_outage, is_registry_error, show_warnings

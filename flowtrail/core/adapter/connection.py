@@ -36,6 +36,21 @@ def find_config(path: str | None = None, folders: Iterable[str | os.PathLike[str
     return cfg.resolve(_root(path, folders))
 
 
+def current_config() -> cfg.InstanceConfig:
+    """The configuration of the instance :func:`flowtrail.core.instance.current` returns, without connecting.
+
+    The instance already current in this process, else the one ``current()`` would find (raises
+    :class:`~flowtrail.core.errors.NoInstanceError` when there is none). Loads no database code:
+    an adapter can check where it will record, and name it, before starting its engine, and
+    connect while the engine starts.
+    """
+    import sys
+
+    loaded = sys.modules.get("flowtrail.core.instance")  # not imported yet: nothing can be current
+    found = getattr(loaded, "_current", None)
+    return found.config if found is not None else cfg.resolve(None)
+
+
 def connect_for(
     path: str | None = None,
     folders: Iterable[str | os.PathLike[str] | None] = (),

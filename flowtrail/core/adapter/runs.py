@@ -67,7 +67,9 @@ class RunEnd:
     nothing more; any other is linked as an output of kind ``output_kind`` (see
     :data:`flowtrail.core.run.OUTPUT_KINDS`: ``wrote`` a rerun made identical bytes, ``forwarded``
     a link or pass-through, ``reused`` a skipped task handed on stored outputs). ``params`` and
-    ``metrics`` are merged into the run's.
+    ``metrics`` are merged into the run's. ``inputs``: saved artifacts the run read, linked in the
+    same transaction, for engines that learn a task's inputs only when it ends (Nextflow stages
+    them into the task's folder).
     """
 
     run: Run
@@ -81,6 +83,7 @@ class RunEnd:
     name: str | None = None
     outputs: Sequence[Artifact] = ()
     output_kind: str = "wrote"
+    inputs: Sequence[Artifact] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # the adapter's own notes; not written
 
 
@@ -155,7 +158,7 @@ def start_runs(instance: Instance, starts: Sequence[RunStart], *, announce: bool
 
 
 def finish_runs(instance: Instance, ends: Sequence[RunEnd], *, announce: bool = True) -> list[Run]:
-    """Finish runs with their status, metrics and output links, in one transaction; return them."""
+    """Finish runs with their status, metrics, input and output links, in one transaction; return them."""
     if not ends:
         return []
     for end in ends:
@@ -172,9 +175,12 @@ def finish_runs(instance: Instance, ends: Sequence[RunEnd], *, announce: bool = 
             by_kind.setdefault(end.output_kind, []).extend(links)
         for kind, links in by_kind.items():
             link_outputs(session, links, kind)
+        insert_input_links(session, [(end.run.id, a) for end in ends for a in end.inputs])
     for end in ends:
         if end.outputs:
             session.expire(end.run, ["outputs"])
+        if end.inputs:
+            session.expire(end.run, ["inputs"])
     if announce:
         for end in ends:
             notify("finish", end.run)

@@ -10,32 +10,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .session_state import ENGINE, RecorderState
+from .session_state import ENGINE
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
 
-class CachedTaskLinker(RecorderState):
+class CachedTasks:
     """Finds (once per task hash) the run a cached task reuses."""
 
-    def _original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
-        """The run that first executed a task hash (what a cached task reuses)."""
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self._original_runs: dict[str, Run | None] = {}
+
+    def original_run(self, full_hash: str, exclude: Run | None) -> Run | None:
+        """The run that first executed a task hash (what a cached task reuses), other than ``exclude``."""
         if full_hash not in self._original_runs:
-            from sqlalchemy import select
+            from flowtrail.core.models import Run  # SQLAlchemy: not before Nextflow is started (see runner)
 
-            from flowtrail.core.run import Run
-
-            session = self.instance.sessions.current()
-            try:
-                query = (
-                    select(Run)
-                    .where(Run.reference.startswith(f"{full_hash} "), Run.status == "completed", Run.engine == ENGINE)
-                    .order_by(Run.id)
-                    .limit(1)
-                )
-                self._original_runs[full_hash] = session.scalar(query)
-            finally:
-                self.instance.sessions.end_read()
+            runs = Run.objects(self.instance).filter(
+                reference__startswith=f"{full_hash} ", status="completed", engine=ENGINE
+            )
+            self._original_runs[full_hash] = runs.order_by("id").first()
         found = self._original_runs[full_hash]
         return found if found is not None and (exclude is None or found.id != exclude.id) else None

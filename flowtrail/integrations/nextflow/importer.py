@@ -32,8 +32,8 @@ from .recorder import ENGINE, Recorder
 from .trace import TraceReader, read_header
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
 logger = logging.getLogger("flowtrail")
 MAX_LOG_ROTATIONS = 9
@@ -107,20 +107,14 @@ class AlreadyRegistered(FlowtrailError):
 
 
 def _registered(instance: Instance, name: str | None, session_id: str | None) -> Run | None:
-    from sqlalchemy import select
-
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
     if not name:
         return None
-    session = instance.sessions.current()
-    try:
-        query = select(Run).where(Run.engine == ENGINE, Run.name == name)
-        if session_id:
-            query = query.where(Run.reference == session_id)
-        return session.scalar(query.order_by(Run.id).limit(1))
-    finally:
-        instance.sessions.end_read()
+    runs = Run.objects(instance).filter(engine=ENGINE, name=name)
+    if session_id:
+        runs = runs.filter(reference=session_id)
+    return runs.order_by("id").first()
 
 
 def import_run(
@@ -136,9 +130,9 @@ def import_run(
 
     Raises :class:`AlreadyRegistered` when that run is in the registry already.
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core import adapter
 
-    inst = instance or current()
+    inst = instance or adapter.current()
     launch = os.path.realpath(os.fspath(launch_dir))
     logs = run_logs(launch)
     entries = history(launch)

@@ -23,27 +23,36 @@ feeds the same recorder a finished run's whole log and trace. Records:
   openlineage`` replays runs with all their outputs. ``mode: 'symlink'`` (Nextflow's default) and
   ``'rellink'`` publish a link to the work-dir file: that is the task's output artifact itself.
 
-The parts, one module each, combined into :class:`Recorder`: :mod:`.session_state` (what the run
-reported), :mod:`.session_run` (the pipeline run), :mod:`.task_runs` (task runs, their inputs and
-outputs), :mod:`.cached_tasks` (cached tasks to their original runs) and :mod:`.published_files`
-(published copies). This module drives them: :meth:`Recorder.step` at every poll and
+:class:`Recorder` is one class holding its parts, one module each, each given the others it uses
+when it is made: :class:`.session_state.SessionState` (what the run reported),
+:class:`.artifacts.ArtifactResolver` (paths to artifacts), :class:`.session_run.SessionRun` (the
+pipeline run), :class:`.cached_tasks.CachedTasks` (cached tasks to their original runs),
+:class:`.task_runs.TaskRuns` (task runs, their inputs and outputs) and
+:class:`.published_files.PublishedFiles` (published copies). The recorder drives them:
+:meth:`Recorder.step` at every poll (all tasks a poll finished are registered together) and
 :meth:`Recorder.close` at the end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .lineage_store import params_of
-from .log import Event, first_error
-from .published_files import PublishedFileRecorder
-from .session_state import ENGINE, SessionInfo, Task, utcnow
-from .task_runs import LINEAGE_WAIT_POLLS, STATUS, STOPPED_EXIT_CODES
+from flowtrail.core import adapter
+
+from .artifacts import ArtifactResolver
+from .cached_tasks import CachedTasks
+from .log import Event
+from .published_files import PublishedFiles
+from .session_run import SessionRun
+from .session_state import ENGINE, SessionInfo, SessionState, Task, utcnow
+from .task_runs import LINEAGE_WAIT_POLLS, STATUS, STOPPED_EXIT_CODES, TaskRuns
+from .trace import TraceRecord
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
 __all__ = [
     "ENGINE",
@@ -56,32 +65,92 @@ __all__ = [
     "utcnow",
 ]
 
-logger = logging.getLogger("flowtrail")
+_UNSET: Any = object()
 
 
-class Recorder(PublishedFileRecorder):
+class Recorder:
     """Registers one Nextflow session (a ``nextflow run``) and its tasks."""
+
+    def __init__(
+        self,
+        launch_dir: str | os.PathLike[str],
+        *,
+        pipeline: str | None = None,
+        cli_args: Iterable[str] = (),
+        instance: adapter.Instance | None = None,
+        lineage_store: str | None = None,
+        hash_mode: str = "full",
+        parent: Run | None = _UNSET,
+        tasks_from_log: bool = True,
+        expect_trace: bool = True,
+        project: str | None = None,
+        live: bool = False,
+        recording: adapter.Recording | None = None,
+    ) -> None:
+        """``parent``: the session run's parent (default: the caller's tracked run); ``live``: the
+        pipeline runs now under ``flowtrail nextflow run``, whose tasks know their run's uid;
+        ``recording``: where problems are reported (once per kind)."""
+        self.instance = instance or adapter.current()
+        self.recording = recording or adapter.Recording("Nextflow")
+        launch = os.path.realpath(os.fspath(launch_dir))
+        self.state = SessionState(launch, lineage_store=lineage_store, tasks_from_log=tasks_from_log)
+        self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode, on_skip=self._skipped)
+        self.session = SessionRun(
+            self.state, self.resolver, self.instance, pipeline=pipeline, cli_args=list(cli_args),
+            parent=adapter.current_run() if parent is _UNSET else parent, project=project,
+        )  # fmt: skip
+        self.cached_tasks = CachedTasks(self.instance)
+        self.task_runs = TaskRuns(
+            self.state, self.session, self.resolver, self.cached_tasks, self.instance, self.recording,
+            expect_trace=expect_trace, live=live,
+        )  # fmt: skip
+        self.published = PublishedFiles(self.state, self.session, self.resolver, self.cached_tasks, self.recording)
+
+    def _skipped(self, location: str, exc: BaseException) -> None:
+        self.recording.once("file", f"nextflow: cannot register {location}: {adapter.first_line(exc)}")
+
+    # -- input: what the run reports (see SessionState) -------------------------------------------
+    @property
+    def info(self) -> SessionInfo:
+        return self.state.info
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return self.state.tasks
+
+    def log_events(self, events: Iterable[Event]) -> None:
+        self.state.log_events(events)
+
+    def trace_records(self, records: Iterable[TraceRecord]) -> None:
+        self.state.trace_records(records)
+
+    def submitted(self, short: str, name: str | None, when: dt.datetime | None, process: str | None = None) -> None:
+        self.state.submitted(short, name, when, process)
+
+    def cached(self, short: str, name: str | None, when: dt.datetime | None = None, process: str | None = None) -> None:
+        self.state.cached(short, name, when, process)
 
     # -- processing -------------------------------------------------------------------------------
     def step(self, *, final: bool = False) -> None:
         """Register whatever became known: the session, started and finished tasks, published files."""
-        if self.session_run is None:
+        if self.session.run is None:
             if not (self.info.session_id or final):
                 return
-            self._start_session()
-        for task in [t for t in self._open.values() if not t.done]:
-            if self._finished(task, final):
-                if self._lineage_pending(task, final):
-                    continue
-                try:
-                    self._complete(task)
-                except Exception:  # one unreadable task must not stop the others or the pipeline
-                    logger.exception("nextflow: could not register task %s (%s)", task.short, task.name)
-                    task.done = True
+            self.session.start()
+        finishing: list[Task] = []
+        starting: list[tuple[Task, dt.datetime | None]] = []
+        for task in self.state.open.values():
+            if task.done:
+                continue
+            if self.task_runs.finished(task, final):
+                if not self.task_runs.lineage_pending(task, final):
+                    finishing.append(task)
             elif task.run is None and task.submitted_at is not None and not task.cached:
-                self._start_task(task, task.submitted_at)
-        self._open = {short: task for short, task in self._open.items() if not task.done}
-        self._process_publishes(final)
+                starting.append((task, task.submitted_at))
+        if starting or finishing:
+            self.task_runs.record(starting, finishing)
+        self.state.forget_done()
+        self.published.process(final, frozenset(task.short for task in finishing))
 
     # -- the end ----------------------------------------------------------------------------------
     def close(
@@ -93,46 +162,14 @@ class Recorder(PublishedFileRecorder):
         finished_at: dt.datetime | None = None,
     ) -> Run:
         """Register what is left, end unfinished tasks as aborted, and finish the session run."""
-        from flowtrail.core.params import jsonable
-        from flowtrail.core.tracking import finish_run
-
         self.step(final=True)
-        assert self.session_run is not None
+        if self.published.pending:  # copies of the tasks finished last: after their COMPLETE events
+            emitter = getattr(self.instance, "emitter", None)
+            if emitter is not None:
+                emitter.flush()
+            self.published.process(final=True)
         now = utcnow()
-        for task in self.tasks.values():
-            if not task.done and task.run is not None:
-                finish_run(task.run, "aborted", error="the pipeline ended before this task finished",
-                           finished_at=now, instance=self.instance)  # fmt: skip
-                task.done = True
-                self.counts["aborted"] = self.counts.get("aborted", 0) + 1
-        if aborted:
-            status = "aborted"
-        elif return_code == 0:
-            status = "completed"
-        else:
-            status = "failed"
-        if status != "completed" and error is None:
-            error = first_error([Event("error", None, {"message": m}) for m in self.info.errors])
-            if error is None and return_code not in (None, 0):
-                error = f"nextflow exited with status {return_code}"
-        run = self.session_run
-        record = self._workflow_run_record()
-        if record is not None:  # every param with its final value, defaults included
-            run.params = jsonable(params_of(record)) or run.params
-        metrics: dict[str, Any] = {"tasks": dict(sorted(self.counts.items()))}
-        if return_code is not None:
-            metrics["exit_code"] = return_code
-        if self.info.session_id:
-            metrics["session_id"] = self.info.session_id
-        if self.info.command:
-            metrics["command"] = self.info.command
-        if self.info.launch.get("revision"):
-            metrics["revision"] = self.info.launch["revision"]
-        metrics["launch_dir"] = self.launch_dir
-        if self.info.workdir:
-            metrics["work_dir"] = self.info.workdir
-        if self.store is not None:
-            metrics["lineage_store"] = self.store.location
-        return finish_run(
-            run, status, error=error, metrics=metrics, finished_at=finished_at or now, instance=self.instance
+        self.task_runs.abort_unfinished(now)
+        return self.session.finish(
+            return_code, self.task_runs.counts, error=error, aborted=aborted, finished_at=finished_at or now
         )

@@ -55,8 +55,8 @@ from .task_context import environment_config
 from .trace import TraceReader, trace_config
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
 __all__ = [
     "LOG_NAME",
@@ -71,6 +71,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("flowtrail")
+# Seconds between registry writes while the pipeline runs: the tasks submitted and finished
+# meanwhile go in one batch (the cost is per transaction, not per task); the end is written at once.
+WRITE_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -83,6 +86,8 @@ class NextflowResult:
     state_dir: str  # trace, config, console output of this run
     trace_file: str | None
     registration_s: float  # from the end of the nextflow process to the last record written
+    recording_cpu_s: float = 0.0  # CPU time flowtrail spent reading reports and writing records
+    setup_cpu_s: float = 0.0  # of which: loading the registry's code and connecting (once per run)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +101,7 @@ def run(
     launch_dir: str | os.PathLike[str] | None = None,
     instance: Instance | None = None,
     poll_interval: float = 0.5,
+    write_interval: float = WRITE_INTERVAL_S,
     echo: bool = True,
     hash_mode: str = "full",
     lineage_store: str | None = None,
@@ -110,12 +116,15 @@ def run(
     task's processes for them, which costs CPU on short tasks), times from the log instead.
     ``project`` puts the session run and every task run in that flowtrail project (default: the
     enclosing tracked run's project, else ``FLOWTRAIL_PROJECT``); their outputs are linked to it.
+    Nextflow's reports are read every ``poll_interval`` seconds and written to the registry every
+    ``write_interval`` seconds, the tasks of those polls together (and all that is left at the end).
     """
-    from flowtrail.core.instance import current
-    from flowtrail.core.run_context import own_namespace
+    from flowtrail.core import adapter
 
     nextflow = _import_nextflowpy()
-    inst = instance or current()
+    # Where to record is checked now (no instance: an error before Nextflow starts); the registry's
+    # code is loaded and the database opened at the first poll, while Nextflow's JVM starts.
+    instance_config = instance.config if instance is not None else adapter.current_config()
     launch = os.path.realpath(os.fspath(launch_dir or os.getcwd()))
     parsed = split_args(args, launch)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -129,7 +138,7 @@ def run(
         config.write_text(trace_config(trace_file))
         configs.append(str(config))
     context = state / "flowtrail-context.config"
-    context.write_text(environment_config(own_namespace(inst), f"{pipeline}:task"))
+    context.write_text(environment_config(adapter.config_namespace(instance_config), f"{pipeline}:task"))
     configs.append(str(context))
     files = {name: str(state / f"{name}.txt") for name in ("stdout", "stderr", "rc")}
     rotate_log(launch)
@@ -147,16 +156,29 @@ def run(
         # still registers what finished.
         holder["process"] = subprocess.Popen(final, shell=True, cwd=launch, env=process_env, start_new_session=True)
 
-    recorder = Recorder(
-        launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=inst, lineage_store=lineage_store,
-        hash_mode=hash_mode, tasks_from_log=False, expect_trace=trace, project=project,
-    )  # fmt: skip
-    recorder.live = True  # executed tasks' runs take the uid their processes were given (see task_context)
+    # No journal: the launch dir keeps everything `flowtrail nextflow import` needs to record the run later.
+    recording = adapter.Recording("Nextflow")
+    made: list[Recorder] = []
+
+    def recorder_now() -> Recorder:
+        if not made:
+            began = time.thread_time()
+            made.append(Recorder(
+                launch, pipeline=pipeline, cli_args=parsed.passthrough, instance=instance or adapter.current(),
+                lineage_store=lineage_store, hash_mode=hash_mode, tasks_from_log=False,
+                expect_trace=trace, project=project, live=True, recording=recording,
+            ))  # fmt: skip
+            (adapter.start_runs, adapter.finish_runs)  # load what writing needs now, not in the first write
+            setup_cpu[0] = time.thread_time() - began
+        return made[0]
     log_reader = LogReader(os.path.join(launch, LOG_NAME), year=dt.datetime.now().year)
     trace_reader = TraceReader(trace_file)
     echo_out = _Echo(echo)
     seen: set[str] = set()
     failure: list[BaseException] = []
+    cpu = [0.0]  # this thread's CPU in registering (the benchmark reports it per task)
+    next_write = [0.0]
+    setup_cpu = [0.0]  # of the above: loading the registry's code and connecting, once
 
     def feed(execution: Any) -> None:
         if execution is not None:
@@ -164,13 +186,20 @@ def run(
             echo_out("stderr", execution.stderr)
         if failure:
             return  # registration broke: let the pipeline finish, say so at the end
+        began = time.thread_time()
         try:
             register(execution)
         except Exception as exc:  # a registry problem must not take the pipeline down
-            logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
             failure.append(exc)
+            if adapter.is_registry_error(exc):
+                recording.failed(exc)  # one warning: the pipeline continues, unrecorded
+            else:
+                logger.exception("registering the Nextflow run failed; the pipeline continues unregistered")
+        finally:
+            cpu[0] += time.thread_time() - began
 
     def register(execution: Any) -> None:
+        recorder = recorder_now()
         if execution is not None:
             info = recorder.info
             info.run_name = info.run_name or execution.identifier or None
@@ -185,7 +214,10 @@ def run(
                     recorder.submitted(task.identifier, task.name, _utc(task.submitted), task.process)
         recorder.log_events(log_reader.read())
         recorder.trace_records(trace_reader.read())
-        recorder.step()
+        now = time.monotonic()
+        if now >= next_write[0]:  # every poll reads; writes gather the tasks of a few polls
+            recorder.step()
+            next_write[0] = now + write_interval
 
     aborted = False
     execution = None
@@ -228,6 +260,8 @@ def run(
             f"Nextflow finished (exit status {return_code}) but registering it failed: {failure[0]}. "
             f"Fix the cause, then register the run from its files: flowtrail nextflow import {launch}"
         ) from failure[0]
+    began = time.thread_time()
+    recorder = recorder_now()
     recorder.log_events(log_reader.read(final=True))
     recorder.trace_records(trace_reader.read_all())
     error = None
@@ -235,6 +269,8 @@ def run(
         error = _console_error(files)
     session_run = recorder.close(130 if aborted and return_code == 0 else return_code, aborted=aborted, error=error)
     registration = max(0.0, time.time() - ended_at)
+    cpu[0] += time.thread_time() - began
     return NextflowResult(
-        session_run, 130 if aborted else return_code, launch, str(state), trace_file if trace else None, registration
-    )
+        session_run, 130 if aborted else return_code, launch, str(state), trace_file if trace else None, registration,
+        cpu[0], setup_cpu[0],
+    )  # fmt: skip

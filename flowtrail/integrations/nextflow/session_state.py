@@ -1,11 +1,12 @@
 """What the recorder knows about one Nextflow session, and how it learns it.
 
-:class:`RecorderState` holds the recorder's settings and everything the run has reported so far:
-the session (:class:`SessionInfo`: run name, session id, version, work dir, lineage store,
-publish roots, errors) and each task (:class:`Task`, keyed by its short hash ``ab/cdef12``). Its
-intake methods take nextflowpy's snapshot of submitted and cached tasks, new log events and new
-trace rows; nothing here writes to the registry (the other parts of :class:`.recorder.Recorder`
-do that).
+:class:`SessionState` holds everything the run has reported so far: the session
+(:class:`SessionInfo`: run name, session id, version, work dir, lineage store, publish roots,
+errors), each task (:class:`Task`, keyed by its short hash ``ab/cdef12``) and the published files
+still to register. Its intake methods take nextflowpy's snapshot of submitted and cached tasks,
+new log events and new trace rows; its lookups find a task's work dir, full hash and the file a
+lineage-store key names. Nothing here writes to the registry (the other parts of
+:class:`.recorder.Recorder` do that).
 """
 
 from __future__ import annotations
@@ -17,20 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _fs
-from .artifacts import ArtifactResolver
 from .lineage_store import LineageStore
 from .log import Event
 from .trace import TraceRecord
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
-
-    from .pipeline import ProcessSources
+    from flowtrail.core.models import Run
 
 ENGINE = "nextflow"
-_UNSET: Any = object()
 
 
 def utcnow() -> dt.datetime:
@@ -72,49 +68,22 @@ class SessionInfo:
     goodbye: bool = False
 
 
-class RecorderState:
-    """The settings and the reported state of one session; the base of :class:`.recorder.Recorder`."""
+class SessionState:
+    """The reported state of one session: what the run said, task by task."""
 
-    def __init__(
-        self,
-        launch_dir: str | os.PathLike[str],
-        *,
-        pipeline: str | None = None,
-        cli_args: Iterable[str] = (),
-        instance: Instance | None = None,
-        lineage_store: str | None = None,
-        hash_mode: str = "full",
-        parent: Run | None = _UNSET,
-        tasks_from_log: bool = True,
-        expect_trace: bool = True,
-        project: str | None = None,
-    ) -> None:
-        from flowtrail.core.instance import current
-        from flowtrail.core.tracking import current_run
-
-        self.instance = instance or current()
-        self.launch_dir = os.path.realpath(os.fspath(launch_dir))
-        self.pipeline = pipeline
-        self.cli_args = list(cli_args)
+    def __init__(self, launch_dir: str, *, lineage_store: str | None = None, tasks_from_log: bool = True) -> None:
+        self.launch_dir = launch_dir
         self.info = SessionInfo()
         self.tasks: dict[str, Task] = {}
-        self._open: dict[str, Task] = {}  # tasks not registered as finished yet
+        self.open: dict[str, Task] = {}  # tasks not registered as finished yet
         self.by_hash: dict[str, Task] = {}
-        self.resolver = ArtifactResolver(self.instance, hash_mode=hash_mode)
         self.store = LineageStore(lineage_store) if lineage_store else None
-        self.parent = current_run() if parent is _UNSET else parent
-        self.project = project  # None: the parent run's project, else FLOWTRAIL_PROJECT
         self.tasks_from_log = tasks_from_log
-        self.expect_trace = expect_trace
-        self.session_run: Run | None = None
-        self.pipeline_key: str | None = None
-        self._publishes: list[dict[str, Any]] = []
-        self._published: set[str] = set()
-        self._sources: ProcessSources | None = None
-        self._process_keys: dict[str, tuple[str, str | None]] = {}
-        self._original_runs: dict[str, Run | None] = {}
-        self._workflow_run: dict[str, Any] | None = None
-        self.counts: dict[str, int] = {}
+        self.publishes: list[dict[str, Any]] = []  # published files not registered yet
+
+    @property
+    def work_root(self) -> str:
+        return self.info.workdir or os.path.join(self.launch_dir, "work")
 
     # -- input: what the run reports ------------------------------------------------------------
     def log_events(self, events: Iterable[Event]) -> None:
@@ -147,7 +116,7 @@ class RecorderState:
                     self.store = LineageStore(data["store"])
                 info.lineage_keys.append(data["key"])
             elif kind == "publish":
-                self._publishes.append(data)
+                self.publishes.append(data)
             elif kind == "publish_root":
                 if data["path"] not in info.publish_roots:
                     info.publish_roots.append(data["path"])
@@ -165,7 +134,7 @@ class RecorderState:
     def _task(self, short: str, name: str | None = None) -> Task:
         task = self.tasks.get(short)
         if task is None:
-            task = self.tasks[short] = self._open[short] = Task(short, name=name)
+            task = self.tasks[short] = self.open[short] = Task(short, name=name)
         elif name and not task.name:
             task.name = name
         return task
@@ -207,3 +176,52 @@ class RecorderState:
         if full:
             task.full_hash = full
             self.by_hash[full] = task
+
+    def forget_done(self) -> None:
+        """Drop registered tasks from the open ones (they stay in :attr:`tasks`)."""
+        self.open = {short: task for short, task in self.open.items() if not task.done}
+
+    # -- lookups: where a task's files are ------------------------------------------------------
+    def workdir(self, task: Task) -> str | None:
+        if task.workdir:
+            return task.workdir
+        if task.trace is not None and task.trace.workdir:
+            task.workdir = task.trace.workdir
+        elif task.completion is not None:
+            task.workdir = task.completion["workdir"]
+        else:
+            task.workdir = self._find_workdir(task.short)
+        return task.workdir
+
+    def _find_workdir(self, short: str) -> str | None:
+        root = self.work_root
+        prefix, rest = short.split("/", 1)
+        fs, path = _fs.filesystem_for(_fs.join(root, prefix))
+        try:
+            matches = [m for m in fs.glob(f"{path.rstrip('/')}/{rest}*") if fs.isdir(m)]
+        except (FileNotFoundError, OSError):
+            return None
+        if len(matches) != 1:
+            return None
+        found = matches[0]
+        return found if not _fs.is_url(root) else f"{root.split('://', 1)[0]}://{found}"
+
+    def full_hash(self, task: Task) -> str | None:
+        if task.full_hash is None:
+            workdir = self.workdir(task)
+            task.full_hash = WorkDir(workdir).full_hash if workdir else None
+            if task.full_hash:
+                self.by_hash[task.full_hash] = task
+        return task.full_hash
+
+    def lid_location(self, key: str) -> str | None:
+        """The file a lineage-store key (``<task hash>/<path>``) names."""
+        assert self.store is not None
+        path = self.store.file_path(key)
+        if path:
+            return path
+        task_hash, _, rel = key.partition("/")
+        task = self.by_hash.get(task_hash)
+        if task is not None and task.workdir and rel:
+            return _fs.join(task.workdir, rel)
+        return _fs.join(self.work_root, task_hash[:2], task_hash[2:], rel) if rel else None

@@ -8,37 +8,93 @@ the session run, name = ``PROC (tag)``, reference = ``<full task hash> <work dir
 are files matching the declared output patterns, or with lineage enabled exactly what the lineage
 store recorded. A task is started when it is submitted and finished once its trace row (or, without
 a trace, its log line) says it ended.
+
+The tasks a poll finishes are registered together, through the adapter door: first each one's
+report and work dir are read (:class:`Ending`, no registry access); the ones never started are
+started in one transaction; their files are resolved (one save for every new file of the poll);
+then all of them are finished with their inputs in one transaction. The tasks a poll saw
+submitted are started together too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _fs
-from .cached_tasks import CachedTaskLinker
+from flowtrail.core import adapter
+
+from .artifacts import Wanted
 from .pipeline import ProcessSources
-from .session_run import SessionRunRecorder
 from .session_state import ENGINE, Task, utcnow
 from .task_context import task_run_uid
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.models import Run
 
-logger = logging.getLogger("flowtrail")
+    from .artifacts import ArtifactResolver
+    from .cached_tasks import CachedTasks
+    from .session_run import SessionRun
+    from .session_state import SessionState
+
+T = TypeVar("T")
 STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed", "ABORTED": "aborted"}
 STOPPED_EXIT_CODES = (130, 143)  # 128 + SIGINT, 128 + SIGTERM
 LINEAGE_WAIT_POLLS = 6  # polls to wait for a task's lineage record before reading its work dir
 
 
-class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
-    """Starts and finishes task runs; finds their work dirs, inputs and outputs."""
+@dataclass
+class Ending:
+    """How a finished task ends, read from its trace row or log line and its work dir."""
 
-    # -- processing -------------------------------------------------------------------------------
-    def _finished(self, task: Task, final: bool) -> bool:
+    task: Task
+    status: str
+    nf_status: str | None
+    exit_code: int | None
+    started: dt.datetime
+    finished: dt.datetime
+    location: str | None
+    full_hash: str | None
+    inputs: list[str]  # canonical locations (see ArtifactResolver.canonical)
+    outputs: list[str]  # for completed and cached tasks only
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    error: str | None = None
+    producer: Run | None = field(default=None)  # who made the outputs (a cached task: the original run)
+
+
+class TaskRuns:
+    """Starts and finishes task runs, with their inputs and outputs."""
+
+    def __init__(
+        self,
+        state: SessionState,
+        session: SessionRun,
+        resolver: ArtifactResolver,
+        cached: CachedTasks,
+        instance: adapter.Instance,
+        recording: adapter.Recording,
+        *,
+        expect_trace: bool,
+        live: bool = False,
+    ) -> None:
+        self.state = state
+        self.recording = recording
+        self.session = session
+        self.resolver = resolver
+        self.cached = cached
+        self.instance = instance
+        self.expect_trace = expect_trace
+        self.live = live  # executed tasks' runs take the uid their processes were given (see task_context)
+        self.counts: dict[str, int] = {}
+        self._sources: ProcessSources | None = None
+        self._process_keys: dict[str, tuple[str, str | None]] = {}
+
+    # -- when -------------------------------------------------------------------------------------
+    def finished(self, task: Task, final: bool) -> bool:
+        """Whether the task's end is known (with a trace, from its row: it has the metrics)."""
         if task.trace is not None and task.trace.status in STATUS:
             return True
         if task.completion is not None and (final or not self.expect_trace):
@@ -47,62 +103,21 @@ class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
         # `nextflow run -resume`), the log's "Cached process" line is all there is.
         return task.cached and (final or not self.expect_trace)
 
-    def _lineage_pending(self, task: Task, final: bool) -> bool:
+    def lineage_pending(self, task: Task, final: bool) -> bool:
         """Wait a few polls for a completed task's lineage records (written right after the trace row)."""
-        if self.store is None or final or task.waits >= LINEAGE_WAIT_POLLS or task.cached:
+        store = self.state.store
+        if store is None or final or task.waits >= LINEAGE_WAIT_POLLS or task.cached:
             return False
         status = task.trace.status if task.trace is not None else None
         if status != "COMPLETED":
             return False
-        full = self._full_hash(task)
-        if full is None or self.store.task_output(full) is not None:
+        full = self.state.full_hash(task)
+        if full is None or store.task_output(full) is not None:
             return False
         task.waits += 1
         return True
 
-    def _workdir(self, task: Task) -> str | None:
-        if task.workdir:
-            return task.workdir
-        if task.trace is not None and task.trace.workdir:
-            task.workdir = task.trace.workdir
-        elif task.completion is not None:
-            task.workdir = task.completion["workdir"]
-        else:
-            task.workdir = self._find_workdir(task.short)
-        return task.workdir
-
-    def _find_workdir(self, short: str) -> str | None:
-        root = self.info.workdir or os.path.join(self.launch_dir, "work")
-        prefix, rest = short.split("/", 1)
-        fs, path = _fs.filesystem_for(_fs.join(root, prefix))
-        try:
-            matches = [m for m in fs.glob(f"{path.rstrip('/')}/{rest}*") if fs.isdir(m)]
-        except (FileNotFoundError, OSError):
-            return None
-        if len(matches) != 1:
-            return None
-        found = matches[0]
-        return found if not _fs.is_url(root) else f"{root.split('://', 1)[0]}://{found}"
-
-    def _full_hash(self, task: Task) -> str | None:
-        if task.full_hash is None:
-            workdir = self._workdir(task)
-            task.full_hash = WorkDir(workdir).full_hash if workdir else None
-            if task.full_hash:
-                self.by_hash[task.full_hash] = task
-        return task.full_hash
-
-    def _process_transform(self, process: str) -> tuple[str, str | None]:
-        if process not in self._process_keys:
-            if self._sources is None:
-                scripts = list(self.info.scripts)
-                main = self._main_script()
-                if main and main not in scripts:
-                    scripts.insert(0, main)
-                self._sources = ProcessSources(scripts)
-            self._process_keys[process] = (f"{self.pipeline_key}:{process}", self._sources.source(process))
-        return self._process_keys[process]
-
+    # -- starting ---------------------------------------------------------------------------------
     def _process_name(self, task: Task) -> str:
         if task.trace is not None and task.trace.process:
             return task.trace.process
@@ -110,75 +125,139 @@ class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
             return task.process
         return (task.name or "unknown").split(" (", 1)[0]
 
-    def _start_task(self, task: Task, started_at: dt.datetime | None, status: str = "started") -> Run:
-        from flowtrail.core.tracking import start_run
+    def _process_transform(self, process: str) -> tuple[str, str | None]:
+        if process not in self._process_keys:
+            if self._sources is None:
+                scripts = list(self.state.info.scripts)
+                main = self.session.main_script()
+                if main and main not in scripts:
+                    scripts.insert(0, main)
+                self._sources = ProcessSources(scripts)
+            self._process_keys[process] = (f"{self.session.pipeline_key}:{process}", self._sources.source(process))
+        return self._process_keys[process]
 
+    def start(self, tasks: list[tuple[Task, dt.datetime | None]]) -> None:
+        """Start a run for each ``(task, started at)``, in one transaction."""
+
+        def start(batch: Sequence[tuple[Task, dt.datetime | None]]) -> None:
+            runs = adapter.start_runs(self.instance, [self._run_start(task, started_at) for task, started_at in batch])
+            for (task, _), run in zip(batch, runs, strict=True):
+                task.run = run
+
+        self._in_batches(start, tasks, lambda item: item[0], "start")
+
+    def _run_start(self, task: Task, started_at: dt.datetime | None) -> adapter.RunStart:
         key, source = self._process_transform(self._process_name(task))
         uid = None
-        if getattr(self, "live", False) and status == "started" and not task.cached:
-            full_hash = self._full_hash(task)
+        if self.live and not task.cached:
+            full_hash = self.state.full_hash(task)
             uid = task_run_uid(full_hash) if full_hash else None  # what its processes were told
-        task.run = start_run(
-            key,
-            uid=uid,
-            type="process",
-            source_code=source,
-            parent=self.session_run,
-            name=task.name,
-            status=status,
-            started_at=started_at or utcnow(),
-            capture_environment=False,
-            engine=ENGINE,
-            engine_version=self.info.version,
-            instance=self.instance,
+        return adapter.RunStart(
+            key, type="process", source_code=source, parent=self.session.run, name=task.name, uid=uid,
+            started_at=started_at or utcnow(), engine=ENGINE, engine_version=self.state.info.version,
+        )  # fmt: skip
+
+    def _in_batches(
+        self, write: Callable[[Sequence[T]], None], items: Sequence[T], task_of: Callable[[T], Task], what: str
+    ) -> None:
+        """``write(items)`` in one go; if that fails for a reason other than the registry, one by one.
+
+        A registry failure is raised (the recorder stops); a task that cannot be recorded is
+        reported once per kind of problem and marked done, so it is not tried at every poll.
+        """
+        if not items:
+            return
+        try:
+            write(items)
+            return
+        except Exception as exc:
+            if adapter.is_registry_error(exc) or len(items) == 1:
+                self._failed(exc, task_of(items[0]), what)
+                return
+        for item in items:  # find the task that breaks; record the others
+            try:
+                write([item])
+            except Exception as exc:
+                self._failed(exc, task_of(item), what)
+
+    def _failed(self, exc: Exception, task: Task, what: str) -> None:
+        if adapter.is_registry_error(exc):
+            raise exc
+        task.done = True
+        self.recording.once(
+            f"task-{what}", f"nextflow: could not {what} the run of task {task.short} ({task.name}): {exc!r}"
         )
-        return task.run
 
-    def _lid_location(self, key: str) -> str | None:
-        assert self.store is not None
-        path = self.store.file_path(key)
-        if path:
-            return path
-        task_hash, _, rel = key.partition("/")
-        task = self.by_hash.get(task_hash)
-        if task is not None and task.workdir and rel:
-            return _fs.join(task.workdir, rel)
-        root = self.info.workdir or os.path.join(self.launch_dir, "work")
-        return _fs.join(root, task_hash[:2], task_hash[2:], rel) if rel else None
+    # -- finishing --------------------------------------------------------------------------------
+    def record(self, starting: list[tuple[Task, dt.datetime | None]], finishing: list[Task]) -> None:
+        """Start the submitted tasks and register the finished ones: one transaction for all the runs
+        to start (finished tasks never seen running included), one save for their new files, one
+        transaction to finish them with their inputs."""
+        endings = []
+        for task in finishing:
+            try:
+                endings.append(self._ending(task))
+            except Exception as exc:  # one unreadable task must not stop the others or the pipeline
+                self._failed(exc, task, "read")
+        self.start(starting + [(e.task, e.started) for e in endings if e.task.run is None])
+        ready = [e for e in endings if e.task.run is not None and not e.task.done]
+        self._in_batches(self._register, ready, lambda ending: ending.task, "register")
 
-    def _inputs(self, workdir: WorkDir | None, full_hash: str | None) -> tuple[list[str], dict[str, Any]]:
-        if self.store is not None and full_hash:
-            found = self.store.task_inputs(full_hash)
-            if found is not None:
-                paths, values = found
-                locations = [p.path or self._lid_location(p.lid) for p in paths if p.path or p.lid]
-                return [loc for loc in locations if loc], values
-        if workdir is not None:
-            return [staged.source for staged in workdir.staged], {}
-        return [], {}
+    def _register(self, endings: Sequence[Ending]) -> None:
+        # Files another task of this batch made are resolved as its outputs first (with their
+        # producer); every other input before any output (a task passing an input through does
+        # not become its producer).
+        made_by: dict[str, int] = {}
+        for index, ending in enumerate(endings):
+            for location in ending.outputs:
+                made_by.setdefault(location, index)
+        self.resolver.resolve_many(
+            Wanted(location, canonical=True)
+            for i, e in enumerate(endings) for location in e.inputs if made_by.get(location, i) == i
+        )  # fmt: skip
+        for ending in endings:
+            run = ending.task.run
+            assert run is not None
+            ending.producer = run
+            if ending.status == "cached":
+                original = self.cached.original_run(ending.full_hash, run) if ending.full_hash else None
+                if original is not None:
+                    ending.metrics["cached_from_run"] = original.uid
+                    ending.producer = original
+        # A task that just ran made new files: no registered record to reuse.
+        self.resolver.resolve_many(
+            Wanted(location, e.producer, reuse_work_files=e.status == "cached", canonical=True)
+            for e in endings for location in e.outputs
+        )  # fmt: skip
+        inputs = self.resolver.resolve_many(Wanted(location, canonical=True) for e in endings for location in e.inputs)
+        ends = []
+        for ending in endings:
+            task, run = ending.task, ending.task.run
+            assert run is not None
+            location, full_hash = ending.location, ending.full_hash
+            ends.append(
+                adapter.RunEnd(
+                    run, ending.status, error=ending.error, metrics=ending.metrics, finished_at=ending.finished,
+                    started_at=ending.started, params=ending.params or None, name=task.name,
+                    reference=f"{full_hash} {location}" if full_hash and location else location,
+                    inputs=[inputs[location] for location in ending.inputs if location in inputs],
+                )
+            )  # fmt: skip
+        adapter.finish_runs(self.instance, ends)
+        for ending in endings:
+            ending.task.done = True
+            self.counts[ending.status] = self.counts.get(ending.status, 0) + 1
 
-    def _outputs(self, workdir: WorkDir | None, full_hash: str | None) -> list[str]:
-        if self.store is not None and full_hash:
-            found = self.store.task_outputs(full_hash)
-            if found is not None:
-                locations = [p.path or self._lid_location(p.lid) for p in found if p.path or p.lid]
-                return [loc for loc in locations if loc]
-        return workdir.declared_outputs() if workdir is not None else []
-
-    def _complete(self, task: Task) -> None:
-        from flowtrail.core.params import jsonable
-        from flowtrail.core.run import link_inputs
-        from flowtrail.core.tracking import finish_run
-
+    def _ending(self, task: Task) -> Ending:
         record = task.trace
         completion = task.completion or {}
         nf_status = (record.status if record is not None else None) or completion.get("status")
         exit_code = record.get("exit") if record is not None else completion.get("exit")
         if nf_status is None and task.cached:
             nf_status = "CACHED"
-        location = self._workdir(task)
+        location = self.state.workdir(task)
         workdir = WorkDir(location) if location else None
-        full_hash = self._full_hash(task)
+        full_hash = self.state.full_hash(task)
         if exit_code is None and workdir is not None and nf_status in ("COMPLETED", "FAILED"):
             exit_code = workdir.exit_code()
         if nf_status == "COMPLETED" and exit_code not in (None, 0):
@@ -194,29 +273,15 @@ class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
             started, finished = task.submitted_at, completion.get("time")
         if status == "cached":
             started = finished = task.seen_at or now
-        started = started or task.submitted_at or task.seen_at or now
-        finished = finished or now
-        run = task.run or self._start_task(task, started)
-
         input_locations, values = self._inputs(workdir, full_hash)
-        inputs = self.resolver.resolve(input_locations) if input_locations else {}
-        producer: Run = run
+        outputs = self._outputs(workdir, full_hash) if status in ("completed", "cached") else []
+        canonical = self.resolver.canonical
         metrics: dict[str, Any] = record.metrics() if record is not None else {}
         if exit_code is not None:
             metrics["exit_code"] = exit_code
         metrics.setdefault("nextflow_status", nf_status)
         if status == "cached":
             metrics["cached"] = True
-            original = self._original_run(full_hash, run) if full_hash else None
-            if original is not None:
-                metrics["cached_from_run"] = original.uid
-                producer = original
-        if status in ("completed", "cached"):
-            outputs = self._outputs(workdir, full_hash)
-            if outputs:  # a task that just ran made new files: no registered record to reuse
-                self.resolver.resolve(outputs, run=producer, reuse_work_files=status == "cached")
-        link_inputs(self.instance, run, list(inputs.values()))
-
         error = None
         if status == "failed":
             tail = workdir.stderr_tail() if workdir is not None else ""
@@ -230,14 +295,46 @@ class TaskRunRecorder(SessionRunRecorder, CachedTaskLinker):
             params["tag"] = tag
         if values:
             params["inputs"] = values
-        # Set before finish_run: its one transaction writes these together with the status.
-        run.name = task.name or run.name
-        run.reference = f"{full_hash} {location}" if full_hash and location else (location or run.reference)
-        run.params = jsonable(params) if params else run.params
-        run.started_at = started
-        finish_run(run, status, error=error, metrics=metrics, finished_at=finished, instance=self.instance)
-        task.done = True
-        self.counts[status] = self.counts.get(status, 0) + 1
+        return Ending(
+            task, status, nf_status, exit_code,
+            started=started or task.submitted_at or task.seen_at or now, finished=finished or now,
+            location=location, full_hash=full_hash, inputs=[canonical(loc) for loc in input_locations],
+            outputs=[canonical(loc) for loc in outputs],
+            params=params, metrics=metrics, error=error,
+        )  # fmt: skip
+
+    def _inputs(self, workdir: WorkDir | None, full_hash: str | None) -> tuple[list[str], dict[str, Any]]:
+        store = self.state.store
+        if store is not None and full_hash:
+            found = store.task_inputs(full_hash)
+            if found is not None:
+                paths, values = found
+                locations = [p.path or self.state.lid_location(p.lid) for p in paths if p.path or p.lid]
+                return [loc for loc in locations if loc], values
+        if workdir is not None:
+            return [staged.source for staged in workdir.staged], {}
+        return [], {}
+
+    def _outputs(self, workdir: WorkDir | None, full_hash: str | None) -> list[str]:
+        store = self.state.store
+        if store is not None and full_hash:
+            found = store.task_outputs(full_hash)
+            if found is not None:
+                locations = [p.path or self.state.lid_location(p.lid) for p in found if p.path or p.lid]
+                return [loc for loc in locations if loc]
+        return workdir.declared_outputs() if workdir is not None else []
+
+    # -- the end ----------------------------------------------------------------------------------
+    def abort_unfinished(self, now: dt.datetime) -> None:
+        """End the started tasks the pipeline never finished as aborted."""
+        open_tasks = [task for task in self.state.tasks.values() if not task.done and task.run is not None]
+        if not open_tasks:
+            return
+        error = "the pipeline ended before this task finished"
+        adapter.finish_runs(self.instance, [adapter.RunEnd(t.run, "aborted", error=error, finished_at=now) for t in open_tasks])
+        for task in open_tasks:
+            task.done = True
+        self.counts["aborted"] = self.counts.get("aborted", 0) + len(open_tasks)
 
 
 def _tag_of(name: str | None) -> str | None:

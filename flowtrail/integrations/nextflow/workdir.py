@@ -92,20 +92,25 @@ def _unquote(value: str) -> str:
 
 
 def _function_body(text: str, name: str) -> list[str]:
-    lines = text.splitlines()
-    start = None
-    for index, line in enumerate(lines):
-        if line.startswith(f"{name}()") and line.rstrip().endswith("{"):
-            start = index + 1
-            break
-    if start is None:
-        return []
-    body = []
-    for line in lines[start:]:
-        if line.startswith("}"):
-            break
-        body.append(line)
-    return body
+    # .command.run is a few hundred lines (more with a trace): find the function, split only it.
+    head = f"{name}()"
+    at = 0 if text.startswith(head) else _line_starting(text, head, 0)
+    while at >= 0:
+        end = text.find("\n", at)
+        line = text[at:] if end < 0 else text[at:end]
+        if line.rstrip().endswith("{"):
+            if end < 0:
+                return []
+            stop = text.find("\n}", end)
+            return text[end + 1 : stop + 1 if stop >= 0 else len(text)].splitlines()
+        at = _line_starting(text, head, at)
+    return []
+
+
+def _line_starting(text: str, head: str, after: int) -> int:
+    """Where the next line after position ``after`` that starts with ``head`` begins (-1: none)."""
+    found = text.find("\n" + head, after)
+    return found + 1 if found >= 0 else -1
 
 
 def parse_staging(text: str, workdir: str, stage_text: str | None = None) -> list[Staged]:

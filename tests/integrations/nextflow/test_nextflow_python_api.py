@@ -71,12 +71,12 @@ def test_a_registry_failure_lets_the_pipeline_finish(
     nextflow_ready: str, instance: ft.Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flowtrail.core.errors import FlowtrailError
-    from flowtrail.integrations.nextflow.recorder import Recorder
+    from flowtrail.integrations.nextflow.session_run import SessionRun
 
-    def broken(self: Recorder) -> None:
+    def broken(self: SessionRun) -> None:
         raise RuntimeError("the registry is on fire")
 
-    monkeypatch.setattr(Recorder, "_start_session", broken)
+    monkeypatch.setattr(SessionRun, "start", broken)
     data = tmp_path / "in.txt"
     data.write_text("x" * 7)
     launch = tmp_path / "launch"
