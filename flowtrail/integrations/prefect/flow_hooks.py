@@ -106,7 +106,7 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
     parent_run_id = parent.run_id if parent is not None else _current_run_id()
     writer = get_writer()
     writer.call(
-        lambda: writer.start_flow(
+        lambda: writer.flow_runs.start_flow(
             record,
             source=source_of(flow.fn),
             description=getattr(flow, "description", None),
@@ -161,4 +161,4 @@ def _flow_finished(flow: Any, flow_run: Any, state: Any) -> None:
                 task_record.closed_by_flow = True
                 writer.put("finish", task_record)
     metrics = {"prefect_state": state.name, "attempts": getattr(flow_run, "run_count", None) or record.attempts}
-    writer.call(lambda: writer.finish_flow(record, status, error, metrics, getattr(state, "timestamp", None)))
+    writer.call(lambda: writer.flow_runs.finish_flow(record, status, error, metrics, getattr(state, "timestamp", None)))

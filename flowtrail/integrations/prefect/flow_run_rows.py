@@ -2,7 +2,8 @@
 
 The flow hooks run both through :meth:`.writer.Writer.call`, so they execute in the writer
 thread in queue order: a flow's final record is written after all of its task runs (the flush at
-the flow's end). :class:`FlowRunRows` is the part of the writer that does it.
+the flow's end). :class:`FlowRunRows`, one of the parts :class:`.writer.Writer` is made of,
+does it.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .records import FlowRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version, user_name
+from .registry_lookups import RegistryLookups, prefect_version
 from .run_listeners import has_listeners, notify_listeners
 
 if TYPE_CHECKING:
-    from .registry_lookups import Producer
+    from .task_run_artifacts import TaskRunArtifacts
 
 
-class FlowRunRows(RegistryLookups):
-    """Starts and finishes flow runs in the registry (mixed into :class:`.writer.Writer`)."""
+class FlowRunRows:
+    """Starts and finishes flow runs in the registry."""
 
-    if TYPE_CHECKING:  # provided by Writer
-        returned: dict[str, list[Producer]]
+    def __init__(self, lookups: RegistryLookups, artifacts: TaskRunArtifacts) -> None:
+        self.lookups = lookups
+        self.artifacts = artifacts  # what the flow tree's task runs returned, forgotten at its end
 
     def start_flow(
         self,
@@ -39,13 +41,14 @@ class FlowRunRows(RegistryLookups):
         from sqlalchemy.exc import IntegrityError
 
         from flowtrail.core.database import write_transaction
+        from flowtrail.core.host import current_user
         from flowtrail.core.instance import register_storage
         from flowtrail.core.models import Run
         from flowtrail.core.projects import env_project, run_project_id
         from flowtrail.core.record import utcnow
 
         instance = record.instance
-        cache = self.cache(instance)
+        cache = self.lookups.cache(instance)
         workdir = record.options.resolved_workdir()
         if workdir and workdir not in cache.workdirs:
             register_storage(instance, workdir)
@@ -57,13 +60,13 @@ class FlowRunRows(RegistryLookups):
             with write_transaction(instance.sessions) as session:
                 now = utcnow()
                 project_id = run_project_id(session, project, parent_run_id)
-                transform = self._transform(cache, session, record.name, "pipeline", source, description)
+                transform = self.lookups.transform(instance, session, record.name, "pipeline", source, description)
                 row = {
                     "uid": uid, "name": run_name, "transform_id": transform.id, "params": params,
                     "status": "started", "started_at": utc(started_at) or now, "finished_at": None,
                     "error": None, "metrics": None, "parent_id": parent_run_id, "reference": uid,
-                    "environment_id": self._environment_id(instance, cache, session), "engine": "prefect",
-                    "engine_version": prefect_version(), "created_by": user_name(), "created_at": now,
+                    "environment_id": self.lookups.environment_id(instance, session), "engine": "prefect",
+                    "engine_version": prefect_version(), "created_by": current_user(), "created_at": now,
                     "project_id": project_id,
                 }  # fmt: skip
                 run_id = session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
@@ -92,8 +95,7 @@ class FlowRunRows(RegistryLookups):
         from flowtrail.core.run import FINAL_STATUSES
 
         if record.root is None:  # the whole tree has ended: forget what its task runs returned
-            for uid in record.finished_uids:
-                self.returned.pop(uid, None)
+            self.artifacts.forget(record.finished_uids)
             record.finished_uids.clear()
         if record.run_id is None or status not in FINAL_STATUSES:
             return

@@ -3,15 +3,14 @@
 Per registry, an :class:`InstanceCache` holds the environment id, the transforms by key and
 source, the artifact of each file version registered before (keyed by path, size and mtime, so a
 file is hashed once per content version) and the work directories already registered as storage
-locations. Per process, ``lru_cache`` keeps the user, Prefect's version and the source of each
-task or flow function. :class:`RegistryLookups` is the part of :class:`.writer.Writer` that reads
-and fills the per-registry caches.
+locations. Per process, ``lru_cache`` keeps Prefect's version and the source of each task or flow
+function. :class:`RegistryLookups`, one of the parts :class:`.writer.Writer` is made of, reads and
+fills the per-registry caches.
 """
 
 from __future__ import annotations
 
 import functools
-import getpass
 import inspect
 import weakref
 from dataclasses import dataclass, field
@@ -44,14 +43,6 @@ def source_of(fn: Any) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def user_name() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return None
-
-
-@functools.lru_cache(maxsize=1)
 def prefect_version() -> str | None:
     try:
         import prefect
@@ -62,9 +53,10 @@ def prefect_version() -> str | None:
 
 
 class RegistryLookups:
-    """The writer's per-registry lookups (mixed into :class:`.writer.Writer`, which owns ``_caches``)."""
+    """The writer's per-registry lookups: an :class:`InstanceCache` per registry, filled on first use."""
 
-    _caches: weakref.WeakKeyDictionary[Any, InstanceCache]
+    def __init__(self) -> None:
+        self._caches: weakref.WeakKeyDictionary[Any, InstanceCache] = weakref.WeakKeyDictionary()
 
     def cache(self, instance: Instance) -> InstanceCache:
         found = self._caches.get(instance)
@@ -72,7 +64,9 @@ class RegistryLookups:
             found = self._caches[instance] = InstanceCache()
         return found
 
-    def _environment_id(self, instance: Instance, cache: InstanceCache, session: Any) -> int | None:
+    def environment_id(self, instance: Instance, session: Any) -> int | None:
+        """The id of this process's software environment in ``instance`` (looked up once)."""
+        cache = self.cache(instance)
         if cache.environment_id is None:
             from flowtrail.core.environment import (
                 current_environment,
@@ -83,15 +77,16 @@ class RegistryLookups:
             cache.environment_id = get_or_create_environment(session, digest, description).id
         return cache.environment_id
 
-    def _transform(
-        self, cache: InstanceCache, session: Any, key: str, kind: str, source: str | None, description: str | None = None
+    def transform(
+        self, instance: Instance, session: Any, key: str, kind: str, source: str | None, description: str | None = None
     ) -> Any:
         """The transform for ``key`` and this source: looked up (or created) once per process."""
         from flowtrail.core.transform import get_or_create_transform, source_hash
 
+        transforms = self.cache(instance).transforms
         ident = (key, source_hash(source))
-        transform = cache.transforms.get(ident)
+        transform = transforms.get(ident)
         if transform is None:
             transform = get_or_create_transform(session, key, type=kind, source_code=source, description=description)
-            cache.transforms[ident] = transform
+            transforms[ident] = transform
         return transform

@@ -3,9 +3,9 @@
 Steps 2 and 3 of a batch (see :mod:`.writer`). A :class:`_Plan` collects the batch's inputs and
 outputs (path parameters, returned paths, ``@materialize`` assets and ``asset_deps``, returned
 DataFrames/AnnData), reusing the artifact of a file version registered before, and saves the new
-ones with one ``flowtrail.save`` call. :class:`TaskRunArtifacts`, the part of
-:class:`.writer.Writer` that runs the plan, adds the objects a task consumed from upstream task
-runs (Prefect's task-input links) and inserts every input link in one transaction.
+ones with one ``flowtrail.save`` call. :class:`TaskRunArtifacts`, one of the parts
+:class:`.writer.Writer` is made of, runs the plan, adds the objects a task consumed from upstream
+task runs (Prefect's task-input links) and inserts every input link in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .records import TaskRecord
-from .registry_lookups import InstanceCache, Producer
+from .registry_lookups import InstanceCache, Producer, RegistryLookups
 from .task_run_rows import run_ref
 from .values import Signature, object_kind, object_nbytes
 
@@ -24,29 +24,36 @@ if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
     from flowtrail.core.models import Artifact, Run
 
-    from .writer import Writer
-
 logger = logging.getLogger("flowtrail")
 
 MAX_CACHED_FILES = 100_000
 OK_STATUSES = ("completed", "cached")
 
+Report = Callable[[str, str], None]  # (kind, message): logged once per kind
+
 
 class TaskRunArtifacts:
-    """Registers a batch's artifacts and links run inputs (mixed into :class:`.writer.Writer`)."""
+    """Registers a batch's artifacts and links run inputs; remembers what each task run returned."""
 
-    if TYPE_CHECKING:  # provided by Writer
-        returned: dict[str, list[Producer]]
+    def __init__(self, lookups: RegistryLookups, report: Report) -> None:
+        self.lookups = lookups
+        self.report = report
+        self.returned: dict[str, list[Producer]] = {}  # task run uid -> artifacts its return value became
 
-    def _artifacts(self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
+    def register(self, instance: Instance, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
         """Register the finished runs' inputs and outputs; return (run id, artifact) input links."""
         if not finished:
             return []
-        plan = _Plan(self, instance, cache)
+        plan = _Plan(self, instance, self.lookups.cache(instance))
         for record in finished:
             plan.add(record)
         plan.save()
         return plan.links + self._upstream_links(instance, finished)
+
+    def forget(self, uids: Iterable[str]) -> None:
+        """Drop what these task runs returned (their flow tree has ended: no task can consume it now)."""
+        for uid in uids:
+            self.returned.pop(uid, None)
 
     def _upstream_links(self, instance: Instance, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
         """Objects a task consumed from upstream tasks: Prefect's task-input links, not saved twice."""
@@ -74,7 +81,8 @@ class TaskRunArtifacts:
                     links.append((record.run_id, producer))
         return links
 
-    def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None:
+    def link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None:
+        """Insert the input links not present yet (a run never becomes an input of itself)."""
         from sqlalchemy import select
 
         from flowtrail.core.database import write_transaction
@@ -98,8 +106,8 @@ class TaskRunArtifacts:
 class _Plan:
     """The artifacts of one batch: which to save, which are known already, and who links to what."""
 
-    def __init__(self, writer: Writer, instance: Instance, cache: InstanceCache) -> None:
-        self.writer = writer
+    def __init__(self, owner: TaskRunArtifacts, instance: Instance, cache: InstanceCache) -> None:
+        self.owner = owner
         self.instance = instance
         self.cache = cache
         self._roots: list[str] | None = None
@@ -114,7 +122,7 @@ class _Plan:
         if record.run_id is None or (record.closed_by_flow and record.status == "aborted"):
             return
         returned: list[Producer] = []
-        self.writer.returned[record.uid] = returned
+        self.owner.returned[record.uid] = returned
         (record.flow.root or record.flow).finished_uids.append(record.uid)
         if not (record.paths or record.returned_paths or record.objects or record.assets_out or record.assets_in):
             return
@@ -216,7 +224,7 @@ class _Plan:
             else:
                 artifact = Artifact.from_anndata(obj, key=key, run=run_ref(record))
         except Exception as exc:
-            self.writer.report(f"object:{type(exc).__name__}", f"flowtrail: could not save a {kind}: {exc}")
+            self.owner.report(f"object:{type(exc).__name__}", f"flowtrail: could not save a {kind}: {exc}")
             return
         self.waiters.setdefault(self._add(artifact), []).append(then)
 
@@ -258,16 +266,17 @@ class _Plan:
             return
         from flowtrail.core.saving import save_artifacts
 
+        # Each artifact says its own run (None for inputs); identical content is the normal case here.
         saved: list[Artifact | None]
         try:
-            saved = list(save_artifacts(self.to_save, instance=self.instance))
+            saved = list(save_artifacts(self.to_save, instance=self.instance, run=None, log_duplicates=False))
         except Exception:
             saved = []
             for artifact in self.to_save:  # one bad file must not lose the others
                 try:
-                    saved.extend(save_artifacts([artifact], instance=self.instance))
+                    saved.extend(save_artifacts([artifact], instance=self.instance, run=None, log_duplicates=False))
                 except Exception as exc:
-                    self.writer.report(f"save:{type(exc).__name__}", f"flowtrail: could not register an artifact: {exc}")
+                    self.owner.report(f"save:{type(exc).__name__}", f"flowtrail: could not register an artifact: {exc}")
                     saved.append(None)
         for index, artifact in enumerate(saved):
             if artifact is None:

@@ -1,10 +1,10 @@
 """Registry rows for task runs: one batch's queued task-run records written as ``Run`` rows.
 
-:class:`TaskRunRows` is the part of :class:`.writer.Writer` that turns the ``("start", record)``
-and ``("finish", record)`` items of a batch into rows (step 1 in :mod:`.writer`: a task run that
-started and finished within the window is inserted once, already final), hands the finished
-ones to :class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3) and tells the run
-listeners (step 4).
+:class:`TaskRunRows`, one of the parts :class:`.writer.Writer` is made of, turns the
+``("start", record)`` and ``("finish", record)`` items of a batch into rows (step 1 in
+:mod:`.writer`: a task run that started and finished within the window is inserted once, already
+final), hands the finished ones to its :class:`.task_run_artifacts.TaskRunArtifacts` part
+(steps 2 and 3) and tells the run listeners (step 4).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .records import TaskRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version, source_of, user_name
+from .registry_lookups import RegistryLookups, prefect_version, source_of
 from .run_listeners import has_listeners, notify_listeners
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable
 
     from flowtrail.core.instance import Instance
     from flowtrail.core.models import Run
 
-    from .registry_lookups import InstanceCache, Producer
+    from .task_run_artifacts import TaskRunArtifacts
 
 
 def _final_fields(record: TaskRecord) -> dict[str, Any]:
@@ -54,21 +54,22 @@ def run_ref(record: TaskRecord, started: bool = False) -> Run:
     return record.run
 
 
-class TaskRunRows(RegistryLookups):
-    """Writes the run rows of a batch of task-run records (mixed into :class:`.writer.Writer`)."""
+class TaskRunRows:
+    """Writes the run rows of a batch of task-run records, then their artifacts and input links."""
 
-    if TYPE_CHECKING:  # provided by Writer and TaskRunArtifacts
-        pending_objects: set[str]
+    def __init__(
+        self,
+        lookups: RegistryLookups,
+        artifacts: TaskRunArtifacts,
+        report: Callable[[str, str], None],
+        pending_objects: set[str],
+    ) -> None:
+        self.lookups = lookups
+        self.artifacts = artifacts
+        self.report = report
+        self.pending_objects = pending_objects  # shared with the hooks: uids whose objects are not written yet
 
-        def report(self, kind: str, message: str) -> None: ...
-
-        def _artifacts(
-            self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]
-        ) -> list[tuple[int, Producer]]: ...
-
-        def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None: ...
-
-    def _write_group(self, group: list[tuple[str, TaskRecord]]) -> None:
+    def write_group(self, group: list[tuple[str, TaskRecord]]) -> None:
         by_instance: dict[int, tuple[Instance, list[tuple[str, TaskRecord]]]] = {}
         for kind, record in group:
             instance = record.flow.instance
@@ -84,7 +85,6 @@ class TaskRunRows(RegistryLookups):
     def _write_tasks(self, instance: Instance, ops: list[tuple[str, TaskRecord]]) -> None:
         from sqlalchemy.exc import IntegrityError
 
-        cache = self.cache(instance)
         new: list[TaskRecord] = []
         finished: list[TaskRecord] = []
         seen_new: set[int] = set()
@@ -100,13 +100,12 @@ class TaskRunRows(RegistryLookups):
             if not record.value_known:
                 self._load_value(record)
         try:
-            inserted = self._write_runs(instance, cache, new, finished, check_existing=False)
+            inserted = self.write_runs(instance, new, finished, check_existing=False)
         except IntegrityError:  # a task run recorded before (the same Prefect run reported twice)
             for record in new:
                 record.run, record.run_id = None, None
-            inserted = self._write_runs(instance, cache, new, finished, check_existing=True)
-        links = self._artifacts(instance, cache, finished)
-        self._link(instance, links)
+            inserted = self.write_runs(instance, new, finished, check_existing=True)
+        self.artifacts.link(instance, self.artifacts.register(instance, finished))
         if has_listeners():
             for record in inserted:
                 notify_listeners("start", run_ref(record, started=True))
@@ -119,10 +118,9 @@ class TaskRunRows(RegistryLookups):
             record.params = None
             self.pending_objects.discard(record.uid)
 
-    def _write_runs(
+    def write_runs(
         self,
         instance: Instance,
-        cache: InstanceCache,
         new: list[TaskRecord],
         finished: list[TaskRecord],
         check_existing: bool,
@@ -135,6 +133,7 @@ class TaskRunRows(RegistryLookups):
         from sqlalchemy import bindparam, insert, select, update
 
         from flowtrail.core.database import write_transaction
+        from flowtrail.core.host import current_user
         from flowtrail.core.models import Run
         from flowtrail.core.record import utcnow
 
@@ -146,14 +145,14 @@ class TaskRunRows(RegistryLookups):
                 existing = {run.uid: run for run in session.scalars(select(Run).where(Run.uid.in_([r.uid for r in new])))}
             rows: list[dict[str, Any]] = []
             if new:
-                environment_id = self._environment_id(instance, cache, session)
-                user, version, now = user_name(), prefect_version(), utcnow()
+                environment_id = self.lookups.environment_id(instance, session)
+                user, version, now = current_user(), prefect_version(), utcnow()
                 for record in new:
                     run = existing.get(record.uid)
                     if run is not None:
                         record.run, record.run_id = run, run.id
                         continue
-                    transform = self._transform(cache, session, record.transform_key, "task", source_of(record.fn))
+                    transform = self.lookups.transform(instance, session, record.transform_key, "task", source_of(record.fn))
                     row = {
                         "uid": record.uid, "name": record.name, "transform_id": transform.id,
                         "params": record.params, "status": "started",
