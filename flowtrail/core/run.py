@@ -148,22 +148,45 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 def link_inputs(instance: Any, run: Run, artifacts: list[Artifact]) -> None:
     """Insert run-input links that do not exist yet, in one short transaction."""
-    ids = {a.id for a in artifacts if a.id is not None and a.run_id != run.id}
-    if not ids or run.id is None:
+    if run.id is None or not any(a.id is not None and a.run_id != run.id for a in artifacts):
         return
     from .database import write_transaction
 
     with write_transaction(instance.sessions) as session:
-        present = set(
-            session.scalars(
-                select(run_input.c.artifact_id).where(run_input.c.run_id == run.id, run_input.c.artifact_id.in_(ids))
-            )
-        )
-        missing = sorted(ids - present)
-        if missing:
-            session.execute(run_input.insert(), [{"run_id": run.id, "artifact_id": i} for i in missing])
+        insert_input_links(session, [(run.id, a) for a in artifacts])
     # The relationship collection is stale now; reload it on next access.
     instance.sessions.current().expire(run, ["inputs"])
+
+
+def insert_input_links(session: Session, links: list[tuple[int, Artifact | int]]) -> int:
+    """Inside a write transaction: add the ``(run id, artifact)`` input links that do not exist yet.
+
+    The one writer of ``run_input`` rows (one run or many). An artifact is a saved Artifact or its
+    id; a saved Artifact never counts as an input of the run that produced it. Returns how many
+    links were added.
+    """
+    wanted: set[tuple[int, int]] = set()
+    for run_id, artifact in links:
+        if run_id is None:
+            continue
+        if isinstance(artifact, int):
+            wanted.add((run_id, artifact))
+        elif artifact.id is not None and artifact.run_id != run_id:
+            wanted.add((run_id, artifact.id))
+    if not wanted:
+        return 0
+    present: set[tuple[int, int]] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        query = select(run_input.c.run_id, run_input.c.artifact_id).where(
+            run_input.c.run_id.in_({r for r, _ in chunk}), run_input.c.artifact_id.in_({a for _, a in chunk})
+        )
+        present.update((r, a) for r, a in session.execute(query))
+    missing = sorted(wanted - present)
+    if missing:
+        session.execute(run_input.insert(), [{"run_id": r, "artifact_id": a} for r, a in missing])
+    return len(missing)
 
 
 def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", instance: Any = None) -> None:

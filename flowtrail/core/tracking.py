@@ -123,6 +123,107 @@ def _environment_id(instance: Instance, session: Any) -> int | None:
     return environment.id
 
 
+def run_columns(
+    *,
+    transform_id: int,
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+    status: str = "started",
+    started_at: Any = None,
+    parent_id: int | None = None,
+    reference: str | None = None,
+    environment_id: int | None = None,
+    engine: str | None = "python",
+    engine_version: str | None = None,
+    project_id: int | None = None,
+) -> dict[str, Any]:
+    """The columns of a new run row (all but ``uid``), the one rule for every writer of runs.
+
+    :func:`start_run` sets them on an ORM ``Run``; :mod:`flowtrail.core.adapter` uses them for many
+    runs in one transaction, and bulk writers insert them as rows. Params are made JSON-safe, the
+    start time defaults to now, a Python run gets the interpreter's version, and the row names the
+    user, host and process that recorded it (so a run whose process died can be found and ended).
+    """
+    return dict(
+        name=name,
+        transform_id=transform_id,
+        params=jsonable(params) if params else None,
+        status=status,
+        started_at=started_at or utcnow(),
+        parent_id=parent_id,
+        reference=reference,
+        environment_id=environment_id,
+        engine=engine,
+        engine_version=engine_version or (platform.python_version() if engine == "python" else None),
+        created_by=current_user(),
+        project_id=project_id,
+        pid=os.getpid(),
+        host=this_host(),
+    )
+
+
+def add_run(
+    session: Any,
+    instance: Instance,
+    key: str,
+    *,
+    type: str = "script",  # noqa: A002
+    source_code: str | None = None,
+    description: str | None = None,
+    params: dict[str, Any] | None = None,
+    parent: Run | None = None,
+    parent_id: int | None = None,
+    reference: str | None = None,
+    name: str | None = None,
+    uid: str | None = None,
+    status: str = "started",
+    started_at: Any = None,
+    capture_environment: bool = True,
+    engine: str | None = "python",
+    engine_version: str | None = None,
+    transform_reference: str | None = None,
+    project: Any = None,
+    transform: Any = None,
+) -> Run:
+    """Inside a write transaction: register the transform (or reuse it) and add a new run of it.
+
+    The arguments are :func:`start_run`'s; ``transform`` skips the transform lookup (a batch that
+    starts many runs of one transform). A placeholder with ``uid`` (a child process named the run
+    first) is filled in rather than inserted twice. The caller flushes and notifies listeners.
+    """
+    parent_row = parent.id if parent is not None else parent_id
+    project_id = run_project_id(session, project, parent_row, parent)
+    if transform is None:
+        transform = get_or_create_transform(
+            session, key, type=type, source_code=source_code, description=description, reference=transform_reference
+        )
+    if transform_reference and transform.reference is None:
+        transform.reference = transform_reference
+    placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
+    if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
+        raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
+    run = placeholder or Run(uid=uid or str(uuid7()))
+    run_fields = run_columns(
+        transform_id=transform.id,
+        name=name,
+        params=params,
+        status=status,
+        started_at=started_at,
+        parent_id=parent_row,
+        reference=reference,
+        environment_id=_environment_id(instance, session) if capture_environment else None,
+        engine=engine,
+        engine_version=engine_version,
+        project_id=project_id,
+    )
+    for field_name, value in run_fields.items():
+        if value is not None or placeholder is None:
+            setattr(run, field_name, value)
+    session.add(run)
+    run.transform = transform
+    return run
+
+
 def start_run(
     key: str,
     *,
@@ -154,41 +255,13 @@ def start_run(
     reap_once(inst)
     locks = [f"transform:{key}"] + ([f"run:{uid}"] if uid else [])
     with write_transaction(inst.sessions, locks) as session:
-        parent_row = parent.id if parent is not None else parent_id
-        project_id = run_project_id(session, project, parent_row, parent)
-        transform = get_or_create_transform(
-            session, key, type=type, source_code=source_code, description=description, reference=transform_reference
-        )
-        if transform_reference and transform.reference is None:
-            transform.reference = transform_reference
-        # A child process (a script in a task) may have named this run first: it is then a
-        # placeholder with this uid, filled in here rather than inserted twice.
-        placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
-        if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
-            raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
-        run = placeholder or Run(uid=uid or str(uuid7()))
-        run_fields = dict(
-            name=name,
-            transform_id=transform.id,
-            params=jsonable(params) if params else None,
-            status=status,
-            started_at=started_at or utcnow(),
-            parent_id=parent_row,
-            reference=reference,
-            environment_id=_environment_id(inst, session) if capture_environment else None,
-            engine=engine,
-            engine_version=engine_version or (platform.python_version() if engine == "python" else None),
-            created_by=current_user(),
-            project_id=project_id,
-            pid=os.getpid(),
-            host=this_host(),
-        )
-        for field_name, value in run_fields.items():
-            if value is not None or placeholder is None:
-                setattr(run, field_name, value)
-        session.add(run)
+        run = add_run(
+            session, inst, key, type=type, source_code=source_code, description=description, params=params,
+            parent=parent, parent_id=parent_id, reference=reference, name=name, uid=uid, status=status,
+            started_at=started_at, capture_environment=capture_environment, engine=engine,
+            engine_version=engine_version, transform_reference=transform_reference, project=project,
+        )  # fmt: skip
         session.flush()
-        run.transform = transform
     _notify("start", run)
     return run
 
@@ -215,22 +288,44 @@ def finish_run(
         raise TrackingError(f"{status!r} is not a final status: use one of {', '.join(FINAL_STATUSES)}.")
     inst = instance or current()
     with write_transaction(inst.sessions) as session:
-        session.add(run)
-        if finished_at is not None:
-            run.finished_at = finished_at
-        if started_at is not None:
-            run.started_at = started_at
-        if params:
-            run.params = {**(run.params or {}), **jsonable(params)}
-        if reference is not None:
-            run.reference = reference
-        if name is not None:
-            run.name = name
-        set_status(session, run, status, error)
-        if metrics:
-            run.metrics = {**(run.metrics or {}), **jsonable(metrics)}
+        end_run(
+            session, run, status, error=error, metrics=metrics, finished_at=finished_at, started_at=started_at,
+            params=params, reference=reference, name=name,
+        )  # fmt: skip
     _notify("finish", run)
     return run
+
+
+def end_run(
+    session: Any,
+    run: Run,
+    status: str = "completed",
+    *,
+    error: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    finished_at: Any = None,
+    started_at: Any = None,
+    params: dict[str, Any] | None = None,
+    reference: str | None = None,
+    name: str | None = None,
+) -> None:
+    """Inside a write transaction: :func:`finish_run`'s changes to ``run`` (the caller notifies listeners)."""
+    if status not in FINAL_STATUSES:
+        raise TrackingError(f"{status!r} is not a final status: use one of {', '.join(FINAL_STATUSES)}.")
+    session.add(run)
+    if finished_at is not None:
+        run.finished_at = finished_at
+    if started_at is not None:
+        run.started_at = started_at
+    if params:
+        run.params = {**(run.params or {}), **jsonable(params)}
+    if reference is not None:
+        run.reference = reference
+    if name is not None:
+        run.name = name
+    set_status(session, run, status, error)
+    if metrics:
+        run.metrics = {**(run.metrics or {}), **jsonable(metrics)}
 
 
 @overload
@@ -307,6 +402,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
 from .script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = [
-    "add_run_listener", "current_run", "finish", "finish_run", "has_run_listeners", "notify", "start_run", "track",
+    "add_run", "add_run_listener", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "start_run",
+    "track",
     "tracked",
 ]  # fmt: skip

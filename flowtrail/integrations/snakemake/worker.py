@@ -18,9 +18,11 @@ import queue
 import signal
 import sys
 import threading
+import time
 from typing import BinaryIO
 
 from .channel import HEADER, STOP, write_stats
+from .events import JOB_INFO
 from .recorder import Options, Recorder, quiet_logging
 
 MAX_BATCH = 200  # events handled together when the recorder has fallen behind
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=read, name="flowtrail-snakemake-reader", daemon=True).start()
     stopped = ended = False
-    received = 0
+    received = jobs = 0
+    recording_cpu = 0.0  # CPU of this thread inside the recorder: the per-job cost, without start-up
     while not (stopped or ended):
         batch = [frames.get()]
         while len(batch) < MAX_BATCH:
@@ -105,11 +108,21 @@ def main(argv: list[str] | None = None) -> None:
             except Exception:  # never let one bad frame end the recording
                 continue
         received += len(events)
+        jobs += sum(1 for event in events if event.kind == JOB_INFO)
+        started = time.thread_time()
         recorder.handle_many(events)
+        recording_cpu += time.thread_time() - started
+    started = time.thread_time()
     recorder.finish(lost=not stopped)
     recorder.close()
+    recording_cpu += time.thread_time() - started
     times = os.times()
-    write_stats({"process": "recorder", "cpu_s": times.user + times.system, "events": received})
+    write_stats(
+        {
+            "process": "recorder", "cpu_s": times.user + times.system, "events": received,
+            "jobs": jobs, "recording_cpu_s": recording_cpu,
+        }
+    )  # fmt: skip
     # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow
     # teardown, since Snakemake waits for this process to exit.
     logging.shutdown()

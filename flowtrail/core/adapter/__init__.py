@@ -1,0 +1,88 @@
+"""The one door engine adapters write through: files, runs, failures and the instance handle.
+
+An engine adapter (Snakemake, Nextflow, Prefect, the OpenLineage consumer) turns what an engine
+says about its tasks into registry records. It imports this package for every write, and the
+model classes (:mod:`flowtrail.core.models`), :mod:`flowtrail.core.query`,
+:mod:`flowtrail.core.lineage` and :mod:`flowtrail.core.errors` for reads; never the database,
+instance, saving, tracking or id modules themselves. The rules of the registry (how a file
+becomes an artifact, how a run row is built, which links exist) then live once, behind the door.
+
+How an adapter records one invocation::
+
+    from flowtrail.core import adapter
+
+    instance = adapter.connect_for(settings.instance, folders=[workdir])
+    recording = adapter.Recording("MyEngine", open_journal=...)     # failures: once, then journal or off
+    files = adapter.FileRegistry(instance, hash_mode="full")
+    files.register_folder(workdir)                                   # files in it are registered in place
+
+    (workflow,) = adapter.start_runs(instance, [adapter.RunStart("pipeline.nf", type="pipeline", engine="myengine")])
+    inputs = files.inputs(["/data/raw.csv"])                         # no producing run; cached per invocation
+    (task,) = adapter.start_runs(instance, [
+        adapter.RunStart("pipeline.nf/step1", type="process", parent=workflow, engine="myengine", inputs=inputs),
+    ])                                                               # START announced with its inputs linked
+    outputs = [a for _spec, a in files.outputs([adapter.FileSpec("/work/out.csv", run=task)])]
+    adapter.finish_runs(instance, [adapter.RunEnd(task, "completed", outputs=outputs, metrics={"exit_code": 0})])
+
+Each call in the same thread, wrapped in ``recording.guard(...)`` by the adapter's recorder.
+
+What an implementer (an adapter) must do, and what each call guarantees:
+
+- **Connect once per invocation** (:func:`connect_for`) and pass the :class:`Instance` to every
+  call. Nothing here connects by itself, and nothing reads the ambient tracked run: files are
+  registered with the run an adapter names, or none (``save_artifacts(run=None)``), so an engine
+  started from a tracked script does not credit the script with its inputs.
+- **Threads.** The registry's sessions are per thread. Call the door from one recorder thread
+  (or process) per invocation; :class:`FileRegistry` and :class:`Recording` are not thread-safe.
+  The engine's own threads should only queue events for that thread: no call here belongs in an
+  engine's hot path (each costs a transaction).
+- **Transactions.** :func:`start_runs` writes all its runs with their transforms and input links
+  in one transaction; :func:`finish_runs` all its statuses, metrics and output links in another;
+  :meth:`FileRegistry.resolve` / :meth:`~FileRegistry.outputs` all new files of a call in one
+  (then one by one if a file fails). Each is all or nothing. Pass many tasks per call when the
+  engine reports many at once (an adapter that fell behind): that is what makes recording cheap.
+- **Announcements.** Run listeners (OpenLineage emission) hear of a run after its transaction
+  committed: a START names the inputs linked in the same call. ``announce=False`` defers that to
+  :func:`announce`, for adapters that add more (pipes, streams) before the START goes out.
+- **Idempotence.** A run ``uid`` may be given (one the task's processes already know): a
+  placeholder with it (made by a script inside the task) is filled in, a run already started or
+  ended with it is refused (:class:`~flowtrail.core.errors.TrackingError`). Input and output links
+  are only added when missing, and re-registering identical content returns the existing artifact
+  (linking the new producer as a writer). A replayed journal therefore records each thing once.
+- **Registry failures.** A call that fails raises, with nothing half written. A registry failure
+  (:func:`is_registry_error`: unreachable, locked past its bound, read-only, full, no instance) is
+  handed to :meth:`Recording.failed`: it warns once and switches the adapter to its journal (an
+  outage that passes, :func:`is_outage`) or off; the adapter must then stop calling the door and,
+  if journaling, append what it would have written (:class:`JournalWriter`). A failure of one
+  file (vanished, unreadable) is not a registry failure: the file is left out and reported once
+  per kind (:meth:`Recording.once`). The engine's workflow is never affected.
+"""
+
+from __future__ import annotations
+
+from ..errors import FlowtrailError, RegistryError, TrackingError
+from ..host import current_user
+from ..instance import Instance, current, disconnect
+from ..journal import JournalWriter
+from ..params import MAX_REPR, jsonable
+from ..partial_runs import discard_run_tree
+from ..projects import env_project
+from ..run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
+from ..run_context import RunRef, add_context_provider, child_environment, own_namespace, remove_context_provider
+from ..saving import update_artifact
+from ..tracking import add_run_listener, current_run, remove_run_listener
+from .connection import connect_for, find_config
+from .files import FileRegistry, FileSpec, FileState, Known, file_state, is_empty_folder, is_url
+from .nodes import add_node, set_producer
+from .report import Recording, first_line, is_outage, is_registry_error
+from .runs import RunEnd, RunStart, announce, finish_runs, start_runs
+
+__all__ = [
+    "FINAL_STATUSES", "MAX_REPR", "OUTPUT_KINDS", "RUN_STATUSES", "FileRegistry", "FileSpec", "FileState",
+    "FlowtrailError", "Instance", "JournalWriter", "Known", "Recording", "RegistryError", "RunEnd", "RunRef",
+    "RunStart", "TrackingError", "add_context_provider", "add_node", "add_run_listener", "announce", "child_environment",
+    "connect_for", "current", "current_run", "current_user", "discard_run_tree", "disconnect", "env_project",
+    "file_state", "find_config", "finish_runs", "first_line", "is_empty_folder", "is_outage", "is_registry_error",
+    "is_url", "jsonable", "link_inputs", "own_namespace", "record_outputs", "remove_context_provider",
+    "remove_run_listener", "set_producer", "start_runs", "update_artifact",
+]  # fmt: skip
