@@ -29,8 +29,8 @@ from .collection import Collection, collection_artifact
 from .database import write_transaction
 from .errors import FlowtrailError, IntegrityError, UnsupportedFormat
 from .host import current_user
-from .ids import new_stem, versioned_uid
 from .query import QuerySet
+from .versioning import next_version
 
 if TYPE_CHECKING:
     from .run import Run
@@ -159,12 +159,9 @@ def save_collection(collection: Collection) -> Collection:
             )  # fmt: skip
             return previous
         _check_still_present(session, ids)
-        version = previous.version + 1 if previous is not None else 1
-        stem = previous.uid[:16] if previous is not None else new_stem()
+        collection.uid, version = next_version([previous])
         if previous is not None:
-            previous.is_latest = False
-            session.flush()  # before the new latest row exists
-        collection.uid = versioned_uid(stem, version)
+            session.flush()  # previous gives up is_latest before the new latest row exists
         collection.version = version
         collection.is_latest = True
         collection.hash = digest

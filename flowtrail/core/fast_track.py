@@ -22,9 +22,10 @@ from typing import Any
 
 from . import config as cfg
 from .host import current_environment, current_user
-from .ids import new_stem, random_base62, uuid7, versioned_uid
+from .ids import random_base62, uuid7
 from .params import jsonable
 from .processes import process_alive, this_host
+from .versioning import first_version, successor
 
 SCHEMA_REVISION = "0008"  # must equal instance.SCHEMA_REVISION; a test pins it
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite dialect stores DateTime
@@ -159,14 +160,13 @@ def _transform(
         ).fetchone()
         if same is not None:
             return int(same[0])
-    version = 1 if latest is None else int(latest[2]) + 1
-    stem = new_stem() if latest is None else str(latest[1])[:16]
+    uid, version = first_version() if latest is None else successor(str(latest[1]), int(latest[2]))
     if latest is not None:
         connection.execute("UPDATE transform SET is_latest = 0 WHERE id = ?", (latest[0],))
     cursor = connection.execute(
         "INSERT INTO transform (uid, namespace, key, version, is_latest, type, description, source_code, hash, "
         "created_at, created_by) VALUES (?, '', ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-        (versioned_uid(stem, version), key, version, kind, description, source, digest, now, user),
+        (uid, key, version, kind, description, source, digest, now, user),
     )
     return int(cursor.lastrowid or 0)
 

@@ -32,7 +32,7 @@ from .hashing import (
     sync_files,
 )
 from .host import current_user
-from .ids import new_stem, random_base62, versioned_uid
+from .ids import random_base62
 from .objects import (
     copy_file,
     copy_folder,
@@ -54,6 +54,7 @@ from .storage import (
     normalize_location,
     object_relpath,
 )
+from .versioning import first_version, next_version
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -272,10 +273,7 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                         results.append(previous)
                         _link_rerun(session, reruns, artifact, previous, run_id)
                         continue
-                    version = previous.version + 1 if previous is not None else 1
-                    stem = previous.uid[:16] if previous is not None else new_stem()
-                    if previous is not None:
-                        previous.is_latest = False
+                    uid, version = next_version([previous])
                 else:
                     existing = by_hash.get(p.digest.hash)
                     if existing is not None:
@@ -283,8 +281,8 @@ def _register(inst: Instance, prepared: list[Pending], run: Any) -> list[Artifac
                         results.append(existing)
                         _link_rerun(session, reruns, artifact, existing, run_id)
                         continue
-                    version, stem = 1, new_stem()
-                artifact.uid = versioned_uid(stem, version)
+                    uid, version = first_version()
+                artifact.uid = uid
                 artifact.version = version
                 artifact.is_latest = True
                 artifact.storage_id = p.storage.id

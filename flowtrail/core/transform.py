@@ -16,8 +16,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from .database import add_locks
 from .errors import FlowtrailError
 from .host import current_user
-from .ids import new_stem, versioned_uid
 from .record import LineageMixin, Record, utcnow
+from .versioning import next_version
 
 if TYPE_CHECKING:
     from .run import Run
@@ -104,12 +104,9 @@ def get_or_create_transform(
         )
         if same is not None:
             return same
-    version = 1 if latest is None else latest.version + 1
-    stem = new_stem() if latest is None else latest.uid[:16]
-    if latest is not None:
-        latest.is_latest = False
+    uid, version = next_version([latest])
     transform = Transform(
-        uid=versioned_uid(stem, version),
+        uid=uid,
         namespace="",
         key=key,
         version=version,

@@ -1,4 +1,5 @@
-"""Dataset namespace and name for an artifact, as the OpenLineage naming spec prescribes.
+"""Dataset naming both ways: the namespace and name of an artifact, as the OpenLineage naming spec
+prescribes, and where a dataset an event names lives (:func:`dataset_location`).
 
 | store     | namespace         | name          |
 |-----------|-------------------|---------------|
@@ -16,6 +17,7 @@ dataset back to the same key.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,3 +50,23 @@ def dataset_name(artifact: Artifact) -> tuple[str, str]:
     if storage.type == "external":  # a dataset another producer named (a table, a topic): as it named it
         return storage.root, artifact.path
     return location_name(storage.full_path(artifact.path))
+
+
+@lru_cache(maxsize=65536)
+def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
+    """``(root to create if nothing registered holds it, location)`` of a dataset.
+
+    ``file`` datasets are absolute local paths (referenced under "/" when no registered location
+    holds them); ``scheme://authority`` namespaces are storage
+    roots; anything else (``bigquery``, a Marquez namespace) is an external root of its own.
+    """
+    if namespace == "file":
+        return "/", "/" + name.lstrip("/")
+    if namespace.startswith("file:///"):  # a local storage root, as a managed artifact is named
+        root = "/" + namespace[len("file:///") :].strip("/")
+        return root, f"{root.rstrip('/')}/{name.lstrip('/')}"
+    if "://" in namespace:
+        scheme, rest = namespace.split("://", 1)
+        root = f"{scheme}://{rest.rstrip('/')}"  # kept as the producer wrote it (s3a:// stays s3a://)
+        return root, f"{root}/{name.lstrip('/')}"
+    return namespace, f"{namespace}/{name.lstrip('/')}"

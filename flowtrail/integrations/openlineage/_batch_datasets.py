@@ -1,68 +1,68 @@
 """A batch's datasets: resolving them to dataset versions (artifacts) in the longest registered
-storage root, loading the versions worth choosing among, and choosing or creating the version an
-input reads or an output makes (claiming placeholders); dataset and job events.
+storage root, loading the versions worth choosing among, choosing or creating the version an input
+reads or an output makes (claiming placeholders), and writing the versions back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import select
 
-from ...core.ids import new_stem, versioned_uid
-from ...core.models import Storage
-from ._batch_state import _BatchState, _RunRow, _Version
-from ._dataset_naming import (
-    _declared_datasets,
-    _hash_type,
-    _root_of_key,
-    _storage_type,
-    _version_of,
-    dataset_key,
-    dataset_location,
-    holding_storage,
-)
-from ._statements import _SELECT_CANDIDATES, _SELECT_MADE_BY, _chunks
+from ...core.adapter.bulk import chunks, insert_versions, update_by_id
+from ...core.models import Artifact, Storage
+from ...core.openlineage.naming import dataset_location
+from ...core.versioning import next_version
+from ._batch_state import BatchState, RunRow, Version
+from ._dataset_naming import dataset_key, hash_type, holding_storage, root_of_key, storage_type, version_of
+from ._statements import SELECT_CANDIDATES, SELECT_FACETS, SELECT_MADE_BY
 from .fold import DatasetRef
 
+__all__ = ["Datasets"]
 
-class _Datasets(_BatchState):
-    """The datasets part of :class:`._batch._Batch`.
 
-    ``apply_job_event`` finds the job with ``_load_transforms`` and ``_transform`` of
-    :class:`._batch_runs._JobsAndRuns`, the other part of the batch.
-    """
+class Datasets:
+    """The dataset versions of one batch, per dataset (storage id, key), in version order."""
 
-    # -- datasets ---------------------------------------------------------------------------------
+    def __init__(self, state: BatchState) -> None:
+        self.state = state
+        self.families: dict[tuple[int, str], list[Version]] = {}
+        self.locations: dict[tuple[str, str], tuple[int, str]] = {}  # (namespace, name) -> (storage id, key)
+
+    def versions(self) -> list[Version]:
+        """Every version the batch loaded or made."""
+        return [v for family in self.families.values() for v in family]
+
     def _family(self, ref: DatasetRef) -> tuple[int, str]:
         """``(storage id, key)`` of a dataset: in the longest registered root holding it, or a new root."""
         found = self.locations.get((ref.namespace, ref.name))
         if found is not None:
             return found
         root, location = dataset_location(ref.namespace, ref.name)
-        best = holding_storage(self.storages, location)  # (id, root) rows
-        hinted = _root_of_key(ref, location)
+        best = holding_storage(self.state.storages, location)  # (id, root) rows
+        hinted = root_of_key(ref, location)
         if hinted is not None and (best is None or len(best[0].root) < len(hinted)):
             root, best = hinted, None  # the producer's storage location: the key comes back as it was
         if best is None:
-            storage = self.session.scalar(select(Storage).where(Storage.root == root))
+            session = self.state.session
+            storage = session.scalar(select(Storage).where(Storage.root == root))
             if storage is None:
-                storage = Storage(root, _storage_type(root))
-                self.session.add(storage)
-                self.session.flush()
-                self.storages.append(storage)
+                storage = Storage(root, storage_type(root))
+                session.add(storage)
+                session.flush()
+                self.state.storages.append(storage)
             best = (storage, storage.relative(location) or "")
         found = (best[0].id, dataset_key(best[1]))
         self.locations[(ref.namespace, ref.name)] = found
         return found
 
-    def load_datasets(self, refs: Iterable[DatasetRef]) -> None:
+    def load(self, refs: Iterable[DatasetRef], runs: Iterable[RunRow]) -> None:
         """Load the versions of the datasets ``refs`` name that choosing among them can pick.
 
         That is, per dataset: the first and last version, the latest, placeholders (no run), those
-        whose hash is a version the batch names, and those made by the batch's runs. Choosing
-        among these gives what choosing among all versions gives, without reading them all.
+        whose hash is a version the batch names, and those made by ``runs`` (the batch's stored
+        runs). Choosing among these gives what choosing among all versions gives, without reading
+        them all.
         """
         wanted: dict[int, set[str]] = {}
         hashes: set[str] = set()
@@ -70,47 +70,43 @@ class _Datasets(_BatchState):
             storage_id, key = self._family(ref)
             if (storage_id, key) not in self.families:
                 wanted.setdefault(storage_id, set()).add(key)
-            version = _version_of(ref)
+            version = version_of(ref)
             if version:
                 hashes.add(version)
-        loaded: dict[int, _Version] = {}
+        loaded: dict[int, Version] = {}
         for storage_id, keys in wanted.items():
             for key in keys:
                 self.families[(storage_id, key)] = []
-            for part in [list(part) for part in _chunks(sorted(hashes))] or [None]:
-                query = _SELECT_CANDIDATES[part is not None]
+            for part in [list(part) for part in chunks(sorted(hashes))] or [None]:
+                query = SELECT_CANDIDATES[part is not None]
                 params = {"storage_id": storage_id} | ({"hashes": part} if part is not None else {})
-                for row in self._select_in(query, sorted(keys), **params):
-                    loaded.setdefault(row.id, _Version(*row))
-        for row in self._select_in(_SELECT_MADE_BY, [run.id for run in self.runs.values() if run.existed]):
+                for row in self.state.select_in(query, sorted(keys), **params):
+                    loaded.setdefault(row.id, Version(*row))
+        for row in self.state.select_in(SELECT_MADE_BY, [run.id for run in runs if run.existed]):
             if row.key in wanted.get(row.storage_id, ()):
-                loaded.setdefault(row.id, _Version(*row))
+                loaded.setdefault(row.id, Version(*row))
         for version in sorted(loaded.values(), key=lambda v: v.version):
             version.original = (version.is_latest, version.run_id, version.hash, version.hash_type)
             self.families[(version.storage_id, version.key)].append(version)
 
-    def _versions(self, ref: DatasetRef) -> tuple[int, str, list[_Version]]:
+    def _versions(self, ref: DatasetRef) -> tuple[int, str, list[Version]]:
         storage_id, key = self._family(ref)
         return storage_id, key, self.families[(storage_id, key)]
 
-    def _new_version(self, storage_id: int, key: str, versions: list[_Version], ref: DatasetRef) -> _Version:
-        latest = next((a for a in versions if a.is_latest), versions[-1] if versions else None)
-        version = max((a.version for a in versions), default=0) + 1
-        stem = versions[0].uid[:16] if versions else new_stem()
-        if latest is not None:
-            latest.is_latest = False
-        digest = _version_of(ref)
-        artifact = _Version(
-            id=None, uid=versioned_uid(stem, version), version=version, is_latest=True, hash=digest,
-            hash_type=_hash_type(ref, digest), run_id=None, storage_id=storage_id, key=key,
-            facets=ref.facets or None,
+    def _new_version(self, storage_id: int, key: str, versions: list[Version], ref: DatasetRef) -> Version:
+        uid, number = next_version(versions)
+        digest = version_of(ref)
+        version = Version(
+            id=None, uid=uid, version=number, is_latest=True, hash=digest, hash_type=hash_type(ref, digest),
+            run_id=None, storage_id=storage_id, key=key, facets=ref.facets or None,
         )  # fmt: skip
-        versions.append(artifact)
-        return artifact
+        versions.append(version)
+        return version
 
-    def _input_artifact(self, ref: DatasetRef) -> _Version:
+    def input_version(self, ref: DatasetRef) -> Version:
+        """The version an input reads: the one its version facet names, else the latest, else a new one."""
         storage_id, key, versions = self._versions(ref)
-        wanted = _version_of(ref)
+        wanted = version_of(ref)
         chosen = next((a for a in versions if wanted and a.hash == wanted), None)
         chosen = chosen or next((a for a in versions if a.is_latest), None)
         if chosen is None:
@@ -119,9 +115,10 @@ class _Datasets(_BatchState):
             chosen.merge_facets(ref.facets)
         return chosen
 
-    def _output_artifact(self, ref: DatasetRef, run: _RunRow) -> _Version:
+    def output_version(self, ref: DatasetRef, run: RunRow) -> Version:
+        """The version ``run`` makes: its own, the one with the named version, a placeholder, or a new one."""
         storage_id, key, versions = self._versions(ref)
-        wanted = _version_of(ref)
+        wanted = version_of(ref)
         mine = next((a for a in versions if a.run_id == run.id), None)
         same = next((a for a in versions if wanted and a.hash == wanted), None)
         placeholder = next((a for a in versions if a.run_id is None and a.hash in (None, wanted)), None)
@@ -131,24 +128,41 @@ class _Datasets(_BatchState):
         if chosen.run_id is None:
             chosen.run_id = run.id
         if wanted and chosen.hash is None:
-            chosen.hash, chosen.hash_type = wanted, _hash_type(ref, wanted)
+            chosen.hash, chosen.hash_type = wanted, hash_type(ref, wanted)
         chosen.merge_facets(ref.facets, ref.side_facets)
         return chosen
 
-    def apply_dataset_event(self, event: dict[str, Any]) -> None:
-        for ref in _declared_datasets(event, "dataset"):
-            self._input_artifact(ref)
+    def write(self) -> None:
+        """Insert the new versions and write back what the batch changed in the stored ones."""
+        versions = self.versions()
+        self._insert([v for v in versions if v.id is None])
+        self._update([v for v in versions if v.id is not None])
 
-    def apply_job_event(self, event: dict[str, Any]) -> None:
-        job = event["job"]
-        facets = dict(job.get("facets") or {})
-        declared = {
-            side: [{"namespace": d["namespace"], "name": d["name"]} for d in event.get(side) or []]
-            for side in ("inputs", "outputs")
-        }
-        if declared["inputs"] or declared["outputs"]:
-            facets["flowtrail_static_lineage"] = declared
-        self._load_transforms([(job["namespace"], job["name"])])
-        self._transform(job["namespace"], job["name"], facets)
-        for ref in _declared_datasets(event, "job"):
-            self._input_artifact(ref)
+    def _insert(self, new: list[Version]) -> None:
+        if not new:
+            return
+        rows = [
+            {
+                "uid": v.uid, "key": v.key, "kind": "dataset", "storage_id": v.storage_id, "version": v.version,
+                "is_latest": v.is_latest, "hash": v.hash, "hash_type": v.hash_type, "run_id": v.run_id,
+                "facets": v.final_facets(v.facets),
+            }  # fmt: skip
+            for v in new
+        ]
+        for version, artifact_id in zip(new, insert_versions(self.state.session, rows), strict=True):
+            version.id = artifact_id
+
+    def _update(self, existing: list[Version]) -> None:
+        facets = dict(self.state.select_in(SELECT_FACETS, [v.id for v in existing if v.facet_updates]))
+        plain, merged = [], []
+        for v in existing:
+            row = {"_id": v.id, "is_latest": v.is_latest, "run_id": v.run_id, "hash": v.hash, "hash_type": v.hash_type}
+            if v.facet_updates:
+                value = v.final_facets(facets[v.id])
+                if value != facets[v.id]:
+                    merged.append({**row, "facets": value})
+                    continue
+            if (v.is_latest, v.run_id, v.hash, v.hash_type) != v.original:
+                plain.append(row)
+        update_by_id(self.state.session, Artifact, plain)
+        update_by_id(self.state.session, Artifact, merged)

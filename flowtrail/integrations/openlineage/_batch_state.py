@@ -1,5 +1,6 @@
-"""What one batch holds in memory: the jobs, dataset versions and runs it loaded or will insert,
-and the caches every part of the batch shares (:class:`_BatchState`).
+"""What one batch holds in memory: the jobs, dataset versions and runs it loaded or will insert
+(:class:`Job`, :class:`Version`, :class:`RunRow`), and :class:`BatchState`, the connection and
+caches its parts (:mod:`._batch_jobs`, :mod:`._batch_runs`, :mod:`._batch_datasets`) share.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ._statements import _SELECT_STORAGES, _chunks
+from ...core.adapter.bulk import select_in
+from ._statements import SELECT_STORAGES
+
+__all__ = ["BatchState", "Job", "RunRow", "Version"]
 
 
 @dataclass(eq=False)
-class _Job:
+class Job:
     """A job (transform) as a batch sees it; ``id`` is None until a new one is inserted."""
 
     id: int | None
@@ -27,7 +31,7 @@ class _Job:
 
 
 @dataclass(eq=False)
-class _Version:
+class Version:
     """One version of a dataset as a batch sees it; ``id`` is None until a new version is inserted."""
 
     id: int | None
@@ -57,7 +61,7 @@ class _Version:
 
 
 @dataclass(eq=False)
-class _RunRow:
+class RunRow:
     """The columns of a run that folding its events may change, as loaded (or just inserted)."""
 
     id: int
@@ -71,25 +75,24 @@ class _RunRow:
     existed: bool = True  # False for runs this batch inserts: they have no outputs yet
 
 
-class _BatchState:
-    """What the parts of one batch (:mod:`._batch_runs`, :mod:`._batch_datasets`, :mod:`._batch`)
-    share: the connection, the rows loaded or decided, and the caches."""
+class BatchState:
+    """The transaction one batch runs in and what every part of it reads: the connection, its
+    dialect, the registered storages and the namespace of this instance's own events."""
 
     def __init__(self, session: Session, own_namespace: str) -> None:
         self.session = session
         self.connection = session.connection()
         self.dialect = self.connection.dialect.name
         self.own_namespace = own_namespace
-        self.storages: list[Any] = self.connection.execute(_SELECT_STORAGES).all()  # (id, root) rows
-        self.transforms: dict[tuple[str, str], _Job] = {}
-        self.runs: dict[str, _RunRow] = {}
-        self.families: dict[tuple[int, str], list[_Version]] = {}
-        self.locations: dict[tuple[str, str], tuple[int, str]] = {}  # (namespace, name) -> (storage id, key)
-        self.links: dict[int, set[_Version]] = {}  # run id -> input versions
+        self.storages: list[Any] = self.connection.execute(SELECT_STORAGES).all()  # (id, root) rows
 
-    def _select_in(self, statement: Any, values: Iterable[Any], **params: Any) -> list[Any]:
+    def select_in(self, statement: Any, values: Iterable[Any], **params: Any) -> list[Any]:
         """Rows of ``statement`` for ``values`` (bound to ``:values``), queried in chunks."""
-        rows: list[Any] = []
-        for chunk in _chunks(list(values)):
-            rows += self.connection.execute(statement, {"values": list(chunk), **params}).all()
-        return rows
+        return select_in(self.connection, statement, values, **params)
+
+    def time_key(self, moment: dt.datetime) -> dt.datetime:
+        """A start time as the database compares it: SQLite stores the wall-clock time without its
+        offset (and hands it back naive), PostgreSQL compares instants."""
+        if self.dialect == "sqlite":
+            return moment.replace(tzinfo=None)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,6 +1,6 @@
-"""Datasets as events name them: where a dataset lives (storage root and location), its key and
-the type of a new storage root; the datasets dataset and job events declare, and the version a
-``datasetVersion`` facet names.
+"""Datasets as events name them: the registered storage holding a dataset's location (see
+:func:`flowtrail.core.openlineage.naming.dataset_location`), its key and the type of a new storage
+root; the datasets dataset and job events declare, and the version a ``datasetVersion`` facet names.
 """
 
 from __future__ import annotations
@@ -13,27 +13,19 @@ from ...core.openlineage.naming import SCHEME_ALIASES  # one table for emitting 
 from ...core.storage import LOCAL, LOCAL_REFERENCES
 from .fold import DatasetRef
 
+__all__ = [
+    "HASH_TYPE",
+    "aliased",
+    "dataset_key",
+    "declared_datasets",
+    "hash_type",
+    "holding_storage",
+    "root_of_key",
+    "storage_type",
+    "version_of",
+]
+
 HASH_TYPE = "openlineage-version"
-
-
-@lru_cache(maxsize=65536)
-def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
-    """``(root to create if nothing registered holds it, location)`` of a dataset.
-
-    ``file`` datasets are absolute local paths (referenced under "/" when no registered location
-    holds them); ``scheme://authority`` namespaces are storage
-    roots; anything else (``bigquery``, a Marquez namespace) is an external root of its own.
-    """
-    if namespace == "file":
-        return "/", "/" + name.lstrip("/")
-    if namespace.startswith("file:///"):  # a local storage root, as a managed artifact is named
-        root = "/" + namespace[len("file:///") :].strip("/")
-        return root, f"{root.rstrip('/')}/{name.lstrip('/')}"
-    if "://" in namespace:
-        scheme, rest = namespace.split("://", 1)
-        root = f"{scheme}://{rest.rstrip('/')}"  # kept as the producer wrote it (s3a:// stays s3a://)
-        return root, f"{root}/{name.lstrip('/')}"
-    return namespace, f"{namespace}/{name.lstrip('/')}"
 
 
 def aliased(location: str) -> str | None:
@@ -61,47 +53,47 @@ def dataset_key(relpath: str) -> str:
     return validate_key(cleaned or relpath, what="dataset name")
 
 
-def _declared_datasets(event: dict[str, Any], kind: str) -> list[DatasetRef]:
+def declared_datasets(event: dict[str, Any], kind: str) -> list[DatasetRef]:
     """The datasets a dataset or job event names (they are stored like inputs)."""
     named = [event["dataset"]] if kind == "dataset" else [d for side in ("inputs", "outputs") for d in event.get(side) or []]
     return [DatasetRef(d["namespace"], d["name"], dict(d.get("facets") or {})) for d in named]
 
 
-def _version_of(ref: DatasetRef) -> str | None:
+def version_of(ref: DatasetRef) -> str | None:
     version = ref.facets.get("version") or {}
     value = version.get("datasetVersion") if isinstance(version, dict) else None
     return str(value) if value else None
 
 
-def _flowtrail_facet(ref: DatasetRef) -> dict[str, Any]:
+def flowtrail_facet(ref: DatasetRef) -> dict[str, Any]:
     facet = ref.facets.get("flowtrail")
     return facet if isinstance(facet, dict) else {}
 
 
-def _hash_type(ref: DatasetRef, digest: str | None) -> str | None:
+def hash_type(ref: DatasetRef, digest: str | None) -> str | None:
     """How a version was hashed: as a flowtrail producer says (md5, ...), else an opaque version."""
     if not digest:
         return None
-    facet = _flowtrail_facet(ref)
+    facet = flowtrail_facet(ref)
     if facet.get("hash") == digest and isinstance(facet.get("hashType"), str) and facet["hashType"]:
         return facet["hashType"][:32]
     return HASH_TYPE
 
 
-def _root_of_key(ref: DatasetRef, location: str) -> str | None:
+def root_of_key(ref: DatasetRef, location: str) -> str | None:
     """The storage root a flowtrail producer's dataset lives in, when its key ends its location.
 
     A file registered in place under ``/data/raw.csv`` with key ``raw.csv`` came from the root
     ``/data``: registering that root gives it its key back, not ``data/raw.csv``.
     """
-    key = _flowtrail_facet(ref).get("key")
+    key = flowtrail_facet(ref).get("key")
     if not isinstance(key, str) or not key or not location.endswith("/" + key.lstrip("/")):
         return None
     root = location[: -len(key.lstrip("/")) - 1]
     return root if root and root not in ("/", "file:") and not root.endswith(":/") else None
 
 
-def _storage_type(root: str) -> str:
+def storage_type(root: str) -> str:
     if root == "/":
         # A file outside every registered location is referenced by its absolute path; the root
         # "/" is never a storage location, so later saves still copy unknown files (see Storage).

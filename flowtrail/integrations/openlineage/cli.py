@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
     from ...cli.listing import plural
     from ...cli.output import console, err_console
     from ...core.instance import current
+    from ._collector import collect, paused_collector
     from .ingest import Ingestor, IngestResult, Prepared
     from .reader import read_events
     from .validation import InvalidEvent, Problem
@@ -32,7 +34,11 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
     sizes = [path.stat().st_size for path in files]
     # By bytes of the files as stored (one 100k-event file is the normal case), with events counted.
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+    gc.freeze()  # what start-up made stays: no collection needs to walk it again
+    with (
+        paused_collector(),
+        Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress,
+    ):
         task = progress.add_task("ingesting", total=sum(sizes))
         done, events = 0, 0
         for path, size in zip(files, sizes, strict=True):
@@ -53,6 +59,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
                 if len(batch) >= batch_size:
                     total += ingestor.store(batch)
                     batch = []
+                    collect()
             if batch:
                 total += ingestor.store(batch)
             done += size

@@ -13,16 +13,19 @@ stored events (:mod:`.fold`), which makes the result independent of arrival orde
 A batch costs a fixed number of queries whatever its size: everything it touches (stored events
 of its runs, jobs, runs, dataset versions, input links) is loaded with one ``IN`` query per kind,
 decided in memory, and written back with one ``executemany`` per kind
-(:class:`._batch._Batch`). The decisions are those of storing the runs one by one, so the
+(:class:`._batch.Batch`). The decisions are those of storing the runs one by one, so the
 registry is the same either way. Two of those queries read, inside the database, every version
 of the datasets a batch touches and every run of its jobs (no index covers "latest version of a
 dataset" or "latest run of a job"): larger batches share that cost among more events.
 
-The work is split by concept: :mod:`._prepared` (validated events and their content hash),
-:mod:`._dataset_naming` (where a dataset lives and its key), :mod:`._statements` (the SQL a batch
-runs), :mod:`._bulk_writes` (executemany past the ORM), :mod:`._batch_state` (the rows a batch
-holds), :mod:`._batch_runs` (jobs, runs, parents), :mod:`._batch_datasets` (dataset versions,
-placeholders) and :mod:`._batch` (the event log, folding, writing).
+The work is split by concept into private modules (their names are public inside the package,
+each lists them in ``__all__``; only this module is the consumer's entry point):
+:mod:`._prepared` (validated events and their content hash), :mod:`._dataset_naming` (the storage
+holding a dataset and its key), :mod:`._statements` (the SQL a batch runs), :mod:`._batch_state`
+(the rows a batch holds), :mod:`._batch_jobs` (jobs), :mod:`._batch_runs` (runs, parents, input
+links), :mod:`._batch_datasets` (dataset versions, placeholders) and :mod:`._batch` (the event
+log, folding, and the batch composed of those parts). Rows are written past the ORM through
+:mod:`flowtrail.core.adapter.bulk`; new versions follow :mod:`flowtrail.core.versioning`.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.database import write_transaction
 from ...core.openlineage.emitter import namespace_of
-from ._batch import _Batch
-from ._dataset_naming import _declared_datasets, dataset_key, dataset_location
+from ...core.openlineage.naming import dataset_location
+from ._batch import Batch
+from ._collector import paused_collector
+from ._dataset_naming import dataset_key
 from ._prepared import Prepared, canonical_hash
 from .tags import apply_tag_values, carries_tags
 from .validation import InvalidEvent, Problem, check_event
@@ -88,8 +93,8 @@ class Ingestor:
                 seen.add(item.digest)
                 items.append(item)
         result = IngestResult(received=len(prepared))
-        with write_transaction(self.instance.sessions, ["openlineage:ingest"]) as session:
-            batch = _Batch(session, self.own_namespace)
+        with paused_collector(), write_transaction(self.instance.sessions, ["openlineage:ingest"]) as session:
+            batch = Batch(session, self.own_namespace)
             fresh = batch.log(items)
             result.stored = len(fresh)
             result.duplicates = len(prepared) - len(fresh)
@@ -97,10 +102,7 @@ class Ingestor:
             states = batch.fold(run_ids, {i.digest: i.event for i in items})
             others = [i for i in fresh if i.kind in ("dataset", "job")]
             batch.prepare_runs(states)
-            batch.load_datasets(
-                [ref for s in states for ref in (*s.inputs, *s.outputs)]
-                + [ref for i in others for ref in _declared_datasets(i.event, i.kind)]
-            )  # fmt: skip
+            batch.load_datasets(states, others)
             batch.apply_runs(states)
             result.runs = len(run_ids)
             for item in others:
@@ -109,7 +111,7 @@ class Ingestor:
                 else:
                     batch.apply_job_event(item.event)
             batch.write()
-            tagged = [v.id for family in batch.families.values() for v in family if v.id and carries_tags(v)]
+            tagged = [v.id for v in batch.versions() if v.id and carries_tags(v)]
         batch.expire_loaded_records()
         if tagged:
             apply_tag_values(self.instance, tagged)

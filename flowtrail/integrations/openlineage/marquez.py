@@ -16,9 +16,9 @@ from sqlalchemy import and_, func, or_, select
 from ...core.errors import DoesNotExist
 from ...core.models import Artifact, LineageEvent, Run, Storage, Transform
 from ...core.openlineage.emitter import namespace_of
-from ...core.openlineage.naming import dataset_name, location_name, storage_namespace
+from ...core.openlineage.naming import dataset_location, dataset_name, location_name, storage_namespace
 from . import marquez_models as m
-from ._dataset_naming import dataset_key, dataset_location, holding_storage
+from ._dataset_naming import dataset_key, holding_storage
 
 if TYPE_CHECKING:
     from ...core.instance import Instance

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..._version import __version__
+from ._collector import paused_collector
 from .ingest import Ingestor
 from .json_door import RefusedJson, parse_body
 from .marquez import Views
@@ -175,6 +176,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    def parse_and_ingest(held: list[bytes]) -> Any:
+        # One trip to the thread pool per request: parsing, checking and storing all block.
+        with paused_collector():
+            payload = parse_body(held.pop())
+            events = payload if isinstance(payload, list) else [payload]
+            return ingestor.ingest(events) if events else None
+
     def reading(function: Any, *args: Any) -> Any:
         try:
             return function(*args)
@@ -202,19 +210,17 @@ def create_app(
                 return _error(413, f"The request body is larger than {format_size(max_body)} (after gunzip): send fewer events.")
             except ValueError as exc:
                 return _error(400, str(exc))
+            held = [body]  # handed over, so the body is freed once parsed
+            del body
             try:
-                payload = await run_in_threadpool(parse_body, body)
+                result = await run_in_threadpool(parse_and_ingest, held)
             except RefusedJson as exc:
                 return _error(exc.status, str(exc))
-            del body
-            events = payload if isinstance(payload, list) else [payload]
-            if not events:
-                return _error(422, "The array holds no events.", errors=[])
-            try:
-                result = await run_in_threadpool(ingestor.ingest, events)
             except InvalidEvent as exc:
                 problems = [p.as_dict() | ({"event": exc.index} if exc.index is not None else {}) for p in exc.problems]
                 return _error(422, f"Invalid OpenLineage event: {exc}", errors=problems)
+            if result is None:
+                return _error(422, "The array holds no events.", errors=[])
         return JSONResponse({"stored": result.stored, "duplicates": result.duplicates}, status_code=201)
 
     app.include_router(marquez_router(views, reading))

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from ...core.feature_values import ValueResolver
     from ...core.instance import Instance
     from ...core.value_encoding import FeatureInfo
-    from ._batch_state import _Version
+    from ._batch_state import Version
 
 logger = logging.getLogger("flowtrail")
 
 
-def carries_tags(version: _Version) -> bool:
+def carries_tags(version: Version) -> bool:
     """Whether this batch gave the dataset version a ``tags`` facet."""
     if isinstance(version.facets, dict) and "tags" in version.facets:
         return True
