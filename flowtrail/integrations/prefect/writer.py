@@ -28,7 +28,7 @@ This module holds the queue and the thread; the writing is done by the parts :cl
 made of, each handed the others it uses: :class:`.task_run_rows.TaskRunRows` (step 1),
 :class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3), :class:`.flow_run_rows.FlowRunRows`
 (flow runs), :class:`.registry_lookups.RegistryLookups` (ids remembered per registry) and
-:class:`ReportOnce`; :mod:`.run_listeners` does step 4.
+:class:`ReportOnce`. Every write goes through the door, :mod:`flowtrail.core.adapter`.
 """
 
 from __future__ import annotations
