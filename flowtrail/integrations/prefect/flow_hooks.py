@@ -89,8 +89,8 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
     if parent is not None and (parent.remote or parent.pid != os.getpid()):
         instance = parent.instance
     else:
+        from flowtrail.core.adapter import current
         from flowtrail.core.errors import FlowtrailError
-        from flowtrail.core.instance import current
 
         try:
             instance = current()
@@ -127,7 +127,7 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
 
 def _current_run_id() -> int | None:
     """A flow called inside ``flowtrail.track()`` or a ``@flowtrail.tracked`` function nests under it."""
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.adapter import current_run
 
     run = current_run()
     return run.id if run is not None and run.status == "started" else None
