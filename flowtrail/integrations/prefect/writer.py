@@ -27,8 +27,9 @@ in its own thread). Errors are logged once per kind and never reach the flow.
 This module holds the queue and the thread; the writing is done by the parts :class:`Writer` is
 made of, each handed the others it uses: :class:`.task_run_rows.TaskRunRows` (step 1),
 :class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3), :class:`.flow_run_rows.FlowRunRows`
-(flow runs), :class:`.registry_lookups.RegistryLookups` (ids remembered per registry) and
-:class:`ReportOnce`. Every write goes through the door, :mod:`flowtrail.core.adapter`.
+(flow runs) and :class:`.registry_lookups.RegistryLookups` (the door's writers per registry);
+failures are reported once per kind by the door's :class:`~flowtrail.core.adapter.Recording`.
+Every write goes through the door, :mod:`flowtrail.core.adapter`.
 """
 
 from __future__ import annotations
@@ -65,18 +66,6 @@ class _Call:
     error: BaseException | None = None
 
 
-class ReportOnce:
-    """Logs a registry failure once per kind: a flow of many tasks must not log the same error for each."""
-
-    def __init__(self) -> None:
-        self.reported: set[str] = set()
-
-    def __call__(self, kind: str, message: str) -> None:
-        if kind not in self.reported:
-            self.reported.add(kind)
-            logger.warning("%s (further such errors are not shown)", message)
-
-
 class Writer:
     """One per process; started on first use (and again in a forked child).
 
@@ -98,7 +87,12 @@ class Writer:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._atexit = False
-        self.report = ReportOnce()
+        from flowtrail.core.adapter.report import Recording  # the registry's modules load on first use
+
+        # Failures are logged once per kind (a flow of many tasks must not log one per task). A
+        # failed batch is not retried, but the next one is tried: a locked registry passes.
+        self.recording = Recording("Prefect")
+        self.report = self.recording.once
         self._build_parts()
 
     def _build_parts(self) -> None:

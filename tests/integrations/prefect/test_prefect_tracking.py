@@ -347,7 +347,7 @@ def test_registry_failures_never_reach_the_flow(prefect_instance, monkeypatch, f
     monkeypatch.undo()
 
     the_writer = writer.get_writer()
-    monkeypatch.setattr(the_writer.report, "reported", set())
+    monkeypatch.setattr(the_writer.recording, "reported", set())
     monkeypatch.setattr(task_run_rows.TaskRunRows, "write_runs", broken)
     assert pf.through_helper(3) == 6  # task runs cannot be written; the flow run still is
     (run,) = ft.Run.filter(transform__key="through-helper")
