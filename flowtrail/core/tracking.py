@@ -162,6 +162,54 @@ def run_columns(
     )
 
 
+_LOOK_UP: Any = object()
+
+
+def check_placeholder(placeholder: Run | None, uid: str | None) -> None:
+    """Refuse to start a run under a uid whose run an engine already started or that ended."""
+    if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
+        raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
+
+
+def run_row(
+    session: Any,
+    instance: Instance,
+    *,
+    transform_id: int,
+    params: dict[str, Any] | None = None,
+    parent: Run | None = None,
+    parent_id: int | None = None,
+    reference: str | None = None,
+    name: str | None = None,
+    uid: str | None = None,
+    status: str = "started",
+    started_at: Any = None,
+    capture_environment: bool = True,
+    engine: str | None = "python",
+    engine_version: str | None = None,
+    project: Any = None,
+) -> dict[str, Any]:
+    """Inside a write transaction: the full row of a new run (uid included), from :func:`run_columns`.
+
+    Resolves what needs the database: the project (its own, else the parent's) and the environment.
+    """
+    parent_row = parent.id if parent is not None else parent_id
+    columns = run_columns(
+        transform_id=transform_id,
+        name=name,
+        params=params,
+        status=status,
+        started_at=started_at,
+        parent_id=parent_row,
+        reference=reference,
+        environment_id=_environment_id(instance, session) if capture_environment else None,
+        engine=engine,
+        engine_version=engine_version,
+        project_id=run_project_id(session, project, parent_row, parent),
+    )
+    return {"uid": uid or str(uuid7()), **columns}
+
+
 def add_run(
     session: Any,
     instance: Instance,
@@ -184,38 +232,30 @@ def add_run(
     transform_reference: str | None = None,
     project: Any = None,
     transform: Any = None,
+    placeholder: Any = _LOOK_UP,
 ) -> Run:
     """Inside a write transaction: register the transform (or reuse it) and add a new run of it.
 
     The arguments are :func:`start_run`'s; ``transform`` skips the transform lookup (a batch that
     starts many runs of one transform). A placeholder with ``uid`` (a child process named the run
-    first) is filled in rather than inserted twice. The caller flushes and notifies listeners.
+    first) is filled in rather than inserted twice; ``placeholder`` gives it (or None) when the
+    caller looked it up already. The caller flushes and notifies listeners.
     """
-    parent_row = parent.id if parent is not None else parent_id
-    project_id = run_project_id(session, project, parent_row, parent)
     if transform is None:
         transform = get_or_create_transform(
             session, key, type=type, source_code=source_code, description=description, reference=transform_reference
         )
     if transform_reference and transform.reference is None:
         transform.reference = transform_reference
-    placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
-    if placeholder is not None and (placeholder.engine is not None or placeholder.finished_at is not None):
-        raise TrackingError(f"Run {uid} is already registered ({placeholder.status}); start a new run with a new uid.")
-    run = placeholder or Run(uid=uid or str(uuid7()))
-    run_fields = run_columns(
-        transform_id=transform.id,
-        name=name,
-        params=params,
-        status=status,
-        started_at=started_at,
-        parent_id=parent_row,
-        reference=reference,
-        environment_id=_environment_id(instance, session) if capture_environment else None,
-        engine=engine,
-        engine_version=engine_version,
-        project_id=project_id,
-    )
+    if placeholder is _LOOK_UP:
+        placeholder = session.scalar(select(Run).where(Run.uid == uid)) if uid else None
+    check_placeholder(placeholder, uid)
+    run_fields = run_row(
+        session, instance, transform_id=transform.id, params=params, parent=parent, parent_id=parent_id,
+        reference=reference, name=name, uid=uid, status=status, started_at=started_at,
+        capture_environment=capture_environment, engine=engine, engine_version=engine_version, project=project,
+    )  # fmt: skip
+    run = placeholder or Run(uid=run_fields["uid"])
     for field_name, value in run_fields.items():
         if value is not None or placeholder is None:
             setattr(run, field_name, value)
@@ -402,7 +442,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
 from .script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = [
-    "add_run", "add_run_listener", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "start_run",
+    "add_run", "add_run_listener", "check_placeholder", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "run_row", "start_run",
     "track",
     "tracked",
 ]  # fmt: skip

@@ -60,29 +60,65 @@ What an implementer (an adapter) must do, and what each call guarantees:
 
 from __future__ import annotations
 
-from ..errors import FlowtrailError, RegistryError, TrackingError
-from ..host import current_user
-from ..instance import Instance, current, disconnect
-from ..journal import JournalWriter
-from ..params import MAX_REPR, jsonable
-from ..partial_runs import discard_run_tree
-from ..projects import env_project
-from ..run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
-from ..run_context import RunRef, add_context_provider, child_environment, own_namespace, remove_context_provider
-from ..saving import update_artifact
-from ..tracking import add_run_listener, current_run, remove_run_listener
-from .connection import connect_for, find_config
-from .files import FileRegistry, FileSpec, FileState, Known, file_state, is_empty_folder, is_url
-from .nodes import add_node, set_producer
-from .report import Recording, first_line, is_outage, is_registry_error
-from .runs import RunEnd, RunStart, announce, finish_runs, start_runs
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "FINAL_STATUSES", "MAX_REPR", "OUTPUT_KINDS", "RUN_STATUSES", "FileRegistry", "FileSpec", "FileState",
-    "FlowtrailError", "Instance", "JournalWriter", "Known", "Recording", "RegistryError", "RunEnd", "RunRef",
-    "RunStart", "TrackingError", "add_context_provider", "add_node", "add_run_listener", "announce", "child_environment",
-    "connect_for", "current", "current_run", "current_user", "discard_run_tree", "disconnect", "env_project",
-    "file_state", "find_config", "finish_runs", "first_line", "is_empty_folder", "is_outage", "is_registry_error",
-    "is_url", "jsonable", "link_inputs", "own_namespace", "record_outputs", "remove_context_provider",
-    "remove_run_listener", "set_producer", "start_runs", "update_artifact",
-]  # fmt: skip
+# Lazy: an engine's process that loads the adapter (a Snakemake logger plugin, Prefect hooks) pays
+# for the registry's imports only when it first records something.
+_EXPORTS: dict[str, str] = {
+    "FlowtrailError": "..errors", "RegistryError": "..errors", "TrackingError": "..errors",
+    "current_user": "..host", "instance_name": "..config",
+    "Instance": "..instance", "current": "..instance", "disconnect": "..instance",
+    "JournalWriter": "..journal",
+    "MAX_REPR": "..params", "jsonable": "..params",
+    "discard_run_tree": "..partial_runs",
+    "env_project": "..projects",
+    "FINAL_STATUSES": "..run", "OUTPUT_KINDS": "..run", "RUN_STATUSES": "..run", "link_inputs": "..run",
+    "record_outputs": "..run",
+    "RunRef": "..run_context", "add_context_provider": "..run_context", "child_environment": "..run_context",
+    "own_namespace": "..run_context", "remove_context_provider": "..run_context",
+    "update_artifact": "..saving",
+    "add_run_listener": "..tracking", "current_run": "..tracking", "remove_run_listener": "..tracking",
+    "connect_for": ".connection", "detach_emitter": ".connection", "find_config": ".connection",
+    "FileRegistry": ".files", "FileSpec": ".files", "FileState": ".files", "Known": ".files",
+    "file_state": ".files", "is_empty_folder": ".files", "is_url": ".files",
+    "add_node": ".nodes", "set_producer": ".nodes",
+    "Recording": ".report", "ensure_warnings_shown": ".report", "first_line": ".report", "is_outage": ".report",
+    "is_registry_error": ".report", "show_warnings": ".report",
+    "RunEnd": ".runs", "RunStart": ".runs", "announce": ".runs", "finish_runs": ".runs", "start_runs": ".runs",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from ..config import instance_name
+    from ..errors import FlowtrailError, RegistryError, TrackingError
+    from ..host import current_user
+    from ..instance import Instance, current, disconnect
+    from ..journal import JournalWriter
+    from ..params import MAX_REPR, jsonable
+    from ..partial_runs import discard_run_tree
+    from ..projects import env_project
+    from ..run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
+    from ..run_context import RunRef, add_context_provider, child_environment, own_namespace, remove_context_provider
+    from ..saving import update_artifact
+    from ..tracking import add_run_listener, current_run, remove_run_listener
+    from .connection import connect_for, detach_emitter, find_config
+    from .files import FileRegistry, FileSpec, FileState, Known, file_state, is_empty_folder, is_url
+    from .nodes import add_node, set_producer
+    from .report import Recording, ensure_warnings_shown, first_line, is_outage, is_registry_error, show_warnings
+    from .runs import RunEnd, RunStart, announce, finish_runs, start_runs

@@ -49,9 +49,16 @@ def connect_for(
     from ..instance import connect
 
     instance = connect(_root(path, folders))
-    if not openlineage and instance.emitter is not None:
-        from ..openlineage.emitter import detach
-
-        detach(instance.emitter)
-        instance.emitter = None
+    if not openlineage:
+        detach_emitter(instance)
     return instance
+
+
+def detach_emitter(instance: Instance) -> None:
+    """Stop OpenLineage emission for ``instance`` from this process (flushing what is queued)."""
+    if instance.emitter is None:
+        return
+    from ..openlineage.emitter import detach
+
+    detach(instance.emitter)
+    instance.emitter = None

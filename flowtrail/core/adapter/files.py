@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import saving
 from ..artifact import Artifact
 from ..errors import FlowtrailError
 from ..instance import register_storage
-from ..saving import save_artifacts, update_artifact
 from ..storage import normalize_location
 from .report import is_registry_error
 
@@ -263,7 +263,7 @@ class FileRegistry:
         try:
             built = [(i, self._build(spec, state)) for i, (_index, spec, state) in enumerate(todo)]
             ready = [(i, a) for i, a in built if a is not None]
-            saved = save_artifacts([a for _i, a in ready], instance=self.instance, run=None, log_duplicates=False)
+            saved = saving.save_artifacts([a for _i, a in ready], instance=self.instance, run=None, log_duplicates=False)
             for (i, _a), artifact in zip(ready, saved, strict=True):
                 results[i] = artifact
         except (FlowtrailError, OSError) as exc:
@@ -274,7 +274,9 @@ class FileRegistry:
                 try:
                     artifact = self._build(spec, state)
                     if artifact is not None:
-                        results[i] = save_artifacts([artifact], instance=self.instance, run=None, log_duplicates=False)[0]
+                        (results[i],) = saving.save_artifacts(
+                            [artifact], instance=self.instance, run=None, log_duplicates=False
+                        )
                 except (FlowtrailError, OSError) as single:
                     if is_registry_error(single):
                         raise
@@ -315,4 +317,4 @@ class FileRegistry:
         if root is None or spec.read_from is None or artifact.path != os.path.relpath(spec.read_from, root):
             return  # identical content already registered: the existing record keeps its path
         artifact.path = os.path.relpath(spec.location, root)
-        update_artifact(artifact)
+        saving.update_artifact(artifact)

@@ -51,7 +51,7 @@ class Recording:
     invocation, or None when there is no instance to journal for; it is called at most once, at
     the first outage. ``on_off`` callbacks run once when recording leaves the registry (journal or
     off): unhook listeners, flush what was kept for the journal. ``log`` is the logger warnings go
-    to (default ``flowtrail``). Thread-safe enough for one writer thread; the flags only go one way.
+    to (default ``flowtrail``); ``before_warning`` runs before each warning. Thread-safe enough for one writer thread; the flags only go one way.
     """
 
     def __init__(
@@ -60,8 +60,10 @@ class Recording:
         *,
         open_journal: Callable[[], JournalWriter | None] | None = None,
         log: logging.Logger | None = None,
+        before_warning: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.before_warning = before_warning  # e.g. ensure_warnings_shown: make sure the warning is seen
         self.open_journal = open_journal
         self.log = log or logger
         self.reported: set[str] = set()
@@ -74,6 +76,7 @@ class Recording:
         if kind in self.reported:
             return False
         self.reported.add(kind)
+        self._prepare()
         self.log.warning("%s (further such errors are not shown)", message)
         return True
 
@@ -102,6 +105,7 @@ class Recording:
                 self.journal = self.open_journal()
             except Exception:  # no journal: recording stops, the workflow goes on
                 self.log.debug("could not open a journal", exc_info=True)
+        self._prepare()
         if self.journal is not None:
             self.log.warning(
                 "the registry is not usable (%s: %s). The workflow continues; it is journaled in %s and "
@@ -118,3 +122,33 @@ class Recording:
                 callback(self)
             except Exception:
                 self.log.debug("a recording-off callback failed", exc_info=True)
+
+    def _prepare(self) -> None:
+        if self.before_warning is not None:
+            try:
+                self.before_warning()
+            except Exception:
+                pass
+
+
+def show_warnings(marker: str = "_flowtrail_adapter") -> None:
+    """flowtrail's warnings on stderr, prefixed ``flowtrail:``, and nothing below WARNING.
+
+    For adapters inside an engine's process: per-artifact notices would be noise next to the
+    engine's own log. ``marker`` names the handler, so calling this again adds no second one.
+    """
+    base = logging.getLogger("flowtrail")
+    if not any(getattr(h, marker, False) for h in base.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("flowtrail: %(message)s"))
+        setattr(handler, marker, True)
+        base.addHandler(handler)
+    base.setLevel(logging.WARNING)
+    base.propagate = False
+
+
+def ensure_warnings_shown(marker: str = "_flowtrail_adapter") -> None:
+    """:func:`show_warnings`, unless the application configured logging (a handler on ``flowtrail`` or the root)."""
+    if logging.getLogger("flowtrail").handlers or logging.getLogger().handlers:
+        return
+    show_warnings(marker)

@@ -16,17 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.orm.attributes import set_committed_value
+
 from ..database import write_transaction
 from ..errors import TrackingError
 from ..reaping import reap_once
-from ..run import OUTPUT_KINDS, insert_input_links, link_outputs
-from ..tracking import add_run, end_run, notify
-from ..transform import get_or_create_transform
+from ..run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
+from ..tracking import check_placeholder, end_run, notify, run_row
+from ..transform import Transform, get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
     from ..instance import Instance
-    from ..run import Run
 
 @dataclass
 class RunStart:
@@ -93,28 +95,56 @@ def start_runs(instance: Instance, starts: Sequence[RunStart], *, announce: bool
         return []
     reap_once(instance)
     locks = {f"transform:{s.key}" for s in starts} | {f"run:{s.uid}" for s in starts if s.uid}
-    runs: list[Run] = []
+    # Transforms with source code are looked up once per instance: (key, source) names one version.
+    known: dict[tuple[Any, ...], int] = instance.caches.setdefault("adapter_transforms", {})
+    found: dict[tuple[Any, ...], int] = {}
+    slots: list[Run | int] = []  # a placeholder filled in, or the index of a new row
+    rows: list[dict[str, Any]] = []
+    row_transforms: list[Any] = []
     with write_transaction(instance.sessions, locks) as session:
+        placeholders = _placeholders(session, [s.uid for s in starts if s.uid])
         transforms: dict[tuple[Any, ...], Any] = {}  # one lookup per transform and call
         for start in starts:
-            ident = (start.key, start.type, start.source_code, start.description, start.transform_reference)
+            ident = (start.key, start.type, source_hash(start.source_code), start.description, start.transform_reference)
             transform = transforms.get(ident)
+            if transform is None and ident in known:
+                transform = session.get(Transform, known[ident])
             if transform is None:
-                transform = transforms[ident] = get_or_create_transform(
+                transform = get_or_create_transform(
                     session, start.key, type=start.type, source_code=start.source_code,
                     description=start.description, reference=start.transform_reference,
                 )  # fmt: skip
-            runs.append(
-                add_run(
-                    session, instance, start.key, type=start.type, params=start.params, parent=start.parent,
-                    parent_id=start.parent_id, reference=start.reference, name=start.name, uid=start.uid,
-                    status=start.status, started_at=start.started_at, capture_environment=start.capture_environment,
-                    engine=start.engine, engine_version=start.engine_version,
-                    transform_reference=start.transform_reference, project=start.project, transform=transform,
-                )  # fmt: skip
-            )
+                if start.source_code is not None:
+                    found[ident] = transform.id
+            transforms[ident] = transform
+            if start.transform_reference and transform.reference is None:
+                transform.reference = start.transform_reference
+            placeholder = placeholders.get(start.uid) if start.uid else None
+            check_placeholder(placeholder, start.uid)
+            row = run_row(
+                session, instance, transform_id=transform.id, params=start.params, parent=start.parent,
+                parent_id=start.parent_id, reference=start.reference, name=start.name, uid=start.uid,
+                status=start.status, started_at=start.started_at, capture_environment=start.capture_environment,
+                engine=start.engine, engine_version=start.engine_version, project=start.project,
+            )  # fmt: skip
+            if placeholder is not None:  # named first by a process of the task: fill it in
+                for name, value in row.items():
+                    if value is not None:
+                        setattr(placeholder, name, value)
+                set_committed_value(placeholder, "transform", transform)
+                slots.append(placeholder)
+            else:
+                slots.append(len(rows))
+                rows.append(row)
+                row_transforms.append(transform)
         session.flush()
+        # New rows in one statement (RETURNING gives the ORM objects, in order): no unit of work per run.
+        inserted = list(session.scalars(insert(Run).returning(Run, sort_by_parameter_order=True), rows)) if rows else []
+        for run, transform in zip(inserted, row_transforms, strict=True):
+            set_committed_value(run, "transform", transform)
+        runs = [inserted[slot] if isinstance(slot, int) else slot for slot in slots]
         insert_input_links(session, [(run.id, a) for run, s in zip(runs, starts, strict=True) for a in s.inputs])
+    known.update(found)  # committed: safe to reuse
     for run, start in zip(runs, starts, strict=True):
         if start.inputs:
             session.expire(run, ["inputs"])  # the relationship reloads with the new links
@@ -149,6 +179,14 @@ def finish_runs(instance: Instance, ends: Sequence[RunEnd], *, announce: bool = 
         for end in ends:
             notify("finish", end.run)
     return [end.run for end in ends]
+
+
+def _placeholders(session: Any, uids: list[str]) -> dict[str, Run]:
+    """The runs already registered under ``uids`` (placeholders a task's processes made), by uid."""
+    found: dict[str, Run] = {}
+    for begin in range(0, len(uids), 500):
+        found.update({run.uid: run for run in session.scalars(select(Run).where(Run.uid.in_(uids[begin : begin + 500])))})
+    return found
 
 
 def announce(event: str, runs: Sequence[Run]) -> None:

@@ -9,10 +9,10 @@ place in the workflow's working directory. Modules:
 - :mod:`.plugin`: the ``LogHandler`` and its settings (what Snakemake loads);
 - :mod:`.events`: copying payloads out of log records on Snakemake's logging thread;
 - :mod:`.channel` and :mod:`.worker`: handing events to the recorder process;
-- :mod:`.recorder`: turning events into registry writes (in the recorder process), with
-  :mod:`.jobs` (a job's run), :mod:`.artifacts` (its files, registered in place),
-  :mod:`.openlineage_relay` (a job's START held until its inputs are linked),
-  :mod:`.options` (the settings it runs with) and :mod:`.reporting` (warnings);
+- :mod:`.recorder`: turning events into registry writes (in the recorder process), one class
+  made of parts: :mod:`.state` (what the parts share), :mod:`.jobs` (the jobs' runs and files),
+  :mod:`.streams` (pipes); every write goes through :mod:`flowtrail.core.adapter`;
+  :mod:`.options` holds the settings it runs with, :mod:`.journaling` the journal after an outage;
 - :mod:`.paths`, :mod:`.sources`, :mod:`.metadata`, :mod:`.workflow`: file names, Snakefile
   sources, Snakemake's metadata records, and run parameters.
 """

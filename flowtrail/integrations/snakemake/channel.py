@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .events import JOB_INFO, WORKFLOW_STARTED, Event
-from .recorder import Options, Recorder, _ensure_log_handler, quiet_logging
+from .options import Options
+from .recorder import Recorder, quiet_logging, show_warnings
 from .workflow import touches_only
 
 logger = logging.getLogger("flowtrail.snakemake")
@@ -66,9 +67,30 @@ def open_channel(options: Options) -> Channel:
         try:
             return GatedChannel(ProcessChannel(options))
         except Exception as exc:  # no interpreter to start, no fork allowed, ...
-            _ensure_log_handler()
+            show_warnings()
             logger.warning("could not start the recorder process (%s); recording in Snakemake's process.", exc)
     return GatedChannel(ThreadChannel(options))
+
+
+MAX_BATCH = 500  # events recorded together at most
+BATCH_WINDOW_S = float(os.environ.get("FLOWTRAIL_SNAKEMAKE_BATCH_S", "0.5"))
+
+
+def take_batch(source: "queue.SimpleQueue[Any]", last: Any = (None,)) -> list[Any]:
+    """The next events to record together: the first to arrive, and what follows within the batch window.
+
+    Recording is cheapest per job when many jobs share a transaction (see :mod:`.recorder`), and
+    nothing waits for the recorder: a job's run is recorded a fraction of a second later, while
+    the engine goes on. Stops early at an item in ``last`` (the end of the input).
+    """
+    batch = [source.get()]
+    deadline = time.monotonic() + BATCH_WINDOW_S
+    while len(batch) < MAX_BATCH and batch[-1] not in last:
+        try:
+            batch.append(source.get(timeout=max(deadline - time.monotonic(), 0.0)))
+        except queue.Empty:
+            break
+    return batch
 
 
 def write_stats(figures: dict[str, Any]) -> None:
@@ -172,7 +194,7 @@ class ProcessChannel:
             pass
 
     def _report_dead(self) -> None:
-        _ensure_log_handler()
+        show_warnings()
         code = self.process.poll()
         logger.warning(
             "the recorder process ended unexpectedly (exit status %s); the rest of this "
@@ -202,7 +224,7 @@ class ProcessChannel:
             try:
                 self.process.wait(min(NOTICE_AFTER_S, max(0.0, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:
-                _ensure_log_handler()
+                show_warnings()
                 logger.warning(
                     "still writing this workflow to the registry; waiting up to %.0f s more "
                     "(--logger-flowtrail-flush-timeout).",
@@ -210,7 +232,7 @@ class ProcessChannel:
                 )
                 self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _ensure_log_handler()
+            show_warnings()
             logger.warning(
                 "still recording after %g s (--logger-flowtrail-flush-timeout); the recorder "
                 "(pid %d) finishes in the background.",
@@ -237,12 +259,7 @@ class ThreadChannel:
 
     def _work(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < 200:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = take_batch(self._queue)
             events = [event for event in batch if event is not None]
             self.recorder.handle_many(events)
             if len(events) < len(batch):
@@ -260,7 +277,7 @@ class ThreadChannel:
         self._queue.put(None)
         self._thread.join(self.options.flush_timeout)
         if self._thread.is_alive():
-            _ensure_log_handler()
+            show_warnings()
             logger.warning(
                 "the registry did not take this workflow's last events within %g s "
                 "(--logger-flowtrail-flush-timeout); runs still open stay 'started'.",

@@ -48,24 +48,20 @@ class JobEnvironment:
 
     def _instance_naming(self, basedir: str | None) -> tuple[str, Path | None] | None:
         if self._named is None:
-            from flowtrail.core import config as cfg
+            from flowtrail.core import adapter
             from flowtrail.core.errors import FlowtrailError
 
             try:
-                if self.instance:
-                    config = cfg.resolve(os.path.expanduser(self.instance))
-                else:
-                    root = cfg.find_root(Path.cwd()) or (cfg.find_root(Path(basedir)) if basedir else None)
-                    config = cfg.resolve(root)
+                config = adapter.find_config(self.instance, [Path.cwd(), basedir])
             except FlowtrailError:
                 return None  # no instance: the recorder reports it; jobs run unchanged
-            namespace = os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or cfg.instance_name(config)
+            namespace = os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or adapter.instance_name(config)
             self._named = (namespace, config.root)
         return self._named
 
     def variables(self, job: Any) -> dict[str, str]:
         """The variables of ``job``'s processes; empty when they cannot be named."""
-        from flowtrail.core.run_context import RunRef, child_environment
+        from flowtrail.core.adapter import RunRef, child_environment
 
         workflow = job.rule.workflow
         named = self._instance_naming(getattr(workflow, "basedir", None))

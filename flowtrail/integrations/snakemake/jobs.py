@@ -1,7 +1,7 @@
-"""A job's run, from Snakemake's ``job_info`` to its end: started, completed, failed or aborted.
+"""Jobs' runs, from Snakemake's ``job_info`` to their end: started, completed, failed or aborted.
 
 - ``job_info``: registers the job's inputs, starts the job's run (transform ``<workflow>/<rule>``,
-  type ``rule``, parent = the workflow run), links the inputs, and only then lets the run's
+  type ``rule``, parent = the workflow run) with the inputs linked, and only then lets the run's
   OpenLineage START go out. A job logged again before it ended (a restarted group) has its old
   run aborted first.
 - ``job_finished``: registers outputs, ``log:`` files (kind ``log``) and the ``benchmark:`` file
@@ -11,29 +11,27 @@
 - ``job_error``: registers the log files and fails the run with Snakemake's error message (or
   aborts it when the user interrupted Snakemake).
 
-:class:`JobRuns` is a base class of :class:`~.recorder.Recorder`, not an object of its own: job
-handling reads and updates the recorder's state (the workflow run, the interrupt flag, the counts
-the workflow run ends with).
+Jobs logged together (the recorder fell behind) are started, and finished, together: their files
+in one transaction and their runs in another (see :mod:`flowtrail.core.adapter`).
+
+:class:`JobRuns` is a part of :class:`~.recorder.Recorder`: it holds the open jobs and is given
+the invocation's shared state (:class:`~.state.Invocation`) and the pipes (:class:`~.streams.StreamNodes`).
 """
 
-import datetime as dt
+from __future__ import annotations
+
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from flowtrail.core import adapter
+
 from . import events as ev
-from . import holding, job_context, metadata, paths, sources, streams
+from . import holding, job_context, metadata, paths, streams
 from . import workflow as wf
-from .artifacts import ArtifactCollector
-from .openlineage_relay import OpenLineageRelay
-from .options import Options
+from .state import ENGINE, Invocation, Job, utc
 
-ENGINE = "snakemake"
 METADATA_SLACK_S = 2.0  # a metadata record started this long before the job's job_info is still this job's
-
-
-def utc(timestamp: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 def _held(event: ev.Event) -> dict[str, str]:
@@ -42,160 +40,181 @@ def _held(event: ev.Event) -> dict[str, str]:
 
 
 @dataclass
-class Job:
-    """A job whose run is open: what is needed to finish it."""
+class _Starting:
+    """A job_info being recorded: what its run starts with."""
 
+    event: ev.Event
     jobid: int
     rule: str
-    run: Any
     cwd: str
-    started: float
-    outputs: list[paths.FileRef]
-    logs: list[paths.FileRef]
-    benchmark: paths.FileRef | None
-    shellcmd: str | None = None
-    presaved: list[Any] | None = None  # products registered ahead, with a batch (see _presave)
-    held: dict[str, str] = field(default_factory=dict)  # output -> hard link to it (see .holding)
+    inputs: list[paths.FileRef]
+    fresh: bool  # not logged before in this invocation (keeps the uid its processes know)
 
 
 @dataclass
-class JobCounts:
-    """How the jobs of this invocation ended, for the workflow run's status and metrics."""
+class Ending:
+    """A job being completed, and when."""
 
-    completed: int = 0
-    failed: int = 0
-    aborted: int = 0
-    failed_jobs: list[str] = field(default_factory=list)
+    job: Job
+    when: float
+    record: dict[str, Any] | None
 
 
 class JobRuns:
-    """Starting and ending the runs of Snakemake's jobs (see the module docstring)."""
+    """The open jobs of one invocation, and their runs (see the module docstring)."""
 
-    # Set up by Recorder.__init__ (and the instance and workflow run once it connects).
-    options: Options
-    _instance: Any
-    _workflow_run: Any
-    _workflow_key: str
-    _engine_version: str | None
-    _source: sources.WorkflowSource | None
-    _rule_code: dict[str, str | None]
-    _jobs: dict[int, Job]
-    _producers: dict[str, int]  # output location -> open job that makes it
-    _cwds: set[str]
-    _pending_errors: list[str]
-    _interrupted: bool
-    _counts: JobCounts
-    _artifacts: ArtifactCollector
-    _streams: streams.StreamNodes
-    _openlineage: OpenLineageRelay
-
-    def _ready(self, cwd: str) -> bool:  # pragma: no cover - Recorder's
-        raise NotImplementedError
+    def __init__(self, invocation: Invocation, streams_: streams.StreamNodes) -> None:
+        self.inv = invocation
+        self.streams = streams_
+        self.open: dict[int, Job] = {}
+        self.producers: dict[str, int] = {}  # output location -> open job that makes it
+        self.pending_errors: list[str] = []  # error messages not yet matched to a job_error
+        self.ended: list[int] = []  # jobids whose runs ended, in order
+        self._rule_code: dict[str, str | None] = {}
 
     # -- start ----------------------------------------------------------------------------------
-    def _job_started(self, event: ev.Event) -> None:
+    def start(self, events: list[ev.Event]) -> None:
+        """Start the runs of jobs logged one after the other (``job_info`` events, in order)."""
+        batch: list[ev.Event] = []
+        jobids: set[int] = set()
+        outputs: set[str] = set()
+        for event in events:
+            jobid = event.data.get("jobid")
+            if not isinstance(jobid, int):
+                continue
+            cwd = event.cwd or os.getcwd()
+            reads = {ref.location(cwd) for ref in paths.parse_all(event.data.get("input"))}
+            if jobid in jobids or paths.touches(reads, outputs):  # depends on a job of this batch: start those first
+                self._start_batch(batch)
+                batch, jobids, outputs = [], set(), set()
+            batch.append(event)
+            jobids.add(jobid)
+            outputs |= {ref.location(cwd) for ref in paths.parse_all(event.data.get("output"))}
+        self._start_batch(batch)
+
+    def _start_batch(self, events: list[ev.Event]) -> None:
+        if not events:
+            return
+        inv, files = self.inv, self.inv.files
+        assert files is not None
+        starting = [self._prepare(event) for event in events]
+        locations = [[ref.location(s.cwd) for ref in s.inputs] for s in starting]
+        found = iter(files.resolve([adapter.FileSpec(loc) for locs in locations for loc in locs]))
+        starts = []
+        for s, locs in zip(starting, locations, strict=True):
+            mine = [a for a in (next(found) for _ in locs) if a is not None]
+            inputs = list({id(a): a for a in mine}.values())
+            inputs += self.streams.inputs(s.event.data.get("input"), s.cwd, files.root_of)  # pipes
+            data = s.event.data
+            starts.append(
+                adapter.RunStart(
+                    wf.rule_key(inv.workflow_key, s.rule),
+                    type="rule",
+                    source_code=self._code_of(s.rule),
+                    params=wf.job_params(data),
+                    parent=inv.workflow_run,
+                    name=wf.job_name(s.rule, data.get("wildcards")),
+                    # The uid the job's processes already know (see job_context): a script's run nests here.
+                    uid=job_context.job_run_uid(inv.options.invocation, s.jobid)
+                    if inv.options.invocation and s.fresh
+                    else None,
+                    started_at=utc(s.event.time),
+                    engine=ENGINE,
+                    engine_version=inv.engine_version,
+                    inputs=inputs,
+                )
+            )
+        runs = adapter.start_runs(inv.instance, starts, announce=False)
+        try:
+            for s, run in zip(starting, runs, strict=True):
+                data = s.event.data
+                self.streams.expect(run, data.get("input"), s.cwd)
+                self.streams.outputs(run, streams.stream_refs(data.get("output")), s.cwd, files.root_of)
+                benchmark = paths.parse(data.get("benchmark")) if data.get("benchmark") else None
+                job = self.open[s.jobid] = Job(
+                    s.jobid, s.rule, run, s.cwd, s.event.time,
+                    outputs=paths.parse_all(data.get("output")),
+                    logs=paths.parse_all(data.get("log")),
+                    benchmark=benchmark if benchmark is not None and not benchmark.is_stream else None,
+                    shellcmd=data.get("shellcmd") if isinstance(data.get("shellcmd"), str) else None,
+                )  # fmt: skip
+                for ref in job.outputs:
+                    self.producers[ref.location(s.cwd)] = s.jobid
+        finally:
+            adapter.announce("start", runs)  # the START names the inputs (and pipes)
+
+    def _prepare(self, event: ev.Event) -> _Starting:
+        """What happens before a job's run starts: its folder, a restarted job, the producers it proves done."""
         data = event.data
         cwd = event.cwd or os.getcwd()
-        if not self._ready(cwd):
-            return
-        from flowtrail.core.run import link_inputs
-        from flowtrail.core.tracking import start_run
-
-        jobid = data.get("jobid")
-        rule = str(data.get("rule_name") or "unknown")
-        if not isinstance(jobid, int):
-            return
-        if cwd not in self._cwds:
-            self._artifacts.register_location(cwd)
-            self._cwds.add(cwd)
-        previous = self._jobs.get(jobid)
+        jobid = data["jobid"]
+        self.inv.register_cwd(cwd)
+        previous = self.open.get(jobid)
         if previous is not None:  # logged again before it ended (a restarted group): close the old run
-            self._abort(previous, event.time, "Snakemake started this job again")
-        input_refs = paths.parse_all(data.get("input"))
+            self.abort([previous], event.time, "Snakemake started this job again")
+        refs = paths.parse_all(data.get("input"))
         held = _held(event)  # producers' outputs, held when this job was logged (see .holding)
         for location, link in held.items():
-            producer = self._jobs.get(self._producers.get(location))  # type: ignore[arg-type]
+            producer = self.open.get(self.producers.get(location))  # type: ignore[arg-type]
             if producer is not None:
                 producer.held[location] = link
         try:
-            self._complete_producers(input_refs, cwd, event.time)
+            self._complete_producers(refs, cwd, event.time)
         finally:
             holding.release(held)
-        inputs = self._artifacts.register_inputs(input_refs, cwd)
-        inputs += self._streams.inputs(data.get("input"), cwd, self._artifacts.root_of)  # pipes
-        self._openlineage.hold_start()
-        try:
-            run = start_run(
-                wf.rule_key(self._workflow_key, rule),
-                type="rule",
-                source_code=self._code_of(rule),
-                params=wf.job_params(data),
-                parent=self._workflow_run,
-                name=wf.job_name(rule, data.get("wildcards")),
-                # The uid the job's processes already know (see job_context): a script's run nests here.
-                uid=job_context.job_run_uid(self.options.invocation, jobid)
-                if self.options.invocation and previous is None
-                else None,
-                started_at=utc(event.time),
-                capture_environment=False,
-                engine=ENGINE,
-                engine_version=self._engine_version,
-                instance=self._instance,
-            )
-        finally:
-            self._openlineage.stop_holding()
-        try:
-            link_inputs(self._instance, run, inputs)
-            self._streams.expect(run, data.get("input"), cwd)
-            self._streams.outputs(run, streams.stream_refs(data.get("output")), cwd, self._artifacts.root_of)
-        finally:
-            self._openlineage.release_start()
-        benchmark = paths.parse(data.get("benchmark")) if data.get("benchmark") else None
-        job = self._jobs[jobid] = Job(
-            jobid, rule, run, cwd, event.time,
-            outputs=paths.parse_all(data.get("output")),
-            logs=paths.parse_all(data.get("log")),
-            benchmark=benchmark if benchmark is not None and not benchmark.is_stream else None,
-            shellcmd=data.get("shellcmd") if isinstance(data.get("shellcmd"), str) else None,
-        )  # fmt: skip
-        for ref in job.outputs:
-            self._producers[ref.location(cwd)] = jobid
+        rule = str(data.get("rule_name") or "unknown")
+        return _Starting(event, jobid, rule, cwd, refs, fresh=previous is None)
 
     def _code_of(self, rule: str) -> str | None:
         if rule not in self._rule_code:
-            code = self._source.rule_code(rule) if self._source else None
-            self._rule_code[rule] = code
+            source = self.inv.source
+            self._rule_code[rule] = source.rule_code(rule) if source else None
         return self._rule_code[rule]
 
     # -- success --------------------------------------------------------------------------------
-    def _job_finished(self, event: ev.Event) -> None:
-        job = self._jobs.get(event.data.get("job_id"))  # type: ignore[arg-type]
-        held = _held(event)
-        if job is None:
-            holding.release(held)
-            return
-        job.held = held or job.held
+    def finished(self, events: list[ev.Event]) -> None:
+        """Complete the runs of jobs Snakemake logged as finished (``job_finished`` events)."""
+        endings: list[Ending] = []
+        seen: set[int] = set()
+        for event in events:
+            job = self.open.get(event.data.get("job_id"))  # type: ignore[arg-type]
+            held = _held(event)
+            if job is None or id(job) in seen:
+                holding.release(held)
+                continue
+            seen.add(id(job))
+            job.held = held or job.held
+            endings.append(Ending(job, event.time, self.record_of(job)))
         try:
-            self._complete(job, event.time, self._record_of(job))
+            self.complete(endings)
         finally:
-            holding.release(job.held)
+            for ending in endings:
+                holding.release(ending.job.held)
 
-    def _record_of(self, job: Job) -> dict[str, Any] | None:
+    def record_of(self, job: Job) -> dict[str, Any] | None:
         """Snakemake's metadata record of the job's first local output, if it belongs to the job."""
         for ref in job.outputs:
             if not ref.is_url:
                 return metadata.read_record(job.cwd, ref.name, job.rule)
         return None
 
-    def _complete(self, job: Job, when: float, record: dict[str, Any] | None) -> None:
-        from flowtrail.core.tracking import finish_run
+    def complete(self, endings: list[Ending]) -> None:
+        """Register the jobs' products in one transaction and complete their runs in another."""
+        if not endings:
+            return
+        for ending in endings:
+            self.forget(ending.job)
+        specs = [spec for ending in endings for spec in self._specs(ending.job, self._products(ending.job))]
+        saved: dict[int, list[Any]] = {id(e.job): [] for e in endings}
+        for spec, artifact in self.inv.files.outputs(specs):  # type: ignore[union-attr]
+            saved[spec.extra["job"]].append(artifact)
+        ends = [self._completed(e, saved[id(e.job)]) for e in endings]
+        adapter.finish_runs(self.inv.instance, ends)
+        self.inv.counts.completed += len(ends)
 
-        self._forget(job)
-        saved = job.presaved if job.presaved is not None else self._artifacts.register_outputs(job, self._products(job))
-        if record is not None:
-            extra = wf.metadata_params(record)
-            if extra:
-                job.run.params = {**(job.run.params or {}), **extra}  # saved with the run's finish
+    def _completed(self, ending: Ending, saved: list[Any]) -> adapter.RunEnd:
+        job, record = ending.job, ending.record
+        params = wf.metadata_params(record) if record is not None else None
         metrics: dict[str, Any] = {}
         # Identical content under the same key is the existing artifact, still attributed to the run
         # that first made it: say which outputs this run re-made unchanged.
@@ -209,12 +228,11 @@ class JobRuns:
             numbers = wf.benchmark_metrics(job.benchmark.location(job.cwd))
             if numbers:
                 metrics["benchmark"] = numbers
-        finished = when
+        finished = ending.when
         end = record.get("endtime") if record else None
-        if isinstance(end, int | float) and job.started <= end <= when:
+        if isinstance(end, int | float) and job.started <= end <= ending.when:
             finished = end  # the output's mtime: the real end, also when a cluster is polled late
-        finish_run(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, instance=self._instance)
-        self._counts.completed += 1
+        return adapter.RunEnd(job.run, "completed", finished_at=utc(finished), metrics=metrics or None, params=params)
 
     def _unreadable(self, job: Job, saved: list[Any]) -> dict[str, list[str]]:
         """``{folder output: entries left out}`` for folder outputs with links that lead nowhere.
@@ -222,8 +240,6 @@ class JobRuns:
         The folder is registered with what can be read; the run's metrics and the artifact's
         description say what could not (flowtrail also warns on stderr when it hashes the folder).
         """
-        from flowtrail.core.saving import update_artifact
-
         found: dict[str, list[str]] = {}
         for ref in job.outputs:
             location = ref.location(job.cwd)
@@ -233,7 +249,7 @@ class JobRuns:
             if not dead:
                 continue
             found[ref.name] = dead[:100]
-            key = self._artifacts.key_of(location)
+            key = self.inv.files.key_of(location)  # type: ignore[union-attr]
             for artifact in saved:
                 if artifact.key == key and artifact.kind == "folder" and artifact.run_id == job.run.id:
                     if not artifact.description:
@@ -241,7 +257,7 @@ class JobRuns:
                         artifact.description = (
                             f"Recorded without {len(dead)} link(s) that lead nowhere (dangling, or a loop): {shown}"
                         )
-                        update_artifact(artifact)
+                        adapter.update_artifact(artifact)
         return found
 
     @staticmethod
@@ -253,35 +269,30 @@ class JobRuns:
             files.append((job.benchmark, "benchmark"))
         return files
 
-    def _presave(self, events: list[ev.Event]) -> None:
-        """Register the products of all jobs that finished in a batch of events in one transaction.
+    def _specs(self, job: Job, files: list[tuple[paths.FileRef, str | None]]) -> list[adapter.FileSpec]:
+        """The job's files to register with its run; an output Snakemake removed is read from its held link."""
+        registry = self.inv.files
+        assert registry is not None
+        specs = []
+        for ref, kind in files:
+            location = ref.location(job.cwd)
+            read_from = None
+            if not ref.is_url and adapter.file_state(location) is None:
+                read_from = job.held.get(location)
+                if read_from is not None and (registry.root_of(location) is None or registry.root_of(location) != registry.root_of(read_from)):
+                    read_from = None  # keyed in place only where the link lies in the output's own location
+                if read_from is None:
+                    continue  # never written (a failed job), or gone and not held
+            specs.append(adapter.FileSpec(location, run=job.run, kind=kind, read_from=read_from, extra={"job": id(job)}))
+        return specs
 
-        When the recorder falls behind (a busy machine, many short jobs), this saves a transaction
-        per job. Only jobs already open before the batch count, so every consumer in the batch
-        still finds its inputs registered, in event order.
-        """
-        jobs = []
-        for event in events:
-            job = self._jobs.get(event.data.get("job_id")) if event.kind == ev.JOB_FINISHED else None  # type: ignore[arg-type]
-            if job is not None and job.presaved is None:
-                job.held = _held(event) or job.held
-                jobs.append(job)
-        if len(jobs) < 2:
-            return
-        drafts = [draft for job in jobs for draft in self._artifacts.output_drafts(job, self._products(job))]
-        saved = self._artifacts.save_pairs(drafts)
-        by_run: dict[int, list[Any]] = {id(job.run): [] for job in jobs}
-        for draft, artifact in saved:
-            by_run[id(draft.kwargs["run"])].append(artifact)
-        for job in jobs:
-            job.presaved = by_run[id(job.run)]
-
-    def _forget(self, job: Job) -> None:
-        self._jobs.pop(job.jobid, None)
+    def forget(self, job: Job) -> None:
+        self.ended.append(job.jobid)
+        self.open.pop(job.jobid, None)
         for ref in job.outputs:
-            self._producers.pop(ref.location(job.cwd), None)
+            self.producers.pop(ref.location(job.cwd), None)
 
-    def _finished_in_this_run(self, job: Job, record: dict[str, Any] | None) -> bool:
+    def finished_in_this_run(self, job: Job, record: dict[str, Any] | None) -> bool:
         """Whether Snakemake's metadata shows the job completed although its job_finished never came."""
         start = record.get("starttime") if record else None
         return isinstance(start, int | float) and start >= job.started - METADATA_SLACK_S
@@ -289,14 +300,16 @@ class JobRuns:
     def _complete_producers(self, refs: list[paths.FileRef], cwd: str, when: float) -> None:
         """A job reading an output of an open job proves that job succeeded: Snakemake starts
         consumers only then. This matters when ``job_finished`` is not logged (``--quiet progress``)."""
+        endings: list[Ending] = []
         for ref in refs:
-            jobid = self._producers.get(ref.location(cwd))
-            job = self._jobs.get(jobid) if jobid is not None else None
-            if job is not None:
-                self._complete(job, when, self._record_of(job))
+            jobid = self.producers.get(ref.location(cwd))
+            job = self.open.get(jobid) if jobid is not None else None
+            if job is not None and all(e.job is not job for e in endings):
+                endings.append(Ending(job, when, self.record_of(job)))
+        self.complete(endings)
 
     # -- failure --------------------------------------------------------------------------------
-    def _output_check_failed(self, message: str, when: float) -> None:
+    def output_check_failed(self, message: str, when: float) -> None:
         """Fail the job whose outputs failed Snakemake's checks after it ran (``ensure()``, missing files).
 
         Snakemake then logs only the error (no ``job_error``, no ``job_finished``), naming the rule
@@ -306,52 +319,56 @@ class JobRuns:
         if rule is None:
             return
         lines = {line.split(" (rule ", 1)[0].strip() for line in message.splitlines()}
-        candidates = [job for job in self._jobs.values() if job.rule == rule]
+        candidates = [job for job in self.open.values() if job.rule == rule]
         named = [job for job in candidates if any(ref.name in lines for ref in job.outputs)]
         for job in named or (candidates if len(candidates) == 1 else []):
-            if message in self._pending_errors:
-                self._pending_errors.remove(message)
-            self._job_failed({"jobid": job.jobid}, when, message)
+            if message in self.pending_errors:
+                self.pending_errors.remove(message)
+            self.failed({"jobid": job.jobid}, when, message)
 
-    def _job_failed(self, data: dict[str, Any], when: float, message: str | None = None) -> None:
-        from flowtrail.core.tracking import finish_run
-
-        job = self._jobs.get(data.get("jobid"))  # type: ignore[arg-type]
+    def failed(self, data: dict[str, Any], when: float, message: str | None = None) -> None:
+        """Fail (or, after an interrupt, abort) the run of the job a ``job_error`` names."""
+        job = self.open.get(data.get("jobid"))  # type: ignore[arg-type]
         if job is None:
             return
-        self._forget(job)
+        self.forget(job)
         message = message or self._error_for(job)
         if message and "died with <Signals.SIGINT" in message:
-            self._interrupted = True  # Ctrl-C reached the job before Snakemake said so
+            self.inv.interrupted = True  # Ctrl-C reached the job before Snakemake said so
         aux = data.get("aux") if isinstance(data.get("aux"), dict) else {}
         external = aux.get("external_jobid") if aux else None
-        if external:
-            job.run.params = {**(job.run.params or {}), "external_jobid": str(external)}
         logs = paths.parse_all(data.get("log")) or job.logs
-        self._artifacts.register_outputs(job, [(ref, "log") for ref in logs])
-        status = "aborted" if self._interrupted else "failed"
+        self.inv.files.outputs(self._specs(job, [(ref, "log") for ref in logs]))  # type: ignore[union-attr]
+        status = "aborted" if self.inv.interrupted else "failed"
         error = message or f"Error in rule {job.rule}, jobid {job.jobid}"
         code = wf.exit_status(message)
         metrics = {"exit_code": code} if code is not None else None  # the name the Nextflow adapter uses
-        finish_run(job.run, status, error=error, finished_at=utc(when), metrics=metrics, instance=self._instance)
+        params = {"external_jobid": str(external)} if external else None
+        end = adapter.RunEnd(job.run, status, error=error, finished_at=utc(when), metrics=metrics, params=params)
+        adapter.finish_runs(self.inv.instance, [end])
+        counts = self.inv.counts
         if status == "failed":
-            self._counts.failed += 1
-            self._counts.failed_jobs.append(f"{job.rule} (jobid {job.jobid})")
+            counts.failed += 1
+            counts.failed_jobs.append(f"{job.rule} (jobid {job.jobid})")
         else:
-            self._counts.aborted += 1
+            counts.aborted += 1
 
-    def _abort(self, job: Job, when: float, reason: str) -> None:
-        from flowtrail.core.tracking import finish_run
-
-        self._forget(job)
-        self._artifacts.register_outputs(job, [(ref, "log") for ref in job.logs])
-        finish_run(job.run, "aborted", error=reason, finished_at=utc(when), instance=self._instance)
-        self._counts.aborted += 1
+    def abort(self, jobs: list[Job], when: float, reason: str) -> None:
+        """Abort the runs of jobs that never ended, with their log files."""
+        if not jobs:
+            return
+        for job in jobs:
+            self.forget(job)
+        specs = [spec for job in jobs for spec in self._specs(job, [(ref, "log") for ref in job.logs])]
+        self.inv.files.outputs(specs)  # type: ignore[union-attr]
+        ends = [adapter.RunEnd(job.run, "aborted", error=reason, finished_at=utc(when)) for job in jobs]
+        adapter.finish_runs(self.inv.instance, ends)
+        self.inv.counts.aborted += len(jobs)
 
     def _error_for(self, job: Job) -> str | None:
         """The logged error that belongs to ``job``: Snakemake logs each job's error just before its
         ``job_error``, but when several jobs fail together the errors may come first, all of them."""
-        pending = self._pending_errors
+        pending = self.pending_errors
         if not pending:
             return None
         chosen = pending[0]

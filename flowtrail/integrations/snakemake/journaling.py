@@ -14,44 +14,28 @@ Not journaled: OpenLineage events are emitted at replay, not at the time.
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from flowtrail.core import adapter
 
 from . import events as ev
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.journal import JournalWriter
+    from flowtrail.core.adapter import Instance, JournalWriter
 
     from .options import Options
 
 REPLAYER = "flowtrail.integrations.snakemake.journaling:replay"
 
 
-def is_outage(exc: BaseException) -> bool:
-    from flowtrail.core.errors import RegistryError
-
-    return isinstance(exc, RegistryError)
-
-
 def open_journal(options: Options, info: dict[str, Any], cwd: str | None) -> JournalWriter | None:
     """A journal writer for this instance (found without the database), or None without an instance."""
-    from flowtrail.core import config as cfg
-    from flowtrail.core.journal import JournalWriter
-
     try:
-        if options.instance:
-            config = cfg.resolve(os.path.expanduser(options.instance))
-        elif os.environ.get(cfg.ENV_INSTANCE):
-            config = cfg.resolve()
-        else:
-            folders = [cwd, info.get("cwd"), info.get("basedir")]
-            root = next((r for f in folders if f and (r := cfg.find_root(Path(f))) is not None), None)
-            config = cfg.resolve(root)
+        config = adapter.find_config(options.instance, [cwd, info.get("cwd"), info.get("basedir")])
     except Exception:  # no instance to journal for: nothing could be synced anyway
         return None
-    return JournalWriter(config, "snakemake", REPLAYER, {"options": dataclasses.asdict(options)}, announce=False)
+    header = {"options": dataclasses.asdict(options)}
+    return adapter.JournalWriter(config, "snakemake", REPLAYER, header, announce=False)
 
 
 def event_entry(event: ev.Event) -> dict[str, Any]:
@@ -61,7 +45,6 @@ def event_entry(event: ev.Event) -> dict[str, Any]:
 def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """Record a journaled Snakemake invocation as an undisturbed run would have."""
     from flowtrail.core.errors import RegistryUnavailable
-    from flowtrail.core.partial_runs import discard_run_tree
 
     from .options import Options
     from .recorder import Recorder
@@ -71,7 +54,7 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
     started = next((e for e in events if e.kind == ev.WORKFLOW_STARTED), None)
     workflow_id = started.data.get("workflow_id") if started is not None else None
     if workflow_id:
-        discard_run_tree(instance, str(workflow_id))
+        adapter.discard_run_tree(instance, str(workflow_id))
     options = Options(**header["options"])
     recorder = Recorder(options, instance=instance, journal=False)
     for event in events:

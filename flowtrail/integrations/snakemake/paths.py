@@ -139,3 +139,19 @@ def relative_to(path: str, root: Path) -> str | None:
         return Path(path).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
+
+
+def touches(reads: set[str], written: set[str]) -> bool:
+    """Whether any location in ``reads`` is one in ``written`` or lies inside one (a ``directory()`` output)."""
+    if not reads or not written:
+        return False
+    if reads & written:
+        return True
+    # A read inside a written folder: check each read's parent folders (no scan over everything written).
+    for read in reads:
+        parent = os.path.dirname(read)
+        while parent and parent != os.path.dirname(parent):
+            if parent in written:
+                return True
+            parent = os.path.dirname(parent)
+    return False

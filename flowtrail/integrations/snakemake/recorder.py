@@ -1,9 +1,12 @@
-"""Turning Snakemake's log events into registry writes, one event at a time, in event order.
+"""Turning Snakemake's log events into registry writes, in event order, many jobs per transaction.
 
 A :class:`Recorder` runs in the recorder process (:mod:`.worker`, fed by :mod:`.channel`), away
 from Snakemake's scheduler. Events are handled in the order Snakemake logged them, so an output
 registered at ``job_finished`` is already known when the next job lists it as input: the graph
-gets real edges, one artifact per file, produced by one run and read by others.
+gets real edges, one artifact per file, produced by one run and read by others. Events that
+arrive together (the recorder fell behind) are recorded together: consecutive ``job_info``
+events start their runs in one transaction, consecutive ``job_finished`` events finish theirs in
+one (see :mod:`flowtrail.core.adapter`, the door every write goes through).
 
 What it records:
 
@@ -11,72 +14,64 @@ What it records:
   storage location (files in it are registered in place, keyed by their relative path; files
   elsewhere get their own folder registered, so nothing is ever copied) and starts the workflow
   run (transform type ``pipeline``, run uid = Snakemake's workflow id).
-- ``job_info``: registers the job's inputs (reusing artifacts seen earlier in this invocation
-  while their size and mtime are unchanged; a file inside a ``directory()`` output counts as that
-  folder artifact), starts the job's run (transform ``<workflow>/<rule>``, type ``rule``, parent =
-  the workflow run), links the inputs, and only then lets the run's OpenLineage START go out.
-- ``job_finished``: registers outputs, ``log:`` files (kind ``log``) and the ``benchmark:`` file
-  (kind ``benchmark``) with the job's run, adds params from Snakemake's metadata record, reads
-  the benchmark numbers into metrics, and completes the run.
-- ``job_error``: registers the log files and fails the run with Snakemake's error message (or
-  aborts it when the user interrupted Snakemake).
+- ``job_info``, ``job_finished``, ``job_error``: the jobs' runs (:mod:`.jobs`).
 - the end: runs still open are completed when Snakemake's metadata says they finished (with
   ``--quiet progress`` Snakemake logs no ``job_finished``), else aborted; the workflow run ends
   completed, failed or aborted.
 
-A registry that cannot be reached (or stays locked past the database's busy timeout) disables
-recording with one warning; the workflow itself is never affected. A file that vanished (a temp
-output) or cannot be read is skipped.
+A registry that cannot be reached (or stays locked past the database's busy timeout) stops
+recording with one warning, and the invocation is journaled when the failure is one that passes
+(:mod:`.journaling`); the workflow itself is never affected. A file that vanished (a temp output)
+or cannot be read is skipped.
 
-This module holds the recorder's entry points, the workflow run's lifecycle (connecting, starting
-and ending it) and the dispatch of events; the parts live in their own modules:
-
-- :mod:`.jobs`: a job's run from ``job_info`` to its end (:class:`~.jobs.JobRuns`, a base class);
-- :mod:`.artifacts`: registering the jobs' files as artifacts in place, and storage locations;
-- :mod:`.openlineage_relay`: holding a job's OpenLineage START until its inputs are linked;
-- :mod:`.options`: the plugin's settings; :mod:`.reporting`: warnings and registry errors.
-
-Other modules import :class:`Options`, :class:`Recorder` and the logging helpers from here.
+The recorder is one class made of parts, each given what it needs: the invocation's shared state
+(:class:`~.state.Invocation`), the jobs' runs (:class:`~.jobs.JobRuns`), the pipes
+(:class:`~.streams.StreamNodes`) and the recording state (:class:`flowtrail.core.adapter.Recording`).
 """
+
+from __future__ import annotations
 
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
+from flowtrail.core import adapter
+
 from . import events as ev
-from . import journaling, sources
+from . import journaling, paths, sources
 from . import workflow as wf
-from .artifacts import ArtifactCollector, Known
-from .jobs import ENGINE, METADATA_SLACK_S, Job, JobCounts, JobRuns, utc
-from .openlineage_relay import OpenLineageRelay
+from .jobs import METADATA_SLACK_S, Ending, JobRuns
 from .options import Options
-from .reporting import _ensure_log_handler, _registry_error, quiet_logging
+from .state import ENGINE, Invocation, Job, utc
 from .streams import StreamNodes
 
-__all__ = [
-    "ENGINE",
-    "METADATA_SLACK_S",
-    "Job",
-    "Known",
-    "Options",
-    "Recorder",
-    "_ensure_log_handler",
-    "_registry_error",
-    "quiet_logging",
-    "utc",
-]
+__all__ = ["ENGINE", "METADATA_SLACK_S", "Job", "Options", "Recorder", "quiet_logging", "show_warnings", "utc"]
 
 logger = logging.getLogger("flowtrail.snakemake")
+_MARKER = "_flowtrail_snakemake"
 
 
-class Recorder(JobRuns):
-    """Records one Snakemake invocation in the registry, one event at a time, in event order.
+def quiet_logging() -> None:
+    """flowtrail's warnings on stderr, prefixed ``flowtrail:``; nothing below WARNING.
+
+    Per-artifact notices (e.g. "1 of 1 artifacts were already registered", which every rerun of an
+    unchanged job would print) are noise next to Snakemake's own log.
+    """
+    adapter.show_warnings(_MARKER)
+
+
+def show_warnings() -> None:
+    """Make sure flowtrail's warnings reach stderr inside Snakemake (which configures its own logger only)."""
+    adapter.ensure_warnings_shown(_MARKER)
+
+
+class Recorder:
+    """Records one Snakemake invocation in the registry, in event order.
 
     Not thread-safe: one worker (the recorder process's main thread, or the fallback thread in
-    Snakemake's process, see :mod:`.channel`) calls :meth:`handle` and finally :meth:`finish`.
-    Neither ever raises.
+    Snakemake's process, see :mod:`.channel`) calls :meth:`handle` / :meth:`handle_many` and
+    finally :meth:`finish`. None of them ever raises.
     """
 
     def __init__(self, options: Options, instance: Any = None, journal: bool = True) -> None:
@@ -84,55 +79,40 @@ class Recorder(JobRuns):
         self._given_instance = instance  # replaying a journal: record into this one
         self._keep_events = journal
         self._events: list[ev.Event] = []  # the invocation so far, for the journal (see journaling.py)
-        self._journal: Any = None
         self._info: dict[str, Any] = {}
         self._info_time: float | None = None
-        self._instance: Any = None
-        self._disabled = False
         self._finished = False
-        self._workflow_run: Any = None
-        self._workflow_key = "Snakefile"
-        self._engine_version: str | None = None
-        self._source: sources.WorkflowSource | None = None
-        self._rule_code: dict[str, str | None] = {}
-        self._jobs: dict[int, Job] = {}
-        self._producers: dict[str, int] = {}  # output location -> open job that makes it
-        self._artifacts = ArtifactCollector(options.hash_mode)
-        self._streams = StreamNodes()
-        self._cwds: set[str] = set()  # working directories registered as storage locations
-        self._pending_errors: list[str] = []  # error messages not yet matched to a job_error
-        self._last_error: str | None = None
         self._errors = 0
-        self._interrupted = False
+        self._last_error: str | None = None
         self._lost = False
-        self._counts = JobCounts()
-        self._reported: set[str] = set()
-        self._openlineage = OpenLineageRelay()
+        self.setup_cpu = 0.0  # CPU seconds spent connecting and starting the workflow run (once)
+        self.invocation = Invocation(options)
+        self.streams = StreamNodes()
+        self.jobs = JobRuns(self.invocation, self.streams)
+        self.recording = adapter.Recording("Snakemake", open_journal=self._open_journal, before_warning=show_warnings)
+        self.recording.on_off.append(self._journal_so_far)
 
+    # -- entry points ---------------------------------------------------------------------------
     def handle(self, event: ev.Event) -> None:
-        """Record one event (no-op once recording is disabled or finished; journaled after an outage)."""
-        if self._finished:
-            return
-        if self._journal is not None:
-            self._journal.append(journaling.event_entry(event))
-        elif self._keep_events and not self._disabled:
-            self._events.append(event)
-        if self._disabled:
-            return
-        self._guard(self._handle, event)
+        """Record one event (no-op once recording is off or finished; journaled after an outage)."""
+        self.handle_many([event])
 
     def handle_many(self, events: list[ev.Event]) -> None:
-        """Record a batch of events that arrived together (the recorder fell behind)."""
+        """Record events that arrived together: the jobs of each segment in one transaction (see :meth:`_segment_end`)."""
         if self._finished:
             return
-        if self._disabled:
-            for event in events:
-                self.handle(event)  # journaled
-            return
-        if len(events) > 1:
-            self._guard(self._presave, events)
-        for event in events:
-            self.handle(event)
+        index = 0
+        while index < len(events) and not self._finished:
+            end = self._segment_end(events, index)
+            group = events[index:end]
+            self._keep(group)
+            if not self.recording.disabled:
+                ended = len(self.jobs.ended)
+                done = self.recording.guard(self._record, group, what="a Snakemake event")
+                if not done and len(group) > 1 and not self.recording.disabled:
+                    for event in self._unrecorded(group, self.jobs.ended[ended:]):  # one bad job must not lose the others
+                        self.recording.guard(self._record, [event], what="a Snakemake event")
+            index = end
 
     def finish(self, lost: bool = False) -> None:
         """End the open runs and the workflow run; ``lost``: Snakemake went away without closing."""
@@ -140,172 +120,195 @@ class Recorder(JobRuns):
             return
         self._finished = True
         if lost:
-            self._interrupted = True
+            self.invocation.interrupted = True
             self._lost = True
-        self._guard(self._finish)
-        if self._journal is not None:
-            self._journal.append({"op": "finish", "lost": lost})
-            self._journal.close()
+        self.recording.guard(self._finish, what="the end of a Snakemake workflow")
+        journal = self.recording.journal
+        if journal is not None:
+            journal.append({"op": "finish", "lost": lost})
+            journal.close()
 
     def close(self) -> None:
         """Disconnect from the instance (this also closes the OpenLineage client, flushing it)."""
-        if self._instance is None or self._given_instance is not None:
+        if self.invocation.instance is None or self._given_instance is not None:
             return
         try:
-            from flowtrail.core.instance import disconnect
-
-            disconnect()
+            adapter.disconnect()
         except Exception:  # nothing left to lose at this point
             logger.debug("disconnecting failed", exc_info=True)
-        self._instance = None
+        self.invocation.instance = None
 
     @property
     def disabled(self) -> bool:
-        return self._disabled
+        return self.recording.disabled
 
-    def _guard(self, function: Any, *args: Any) -> None:
-        try:
-            function(*args)
-        except Exception as exc:
-            if _registry_error(exc):
-                self._disable(exc)
-            else:
-                self._report_once(type(exc).__name__, f"could not record a Snakemake event: {exc!r}")
-                logger.debug("recording failed", exc_info=True)
+    # -- the journal ----------------------------------------------------------------------------
+    def _keep(self, events: list[ev.Event]) -> None:
+        journal = self.recording.journal
+        if journal is not None:
+            for event in events:
+                journal.append(journaling.event_entry(event))
+        elif self._keep_events and not self.recording.disabled:
+            self._events.extend(events)
 
-    def _disable(self, exc: BaseException) -> None:
-        if self._disabled:
-            return
-        self._disabled = True
-        _ensure_log_handler()
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if self._keep_events and journaling.is_outage(exc):
-            self._journal = journaling.open_journal(self.options, self._info, next(iter(self._cwds), None))
-        if self._journal is not None:
+    def _open_journal(self) -> Any:
+        if not self._keep_events:
+            return None
+        return journaling.open_journal(self.options, self._info, next(iter(self.invocation.cwds), None))
+
+    def _journal_so_far(self, recording: adapter.Recording) -> None:
+        if recording.journal is not None:
             for event in self._events:
-                self._journal.append(journaling.event_entry(event))
-            self._events = []
-            logger.warning(
-                "the registry is not usable (%s: %s). The workflow continues; it is journaled in %s and "
-                "recorded by `flowtrail sync` (or at the next successful connection).",
-                type(exc).__name__, text, self._journal.path,
-            )  # fmt: skip
-        else:
-            logger.warning(
-                "the registry is not usable (%s: %s). The workflow continues, but it is not "
-                "recorded from here on.",
-                type(exc).__name__, text,
-            )  # fmt: skip
-        self._openlineage.unhook()
+                recording.journal.append(journaling.event_entry(event))
+        self._events = []
 
-    def _report_once(self, kind: str, message: str) -> None:
-        if kind in self._reported:
-            return
-        self._reported.add(kind)
-        _ensure_log_handler()
-        logger.warning("%s (further such errors are not shown)", message)
+    # -- dispatch -------------------------------------------------------------------------------
+    def _segment_end(self, events: list[ev.Event], start: int) -> int:
+        """Where the segment of ``job_info`` / ``job_finished`` events beginning at ``start`` ends.
 
-    def _handle(self, event: ev.Event) -> None:
-        kind = event.kind
-        if kind == ev.JOB_INFO:
-            self._job_started(event)
-        elif kind == ev.JOB_FINISHED:
-            self._job_finished(event)
-        elif kind == ev.JOB_ERROR:
-            self._job_failed(event.data, event.time)
+        A segment's jobs are started together, then its finished jobs completed together. So it
+        ends before any other event, and before a ``job_info`` that reads a file a job of the
+        segment writes (its input must be registered as that job's output first) or that names a
+        job of the segment again. Any other order of starts and ends within it changes nothing.
+        """
+        if events[start].kind not in (ev.JOB_INFO, ev.JOB_FINISHED):
+            return start + 1
+        jobids: set[Any] = set()
+        written: set[str] = set()
+        end = start
+        while end < len(events):
+            event = events[end]
+            if event.kind == ev.JOB_INFO:
+                cwd = event.cwd or os.getcwd()
+                jobid = event.data.get("jobid")
+                reads = {ref.location(cwd) for ref in paths.parse_all(event.data.get("input"))}
+                if jobid in jobids or paths.touches(reads, written):
+                    break
+                jobids.add(jobid)
+                written |= {ref.location(cwd) for ref in paths.parse_all(event.data.get("output"))}
+            elif event.kind == ev.JOB_FINISHED:
+                jobid = event.data.get("job_id")
+                jobids.add(jobid)
+                job = self.jobs.open.get(jobid)  # type: ignore[arg-type]
+                if job is not None:
+                    written |= {ref.location(job.cwd) for ref in job.outputs}
+            else:
+                break
+            end += 1
+        return max(end, start + 1)
+
+    def _record(self, events: list[ev.Event]) -> bool:
+        jobs = self.jobs
+        if events[0].kind not in (ev.JOB_INFO, ev.JOB_FINISHED):
+            for event in events:
+                self._record_one(event)
+            return True
+        infos = [e for e in events if e.kind == ev.JOB_INFO]
+        if infos and self._ready(infos[0].cwd or os.getcwd()):
+            jobs.start(infos)
+        finished = [e for e in events if e.kind == ev.JOB_FINISHED]
+        if finished:
+            jobs.finished(finished)
+        return True
+
+    def _unrecorded(self, events: list[ev.Event], ended: list[int]) -> list[ev.Event]:
+        """The events of a segment that failed whose jobs were not recorded (each write is all or nothing)."""
+        left = []
+        for event in events:
+            if event.kind == ev.JOB_INFO:
+                jobid = event.data.get("jobid")
+                if jobid not in self.jobs.open and jobid not in ended:
+                    left.append(event)
+            elif event.kind == ev.JOB_FINISHED and event.data.get("job_id") in self.jobs.open:
+                left.append(event)
+        return left
+
+    def _record_one(self, event: ev.Event) -> None:
+        kind, jobs = event.kind, self.jobs
+        if kind == ev.JOB_ERROR:
+            jobs.failed(event.data, event.time)
         elif kind == ev.GROUP_ERROR:
             for info in event.data.get("job_error_info") or []:
                 if isinstance(info, dict):
-                    self._job_failed(info, event.time)
+                    jobs.failed(info, event.time)
         elif kind == ev.ERROR:
             self._errors += 1
             message = event.message or str(event.data.get("exception") or "error")
             self._last_error = message
             if event.data.get("exception") != "WorkflowError":
-                self._pending_errors = [*self._pending_errors[-20:], message]
-            self._output_check_failed(message, event.time)
+                jobs.pending_errors = [*jobs.pending_errors[-20:], message]
+            jobs.output_check_failed(message, event.time)
         elif kind == ev.INTERRUPT:
-            self._interrupted = True
+            self.invocation.interrupted = True
         elif kind == ev.WORKFLOW_STARTED:
             if wf.touches_only(event.data.get("cmd")):
                 self._finished = True  # --touch: nothing runs, so nothing is recorded
                 return
             self._info = event.data
             self._info_time = event.time
-            self._engine_version = event.data.get("snakemake_version")
+            self.invocation.engine_version = event.data.get("snakemake_version")
 
     # -- connecting and the workflow run ------------------------------------------------------
     def _ready(self, cwd: str) -> bool:
         """Connect and start the workflow run on first use; False when recording is off."""
-        if self._workflow_run is not None:
+        if self.invocation.workflow_run is not None:
             return True
-        if self._disabled:
+        if self.recording.disabled:
             return False
+        started = time.thread_time()
         try:
             self._connect(cwd)
             self._start_workflow(cwd)
         except Exception as exc:  # without a workflow run there is nothing to attach jobs to
-            self._disable(exc)
+            self.recording.failed(exc)
             return False
+        finally:
+            self.setup_cpu += time.thread_time() - started
         return True
 
     def _connect(self, cwd: str) -> None:
-        from flowtrail.core import config as cfg
-        from flowtrail.core.instance import connect
-
+        inv = self.invocation
         if self._given_instance is not None:
             instance = self._given_instance
-        elif self.options.instance:
-            instance = connect(os.path.expanduser(self.options.instance))
-        elif os.environ.get(cfg.ENV_INSTANCE):
-            instance = connect()
+            if not self.options.openlineage and instance.emitter is not None:
+                adapter.detach_emitter(instance)
         else:
             folders = [cwd, self._info.get("cwd"), self._info.get("basedir")]
-            root = next((r for f in folders if f and (r := cfg.find_root(Path(f))) is not None), None)
-            instance = connect(root)  # None: FLOWTRAIL_DB_URL, or a clear NoInstanceError
-        self._instance = instance
-        self._artifacts.instance = instance
-        self._streams.instance = instance
-        if instance.emitter is not None:
-            if self.options.openlineage:
-                self._openlineage.hook(instance.emitter)
-            else:
-                from flowtrail.core.openlineage.emitter import detach
-
-                detach(instance.emitter)
-                instance.emitter = None
+            instance = adapter.connect_for(self.options.instance, folders, openlineage=self.options.openlineage)
+        inv.instance = instance
+        inv.files = adapter.FileRegistry(
+            instance, hash_mode=self.options.hash_mode, folder_description="Folder of files a Snakemake workflow used"
+        )
+        self.streams.instance = instance
 
     def _start_workflow(self, cwd: str) -> None:
-        from flowtrail.core.projects import env_project
-        from flowtrail.core.tracking import start_run
-
-        instance = self._instance
+        inv = self.invocation
         main = self._info.get("snakefile_main")
-        self._source = sources.read_workflow(main) if main else None
-        self._workflow_key = wf.workflow_key(main, self._info.get("basedir"), instance.config.root)
-        self._artifacts.load_roots()
-        self._artifacts.register_location(cwd)
-        self._cwds.add(cwd)
+        inv.source = sources.read_workflow(main) if main else None
+        inv.workflow_key = wf.workflow_key(main, self._info.get("basedir"), inv.instance.config.root)
+        inv.register_cwd(cwd)
         workflow_id = self._info.get("workflow_id")
-        self._workflow_run = start_run(
-            self._workflow_key,
+        start = adapter.RunStart(
+            inv.workflow_key,
             type="pipeline",
-            source_code=self._source.code if self._source else None,
+            source_code=inv.source.code if inv.source else None,
             params=wf.workflow_params(self._info, cwd),
             uid=str(workflow_id) if workflow_id else None,
             started_at=utc(self._info_time) if self._info_time else None,
             engine=ENGINE,
-            engine_version=self._engine_version,
-            project=self.options.project or env_project(),
-            instance=instance,
+            engine_version=inv.engine_version,
+            project=self.options.project or adapter.env_project(),
+            capture_environment=True,
         )
+        (inv.workflow_run,) = adapter.start_runs(inv.instance, [start])
 
     # -- the end ------------------------------------------------------------------------------
     def _finish(self) -> None:
+        inv = self.invocation
         try:
-            if self._disabled:
+            if self.recording.disabled:
                 return
-            if self._workflow_run is None:
+            if inv.workflow_run is None:
                 if not (self._info and self._errors):
                     return  # nothing ran: a --touch, or nothing to be done
                 # The workflow failed before any job started (e.g. a missing input): record that.
@@ -313,30 +316,31 @@ class Recorder(JobRuns):
                     return
             self._finish_runs()
         finally:
-            emitter = self._openlineage.emitter or (self._instance.emitter if self._instance is not None else None)
-            self._openlineage.unhook()
+            emitter = inv.instance.emitter if inv.instance is not None else None
             if emitter is not None:
                 emitter.flush()
 
     def _finish_runs(self) -> None:
-        from flowtrail.core.tracking import finish_run
-
+        inv, jobs = self.invocation, self.jobs
         now = time.time()
         if self._lost:
             reason = "Snakemake exited without closing its logger (killed?)"
-        elif self._interrupted:
+        elif inv.interrupted:
             reason = "interrupted"
         else:
             reason = "Snakemake ended before the job finished"
-        succeeded = not (self._interrupted or self._errors or self._counts.failed)
-        for job in list(self._jobs.values()):
-            record = self._record_of(job)
-            if self._finished_in_this_run(job, record) or (succeeded and not self.options.finished_logged):
-                self._complete(job, now, record)  # its job_finished was not logged (--quiet progress)
-                continue
-            self._abort(job, now, reason)
-        counts = self._counts
-        if self._interrupted:
+        counts = inv.counts
+        succeeded = not (inv.interrupted or self._errors or counts.failed)
+        completing, aborting = [], []
+        for job in list(jobs.open.values()):
+            record = jobs.record_of(job)
+            if jobs.finished_in_this_run(job, record) or (succeeded and not self.options.finished_logged):
+                completing.append((job, record))  # its job_finished was not logged (--quiet progress)
+            else:
+                aborting.append(job)
+        jobs.complete([Ending(job, now, record) for job, record in completing])
+        jobs.abort(aborting, now, reason)
+        if inv.interrupted:
             status, error = "aborted", reason
         elif counts.failed or self._errors:
             status = "failed"
@@ -347,11 +351,6 @@ class Recorder(JobRuns):
             status, error = "aborted", reason
         else:
             status, error = "completed", None
-        metrics = {
-            "jobs_completed": counts.completed,
-            "jobs_failed": counts.failed,
-            "jobs_aborted": counts.aborted,
-        }
-        finish_run(
-            self._workflow_run, status, error=error, finished_at=utc(now), metrics=metrics, instance=self._instance
-        )
+        metrics = {"jobs_completed": counts.completed, "jobs_failed": counts.failed, "jobs_aborted": counts.aborted}
+        end = adapter.RunEnd(inv.workflow_run, status, error=error, finished_at=utc(now), metrics=metrics)
+        adapter.finish_runs(inv.instance, [end])

@@ -18,6 +18,8 @@ import os
 import stat
 from typing import Any
 
+from flowtrail.core import adapter
+
 from . import paths
 
 KIND = "stream"
@@ -65,10 +67,8 @@ class StreamNodes:
             self._produced.add(location)
             readers = self._waiting.pop(location, [])
             if node is not None and readers:
-                from flowtrail.core.run import link_inputs
-
                 for reader in readers:  # consumers logged before their producer
-                    link_inputs(self.instance, reader, [node])
+                    adapter.link_inputs(self.instance, reader, [node])
 
     def expect(self, run: Any, entries: object, cwd: str) -> None:
         """Remember ``run``'s inputs that do not exist (yet): a producer logged later may name them as pipes."""
@@ -93,42 +93,10 @@ class StreamNodes:
         return found
 
     def _new_node(self, root: str, location: str, run: Any) -> Any:
-        from sqlalchemy import select
-
-        from flowtrail.core.artifact import Artifact
-        from flowtrail.core.database import write_transaction
-        from flowtrail.core.host import current_user
-        from flowtrail.core.ids import new_stem, versioned_uid
-        from flowtrail.core.storage import Storage
-
-        key = os.path.relpath(location, root).replace(os.sep, "/")
-        sessions = self.instance.sessions
-        with write_transaction(sessions, [f"artifact:{root}:{key}"]) as session:
-            storage = session.scalar(select(Storage).where(Storage.root == root))
-            if storage is None:
-                return None
-            previous = session.scalar(
-                select(Artifact).where(Artifact.storage_id == storage.id, Artifact.key == key, Artifact.is_latest)
-            )
-            version = previous.version + 1 if previous is not None else 1
-            stem = previous.uid[:16] if previous is not None else new_stem()
-            if previous is not None:
-                previous.is_latest = False
-            node = Artifact(key=key, kind=KIND, description=DESCRIPTION, _external=True)
-            node.uid, node.version, node.is_latest = versioned_uid(stem, version), version, True
-            node.storage_id, node.path, node.created_by = storage.id, key, current_user()
-            node.run_id = run.id if run is not None else None
-            session.add(node)
-        return node
+        return adapter.add_node(self.instance, root, location, kind=KIND, description=DESCRIPTION, run=run)
 
     def _set_producer(self, node: Any, run: Any) -> None:
-        from sqlalchemy import update
-
-        from flowtrail.core.artifact import Artifact
-        from flowtrail.core.database import write_transaction
-
-        with write_transaction(self.instance.sessions) as session:
-            session.execute(update(Artifact).where(Artifact.id == node.id).values(run_id=run.id))
+        adapter.set_producer(self.instance, node, run)
 
 
 def _as_list(entries: object) -> list[Any]:

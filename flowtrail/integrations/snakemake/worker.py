@@ -3,6 +3,8 @@
 Started by the plugin as ``python -c ... '<options as JSON>'``; each event arrives as a 4-byte
 big-endian length and a pickled :class:`~.events.Event`, the stop marker as the bytes ``STOP``.
 End of input without the marker means Snakemake went away (killed): the open runs are aborted.
+Events are taken in batches (what arrives within :data:`~.channel.BATCH_WINDOW_S` of the first),
+so that many jobs share each transaction.
 The process runs at niceness 10, so on a busy machine the workflow's jobs get the CPU first and
 the recorder catches up while they wait (at worst Snakemake waits for it a little at exit).
 With ``FLOWTRAIL_SNAKEMAKE_STATS=FILE`` both processes append their cost figures to ``FILE``
@@ -21,11 +23,11 @@ import threading
 import time
 from typing import BinaryIO
 
-from .channel import HEADER, STOP, write_stats
+from .channel import HEADER, STOP, take_batch, write_stats
 from .events import JOB_INFO
-from .recorder import Options, Recorder, quiet_logging
+from .options import Options
+from .recorder import Recorder, quiet_logging
 
-MAX_BATCH = 200  # events handled together when the recorder has fallen behind
 NICENESS = 10
 
 
@@ -53,10 +55,12 @@ def _lower_priority() -> None:
 def _preload() -> None:
     """Import the registry code now, while Snakemake builds its DAG, not at the first job."""
     try:
-        import flowtrail.core.artifact
-        import flowtrail.core.instance
-        import flowtrail.core.saving
-        import flowtrail.core.tracking  # noqa: F401
+
+        import flowtrail.core.adapter.connection
+        import flowtrail.core.adapter.files
+        import flowtrail.core.adapter.nodes
+        import flowtrail.core.adapter.runs
+        import flowtrail.core.models  # noqa: F401
     except Exception:  # the recorder reports problems when it first needs the registry
         pass
 
@@ -86,15 +90,10 @@ def main(argv: list[str] | None = None) -> None:
 
     threading.Thread(target=read, name="flowtrail-snakemake-reader", daemon=True).start()
     stopped = ended = False
-    received = jobs = 0
+    received = jobs = batches = 0
     recording_cpu = 0.0  # CPU of this thread inside the recorder: the per-job cost, without start-up
     while not (stopped or ended):
-        batch = [frames.get()]
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(frames.get_nowait())
-            except queue.Empty:
-                break
+        batch = take_batch(frames, last=(None, STOP))
         events = []
         for payload in batch:
             if payload is None:
@@ -109,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
         received += len(events)
         jobs += sum(1 for event in events if event.kind == JOB_INFO)
+        batches += 1 if events else 0
         started = time.thread_time()
         recorder.handle_many(events)
         recording_cpu += time.thread_time() - started
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     write_stats(
         {
             "process": "recorder", "cpu_s": times.user + times.system, "events": received,
-            "jobs": jobs, "recording_cpu_s": recording_cpu,
+            "jobs": jobs, "batches": batches, "recording_cpu_s": recording_cpu, "setup_cpu_s": recorder.setup_cpu,
         }
     )  # fmt: skip
     # Everything is committed and the OpenLineage client is closed: skip the interpreter's slow

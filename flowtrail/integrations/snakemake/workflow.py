@@ -98,7 +98,7 @@ def shell_command(cmd: str) -> dict[str, Any]:
     would be cut there without a word. Here it is cut visibly, with its full length and MD5 (to
     compare with Snakemake's metadata record, which keeps it whole).
     """
-    from flowtrail.core.params import MAX_REPR
+    from flowtrail.core.adapter import MAX_REPR
 
     limit = 10 * MAX_REPR  # what run params keep of a string
     if len(cmd) <= limit:
