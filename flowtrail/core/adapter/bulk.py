@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -78,7 +79,7 @@ def _table(target: Any) -> Table:
     return target if isinstance(target, Table) else target.__table__
 
 
-_PREPARED: dict[tuple[Any, str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
+_PREPARED: dict[tuple[Any, str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
 
 
 def executemany(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -95,10 +96,21 @@ def executemany(session: Session, statement: Any, rows: list[dict[str, Any]]) ->
     if prepared is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         order = tuple(compiled.positiontup or ())
-        steps = [(bind, compiled.binds[bind].type.dialect_impl(dialect).bind_processor(dialect)) for bind in order]
-        prepared = _PREPARED[(statement, dialect.name, keys)] = (compiled.string, steps)
-    sql, steps = prepared
-    connection.exec_driver_sql(sql, [tuple(p(row[k]) if p else row[k] for k, p in steps) for row in rows])
+        processors = [compiled.binds[bind].type.dialect_impl(dialect).bind_processor(dialect) for bind in order]
+        values = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+        steps = [(i, p) for i, p in enumerate(processors) if p is not None]
+        prepared = _PREPARED[(statement, dialect.name, keys)] = (compiled.string, values, steps)
+    sql, values, steps = prepared
+    if not steps:
+        connection.exec_driver_sql(sql, [values(row) for row in rows])
+        return
+    params = []
+    for row in rows:
+        line = list(values(row))
+        for i, process in steps:  # only the columns whose type converts (JSON, dates)
+            line[i] = process(line[i])
+        params.append(tuple(line))
+    connection.exec_driver_sql(sql, params)
 
 
 _INSERTS: dict[str, Any] = {}
@@ -146,7 +158,7 @@ def update_by_id(session: Session, target: Any, rows: list[dict[str, Any]]) -> N
     keys = tuple(rows[0])
     statement = _UPDATES.get((table.name, keys))
     if statement is None:
-        columns = {key: bindparam(key) for key in keys if key != "_id"}
+        columns: dict[str, Any] = {key: bindparam(key) for key in keys if key != "_id"}
         statement = _UPDATES[(table.name, keys)] = update(table).where(table.c.id == bindparam("_id")).values(columns)
     executemany(session, statement, rows)
 

@@ -53,7 +53,7 @@ def dataset_name(artifact: Artifact) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=65536)
-def dataset_location(namespace: str, name: str) -> tuple[str | None, str]:
+def dataset_location(namespace: str, name: str) -> tuple[str, str]:
     """``(root to create if nothing registered holds it, location)`` of a dataset.
 
     ``file`` datasets are absolute local paths (referenced under "/" when no registered location

@@ -126,7 +126,7 @@ class Batch:
 
 def _log_row(item: Prepared, as_text: bool, moment: Any) -> dict[str, Any]:
     event, kind = item.event, item.kind
-    job = event.get("job") if isinstance(event.get("job"), dict) else {}
+    job: dict[str, Any] = event["job"] if isinstance(event.get("job"), dict) else {}
     payload: Any = event
     if as_text:
         payload = item.text if item.text is not None else json.dumps(event)

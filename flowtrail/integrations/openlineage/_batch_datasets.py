@@ -70,14 +70,15 @@ class Datasets:
             storage_id, key = self._family(ref)
             if (storage_id, key) not in self.families:
                 wanted.setdefault(storage_id, set()).add(key)
-            version = version_of(ref)
-            if version:
-                hashes.add(version)
+            named = version_of(ref)
+            if named:
+                hashes.add(named)
         loaded: dict[int, Version] = {}
         for storage_id, keys in wanted.items():
             for key in keys:
                 self.families[(storage_id, key)] = []
-            for part in [list(part) for part in chunks(sorted(hashes))] or [None]:
+            parts: list[list[str] | None] = [list(part) for part in chunks(sorted(hashes))]
+            for part in parts or [None]:
                 query = SELECT_CANDIDATES[part is not None]
                 params = {"storage_id": storage_id} | ({"hashes": part} if part is not None else {})
                 for row in self.state.select_in(query, sorted(keys), **params):

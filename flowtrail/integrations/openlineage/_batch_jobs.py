@@ -43,7 +43,9 @@ class Jobs:
         wanted = {(self._namespace(ns), name) for ns, name in jobs} - set(self.by_name)
         for row in self.state.select_in(SELECT_JOBS, sorted({name for _ns, name in wanted})):
             if (row.namespace, row.key) in wanted and (row.namespace, row.key) not in self.by_name:
-                self.by_name[(row.namespace, row.key)] = Job(*row, original=(row.type, row.facets))
+                self.by_name[(row.namespace, row.key)] = Job(
+                    row.id, row.namespace, row.key, row.type, row.facets, original=(row.type, row.facets)
+                )
 
     def get(self, namespace: str, name: str, facets: dict[str, Any] | None = None) -> Job:
         """The job (loaded or new), with ``facets`` merged into its own."""

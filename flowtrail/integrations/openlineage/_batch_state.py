@@ -84,7 +84,7 @@ class BatchState:
         self.connection = session.connection()
         self.dialect = self.connection.dialect.name
         self.own_namespace = own_namespace
-        self.storages: list[Any] = self.connection.execute(SELECT_STORAGES).all()  # (id, root) rows
+        self.storages: list[Any] = list(self.connection.execute(SELECT_STORAGES).all())  # (id, root) rows
 
     def select_in(self, statement: Any, values: Iterable[Any], **params: Any) -> list[Any]:
         """Rows of ``statement`` for ``values`` (bound to ``:values``), queried in chunks."""

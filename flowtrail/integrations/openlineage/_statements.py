@@ -69,8 +69,8 @@ def _candidates_query(with_hashes: bool) -> Any:
         func.min(Artifact.version).over(partition_by=Artifact.key).label("first"),
         func.max(Artifact.version).over(partition_by=Artifact.key).label("last"),
     )
-    rows = select(*VERSION_COLUMNS, *edges).where(Artifact.storage_id == bindparam("storage_id"), in_values(Artifact.key))
-    rows = rows.subquery()
+    family = Artifact.storage_id == bindparam("storage_id")
+    rows = select(*VERSION_COLUMNS, *edges).where(family, in_values(Artifact.key)).subquery()
     useful = [
         rows.c.is_latest.is_(True), rows.c.run_id.is_(None),
         rows.c.version == rows.c.first, rows.c.version == rows.c.last,

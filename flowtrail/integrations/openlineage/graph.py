@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import String, cast, select, tuple_
 
 from ...core.errors import DoesNotExist
-from ...core.models import Artifact, Run, Transform, run_input
+from ...core.models import Artifact, Run, Transform
 from . import marquez_models as m
 from .marquez import Views
 
@@ -63,9 +63,7 @@ def _io_of_jobs(views: Views, job_ids: set[int]) -> list[tuple[int, str, Family]
     wrote = select(Run.transform_id, Artifact.storage_id, Artifact.key).join(Run, Artifact.run_id == Run.id).where(
         Run.transform_id.in_(job_ids), Artifact.key.is_not(None)
     ).distinct()
-    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(run_input).join(
-        Run, Run.id == run_input.c.run_id
-    ).join(Artifact, Artifact.id == run_input.c.artifact_id).where(
+    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(Run).join(Run.inputs).where(
         Run.transform_id.in_(job_ids), Artifact.key.is_not(None)
     ).distinct()
     found = [(j, "outputs", (s, k)) for j, s, k in views.session.execute(wrote)]
@@ -77,9 +75,7 @@ def _jobs_of_datasets(views: Views, families: set[Family], static: list[tuple[in
     """Every job whose runs wrote or read any version of these datasets, or that declared them."""
     pairs = tuple_(Artifact.storage_id, Artifact.key).in_(sorted(families))
     wrote = select(Run.transform_id, Artifact.storage_id, Artifact.key).join(Run, Artifact.run_id == Run.id).where(pairs).distinct()
-    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(run_input).join(
-        Run, Run.id == run_input.c.run_id
-    ).join(Artifact, Artifact.id == run_input.c.artifact_id).where(pairs).distinct()
+    read = select(Run.transform_id, Artifact.storage_id, Artifact.key).select_from(Run).join(Run.inputs).where(pairs).distinct()
     found = [(j, "outputs", (s, k)) for j, s, k in views.session.execute(wrote)]
     found += [(j, "inputs", (s, k)) for j, s, k in views.session.execute(read)]
     return found + [row for row in static if row[2] in families]

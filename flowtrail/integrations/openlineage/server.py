@@ -99,6 +99,24 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"code": status, "message": message, **extra}, status_code=status)
 
 
+class BoundedHeads:
+    """Refuse requests whose headers exceed ``MAX_HEAD_BYTES`` with a 431.
+
+    uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
+    read (up to 256 KiB) is parsed whole, so the bound is checked here as well. A plain ASGI
+    middleware: Starlette's ``BaseHTTPMiddleware`` would cost more per request than storing an event.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEAD_BYTES:
+            await _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class TooLarge(Exception):
     pass
 
@@ -155,13 +173,7 @@ def create_app(
         given = request.headers.get("authorization", "")
         return key is None or hmac.compare_digest(given.encode(), f"Bearer {key}".encode())
 
-    @app.middleware("http")
-    async def bounded_heads(request: Request, call_next: Any) -> Any:
-        # uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
-        # read (up to 256 KiB) is parsed whole, so the bound is checked here as well.
-        if sum(len(name) + len(value) for name, value in request.headers.raw) > MAX_HEAD_BYTES:
-            return _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")
-        return await call_next(request)
+    app.add_middleware(BoundedHeads)
 
     # With protect_reads, reads (API and pages) are guarded by flowtrail.web's middleware, mounted below.
 

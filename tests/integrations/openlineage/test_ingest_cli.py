@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 import uuid
 
 from click.testing import CliRunner
@@ -47,3 +49,23 @@ def test_bad_lines_are_listed_and_the_good_ones_kept(instance, tmp_path):
     assert f"{mixed}:2: (json): invalid JSON" in result.output
     assert f"{mixed}:3: run.runId: must be a UUID" in result.output
     assert ft.Run.filter().count() == 2
+
+
+def test_a_parent_known_only_by_name_is_left_open_after_the_ingesting_process_ends(instance, tmp_path):
+    from flowtrail.core.reaping import reap_runs
+
+    parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
+    child = event(child_id)
+    child["run"]["facets"] = {"parent": {"_producer": "x", "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json",
+                                         "run": {"runId": parent_id}, "job": {"namespace": "ns", "name": "dag"}}}  # fmt: skip
+    events = tmp_path / "child.ndjson"
+    events.write_text(json.dumps(child) + "\n")
+    done = subprocess.run([shutil.which("flowtrail") or "flowtrail", "ingest", str(events)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Stored 1 event" in done.stdout
+    # The placeholder was written by a process that is gone now: it is the events' run, not that
+    # process's, so the reaper must not end it.
+    assert reap_runs(instance) == []
+    parent = ft.Run.get(uid=parent_id)
+    assert (parent.status, parent.started_at, parent.engine, parent.pid, parent.host) == ("scheduled", None, None, None, None)
+    assert ft.Run.get(uid=child_id).parent.uid == parent_id
