@@ -67,7 +67,6 @@ _worker_instances: dict[str, Instance] = {}
 
 def instance_for(ref: InstanceRef) -> Instance:
     """The registry ``ref`` names, connected in this process (once) if it is not current already."""
-    from flowtrail.core import config as core_config  # the names of its environment variables only
     from flowtrail.core.adapter import connect_for, current
     from flowtrail.core.errors import FlowtrailError
 
@@ -82,10 +81,11 @@ def instance_for(ref: InstanceRef) -> Instance:
         if ref.root is not None:
             instance = connect_for(ref.root)
         else:
-            # This process is a worker started for the flow: its environment is ours to set.
-            os.environ[core_config.ENV_DB_URL] = ref.db_url
+            # This process is a worker started for the flow: its environment is ours to set (the
+            # variables the README documents for a registry without a project folder).
+            os.environ["FLOWTRAIL_DB_URL"] = ref.db_url
             if ref.storage:
-                os.environ[core_config.ENV_STORAGE] = ref.storage
+                os.environ["FLOWTRAIL_STORAGE"] = ref.storage
             instance = connect_for()
     _worker_instances[ref.db_url] = instance
     return instance
