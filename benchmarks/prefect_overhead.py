@@ -24,10 +24,13 @@ flowtrail's flush of the registry writes at the flow's end):
 
 - median and best wall time, plain and tracked;
 - added wall time: the median over rounds of tracked / plain of the same round (the target,
-  <= 5 %, is judged on it), and best tracked / best plain;
+  <= 3 %, is judged on it), and best tracked / best plain;
 - flowtrail's own CPU per task, measured directly in extra instrumented calls: the task hooks
   (in the task's thread) and the background writer thread, plus the per-flow cost (flow hooks,
-  the flow run's start and finish, the flush).
+  the flow run's start and finish, the flush);
+- the recorder's CPU per task: all of the above added up (task hooks, writer thread, flow hooks)
+  and divided by the number of tasks (the target, <= 1 ms, is judged on it);
+- the load average (1, 5 and 15 minutes) before and after measuring.
 
 On a busy machine (load above the number of CPUs) Prefect's own run-to-run noise is larger than
 the overhead; the direct CPU numbers stay meaningful. The script never fails on a missed target.
@@ -48,7 +51,8 @@ N_TASKS = 100
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10"))
 GAP_S = float(os.environ.get("BENCH_GAP_S", "3"))
 INSTRUMENTED = 3  # extra calls per tracked workload with flowtrail's CPU measured directly
-TARGET_PCT = 5.0
+TARGET_PCT = 3.0
+TARGET_CPU_MS = 1.0
 
 WORK = Path(tempfile.mkdtemp(prefix="flowtrail-prefect-bench-"))
 for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
@@ -199,11 +203,16 @@ def hook_log_cost_us() -> float:
     return (time.perf_counter() - start) / 20_000 * 1e6
 
 
+def load_text() -> str:
+    load = os.getloadavg()
+    busy = load[0] > (os.cpu_count() or 1)
+    return (f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min) on {os.cpu_count()} CPUs"
+            + ("  (busy machine: numbers are noisy)" if busy else ""))  # fmt: skip
+
+
 def main() -> None:
-    load = os.getloadavg()[0]
-    busy = load > (os.cpu_count() or 1)
     print(f"Prefect overhead benchmark: {N_TASKS} tasks per flow, {ROUNDS} rounds, {GAP_S:g} s idle between calls")
-    print(f"load average {load:.2f} on {os.cpu_count()} CPUs" + ("  (busy machine: numbers are noisy)" if busy else ""))
+    print("before: " + load_text())
     project = WORK / "project"
     flowtrail.init(project)
     os.chdir(project)
@@ -230,8 +239,9 @@ def main() -> None:
             cpu[name] = (meter.hooks, meter.writer, meter.flows, meter.flows_wall)
     elapsed = time.perf_counter() - started
     runs = flowtrail.Run.filter(engine="prefect").count()
+    print("after:  " + load_text())
     print(f"measured in {elapsed:.0f} s; the registry holds {runs} Prefect runs\n")
-    header = (f"{'workload':<11} {'plain s (best)':>15} {'tracked s (best)':>17} {'added wall':>11} {'(best)':>8} "
+    header = (f"{'workload':<11} {'plain s (best)':>15} {'tracked s (best)':>17} {'ratio':>6} {'added wall':>11} {'(best)':>8} "
               f"{'per task':>9}   target")  # fmt: skip
     print(header)
     print("-" * len(header))
@@ -243,7 +253,7 @@ def main() -> None:
         per_task_us = (paired - 1) * statistics.median(plain) / N_TASKS * 1e6
         verdict = "met" if added <= TARGET_PCT else "MISSED"
         print(f"{workload:<11} {statistics.median(plain):>7.3f} ({min(plain):.3f}) {statistics.median(tracked):>8.3f} "
-              f"({min(tracked):.3f}) {added:>10.1f}% {best:>7.1f}% {per_task_us:>6.0f} µs   <= {TARGET_PCT:g} %: {verdict}")  # fmt: skip
+              f"({min(tracked):.3f}) {paired:>6.3f} {added:>10.1f}% {best:>7.1f}% {per_task_us:>6.0f} µs   <= {TARGET_PCT:g} %: {verdict}")  # fmt: skip
     log_us = hook_log_cost_us()
     print("\nflowtrail's own cost, measured directly (mean over the instrumented calls):")
     for name, (hook_s, writer_s, flow_s, flow_wall_s) in cpu.items():
@@ -251,6 +261,11 @@ def main() -> None:
         print(f"  {name:<19} task hooks {hook_s / n * 1e6:4.0f} µs/task CPU   writer thread {writer_s / n * 1e6:4.0f} µs/task CPU"
               f"   flow hooks {flow_wall_s / INSTRUMENTED * 1e3:4.1f} ms/flow wall (start, flush, finish)")  # fmt: skip
     print(f"  Prefect logs 2 lines per hook call (4 per task run): {log_us:.0f} µs each with flowtrail's filter dropping them")
+    print(f"\nthe recorder's CPU per task (task hooks + writer thread + flow hooks, over {N_TASKS} tasks):")
+    for name, (hook_s, writer_s, flow_s, _flow_wall_s) in cpu.items():
+        per_task_ms = (hook_s + writer_s + flow_s) / (INSTRUMENTED * N_TASKS) * 1e3
+        print(f"  {name:<19} {per_task_ms:.3f} ms/task   <= {TARGET_CPU_MS:g} ms: "
+              f"{'met' if per_task_ms <= TARGET_CPU_MS else 'MISSED'}")  # fmt: skip
     print("\naccounted added wall (on the flow's path: task hooks, Prefect's hook log lines, flow hooks incl. the flush),")
     print("against the plain median:")
     for workload in ("sequential", "map"):

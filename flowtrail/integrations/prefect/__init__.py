@@ -21,7 +21,7 @@ Prefect is imported only when one of these names is used. Modules: :mod:`.decora
 (``tracked_flow``, ``flush``), :mod:`.hooks` (attaching :mod:`.flow_hooks` and :mod:`.task_hooks`;
 :mod:`.tracked_runs`, :mod:`.hook_logging`), :mod:`.discovery`, :mod:`.writer` (the queue and
 thread; :mod:`.task_run_rows`, :mod:`.task_run_artifacts`, :mod:`.flow_run_rows`,
-:mod:`.registry_lookups`, :mod:`.run_listeners`), :mod:`.records`, :mod:`.values`,
+:mod:`.registry_lookups`), :mod:`.records`, :mod:`.values`,
 :mod:`.capture` (``capture_all_tasks``), :mod:`.options`.
 """
 

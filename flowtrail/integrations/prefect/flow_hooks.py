@@ -89,8 +89,8 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
     if parent is not None and (parent.remote or parent.pid != os.getpid()):
         instance = parent.instance
     else:
+        from flowtrail.core.adapter import current
         from flowtrail.core.errors import FlowtrailError
-        from flowtrail.core.instance import current
 
         try:
             instance = current()
@@ -106,7 +106,7 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
     parent_run_id = parent.run_id if parent is not None else _current_run_id()
     writer = get_writer()
     writer.call(
-        lambda: writer.start_flow(
+        lambda: writer.flow_runs.start_flow(
             record,
             source=source_of(flow.fn),
             description=getattr(flow, "description", None),
@@ -127,7 +127,7 @@ def _flow_started(flow: Any, flow_run: Any, state: Any, options: TrackingOptions
 
 def _current_run_id() -> int | None:
     """A flow called inside ``flowtrail.track()`` or a ``@flowtrail.tracked`` function nests under it."""
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.adapter import current_run
 
     run = current_run()
     return run.id if run is not None and run.status == "started" else None
@@ -161,4 +161,4 @@ def _flow_finished(flow: Any, flow_run: Any, state: Any) -> None:
                 task_record.closed_by_flow = True
                 writer.put("finish", task_record)
     metrics = {"prefect_state": state.name, "attempts": getattr(flow_run, "run_count", None) or record.attempts}
-    writer.call(lambda: writer.finish_flow(record, status, error, metrics, getattr(state, "timestamp", None)))
+    writer.call(lambda: writer.flow_runs.finish_flow(record, status, error, metrics, getattr(state, "timestamp", None)))

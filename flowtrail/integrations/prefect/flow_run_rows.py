@@ -1,8 +1,10 @@
-"""Registry rows for flow runs: the flow run inserted at its start and finished at its end.
+"""Registry rows for flow runs: the flow run started at its start and finished at its end.
 
 The flow hooks run both through :meth:`.writer.Writer.call`, so they execute in the writer
 thread in queue order: a flow's final record is written after all of its task runs (the flush at
-the flow's end). :class:`FlowRunRows` is the part of the writer that does it.
+the flow's end). :class:`FlowRunRows`, one of the parts :class:`.writer.Writer` is made of,
+does it through the door (:func:`~flowtrail.core.adapter.start_runs` and
+:func:`~flowtrail.core.adapter.finish_runs`: one run per flow, so the ORM path's cost is fine).
 """
 
 from __future__ import annotations
@@ -10,18 +12,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .records import FlowRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version, user_name
-from .run_listeners import has_listeners, notify_listeners
+from .registry_lookups import RegistryLookups, prefect_version
 
 if TYPE_CHECKING:
-    from .registry_lookups import Producer
+    from .task_run_artifacts import TaskRunArtifacts
 
 
-class FlowRunRows(RegistryLookups):
-    """Starts and finishes flow runs in the registry (mixed into :class:`.writer.Writer`)."""
+class FlowRunRows:
+    """Starts and finishes flow runs in the registry."""
 
-    if TYPE_CHECKING:  # provided by Writer
-        returned: dict[str, list[Producer]]
+    def __init__(self, lookups: RegistryLookups, artifacts: TaskRunArtifacts) -> None:
+        self.lookups = lookups
+        self.artifacts = artifacts  # what the flow tree's task runs returned, forgotten at its end
 
     def start_flow(
         self,
@@ -34,77 +36,52 @@ class FlowRunRows(RegistryLookups):
         run_name: str | None,
         started_at: Any,
     ) -> None:
-        """Register the workdir (once) and insert the flow run, like a task run (one transaction)."""
-        from sqlalchemy import insert, select, update
-        from sqlalchemy.exc import IntegrityError
-
-        from flowtrail.core.database import write_transaction
-        from flowtrail.core.instance import register_storage
-        from flowtrail.core.models import Run
-        from flowtrail.core.projects import env_project, run_project_id
-        from flowtrail.core.record import utcnow
+        """Register the workdir (once) and start the flow run (one transaction)."""
+        from flowtrail.core.adapter import RunStart, TrackingError, announce, env_project, start_runs
 
         instance = record.instance
-        cache = self.cache(instance)
+        cache = self.lookups.cache(instance)
         workdir = record.options.resolved_workdir()
-        if workdir and workdir not in cache.workdirs:
-            register_storage(instance, workdir)
-            cache.workdirs.add(workdir)
+        if workdir:
+            cache.files.register_folder(workdir)
         uid = str(record.flow_run_id)
-        table = Run.__table__
         project = record.options.project or (None if parent_run_id is not None else env_project())
+        start = RunStart(
+            record.name, type="pipeline", source_code=source, description=description, params=params,
+            parent_id=parent_run_id, name=run_name, uid=uid, reference=uid, started_at=utc(started_at),
+            engine="prefect", engine_version=prefect_version(), project=project, capture_environment=True,
+        )  # fmt: skip
         try:
-            with write_transaction(instance.sessions) as session:
-                now = utcnow()
-                project_id = run_project_id(session, project, parent_run_id)
-                transform = self._transform(cache, session, record.name, "pipeline", source, description)
-                row = {
-                    "uid": uid, "name": run_name, "transform_id": transform.id, "params": params,
-                    "status": "started", "started_at": utc(started_at) or now, "finished_at": None,
-                    "error": None, "metrics": None, "parent_id": parent_run_id, "reference": uid,
-                    "environment_id": self._environment_id(instance, cache, session), "engine": "prefect",
-                    "engine_version": prefect_version(), "created_by": user_name(), "created_at": now,
-                    "project_id": project_id,
-                }  # fmt: skip
-                run_id = session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
-        except IntegrityError:  # the same flow run executed again (a re-run from the UI)
-            with write_transaction(instance.sessions) as session:
-                found = session.execute(select(table.c.id, table.c.project_id).where(table.c.uid == uid)).first()
-                if found is None:
-                    raise
-                run_id, project_id = found
-                session.execute(
-                    update(table).where(table.c.id == run_id).values(status="started", finished_at=None, error=None)
-                )
-        record.run_id, record.project_id = run_id, project_id
-        record.run = Run(id=run_id, uid=uid, name=run_name, status="started", parent_id=parent_run_id, engine="prefect",
-                         project_id=project_id)  # fmt: skip
-        if has_listeners():
-            notify_listeners("start", record.run)
+            (run,) = start_runs(instance, [start])
+        except TrackingError:  # the same flow run executed again (a re-run from the UI): started again
+            found = self._restart(record, uid)
+            if found is None:
+                raise
+            run = found
+            announce("start", [run])
+        record.run_id, record.project_id, record.run = run.id, run.project_id, run
+
+    def _restart(self, record: FlowRecord, uid: str) -> Any:
+        """The registered run of this flow run, started again; None when there is none."""
+        from flowtrail.core.models import Run
+
+        rows = self.lookups.cache(record.instance).rows
+        with rows.transaction() as session:
+            found = rows.existing(session, [uid]).get(uid)
+            if found is None:
+                return None
+            rows.restart(session, found[0])
+            return session.get(Run, found[0])
 
     def finish_flow(self, record: FlowRecord, status: str, error: str | None, metrics: dict[str, Any], finished_at: Any) -> None:
         """Write the flow run's final state (after every task run queued before it)."""
-        from sqlalchemy import update
-
-        from flowtrail.core.database import write_transaction
-        from flowtrail.core.models import Run
-        from flowtrail.core.record import utcnow
-        from flowtrail.core.run import FINAL_STATUSES
+        from flowtrail.core.adapter import FINAL_STATUSES, RunEnd, finish_runs
+        from flowtrail.core.adapter.bulk import now
 
         if record.root is None:  # the whole tree has ended: forget what its task runs returned
-            for uid in record.finished_uids:
-                self.returned.pop(uid, None)
+            self.artifacts.forget(record.finished_uids)
             record.finished_uids.clear()
-        if record.run_id is None or status not in FINAL_STATUSES:
+        if record.run is None or status not in FINAL_STATUSES:
             return
-        table = Run.__table__
-        with write_transaction(record.instance.sessions) as session:
-            session.execute(
-                update(table)
-                .where(table.c.id == record.run_id)
-                .values(status=status, finished_at=utc(finished_at) or utcnow(), error=error, metrics=metrics)
-            )
-        if record.run is not None:
-            record.run.status = status
-            if has_listeners():
-                notify_listeners("finish", record.run)
+        end = RunEnd(record.run, status, error=error, metrics=metrics, finished_at=utc(finished_at) or now())
+        finish_runs(record.instance, [end])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
+    from flowtrail.core.adapter import Instance
 
 DEFAULT_MAX_COPY_BYTES = 100 * 1024 * 1024
 
@@ -67,9 +67,8 @@ _worker_instances: dict[str, Instance] = {}
 
 def instance_for(ref: InstanceRef) -> Instance:
     """The registry ``ref`` names, connected in this process (once) if it is not current already."""
-    from flowtrail.core import config as core_config
+    from flowtrail.core.adapter import connect_for, current
     from flowtrail.core.errors import FlowtrailError
-    from flowtrail.core.instance import connect, current
 
     cached = _worker_instances.get(ref.db_url)
     if cached is not None:
@@ -80,12 +79,13 @@ def instance_for(ref: InstanceRef) -> Instance:
         instance = None
     if instance is None or instance.config.db_url != ref.db_url:
         if ref.root is not None:
-            instance = connect(ref.root)
+            instance = connect_for(ref.root)
         else:
-            # This process is a worker started for the flow: its environment is ours to set.
-            os.environ[core_config.ENV_DB_URL] = ref.db_url
+            # This process is a worker started for the flow: its environment is ours to set (the
+            # variables the README documents for a registry without a project folder).
+            os.environ["FLOWTRAIL_DB_URL"] = ref.db_url
             if ref.storage:
-                os.environ[core_config.ENV_STORAGE] = ref.storage
-            instance = connect()
+                os.environ["FLOWTRAIL_STORAGE"] = ref.storage
+            instance = connect_for()
     _worker_instances[ref.db_url] = instance
     return instance

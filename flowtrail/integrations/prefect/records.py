@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .values import Signature
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.adapter import Instance
+    from flowtrail.core.models import Run
 
     from .options import InstanceRef, TrackingOptions
 

@@ -1,38 +1,36 @@
-"""What the background writer looks up once and then remembers: per registry and per process.
+"""What the background writer keeps per registry and per process.
 
-Per registry, an :class:`InstanceCache` holds the environment id, the transforms by key and
-source, the artifact of each file version registered before (keyed by path, size and mtime, so a
-file is hashed once per content version) and the work directories already registered as storage
-locations. Per process, ``lru_cache`` keeps the user, Prefect's version and the source of each
-task or flow function. :class:`RegistryLookups` is the part of :class:`.writer.Writer` that reads
-and fills the per-registry caches.
+Per registry, an :class:`InstanceCache` holds the door's writers for it: a
+:class:`~flowtrail.core.adapter.FileRegistry` (the artifact of each file version registered
+before, keyed by path, size and mtime, so a file is hashed once per content version; the work
+directories registered as storage locations) and a :class:`~flowtrail.core.adapter.run_rows.RunRows`
+(run rows in bulk; transforms and the environment looked up once). Per process, ``lru_cache``
+keeps Prefect's version and the source of each task or flow function. :class:`RegistryLookups`,
+one of the parts :class:`.writer.Writer` is made of, hands out the per-registry caches.
 """
 
 from __future__ import annotations
 
 import functools
-import getpass
 import inspect
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .values import Signature
-
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
+    from flowtrail.core.adapter import FileRegistry, Instance
+    from flowtrail.core.adapter.run_rows import RunRows
 
 Producer = tuple[int, int | None]  # (artifact id, id of the run that produced it)
+WORKDIR_DESCRIPTION = "Working folder of a tracked Prefect flow"
 
 
 @dataclass
 class InstanceCache:
-    """What the writer remembers per registry: ids it looked up or created once."""
+    """The door's writers for one registry, used by the writer thread only."""
 
-    environment_id: int | None = None
-    transforms: dict[tuple[str, str | None], Any] = field(default_factory=dict)
-    files: dict[tuple[str, Signature], Producer] = field(default_factory=dict)  # (path, stat) -> artifact
-    workdirs: set[str] = field(default_factory=set)
+    files: FileRegistry
+    rows: RunRows
 
 
 @functools.lru_cache(maxsize=4096)
@@ -40,14 +38,6 @@ def source_of(fn: Any) -> str | None:
     try:
         return inspect.getsource(fn)
     except (OSError, TypeError):
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def user_name() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:
         return None
 
 
@@ -62,36 +52,19 @@ def prefect_version() -> str | None:
 
 
 class RegistryLookups:
-    """The writer's per-registry lookups (mixed into :class:`.writer.Writer`, which owns ``_caches``)."""
+    """The writer's per-registry caches: an :class:`InstanceCache` per registry, made on first use."""
 
-    _caches: weakref.WeakKeyDictionary[Any, InstanceCache]
+    def __init__(self) -> None:
+        self._caches: weakref.WeakKeyDictionary[Any, InstanceCache] = weakref.WeakKeyDictionary()
 
     def cache(self, instance: Instance) -> InstanceCache:
         found = self._caches.get(instance)
         if found is None:
-            found = self._caches[instance] = InstanceCache()
+            from flowtrail.core.adapter import FileRegistry
+            from flowtrail.core.adapter.run_rows import RunRows
+
+            # Outside every storage location a file is copied (below the flow's size limit), not
+            # registered in place: the user decides which folders flowtrail may point into.
+            files = FileRegistry(instance, folder_description=WORKDIR_DESCRIPTION, register_outside=False)
+            found = self._caches[instance] = InstanceCache(files, RunRows(instance))
         return found
-
-    def _environment_id(self, instance: Instance, cache: InstanceCache, session: Any) -> int | None:
-        if cache.environment_id is None:
-            from flowtrail.core.environment import (
-                current_environment,
-                get_or_create_environment,
-            )
-
-            digest, description = current_environment(instance.config.cache_dir)
-            cache.environment_id = get_or_create_environment(session, digest, description).id
-        return cache.environment_id
-
-    def _transform(
-        self, cache: InstanceCache, session: Any, key: str, kind: str, source: str | None, description: str | None = None
-    ) -> Any:
-        """The transform for ``key`` and this source: looked up (or created) once per process."""
-        from flowtrail.core.transform import get_or_create_transform, source_hash
-
-        ident = (key, source_hash(source))
-        transform = cache.transforms.get(ident)
-        if transform is None:
-            transform = get_or_create_transform(session, key, type=kind, source_code=source, description=description)
-            cache.transforms[ident] = transform
-        return transform

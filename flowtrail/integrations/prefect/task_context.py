@@ -2,7 +2,7 @@
 
 Prefect runs tasks in threads (or worker processes) of the flow's process, where one environment
 cannot name each task's run, so the adapter plugs an in-process provider into the core's run
-context (:mod:`flowtrail.core.run_context`): inside a task run of a tracked flow, ``save()``
+context (:func:`flowtrail.core.adapter.add_context_provider`): inside a task run of a tracked flow, ``save()``
 records an output of the task run, ``load()``/``cache()`` an input, and ``ft.track()`` or a
 ``@ft.tracked()`` function a child run of it.
 """
@@ -51,6 +51,6 @@ def task_run_in_context() -> Any:
 
 def install() -> None:
     """Plug the task-run provider into the core (idempotent)."""
-    from flowtrail.core.run_context import add_context_provider
+    from flowtrail.core.adapter import add_context_provider
 
     add_context_provider(task_run_in_context)

@@ -2,10 +2,12 @@
 
 Steps 2 and 3 of a batch (see :mod:`.writer`). A :class:`_Plan` collects the batch's inputs and
 outputs (path parameters, returned paths, ``@materialize`` assets and ``asset_deps``, returned
-DataFrames/AnnData), reusing the artifact of a file version registered before, and saves the new
-ones with one ``flowtrail.save`` call. :class:`TaskRunArtifacts`, the part of
-:class:`.writer.Writer` that runs the plan, adds the objects a task consumed from upstream task
-runs (Prefect's task-input links) and inserts every input link in one transaction.
+DataFrames/AnnData) and resolves them through the door: files and URLs with the registry's
+:class:`~flowtrail.core.adapter.FileRegistry` (the artifact of a file version registered before
+is reused without hashing; new ones are saved in one transaction), objects with
+:func:`~flowtrail.core.adapter.objects.save_objects`. :class:`TaskRunArtifacts`, one of the parts
+:class:`.writer.Writer` is made of, runs the plan, adds the objects a task consumed from upstream
+task runs (Prefect's task-input links) and inserts every input link in one transaction.
 """
 
 from __future__ import annotations
@@ -16,37 +18,43 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .records import TaskRecord
-from .registry_lookups import InstanceCache, Producer
+from .registry_lookups import Producer, RegistryLookups
 from .task_run_rows import run_ref
 from .values import Signature, object_kind, object_nbytes
 
 if TYPE_CHECKING:
-    from flowtrail.core.instance import Instance
+    from flowtrail.core.adapter import FileRegistry, FileSpec, Instance
     from flowtrail.core.models import Artifact, Run
-
-    from .writer import Writer
 
 logger = logging.getLogger("flowtrail")
 
-MAX_CACHED_FILES = 100_000
 OK_STATUSES = ("completed", "cached")
+
+Report = Callable[[str, str], None]  # (kind, message): logged once per kind
 
 
 class TaskRunArtifacts:
-    """Registers a batch's artifacts and links run inputs (mixed into :class:`.writer.Writer`)."""
+    """Registers a batch's artifacts and links run inputs; remembers what each task run returned."""
 
-    if TYPE_CHECKING:  # provided by Writer
-        returned: dict[str, list[Producer]]
+    def __init__(self, lookups: RegistryLookups, report: Report) -> None:
+        self.lookups = lookups
+        self.report = report
+        self.returned: dict[str, list[Producer]] = {}  # task run uid -> artifacts its return value became
 
-    def _artifacts(self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
+    def register(self, instance: Instance, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
         """Register the finished runs' inputs and outputs; return (run id, artifact) input links."""
         if not finished:
             return []
-        plan = _Plan(self, instance, cache)
+        plan = _Plan(self, instance, self.lookups.cache(instance).files)
         for record in finished:
             plan.add(record)
         plan.save()
         return plan.links + self._upstream_links(instance, finished)
+
+    def forget(self, uids: Iterable[str]) -> None:
+        """Drop what these task runs returned (their flow tree has ended: no task can consume it now)."""
+        for uid in uids:
+            self.returned.pop(uid, None)
 
     def _upstream_links(self, instance: Instance, finished: list[TaskRecord]) -> list[tuple[int, Producer]]:
         """Objects a task consumed from upstream tasks: Prefect's task-input links, not saved twice."""
@@ -74,39 +82,27 @@ class TaskRunArtifacts:
                     links.append((record.run_id, producer))
         return links
 
-    def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None:
-        from sqlalchemy import select
-
-        from flowtrail.core.database import write_transaction
-        from flowtrail.core.run import run_input
-
-        pairs = {(run_id, artifact_id) for run_id, (artifact_id, producer) in links if producer != run_id}
+    def link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None:
+        """Insert the input links not present yet (a run never becomes an input of itself)."""
+        pairs = sorted({(run_id, artifact_id) for run_id, (artifact_id, producer) in links if producer != run_id})
         if not pairs:
             return
-        run_ids = sorted({run_id for run_id, _ in pairs})
-        with write_transaction(instance.sessions) as session:
-            present = set(
-                session.execute(
-                    select(run_input.c.run_id, run_input.c.artifact_id).where(run_input.c.run_id.in_(run_ids))
-                ).all()
-            )
-            rows = [{"run_id": r, "artifact_id": a} for r, a in sorted(pairs - {tuple(p) for p in present})]
-            if rows:
-                session.execute(run_input.insert(), rows)
+        rows = self.lookups.cache(instance).rows
+        with rows.transaction() as session:
+            rows.link_inputs(session, pairs)
 
 
 class _Plan:
-    """The artifacts of one batch: which to save, which are known already, and who links to what."""
+    """The artifacts of one batch: what to resolve, and who links to what once it is resolved."""
 
-    def __init__(self, writer: Writer, instance: Instance, cache: InstanceCache) -> None:
-        self.writer = writer
+    def __init__(self, owner: TaskRunArtifacts, instance: Instance, files: FileRegistry) -> None:
+        self.owner = owner
         self.instance = instance
-        self.cache = cache
-        self._roots: list[str] | None = None
-        self.to_save: list[Artifact] = []
-        self.file_keys: dict[int, tuple[str, Signature]] = {}  # to_save index -> (path, stat) of a file
-        self.by_file: dict[tuple[str, Signature], int] = {}  # (path, stat) -> to_save index
-        self.waiters: dict[int, list[Callable[[Producer], None]]] = {}
+        self.files = files
+        self.specs: list[FileSpec] = []  # files and URLs, resolved together
+        self.spec_waiters: list[Callable[[Producer], None] | None] = []
+        self.objects: list[Artifact] = []  # DataFrames and AnnData, saved together
+        self.object_waiters: list[Callable[[Producer], None]] = []
         self.links: list[tuple[int, Producer]] = []
 
     # -- planning --------------------------------------------------------------------------------
@@ -114,7 +110,7 @@ class _Plan:
         if record.run_id is None or (record.closed_by_flow and record.status == "aborted"):
             return
         returned: list[Producer] = []
-        self.writer.returned[record.uid] = returned
+        self.owner.returned[record.uid] = returned
         (record.flow.root or record.flow).finished_uids.append(record.uid)
         if not (record.paths or record.returned_paths or record.objects or record.assets_out or record.assets_in):
             return
@@ -151,32 +147,15 @@ class _Plan:
         self, path: str, sig: Signature, run: Run | None, limit: int, then: Callable[[Producer], None] | None
     ) -> None:
         """A local file or folder: an input (``run`` None) or an output of ``run``."""
-        from flowtrail.core.errors import FlowtrailError
-        from flowtrail.core.models import Artifact
+        from flowtrail.core.adapter import FileSpec
 
-        known = self.cache.files.get((path, sig))
-        if known is not None:  # this exact version was registered before: no hashing
-            if then is not None:
-                then(known)
-            return
-        index = self.by_file.get((path, sig))
-        if index is None:
-            if not self._allowed(path, sig, limit):
-                return
-            try:
-                artifact = Artifact(path, run=run)
-            except (FlowtrailError, OSError):
-                return  # gone since the hook saw it
-            index = self._add(artifact)
-            self.by_file[(path, sig)] = index
-            self.file_keys[index] = (path, sig)
-        if then is not None:
-            self.waiters.setdefault(index, []).append(then)
+        if self._allowed(path, sig, limit):
+            self.specs.append(FileSpec(path, run=run))
+            self.spec_waiters.append(then)
 
     def declared(self, uri: str, run: Run | None, limit: int, then: Callable[[Producer], None]) -> None:
         """A Prefect asset key (``@materialize`` output or ``asset_deps`` input)."""
-        from flowtrail.core.errors import FlowtrailError
-        from flowtrail.core.models import Artifact
+        from flowtrail.core.adapter import FileSpec
 
         from .values import path_of, signature
 
@@ -188,11 +167,8 @@ class _Plan:
             return
         if uri.split("://", 1)[0] not in _FSSPEC_PROTOCOLS:
             return  # e.g. a database table: kept in the run's metrics only
-        try:
-            artifact = Artifact(uri, run=run)
-        except (FlowtrailError, OSError, ValueError):
-            return
-        self.waiters.setdefault(self._add(artifact), []).append(then)
+        self.specs.append(FileSpec(uri, run=run))
+        self.spec_waiters.append(then)
 
     def object(self, record: TaskRecord, suffix: str, obj: Any, limit: int, then: Callable[[Producer], None]) -> None:
         """A DataFrame or AnnData returned by the task, saved as parquet or h5ad."""
@@ -216,33 +192,15 @@ class _Plan:
             else:
                 artifact = Artifact.from_anndata(obj, key=key, run=run_ref(record))
         except Exception as exc:
-            self.writer.report(f"object:{type(exc).__name__}", f"flowtrail: could not save a {kind}: {exc}")
+            self.owner.report(f"object:{type(exc).__name__}", f"flowtrail: could not save a {kind}: {exc}")
             return
-        self.waiters.setdefault(self._add(artifact), []).append(then)
-
-    def roots(self) -> list[str]:
-        """The registered local storage locations (read once per batch, when needed)."""
-        if self._roots is None:
-            from sqlalchemy import select
-
-            from flowtrail.core.models import Storage
-
-            session = self.instance.sessions.current()
-            try:
-                self._roots = [s.root.rstrip("/") for s in session.scalars(select(Storage)) if s.is_local and not s.is_reference]
-            finally:
-                self.instance.sessions.end_read()
-        return self._roots
-
-    def _add(self, artifact: Artifact) -> int:
-        self.to_save.append(artifact)
-        return len(self.to_save) - 1
+        self.objects.append(artifact)
+        self.object_waiters.append(then)
 
     def _allowed(self, path: str, sig: Signature, limit: int) -> bool:
-        """In place inside a registered location; otherwise copied only below the size limit."""
-        for root in self.roots():
-            if path == root or path.startswith(root + "/"):
-                return True
+        """In place inside a registered location (or known already); otherwise copied only below the size limit."""
+        if self.files.root_of(path) is not None or self.files.cached(path) is not None:
+            return True
         size = _folder_size(path, limit) if sig[2] else sig[0]
         if size > limit:
             logger.info(
@@ -252,34 +210,19 @@ class _Plan:
             return False
         return True
 
-    # -- saving ----------------------------------------------------------------------------------
+    # -- resolving -------------------------------------------------------------------------------
     def save(self) -> None:
-        if not self.to_save:
-            return
-        from flowtrail.core.saving import save_artifacts
+        """Resolve the files (reused when known, else saved in one transaction), then save the objects."""
+        from flowtrail.core.adapter.objects import save_objects
 
-        saved: list[Artifact | None]
-        try:
-            saved = list(save_artifacts(self.to_save, instance=self.instance))
-        except Exception:
-            saved = []
-            for artifact in self.to_save:  # one bad file must not lose the others
-                try:
-                    saved.extend(save_artifacts([artifact], instance=self.instance))
-                except Exception as exc:
-                    self.writer.report(f"save:{type(exc).__name__}", f"flowtrail: could not register an artifact: {exc}")
-                    saved.append(None)
-        for index, artifact in enumerate(saved):
-            if artifact is None:
-                continue
-            producer = (artifact.id, artifact.run_id)
-            key = self.file_keys.get(index)
-            if key is not None:
-                if len(self.cache.files) >= MAX_CACHED_FILES:
-                    self.cache.files.clear()
-                self.cache.files[key] = producer
-            for then in self.waiters.get(index, ()):
-                then(producer)
+        resolved = self.files.resolve(self.specs, reuse=True) if self.specs else []
+        saved = save_objects(self.instance, self.objects, self._skipped) if self.objects else []
+        for artifact, then in [*zip(resolved, self.spec_waiters, strict=True), *zip(saved, self.object_waiters, strict=True)]:
+            if artifact is not None and then is not None:
+                then((artifact.id, artifact.run_id))
+
+    def _skipped(self, artifact: Artifact, exc: BaseException) -> None:
+        self.owner.report(f"save:{type(exc).__name__}", f"flowtrail: could not register an artifact: {exc}")
 
 
 _FSSPEC_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "http", "https", "hf", "memory"})

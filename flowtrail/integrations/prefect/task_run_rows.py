@@ -1,10 +1,10 @@
 """Registry rows for task runs: one batch's queued task-run records written as ``Run`` rows.
 
-:class:`TaskRunRows` is the part of :class:`.writer.Writer` that turns the ``("start", record)``
-and ``("finish", record)`` items of a batch into rows (step 1 in :mod:`.writer`: a task run that
-started and finished within the window is inserted once, already final), hands the finished
-ones to :class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3) and tells the run
-listeners (step 4).
+:class:`TaskRunRows`, one of the parts :class:`.writer.Writer` is made of, turns the
+``("start", record)`` and ``("finish", record)`` items of a batch into rows (step 1 in
+:mod:`.writer`: a task run that started and finished within the window is inserted once, already
+final), hands the finished ones to its :class:`.task_run_artifacts.TaskRunArtifacts` part
+(steps 2 and 3) and tells the run listeners (step 4).
 """
 
 from __future__ import annotations
@@ -12,33 +12,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .records import TaskRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version, source_of, user_name
-from .run_listeners import has_listeners, notify_listeners
+from .registry_lookups import RegistryLookups, prefect_version, source_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable
 
-    from flowtrail.core.instance import Instance
+    from flowtrail.core.adapter import Instance
     from flowtrail.core.models import Run
 
-    from .registry_lookups import InstanceCache, Producer
+    from .task_run_artifacts import TaskRunArtifacts
 
 
 def _final_fields(record: TaskRecord) -> dict[str, Any]:
     """The columns a task run's final state sets."""
-    from flowtrail.core.record import utcnow
+    from flowtrail.core.adapter.bulk import now
+    from flowtrail.core.adapter.run_rows import RunRows
 
     metrics: dict[str, Any] = {"attempts": record.attempts, "retries": max(record.attempts - 1, 0)}
     if record.prefect_state:
         metrics["prefect_state"] = record.prefect_state
     if record.assets_out or record.assets_in:
         metrics["prefect_assets"] = {"materialized": record.assets_out, "depends_on": record.assets_in}
-    return {
-        "status": record.status or "failed",
-        "finished_at": utc(record.finished_at) or utcnow(),
-        "error": record.error,
-        "metrics": metrics,
-    }
+    finished_at = utc(record.finished_at) or now()
+    return RunRows.final_columns(record.status or "failed", finished_at=finished_at, error=record.error, metrics=metrics)
 
 
 def run_ref(record: TaskRecord, started: bool = False) -> Run:
@@ -54,21 +50,22 @@ def run_ref(record: TaskRecord, started: bool = False) -> Run:
     return record.run
 
 
-class TaskRunRows(RegistryLookups):
-    """Writes the run rows of a batch of task-run records (mixed into :class:`.writer.Writer`)."""
+class TaskRunRows:
+    """Writes the run rows of a batch of task-run records, then their artifacts and input links."""
 
-    if TYPE_CHECKING:  # provided by Writer and TaskRunArtifacts
-        pending_objects: set[str]
+    def __init__(
+        self,
+        lookups: RegistryLookups,
+        artifacts: TaskRunArtifacts,
+        report: Callable[[str, str], None],
+        pending_objects: set[str],
+    ) -> None:
+        self.lookups = lookups
+        self.artifacts = artifacts
+        self.report = report
+        self.pending_objects = pending_objects  # shared with the hooks: uids whose objects are not written yet
 
-        def report(self, kind: str, message: str) -> None: ...
-
-        def _artifacts(
-            self, instance: Instance, cache: InstanceCache, finished: list[TaskRecord]
-        ) -> list[tuple[int, Producer]]: ...
-
-        def _link(self, instance: Instance, links: Iterable[tuple[int, Producer]]) -> None: ...
-
-    def _write_group(self, group: list[tuple[str, TaskRecord]]) -> None:
+    def write_group(self, group: list[tuple[str, TaskRecord]]) -> None:
         by_instance: dict[int, tuple[Instance, list[tuple[str, TaskRecord]]]] = {}
         for kind, record in group:
             instance = record.flow.instance
@@ -84,7 +81,6 @@ class TaskRunRows(RegistryLookups):
     def _write_tasks(self, instance: Instance, ops: list[tuple[str, TaskRecord]]) -> None:
         from sqlalchemy.exc import IntegrityError
 
-        cache = self.cache(instance)
         new: list[TaskRecord] = []
         finished: list[TaskRecord] = []
         seen_new: set[int] = set()
@@ -100,92 +96,71 @@ class TaskRunRows(RegistryLookups):
             if not record.value_known:
                 self._load_value(record)
         try:
-            inserted = self._write_runs(instance, cache, new, finished, check_existing=False)
+            inserted = self.write_runs(instance, new, finished, check_existing=False)
         except IntegrityError:  # a task run recorded before (the same Prefect run reported twice)
             for record in new:
                 record.run, record.run_id = None, None
-            inserted = self._write_runs(instance, cache, new, finished, check_existing=True)
-        links = self._artifacts(instance, cache, finished)
-        self._link(instance, links)
-        if has_listeners():
-            for record in inserted:
-                notify_listeners("start", run_ref(record, started=True))
-            for record in finished:
-                if record.run_id is not None:
-                    notify_listeners("finish", run_ref(record))
+            inserted = self.write_runs(instance, new, finished, check_existing=True)
+        self.artifacts.link(instance, self.artifacts.register(instance, finished))
+        from flowtrail.core.adapter import announce
+        from flowtrail.core.adapter.run_rows import has_run_listeners
+
+        if has_run_listeners():  # the Run objects are built only for listeners (OpenLineage emission)
+            announce("start", [run_ref(record, started=True) for record in inserted])
+            announce("finish", [run_ref(record) for record in finished if record.run_id is not None])
         for record in finished:
             record.value = None
             record.objects = []
             record.params = None
             self.pending_objects.discard(record.uid)
 
-    def _write_runs(
+    def write_runs(
         self,
         instance: Instance,
-        cache: InstanceCache,
         new: list[TaskRecord],
         finished: list[TaskRecord],
         check_existing: bool,
     ) -> list[TaskRecord]:
         """Insert new runs (final already when they finished in this batch), update the others.
 
-        Rows go in with one multi-row INSERT ... RETURNING id and one executemany UPDATE; the
-        ``Run`` objects handed to run listeners are built from the row values (not loaded back).
+        Through the door's bulk run rows (one transaction): one INSERT per set of columns with
+        the ids read back, one executemany UPDATE; the ``Run`` objects handed to run listeners
+        are built from the row values (not loaded back).
         """
-        from sqlalchemy import bindparam, insert, select, update
-
-        from flowtrail.core.database import write_transaction
-        from flowtrail.core.models import Run
-        from flowtrail.core.record import utcnow
-
+        rows = self.lookups.cache(instance).rows
         finished_ids = {id(record) for record in finished}
         inserted: list[TaskRecord] = []
-        with write_transaction(instance.sessions) as session:
-            existing: dict[str, Run] = {}
-            if check_existing and new:
-                existing = {run.uid: run for run in session.scalars(select(Run).where(Run.uid.in_([r.uid for r in new])))}
-            rows: list[dict[str, Any]] = []
+        with rows.transaction() as session:
+            existing = rows.existing(session, [r.uid for r in new]) if check_existing and new else {}
+            values: list[dict[str, Any]] = []
             if new:
-                environment_id = self._environment_id(instance, cache, session)
-                user, version, now = user_name(), prefect_version(), utcnow()
+                environment_id = rows.environment_id(session)
+                version = prefect_version()
                 for record in new:
-                    run = existing.get(record.uid)
-                    if run is not None:
-                        record.run, record.run_id = run, run.id
+                    found = existing.get(record.uid)
+                    if found is not None:
+                        record.run, record.run_id = None, found[0]
                         continue
-                    transform = self._transform(cache, session, record.transform_key, "task", source_of(record.fn))
-                    row = {
-                        "uid": record.uid, "name": record.name, "transform_id": transform.id,
-                        "params": record.params, "status": "started",
-                        "started_at": utc(record.started_at) or now, "finished_at": None, "error": None,
-                        "metrics": None, "parent_id": record.flow.run_id, "reference": record.uid,
-                        "environment_id": environment_id, "engine": "prefect", "engine_version": version,
-                        "created_by": user, "created_at": now, "project_id": record.flow.project_id,
-                    }  # fmt: skip
+                    transform_id = rows.transform_id(session, record.transform_key, type="task", source_code=source_of(record.fn))
+                    row = rows.new_row(
+                        record.uid, transform_id=transform_id, name=record.name, params=record.params,
+                        started_at=utc(record.started_at), parent_id=record.flow.run_id, reference=record.uid,
+                        environment_id=environment_id, engine="prefect", engine_version=version,
+                        project_id=record.flow.project_id,
+                    )  # fmt: skip
                     if id(record) in finished_ids:
                         row.update(_final_fields(record))
-                    rows.append(row)
+                    values.append(row)
                     inserted.append(record)
-            if rows:
-                # Unordered RETURNING keeps SQLite's multi-row INSERT; rows are matched by uid.
-                table = Run.__table__
-                ids = dict(session.execute(insert(table).returning(table.c.uid, table.c.id), rows).tuples().all())
-                for record in inserted:
-                    record.run_id = ids[record.uid]
+            for record, run_id in zip(inserted, rows.insert(session, values), strict=True):
+                record.run_id = run_id
             inserted_ids = {id(record) for record in inserted}
-            updates = []
-            for record in finished:
-                if record.run_id is not None and id(record) not in inserted_ids:
-                    values = _final_fields(record)
-                    if record.run is not None and record.run in session:  # loaded: the session writes it
-                        for name, value in values.items():
-                            setattr(record.run, name, value)
-                        continue
-                    updates.append({"_id": record.run_id, **values})
-            if updates:
-                table = Run.__table__
-                statement = update(table).where(table.c.id == bindparam("_id"))
-                session.execute(statement, updates)
+            ends = [
+                (record.run_id, _final_fields(record))
+                for record in finished
+                if record.run_id is not None and id(record) not in inserted_ids
+            ]
+            rows.finish(session, ends)
         return inserted
 
     def _load_value(self, record: TaskRecord) -> None:

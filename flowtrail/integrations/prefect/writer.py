@@ -25,9 +25,11 @@ flush at the flow's end. The writer owns every registry object it creates (one S
 in its own thread). Errors are logged once per kind and never reach the flow.
 
 This module holds the queue and the thread; the writing is done by the parts :class:`Writer` is
-made of: :mod:`.task_run_rows` (step 1), :mod:`.task_run_artifacts` (steps 2 and 3),
-:mod:`.flow_run_rows` (flow runs), with :mod:`.registry_lookups` (ids remembered per registry
-and per process) and :mod:`.run_listeners` (step 4).
+made of, each handed the others it uses: :class:`.task_run_rows.TaskRunRows` (step 1),
+:class:`.task_run_artifacts.TaskRunArtifacts` (steps 2 and 3), :class:`.flow_run_rows.FlowRunRows`
+(flow runs) and :class:`.registry_lookups.RegistryLookups` (the door's writers per registry);
+failures are reported once per kind by the door's :class:`~flowtrail.core.adapter.Recording`.
+Every write goes through the door, :mod:`flowtrail.core.adapter`.
 """
 
 from __future__ import annotations
@@ -37,14 +39,13 @@ import collections
 import logging
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .flow_run_rows import FlowRunRows
 from .records import TaskRecord
-from .registry_lookups import InstanceCache, Producer
+from .registry_lookups import RegistryLookups
 from .task_run_artifacts import TaskRunArtifacts
 from .task_run_rows import TaskRunRows
 
@@ -65,31 +66,19 @@ class _Call:
     error: BaseException | None = None
 
 
-class _QuietDuplicates(logging.Filter):
-    """Drop core's "already registered" notice for saves made by this writer (not the user's)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if threading.current_thread().name != THREAD_NAME:
-            return True
-        return "already registered with identical content" not in str(record.msg)
-
-
-class Writer(TaskRunRows, TaskRunArtifacts, FlowRunRows):
+class Writer:
     """One per process; started on first use (and again in a forked child).
 
     Hooks append to a deque without waking the thread (a wake-up per task run would cost a
     thread switch in the task's path); the thread wakes when work arrives after it went idle,
     when an urgent operation (:meth:`call`, :meth:`flush`) comes in, or after ``window`` seconds.
 
-    The writing itself is inherited: task-run rows from :class:`.task_run_rows.TaskRunRows`,
-    artifacts and input links from :class:`.task_run_artifacts.TaskRunArtifacts`, flow runs from
-    :class:`.flow_run_rows.FlowRunRows`.
+    The writing is done by its parts (built by :meth:`_build_parts`): ``task_runs`` (run rows),
+    ``artifacts`` (artifacts and input links), ``flow_runs`` (flow runs), over ``lookups``.
     """
 
     def __init__(self, window: float = BATCH_WINDOW) -> None:
         self.window = window
-        self.pending_objects: set[str] = set()  # task run uids whose returned objects are not written yet
-        self.returned: dict[str, list[Producer]] = {}  # task run uid -> artifacts its return value became
         self._items: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._idle = False
@@ -97,9 +86,22 @@ class Writer(TaskRunRows, TaskRunArtifacts, FlowRunRows):
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._caches: weakref.WeakKeyDictionary[Any, InstanceCache] = weakref.WeakKeyDictionary()
-        self._reported: set[str] = set()
         self._atexit = False
+        from flowtrail.core.adapter.report import Recording  # the registry's modules load on first use
+
+        # Failures are logged once per kind (a flow of many tasks must not log one per task). A
+        # failed batch is not retried, but the next one is tried: a locked registry passes.
+        self.recording = Recording("Prefect")
+        self.report = self.recording.once
+        self._build_parts()
+
+    def _build_parts(self) -> None:
+        """The writing parts, each handed the others it uses (fresh in a forked child)."""
+        self.pending_objects: set[str] = set()  # task run uids whose returned objects are not written yet
+        self.lookups = RegistryLookups()
+        self.artifacts = TaskRunArtifacts(self.lookups, self.report)
+        self.task_runs = TaskRunRows(self.lookups, self.artifacts, self.report, self.pending_objects)
+        self.flow_runs = FlowRunRows(self.lookups, self.artifacts)
 
     # -- called from hooks ------------------------------------------------------------------------
     def put(self, kind: str, record: TaskRecord) -> None:
@@ -151,13 +153,8 @@ class Writer(TaskRunRows, TaskRunArtifacts, FlowRunRows):
                 self._wake = threading.Event()
                 self._idle = False
                 self._urgent = 0
-                self._caches = weakref.WeakKeyDictionary()
-                self.pending_objects = set()
-                self.returned = {}
+                self._build_parts()
                 self._pid = os.getpid()
-            flowtrail_logger = logging.getLogger("flowtrail")
-            if not any(isinstance(f, _QuietDuplicates) for f in flowtrail_logger.filters):
-                flowtrail_logger.addFilter(_QuietDuplicates())
             thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
             thread.start()
             self._thread = thread
@@ -195,7 +192,7 @@ class Writer(TaskRunRows, TaskRunArtifacts, FlowRunRows):
         for item in batch:
             if isinstance(item, _Call):
                 if group:
-                    self._write_group(group)
+                    self.task_runs.write_group(group)
                     group = []
                 try:
                     item.result = item.fn()
@@ -208,12 +205,7 @@ class Writer(TaskRunRows, TaskRunArtifacts, FlowRunRows):
             else:
                 group.append(item)
         if group:
-            self._write_group(group)
-
-    def report(self, kind: str, message: str) -> None:
-        if kind not in self._reported:
-            self._reported.add(kind)
-            logger.warning("%s (further such errors are not shown)", message)
+            self.task_runs.write_group(group)
 
 
 _writer: Writer | None = None

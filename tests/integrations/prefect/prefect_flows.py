@@ -290,3 +290,26 @@ def saving(name: str) -> str:
 def other_loader(src: Path) -> int:
     """Uses the task ``load`` of ``expression`` too: a task of another flow, another transform."""
     return len(load(src))
+
+
+# -- the registry contract of flowtrail.testing (raw -> step1 -> intermediate -> step2 -> result) ---
+
+
+@task
+def step1(src: Path, dst: Path) -> Path:
+    dst.write_text(src.read_text().upper())
+    return dst
+
+
+@task
+def step2(src: Path, dst: Path, fail: bool = False) -> Path:
+    if fail:
+        raise RuntimeError("step2 failed on purpose")
+    dst.write_text(f"{len(src.read_text().splitlines())}\n")
+    return dst
+
+
+@tracked_flow(name="contract")
+def contract(folder: Path, raw: str, intermediate: str, result: str, fail: bool = False) -> Path:
+    middle = step1(folder / raw, folder / intermediate)
+    return step2(middle, folder / result, fail)

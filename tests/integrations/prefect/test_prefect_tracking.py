@@ -334,21 +334,21 @@ def test_returned_dataframes_and_anndata_are_saved_below_the_size_limit(prefect_
 
 
 def test_registry_failures_never_reach_the_flow(prefect_instance, monkeypatch, flowtrail_log):
-    from flowtrail.integrations.prefect import hook_logging, writer
+    from flowtrail.integrations.prefect import flow_run_rows, hook_logging, task_run_rows, writer
 
     def broken(*args, **kwargs):
         raise RuntimeError("registry unavailable")
 
     monkeypatch.setattr(hook_logging, "reported", set())
-    monkeypatch.setattr(writer.Writer, "start_flow", broken)
+    monkeypatch.setattr(flow_run_rows.FlowRunRows, "start_flow", broken)
     assert pf.through_helper(2) == 4
     assert ft.Run.filter().count() == 0
     assert any("the Prefect flow hook failed (RuntimeError: registry unavailable)" in m for m in flowtrail_log)
     monkeypatch.undo()
 
     the_writer = writer.get_writer()
-    monkeypatch.setattr(the_writer, "_reported", set())
-    monkeypatch.setattr(writer.Writer, "_write_runs", broken)
+    monkeypatch.setattr(the_writer.recording, "reported", set())
+    monkeypatch.setattr(task_run_rows.TaskRunRows, "write_runs", broken)
     assert pf.through_helper(3) == 6  # task runs cannot be written; the flow run still is
     (run,) = ft.Run.filter(transform__key="through-helper")
     assert run.status == "completed" and run.children == []
