@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from flowtrail._version import __version__
 
 if TYPE_CHECKING:
-    from .core.artifact import Artifact
-    from .core.collection import Collection
-    from .core.curation import AnnDataCurator, DataFrameCurator
-    from .core.environment import Environment
-    from .core.errors import (
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.collection import Collection
+    from flowtrail.core.curation import AnnDataCurator, DataFrameCurator
+    from flowtrail.core.environment import Environment
+    from flowtrail.core.errors import (
         ConfigurationError,
         DoesNotExist,
         FieldError,
@@ -31,18 +31,18 @@ if TYPE_CHECKING:
         UnsupportedFormat,
         ValidationError,
     )
-    from .core.feature import Feature
-    from .core.instance import Instance, connect, init
-    from .core.label import Label
-    from .core.project import Project
-    from .core.query import QuerySet
-    from .core.run import Run
-    from .core.saving import save_artifacts as save
-    from .core.schema import Schema
-    from .core.script import finish, track
-    from .core.storage import Storage
-    from .core.tracking import current_run, tracked
-    from .core.transform import Transform
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.instance import Instance, connect, init
+    from flowtrail.core.label import Label
+    from flowtrail.core.project import Project
+    from flowtrail.core.query import QuerySet
+    from flowtrail.core.run import Run
+    from flowtrail.core.saving import save_artifacts as save
+    from flowtrail.core.schema import Schema
+    from flowtrail.core.script import finish, track
+    from flowtrail.core.storage import Storage
+    from flowtrail.core.tracking import current_run, tracked
+    from flowtrail.core.transform import Transform
 
 _EXPORTS = {
     "Artifact": "flowtrail.core.models",

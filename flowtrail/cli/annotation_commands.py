@@ -11,13 +11,13 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from .output import console
+from flowtrail.cli.output import console
 
 
 # -- value parsing -------------------------------------------------------------------------------
 def parse_typed(dtype: str, name: str, text: str) -> Any:
     """Parse a command-line value for a feature of ``dtype``; raise ``click.BadParameter`` if it does not fit."""
-    from ..core.filter_text import parse_typed_text
+    from flowtrail.core.filter_text import parse_typed_text
 
     try:
         return parse_typed_text(dtype, text)
@@ -38,8 +38,8 @@ def feature_columns(query: Any, model: Any) -> tuple[list[str], dict[int, dict[s
     """Feature names and ``{artifact id: {feature: value}}`` of a query, via ``to_dataframe(include="features")``."""
     from sqlalchemy import inspect as sa_inspect
 
-    from ..core.feature_values import feature_catalog
-    from ..core.instance import current
+    from flowtrail.core.feature_values import feature_catalog
+    from flowtrail.core.instance import current
 
     frame = query.to_dataframe(include="features")
     fields = {c.key for c in sa_inspect(model).column_attrs}
@@ -83,7 +83,7 @@ def labels() -> None:
 @click.option("--include-obsolete", is_flag=True, help="Import obsolete terms too.")
 def import_labels(file: str, type_name: str, fmt: str | None, prefix: str | None, include_obsolete: bool) -> None:
     """Import the terms of a local OBO, CSV or TSV FILE as labels (never downloads anything)."""
-    from ..core.ontology import import_ontology
+    from flowtrail.core.ontology import import_ontology
 
     report = import_ontology(file, type=type_name, format=fmt, prefix=prefix, include_obsolete=include_obsolete)
     console.print(escape(str(report)))
@@ -100,10 +100,10 @@ def list_labels(
     type_name: str | None, only_types: bool, text: str | None, limit: int | None, as_json: bool, as_csv: bool
 ) -> None:
     """List labels (optionally of one type, or matching a text)."""
-    from ..core.label import Label
-    from ..core.vocabulary import get_type
-    from .listing import plural
-    from .tables import Column, footer, lines, output_format, print_rows
+    from flowtrail.cli.listing import plural
+    from flowtrail.cli.tables import Column, footer, lines, output_format, print_rows
+    from flowtrail.core.label import Label
+    from flowtrail.core.vocabulary import get_type
 
     fmt = output_format(as_json, as_csv)
     query = Label.filter(is_type=only_types)
@@ -133,9 +133,9 @@ def features() -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 def list_features(as_json: bool, as_csv: bool) -> None:
     """List the registered features with their dtypes."""
-    from ..core.feature import Feature
-    from .listing import plural
-    from .tables import Column, footer, output_format, print_rows
+    from flowtrail.cli.listing import plural
+    from flowtrail.cli.tables import Column, footer, output_format, print_rows
+    from flowtrail.core.feature import Feature
 
     fmt = output_format(as_json, as_csv)
     records = Feature.all().order_by("name").to_list()
@@ -153,7 +153,7 @@ def list_features(as_json: bool, as_csv: bool) -> None:
 @click.option("--unit", help="Unit of the values, e.g. mg/ml.")
 def add_feature(name: str, dtype: str, description: str | None, unit: str | None) -> None:
     """Register a feature NAME with a dtype (the label type of cat[Label[TYPE]] must exist)."""
-    from ..core.feature import Feature
+    from flowtrail.core.feature import Feature
 
     feature = Feature(name=name, dtype=dtype, description=description, unit=unit)
     saved = feature.save()
@@ -172,11 +172,11 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     categorical values are label names, synonyms or ontology ids. Earlier values of the given
     features are replaced; nothing is written if any value is wrong.
     """
-    from ..core.artifact import Artifact
-    from ..core.feature_values import feature_catalog
-    from ..core.instance import current
-    from ..core.lookup import find_record
-    from .tables import plain
+    from flowtrail.cli.tables import plain
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.feature_values import feature_catalog
+    from flowtrail.core.instance import current
+    from flowtrail.core.lookup import find_record
 
     record = find_record(key_or_uid, command="flowtrail annotate")
     if not isinstance(record, Artifact):

@@ -21,10 +21,10 @@ def export_openlineage(since: dt.datetime | None, output: Path | None) -> None:
     """Replay every run as OpenLineage events (START and its end), one JSON object per line."""
     from rich.progress import Progress
 
-    from ..core.instance import current
-    from ..core.openlineage.export import count_runs, export_lines
-    from .listing import plural
-    from .output import err_console
+    from flowtrail.cli.listing import plural
+    from flowtrail.cli.output import err_console
+    from flowtrail.core.instance import current
+    from flowtrail.core.openlineage.export import count_runs, export_lines
 
     instance = current()
     total = count_runs(instance, since)

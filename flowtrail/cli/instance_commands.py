@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .listing import plural
-from .output import console
+from flowtrail.cli.listing import plural
+from flowtrail.cli.output import console
 
 
 @click.command()
@@ -26,7 +26,7 @@ from .output import console
 )  # fmt: skip
 def init(path: Path, storage: str | None, db: str | None, name: str | None, hash_algorithm: str | None) -> None:
     """Create a flowtrail instance (.flowtrail/) in PATH."""
-    from ..core.instance import init as init_instance
+    from flowtrail.core.instance import init as init_instance
 
     instance = init_instance(path, storage=storage, db=db, name=name, hash=hash_algorithm)
     console.print(f"Created flowtrail instance [bold]{escape(instance.name)}[/bold] in {escape(str(instance.config.root))}")
@@ -39,8 +39,8 @@ def init(path: Path, storage: str | None, db: str | None, name: str | None, hash
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def info(as_json: bool) -> None:
     """Show the current instance: registry, storage and what it holds."""
-    from ..core.instance import current
-    from ..core.instance import info as instance_info
+    from flowtrail.core.instance import current
+    from flowtrail.core.instance import info as instance_info
 
     details = instance_info(current())
     if as_json:
@@ -62,8 +62,8 @@ def info(as_json: bool) -> None:
 @click.command()
 def migrate() -> None:
     """Upgrade the registry's schema to this flowtrail's version."""
-    from ..core import config as cfg
-    from ..core.migrate import current_revision, head_revision, upgrade
+    from flowtrail.core import config as cfg
+    from flowtrail.core.migrate import current_revision, head_revision, upgrade
 
     config = cfg.resolve()
     before = current_revision(config.db_url)
@@ -85,7 +85,7 @@ def storage() -> None:
 @click.option("--description", help="What this location holds.")
 def storage_add(location: str, description: str | None) -> None:
     """Register LOCATION (folder or URL); files inside are then registered in place."""
-    from ..core.instance import current, register_storage
+    from flowtrail.core.instance import current, register_storage
 
     if "://" not in location and not os.path.isdir(location):
         raise click.BadParameter(f"{location} is not a folder; create it first or give a URL.", param_hint="LOCATION")
@@ -99,9 +99,9 @@ def storage_add(location: str, description: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Delete them; without it, only list what would be deleted.")
 def storage_clean(hours: float, yes: bool) -> None:
     """Find (and with --yes delete) what interrupted saves left in managed storage."""
-    from ..core.cleanup import leftovers, remove_leftovers
-    from ..core.describe import human_size
-    from ..core.instance import current
+    from flowtrail.core.cleanup import leftovers, remove_leftovers
+    from flowtrail.core.describe import human_size
+    from flowtrail.core.instance import current
 
     found = leftovers(current(), older_than_s=hours * 3600)
     if not found:
@@ -120,9 +120,9 @@ def storage_clean(hours: float, yes: bool) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 def storage_list(as_json: bool, as_csv: bool) -> None:
     """List registered storage locations."""
-    from ..core.instance import current
-    from ..core.models import Storage
-    from .tables import Column, output_format, print_rows
+    from flowtrail.cli.tables import Column, output_format, print_rows
+    from flowtrail.core.instance import current
+    from flowtrail.core.models import Storage
 
     fmt = output_format(as_json, as_csv)
     instance = current()

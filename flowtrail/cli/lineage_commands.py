@@ -12,7 +12,7 @@ CHOICES = ["svg", "html", "png", "dot", "mermaid", "json", "tree"]
 
 def _pick_format(fmt: str | None, output: Path | None) -> str:
     """--format, else the -o suffix, else a tree at a terminal and Mermaid when piped."""
-    from ..core.lineage_view import SUFFIXES, format_for
+    from flowtrail.core.lineage_view import SUFFIXES, format_for
 
     if output is None:
         if fmt is None:
@@ -52,23 +52,23 @@ def lineage(uid_or_key: str, direction: str, depth: int | None, fmt: str | None,
 
     SVG and HTML (an interactive page in one self-contained file) need nothing installed; PNG needs Graphviz.
     """
-    from ..core.lineage import graph
-    from ..core.lookup import find_record
+    from flowtrail.core.lineage import graph
+    from flowtrail.core.lookup import find_record
 
     fmt = _pick_format(fmt, output)
     found = graph(find_record(uid_or_key), direction, depth)  # type: ignore[arg-type]
     if fmt == "tree":
-        from .lineage_tree import lineage_tree
-        from .output import console
+        from flowtrail.cli.lineage_tree import lineage_tree
+        from flowtrail.cli.output import console
 
         console.print(lineage_tree(found))
         return
     if fmt == "html":
-        from ..web.standalone import standalone_html
+        from flowtrail.web.standalone import standalone_html
 
         picture: str | bytes = standalone_html(found)
     else:
-        from ..core.lineage_view import render
+        from flowtrail.core.lineage_view import render
 
         picture = render(found, fmt)
     if output is not None:

@@ -13,8 +13,8 @@ from typing import Any
 from rich.markup import escape
 from rich.tree import Tree
 
-from ..core.lineage import LineageGraph
-from ..core.models import Artifact, Collection, Transform
+from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.models import Artifact, Collection, Transform
 
 MAX_CHILDREN = 8
 MAX_LINES = 200

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .tables import Column, footer, lines, output_format, print_rows, when
+from flowtrail.cli.tables import Column, footer, lines, output_format, print_rows, when
 
 DEFAULT_LIMIT = 50
 KINDS = ("artifacts", "collections", "projects", "runs", "schemas", "transforms")
@@ -15,20 +15,20 @@ _STATUS_STYLE = {"completed": "green", "failed": "bold red", "aborted": "red", "
 
 
 def _model(kind: str) -> Any:
-    from ..core.models import Artifact, Collection, Project, Run, Schema, Transform
+    from flowtrail.core.models import Artifact, Collection, Project, Run, Schema, Transform
 
     models = {"artifacts": Artifact, "runs": Run, "transforms": Transform}
     return {**models, "collections": Collection, "projects": Project, "schemas": Schema}[kind]
 
 
 def _short(record: Any) -> str | None:
-    from ..core.short_ids import short_id
+    from flowtrail.core.short_ids import short_id
 
     return short_id(record) if record is not None else None
 
 
 def _human_size(size: Any) -> str:
-    from ..core.describe import human_size
+    from flowtrail.core.describe import human_size
 
     return human_size(size) if size is not None else ""
 
@@ -129,8 +129,8 @@ def ls(
 
     Example: ``flowtrail ls runs status=failed transform__key__startswith=workflow/``.
     """
-    from ..core.errors import FieldError
-    from ..core.filter_text import near_value_hint, parse_filters
+    from flowtrail.core.errors import FieldError
+    from flowtrail.core.filter_text import near_value_hint, parse_filters
 
     fmt = output_format(as_json, as_csv)
     model = _model(kind)
@@ -156,7 +156,7 @@ def ls(
     repeated = kind == "artifacts" and any(n > 1 for n in Counter(r.key for r in records if r.key).values())
     columns, rows = columns_and_rows(kind, records, repeated)
     if with_features:
-        from .annotation_commands import feature_columns
+        from flowtrail.cli.annotation_commands import feature_columns
 
         names, values = feature_columns(page, model)
         columns += [Column(n, priority=7, terminal=lines) for n in names]

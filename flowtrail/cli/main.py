@@ -7,17 +7,17 @@ from typing import Any
 
 import click
 
-from .._version import __version__
-from ..integrations.nextflow.cli import nextflow
-from ..integrations.openlineage.cli import ingest, serve
-from .annotation_commands import annotate, features, labels
-from .export_commands import export
-from .instance_commands import info, init, migrate, storage
-from .lineage_commands import lineage
-from .listing import ls
-from .recovery_commands import runs, sync
-from .registry_commands import describe, load, save
-from .run_command import run
+from flowtrail._version import __version__
+from flowtrail.cli.annotation_commands import annotate, features, labels
+from flowtrail.cli.export_commands import export
+from flowtrail.cli.instance_commands import info, init, migrate, storage
+from flowtrail.cli.lineage_commands import lineage
+from flowtrail.cli.listing import ls
+from flowtrail.cli.recovery_commands import runs, sync
+from flowtrail.cli.registry_commands import describe, load, save
+from flowtrail.cli.run_command import run
+from flowtrail.integrations.nextflow.cli import nextflow
+from flowtrail.integrations.openlineage.cli import ingest, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +33,7 @@ for command in (init, info, migrate, storage, ls, describe, save, load, lineage,
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; flowtrail errors print one clear line instead of a traceback."""
-    from ..core.errors import FlowtrailError
+    from flowtrail.core.errors import FlowtrailError
 
     try:
         return cli.main(args=argv, prog_name="flowtrail", standalone_mode=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .output import console
+from flowtrail.cli.output import console
 
 
 @click.group()
@@ -15,9 +15,9 @@ def runs() -> None:
 @runs.command("reap")
 def runs_reap() -> None:
     """Mark this host's started runs whose process is gone as aborted."""
-    from ..core.instance import current
-    from ..core.processes import this_host
-    from ..core.reaping import reap_runs
+    from flowtrail.core.instance import current
+    from flowtrail.core.processes import this_host
+    from flowtrail.core.reaping import reap_runs
 
     reaped = reap_runs(current())
     for run in reaped:
@@ -28,9 +28,9 @@ def runs_reap() -> None:
 @click.command()
 def sync() -> None:
     """Record the lineage journaled while the registry was unavailable (each file exactly once)."""
-    from ..core.instance import connect
-    from ..core.journal import journal_folder
-    from ..core.journal import sync as sync_journal
+    from flowtrail.core.instance import connect
+    from flowtrail.core.journal import journal_folder
+    from flowtrail.core.journal import sync as sync_journal
 
     instance = connect(check=False)  # a plain connect would already replay, without this report
     instance.check_schema()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .output import byte_progress, console
+from flowtrail.cli.output import byte_progress, console
 
 
 @click.command()
@@ -24,9 +24,9 @@ def describe(uid_or_key: str, as_json: bool, as_csv: bool) -> None:
     UID_OR_KEY is a uid, the short id listings show (a run's is the end of its uid), a key, or a
     run's name.
     """
-    from ..core.lookup import find_record
-    from .record_fields import record_fields
-    from .tables import machine_value, output_format, plain
+    from flowtrail.cli.record_fields import record_fields
+    from flowtrail.cli.tables import machine_value, output_format, plain
+    from flowtrail.core.lookup import find_record
 
     fmt = output_format(as_json, as_csv)
     record = find_record(uid_or_key)
@@ -46,8 +46,8 @@ def describe(uid_or_key: str, as_json: bool, as_csv: bool) -> None:
 @click.option("--description", help="What this artifact is.")
 def save(path: str, key: str | None, description: str | None) -> None:
     """Register the file, folder or URL at PATH."""
-    from ..core.models import Artifact
-    from ..core.saving import save_artifacts
+    from flowtrail.core.models import Artifact
+    from flowtrail.core.saving import save_artifacts
 
     artifact = Artifact(path, key=key, description=description)
     total = _local_size(path)
@@ -70,8 +70,8 @@ def _local_size(path: str) -> int:
 @click.argument("uid_or_key")
 def load(uid_or_key: str) -> None:
     """Make an artifact available locally (downloading it once) and print its path."""
-    from ..core.lookup import find_record
-    from ..core.models import Artifact
+    from flowtrail.core.lookup import find_record
+    from flowtrail.core.models import Artifact
 
     record = find_record(uid_or_key, command="flowtrail load")
     if not isinstance(record, Artifact):

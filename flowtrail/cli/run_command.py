@@ -49,9 +49,9 @@ def run(
     this run, so scripts it starts (``ft.track()``) and nested ``flowtrail run`` steps become its
     children; this run's own parent is the run that variable names, if any.
     """
-    from ..core.errors import ConfigurationError
-    from ..core.filter_text import split_filter
-    from ..core.instance import current
+    from flowtrail.core.errors import ConfigurationError
+    from flowtrail.core.filter_text import split_filter
+    from flowtrail.core.instance import current
 
     argv = list(command)
     parsed = {}
@@ -73,7 +73,7 @@ def run(
     resolved = [p if "://" in p else os.path.realpath(p) for p in inputs]
     input_records = _register(instance, resolved, cwd, run=None)
     parent, parent_ref, root_ref = environment_parent()
-    from ..core.tracking import finish_run, start_run
+    from flowtrail.core.tracking import finish_run, start_run
 
     step = start_run(
         transform_key, type="command", source_code=source, params={**parsed, "command": shlex.join(argv), "cwd": cwd},
@@ -135,7 +135,7 @@ def _script(argv: list[str]) -> str | None:
 
 
 def _param_value(text: str) -> Any:
-    from ..core.filter_text import _auto
+    from flowtrail.core.filter_text import _auto
 
     return _auto(text, dates=False)
 
@@ -146,7 +146,7 @@ def environment_parent() -> tuple[Any, str | None, str | None]:
     The parent is the registered run whose uid ends ``namespace/job/runId``; a run another system
     started (not in this registry) is remembered on the run instead (see ``_remember_parent``).
     """
-    from ..core.models import Run
+    from flowtrail.core.models import Run
 
     parent_ref = os.environ.get(PARENT_ID_ENV, "").strip() or None
     root_ref = os.environ.get(ROOT_PARENT_ID_ENV, "").strip() or None
@@ -161,7 +161,7 @@ def environment_parent() -> tuple[Any, str | None, str | None]:
 
 def _remember_parent(instance: Any, step: Any, parent_ref: str, root_ref: str | None) -> None:
     """Keep an unregistered parent as an OpenLineage parent facet on the run, so nothing is lost."""
-    from ..core.database import write_transaction
+    from flowtrail.core.database import write_transaction
 
     def part(ref: str) -> dict[str, Any]:
         namespace, _, rest = ref.partition("/")
@@ -190,9 +190,9 @@ def _register(instance: Any, paths: list[str], cwd: str, run: Any) -> list[Any]:
     """
     if not paths:
         return []
-    from ..core.instance import register_storage
-    from ..core.models import Artifact
-    from ..core.saving import save_artifacts
+    from flowtrail.core.instance import register_storage
+    from flowtrail.core.models import Artifact
+    from flowtrail.core.saving import save_artifacts
 
     roots = [s.root for s in instance.storages() if s.type == "local"]
     base = _work_root(cwd) or cwd

@@ -21,7 +21,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-from .output import console, err_console
+from flowtrail.cli.output import console, err_console
 
 GAP = 2  # spaces between table columns
 

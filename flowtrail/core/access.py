@@ -9,21 +9,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .errors import StorageError
-from .formats import load_path
-from .ids import random_base62
+from flowtrail.core.errors import StorageError
+from flowtrail.core.formats import load_path
+from flowtrail.core.ids import random_base62
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
+    from flowtrail.core.artifact import Artifact
 
 
 def _track_input(artifact: Artifact) -> None:
-    from .tracking import current_run
+    from flowtrail.core.tracking import current_run
 
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:
-        from .instance import current
-        from .run import link_inputs
+        from flowtrail.core.instance import current
+        from flowtrail.core.run import link_inputs
 
         link_inputs(current(), run, [artifact])
 
@@ -50,7 +50,7 @@ def cache_artifact(artifact: Artifact, *, track: bool = True) -> Path:
 
 
 def _download(artifact: Artifact) -> Path:
-    from .instance import current
+    from flowtrail.core.instance import current
 
     storage = artifact.storage
     target = current().config.cache_dir / storage.uid / artifact.path

@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .annotations import artifact_label, artifact_project
-from .errors import StorageError
-from .feature_values import FeaturesDescriptor
-from .keys import validate_key
-from .query import QuerySet
-from .record import LineageMixin, Record, utcnow
-from .run import Run, run_input
-from .storage import Storage, is_url
+from flowtrail.core.annotations import artifact_label, artifact_project
+from flowtrail.core.errors import StorageError
+from flowtrail.core.feature_values import FeaturesDescriptor
+from flowtrail.core.keys import validate_key
+from flowtrail.core.query import QuerySet
+from flowtrail.core.record import LineageMixin, Record, utcnow
+from flowtrail.core.run import Run, run_input
+from flowtrail.core.storage import Storage, is_url
 
 if TYPE_CHECKING:
-    from .collection import Collection
-    from .label import Label
-    from .linked import LinkedQuerySet
-    from .project import Project
-    from .schema import Schema
-    from .transform import Transform
+    from flowtrail.core.collection import Collection
+    from flowtrail.core.label import Label
+    from flowtrail.core.linked import LinkedQuerySet
+    from flowtrail.core.project import Project
+    from flowtrail.core.schema import Schema
+    from flowtrail.core.transform import Transform
 
 
 _OBJECT_SUFFIX = {"DataFrame": ".parquet", "AnnData": ".h5ad"}
@@ -113,7 +113,7 @@ class Artifact(LineageMixin, Record):
         ``hash_mode="size-mtime"`` skips reading the content of files registered in place (for very
         large workflow outputs); the hash then identifies a version of the file, not its bytes.
         """
-        from .hashing import HASH_MODES
+        from flowtrail.core.hashing import HASH_MODES
 
         if hash_mode not in HASH_MODES:
             raise ValueError(f"hash_mode must be one of {', '.join(HASH_MODES)}, not {hash_mode!r}.")
@@ -182,11 +182,11 @@ class Artifact(LineageMixin, Record):
     def save(self) -> Artifact:
         """Register the artifact; return the registered record (an existing one for identical content)."""
         if self.id is not None:
-            from .saving import update_artifact
+            from flowtrail.core.saving import update_artifact
 
             update_artifact(self)
             return self
-        from .saving import save_artifacts
+        from flowtrail.core.saving import save_artifacts
 
         return save_artifacts([self])[0]
 
@@ -198,14 +198,14 @@ class Artifact(LineageMixin, Record):
     @property
     def labels(self) -> LinkedQuerySet[Label]:
         """Labels of this artifact (``.add(label)``, ``.remove(label)``), with or without a feature."""
-        from .linked import linked_labels
+        from flowtrail.core.linked import linked_labels
 
         return linked_labels(self, "labels")
 
     @property
     def projects(self) -> LinkedQuerySet[Project]:
         """Projects this artifact belongs to (``.add(project)``)."""
-        from .linked import linked_projects
+        from flowtrail.core.linked import linked_projects
 
         return linked_projects(self)
 
@@ -217,19 +217,19 @@ class Artifact(LineageMixin, Record):
 
     def cache(self) -> Path:
         """A local path to the content, downloading remote objects once."""
-        from .access import cache_artifact
+        from flowtrail.core.access import cache_artifact
 
         return cache_artifact(self)
 
     def load(self) -> Any:
         """Load into memory: parquet/csv/tsv -> DataFrame, h5ad -> AnnData, json -> object."""
-        from .access import load_artifact
+        from flowtrail.core.access import load_artifact
 
         return load_artifact(self)
 
     def open(self, mode: str = "rb") -> BinaryIO:  # noqa: A003
         """Open the content for streaming reads (local files and remote objects alike)."""
-        from .access import open_artifact
+        from flowtrail.core.access import open_artifact
 
         return open_artifact(self, mode)
 
@@ -240,13 +240,13 @@ class Artifact(LineageMixin, Record):
 
     def delete(self) -> None:
         """Delete the record (and the managed copy); files registered in place are left alone."""
-        from .artifact_deletion import delete_artifact
+        from flowtrail.core.artifact_deletion import delete_artifact
 
         delete_artifact(self)
 
     def describe(self) -> None:
         """Print the artifact's metadata and provenance as a tree."""
-        from .describe import describe_artifact
+        from flowtrail.core.describe import describe_artifact
 
         describe_artifact(self)
 

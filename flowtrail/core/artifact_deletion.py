@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .artifact import Artifact
-from .database import write_transaction
-from .errors import IntegrityError
-from .objects import remove
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.database import write_transaction
+from flowtrail.core.errors import IntegrityError
+from flowtrail.core.objects import remove
 
 
 def delete_artifact(artifact: Artifact) -> None:
     """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     if artifact.id is None:
         raise IntegrityError("This artifact was never saved, so there is nothing to delete.")
@@ -24,7 +24,7 @@ def delete_artifact(artifact: Artifact) -> None:
     storage = artifact.storage
     lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
     with write_transaction(inst.sessions, [lock]) as session:
-        from .collections import collections_containing
+        from flowtrail.core.collections import collections_containing
 
         containing = collections_containing(session, artifact.id)
         if containing:

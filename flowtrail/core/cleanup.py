@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .models import Artifact, Storage
-from .ownership import MARKER, managed_prefix
+from flowtrail.core.models import Artifact, Storage
+from flowtrail.core.ownership import MARKER, managed_prefix
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 TEMPORARY = "temporary copy of an interrupted save"
 ORPHAN = "object no artifact refers to"

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .record import LineageMixin, Record, utcnow
+from flowtrail.core.record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .query import QuerySet
-    from .run import Run
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.query import QuerySet
+    from flowtrail.core.run import Run
 
 collection_artifact = Table(
     "collection_artifact",
@@ -57,8 +57,8 @@ class Collection(LineageMixin, Record):
     def __init__(
         self, artifacts: list[Artifact] | Any, *, key: str, description: str | None = None, run: Run | None = None
     ) -> None:
-        from .collections import check_members
-        from .keys import validate_key
+        from flowtrail.core.collections import check_members
+        from flowtrail.core.keys import validate_key
 
         members = check_members(artifacts)
         super().__init__(key=validate_key(key), description=description, n_artifacts=len(members))
@@ -67,14 +67,14 @@ class Collection(LineageMixin, Record):
 
     def save(self) -> Collection:
         """Register the collection; return the existing one if the key's latest version has these members."""
-        from .collections import save_collection
+        from flowtrail.core.collections import save_collection
 
         return save_collection(self)
 
     @property
     def artifacts(self) -> QuerySet[Artifact]:
         """The member artifacts in collection order."""
-        from .collections import member_query
+        from flowtrail.core.collections import member_query
 
         return member_query(self)
 
@@ -85,19 +85,19 @@ class Collection(LineageMixin, Record):
 
     def load(self, **concat_options: Any) -> Any:
         """Concatenate the members: DataFrames with ``pandas.concat``, AnnData with ``anndata.concat``."""
-        from .collections import load_collection
+        from flowtrail.core.collections import load_collection
 
         return load_collection(self, **concat_options)
 
     def delete(self) -> None:
         """Delete the collection (not its artifacts); the previous version becomes the latest."""
-        from .collections import delete_collection
+        from flowtrail.core.collections import delete_collection
 
         delete_collection(self)
 
     def describe(self) -> None:
         """Print the collection, its provenance and its members as a tree."""
-        from .describe import describe_collection
+        from flowtrail.core.describe import describe_collection
 
         describe_collection(self)
 

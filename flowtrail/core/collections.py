@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .artifact import Artifact
-from .collection import Collection, collection_artifact
-from .database import write_transaction
-from .errors import FlowtrailError, IntegrityError, UnsupportedFormat
-from .host import current_user
-from .query import QuerySet
-from .versioning import next_version
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.collection import Collection, collection_artifact
+from flowtrail.core.database import write_transaction
+from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
+from flowtrail.core.host import current_user
+from flowtrail.core.query import QuerySet
+from flowtrail.core.versioning import next_version
 
 if TYPE_CHECKING:
-    from .run import Run
+    from flowtrail.core.run import Run
 
 logger = logging.getLogger("flowtrail")
 BATCH = 500
@@ -134,8 +134,8 @@ def save_collection(collection: Collection) -> Collection:
     Calling it on a saved collection persists a changed ``description``; members never change
     (save a new version under the same key instead).
     """
-    from .instance import current
-    from .tracking import current_run
+    from flowtrail.core.instance import current
+    from flowtrail.core.tracking import current_run
 
     inst = current()
     if collection.id is not None:
@@ -256,11 +256,11 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 
 def _load_members(members: list[Artifact]) -> list[Any]:
-    from .access import cache_artifact
-    from .formats import load_path
-    from .instance import current
-    from .run import link_inputs
-    from .tracking import current_run
+    from flowtrail.core.access import cache_artifact
+    from flowtrail.core.formats import load_path
+    from flowtrail.core.instance import current
+    from flowtrail.core.run import link_inputs
+    from flowtrail.core.tracking import current_run
 
     objects = []
     for position, artifact in enumerate(members):
@@ -279,7 +279,7 @@ __all__ = ["check_members", "collection_hash", "load_collection", "member_query"
 
 def delete_collection(collection: Collection) -> None:
     """Delete the collection record (its members stay); the previous version becomes the latest."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     if collection.id is None:
         raise IntegrityError("This collection was never saved, so there is nothing to delete.")

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from .errors import RegistryError
+from flowtrail.core.errors import RegistryError
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 logger = logging.getLogger("flowtrail")
 
@@ -29,7 +29,7 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 def committed_artifacts(instance: Instance, uids: list[str]) -> bool | None:
     """True when every artifact uid is registered, False when none is, None when that cannot be told."""
-    from .artifact import Artifact
+    from flowtrail.core.artifact import Artifact
 
     if not uids:
         return False

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, NoInstanceError
+from flowtrail.core.errors import ConfigurationError, NoInstanceError
 
 DOT_FOLDER = ".flowtrail"
 CONFIG_FILE = "config.json"

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import StorageError
-from .hashing import DEFAULT_ALGORITHM, Digest, Progress, new_hash
+from flowtrail.core.errors import StorageError
+from flowtrail.core.hashing import DEFAULT_ALGORITHM, Digest, Progress, new_hash
 
 
 def copy_and_hash(

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import registry_errors, registry_timeouts
+from flowtrail.core import registry_errors, registry_timeouts
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _BEGIN_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("flowtrail_begin", default="DEFERRED")

@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.tree import Tree
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .run import Run
-    from .transform import Transform
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.run import Run
+    from flowtrail.core.transform import Transform
 
 
 def human_size(size: int | None) -> str:
@@ -46,7 +46,7 @@ def _artifact_line(item: Any) -> str:
 
 def _run_line(run: Any) -> str:
     """A run as uid (short id bold), its name and status; names like ``clean[sample=A]`` print as they are."""
-    from .short_ids import short_id
+    from flowtrail.core.short_ids import short_id
 
     tail = short_id(run)
     uid = f"{run.uid[: -len(tail)]}[bold]{tail}[/bold]" if run.uid.endswith(tail) else run.uid
@@ -74,7 +74,7 @@ def artifact_tree(artifact: Artifact) -> Tree:
         general.add(f"[dim]schema[/dim] {escape(artifact.schema.name or '(unnamed)')} [dim]{artifact.schema.uid}[/dim]")
     projects = [p.name for p in artifact.projects]
     _field(general, "projects", ", ".join(projects) if projects else None)
-    from .describe_annotations import add_annotation_branches
+    from flowtrail.core.describe_annotations import add_annotation_branches
 
     add_annotation_branches(tree, artifact)
     run = artifact.run
@@ -107,8 +107,8 @@ def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
     """Runs besides the producer that output this artifact, with how (a rerun wrote it, a task forwarded it)."""
     from sqlalchemy import select
 
-    from .instance import current
-    from .run import Run, run_output
+    from flowtrail.core.instance import current
+    from flowtrail.core.run import Run, run_output
 
     sessions = current().sessions
     session = sessions.current()
@@ -198,14 +198,14 @@ def describe_transform(transform: Transform) -> None:
 
 def describe_label(label: Any) -> None:
     """Print a label: type, ontology id, synonyms, parents, children and annotated artifacts."""
-    from .describe_annotations import label_tree
+    from flowtrail.core.describe_annotations import label_tree
 
     _print(label_tree(label))
 
 
 def describe_schema(schema: Any) -> None:
     """Print a schema: name, otype, itype, flags, features with dtypes and components."""
-    from .describe_annotations import schema_tree
+    from flowtrail.core.describe_annotations import schema_tree
 
     _print(schema_tree(schema))
 

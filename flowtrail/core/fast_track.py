@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import config as cfg
-from .host import current_environment, current_user
-from .ids import random_base62, uuid7
-from .params import jsonable
-from .processes import process_alive, this_host
-from .versioning import first_version, successor
+from flowtrail.core import config as cfg
+from flowtrail.core.host import current_environment, current_user
+from flowtrail.core.ids import random_base62, uuid7
+from flowtrail.core.params import jsonable
+from flowtrail.core.processes import process_alive, this_host
+from flowtrail.core.versioning import first_version, successor
 
 SCHEMA_REVISION = "0008"  # must equal instance.SCHEMA_REVISION; a test pins it
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite dialect stores DateTime
@@ -53,7 +53,9 @@ def sqlite_path(config: cfg.InstanceConfig) -> str | None:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    from .registry_timeouts import statement_timeout  # standard library only: keeps this path SQLAlchemy-free
+    from flowtrail.core.registry_timeouts import (
+        statement_timeout,  # standard library only: keeps this path SQLAlchemy-free
+    )
 
     seconds = statement_timeout()
     connection = sqlite3.connect(path, timeout=seconds, isolation_level=None)
@@ -187,7 +189,7 @@ def _environment(connection: sqlite3.Connection, digest: str, described: dict[st
     if found is not None:
         return int(found[0])
     if described is None:
-        from .host import describe_environment
+        from flowtrail.core.host import describe_environment
 
         described = describe_environment()
     cursor = connection.execute(

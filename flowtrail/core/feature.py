@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .errors import FieldError
-from .record import Record, utcnow
+from flowtrail.core.errors import FieldError
+from flowtrail.core.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from .label import Label
+    from flowtrail.core.label import Label
 
 SCALAR_DTYPES = ("int", "float", "str", "bool", "date", "datetime", "dict")
 _PYTHON_DTYPES = {int: "int", float: "float", str: "str", bool: "bool", dt.date: "date", dt.datetime: "datetime", dict: "dict"}
@@ -28,7 +28,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 def parse_dtype(dtype: Any) -> tuple[str, str | None]:
     """Normalise a dtype to its stored spelling and, for categorical ones, the label type's name."""
-    from .label import Label
+    from flowtrail.core.label import Label
 
     if isinstance(dtype, type) and dtype in _PYTHON_DTYPES:
         return _PYTHON_DTYPES[dtype], None
@@ -58,8 +58,8 @@ def parse_dtype(dtype: Any) -> tuple[str, str | None]:
 
 def check_feature_name(name: str) -> None:
     """Feature names become filter keywords, so they must not shadow fields or contain '__'."""
-    from .artifact import Artifact
-    from .field_lookups import LOOKUPS, field_names
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.field_lookups import LOOKUPS, field_names
 
     if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
         raise FieldError(
@@ -98,7 +98,7 @@ class Feature(Record):
         spelled, type_name = parse_dtype(dtype)
         super().__init__(name=name, dtype=spelled, description=description, unit=unit)
         self._label_type_name = type_name
-        from .label import Label
+        from flowtrail.core.label import Label
 
         if isinstance(dtype, Label):
             self.label_type = dtype
@@ -109,13 +109,13 @@ class Feature(Record):
 
     def save(self) -> Feature:
         """Register the feature; return the existing one if a feature of this name and dtype exists."""
-        from .feature_values import save_feature
+        from flowtrail.core.feature_values import save_feature
 
         return save_feature(self)
 
     def delete(self) -> None:
         """Delete the feature and all its values (refused while a schema uses it)."""
-        from .feature_values import delete_feature
+        from flowtrail.core.feature_values import delete_feature
 
         delete_feature(self)
 

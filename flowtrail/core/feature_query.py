@@ -16,23 +16,23 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .annotations import artifact_feature_value, artifact_label
-from .errors import FieldError
-from .feature_values import feature_catalog, find_feature
-from .field_lookups import LOOKUPS, compare, json_compare
-from .label import Label
-from .value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
+from flowtrail.core.annotations import artifact_feature_value, artifact_label
+from flowtrail.core.errors import FieldError
+from flowtrail.core.feature_values import feature_catalog, find_feature
+from flowtrail.core.field_lookups import LOOKUPS, compare, json_compare
+from flowtrail.core.label import Label
+from flowtrail.core.value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 def feature_clause(
     name: str, rest: list[str], value: Any, full: str, instance: Instance | None
 ) -> tuple[ColumnElement[bool] | None, list[str]]:
     """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
-    from .artifact import Artifact
-    from .instance import current
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.instance import current
 
     instance = instance or current()
     info = find_feature(instance, name)
@@ -108,7 +108,7 @@ def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
     ``datetime64[ns, UTC]``, ``category`` for labels; str, date and dict values stay Python objects.
     An artifact with several values of one feature gets a list.
     """
-    from .instance import current
+    from flowtrail.core.instance import current
 
     wanted = [include] if isinstance(include, str) else list(include)
     instance = current()
@@ -133,7 +133,7 @@ def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> di
     ``artifact_id``, the link row's ``id`` and the decoded ``value``."""
     import pandas as pd
 
-    from .frames import fetch_raw
+    from flowtrail.core.frames import fetch_raw
 
     afv, al = artifact_feature_value, artifact_label
     by_id = {info.id: info for info in infos}
@@ -174,7 +174,7 @@ def _decode(info: FeatureInfo, rows: Any, dialect: Any) -> Any:
     """The stored column of ``info``'s rows, decoded as a whole (see value_encoding.decode)."""
     import pandas as pd
 
-    from .frames import convert_column
+    from flowtrail.core.frames import convert_column
 
     if info.dtype == "int":
         return rows["num"].astype("int64")

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
-from .annotations import artifact_feature_value, artifact_label
-from .errors import DoesNotExist, IntegrityError, ValidationError
-from .feature import Feature
-from .label import Label
-from .value_encoding import FeatureInfo, Problem, decode, encode_scalar
+from flowtrail.core.annotations import artifact_feature_value, artifact_label
+from flowtrail.core.errors import DoesNotExist, IntegrityError, ValidationError
+from flowtrail.core.feature import Feature
+from flowtrail.core.label import Label
+from flowtrail.core.value_encoding import FeatureInfo, Problem, decode, encode_scalar
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .instance import Instance
-    from .vocabulary import Vocabulary
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.vocabulary import Vocabulary
 
 _ALL = object()
 
@@ -56,12 +56,12 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
-    from .database import write_transaction
-    from .host import current_user
-    from .ids import random_base62
-    from .instance import current
-    from .tracking import current_run
-    from .vocabulary import get_type
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.host import current_user
+    from flowtrail.core.ids import random_base62
+    from flowtrail.core.instance import current
+    from flowtrail.core.tracking import current_run
+    from flowtrail.core.vocabulary import get_type
 
     instance = current()
     if feature.id is not None:
@@ -175,7 +175,7 @@ class ValueResolver:
         return session.scalar(stmt)
 
     def vocabulary(self, info: FeatureInfo) -> Vocabulary:
-        from .vocabulary import vocabulary
+        from flowtrail.core.vocabulary import vocabulary
 
         if info.label_type_id not in self.vocabularies:
             label_type = None
@@ -188,7 +188,7 @@ class ValueResolver:
 
 def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
     """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     instance = current()
@@ -233,7 +233,7 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
 def _write_values(
     instance: Instance, touched: dict[int, set[int]], values: list[dict[str, Any]], labels: list[dict[str, Any]]
 ) -> None:
-    from .database import write_transaction
+    from flowtrail.core.database import write_transaction
 
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_ids, artifact_ids in _replaced(touched):
@@ -275,7 +275,7 @@ def get_values(artifact: Artifact) -> dict[str, Any]:
 
 def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
     """Feature values of many artifacts; ``artifact_ids`` may be a list or a SQL subquery of ids."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     instance = current()
     catalog = feature_catalog(instance)
@@ -311,8 +311,8 @@ def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[
 
 def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
     """Remove a feature's values from an artifact (only ``value`` if given)."""
-    from .database import write_transaction
-    from .instance import current
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
 
     instance = current()
     name = feature.name if isinstance(feature, Feature) else feature
@@ -378,9 +378,9 @@ class FeaturesDescriptor:
 
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
-    from .database import write_transaction
-    from .instance import current
-    from .schema import Schema, schema_feature
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
+    from flowtrail.core.schema import Schema, schema_feature
 
     if feature.id is None:
         raise IntegrityError("This feature was never saved, so there is nothing to delete.")

@@ -15,12 +15,12 @@ from sqlalchemy import JSON, func, not_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .errors import FieldError
+from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 LOOKUPS = (
     "exact", "iexact", "ne", "in", "gt", "gte", "lt", "lte",
@@ -149,7 +149,7 @@ def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Ins
         return compare(column, rest[0] if rest else "exact", value)
     options = field_names(model)
     if getattr(model, "_has_features", False):
-        from .feature_query import feature_clause
+        from flowtrail.core.feature_query import feature_clause
 
         clause, features = feature_clause(name, rest, value, full, instance)
         if clause is not None:

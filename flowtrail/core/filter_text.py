@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric
 from sqlalchemy import inspect as sa_inspect
 
-from .errors import FieldError
-from .field_lookups import LOOKUPS
+from flowtrail.core.errors import FieldError
+from flowtrail.core.field_lookups import LOOKUPS
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 TEXT_LOOKUPS = ("contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact")
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
@@ -97,8 +97,8 @@ def _column_kind(column_type: Any) -> str:
 
 
 def _feature_kind(name: str, rest: list[str], instance: Instance | None) -> str:
-    from .feature_values import find_feature
-    from .instance import current
+    from flowtrail.core.feature_values import find_feature
+    from flowtrail.core.instance import current
 
     info = find_feature(instance or current(), name)
     if info is None:
@@ -193,9 +193,9 @@ def near_value_hint(model: type, lookups: dict[str, Any], instance: Instance | N
 
 
 def _known_values(model: type, path: list[str], instance: Instance | None) -> list[str] | None:
-    from .instance import current
-    from .label import Label
-    from .run import RUN_STATUSES
+    from flowtrail.core.instance import current
+    from flowtrail.core.label import Label
+    from flowtrail.core.run import RUN_STATUSES
 
     if path and path[-1] == "status" and sa_inspect(model).class_.__name__ in ("Run",) and len(path) == 1:
         return list(RUN_STATUSES)
@@ -204,7 +204,7 @@ def _known_values(model: type, path: list[str], instance: Instance | None) -> li
     if len(path) == 2 and path[0] in ("labels", "_labels") and path[1] in ("name", "ontology_id"):
         return _column_values(Label.filter(is_type=False), path[1])
     if len(path) == 1 and getattr(model, "_has_features", False):
-        from .feature_values import find_feature
+        from flowtrail.core.feature_values import find_feature
 
         info = find_feature(instance or current(), path[0])
         if info is not None and info.is_categorical:

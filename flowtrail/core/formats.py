@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import UnsupportedFormat
+from flowtrail.core.errors import UnsupportedFormat
 
 LOADERS = {
     ".parquet": "pandas.DataFrame",

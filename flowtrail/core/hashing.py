@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import ConfigurationError
+from flowtrail.core.errors import ConfigurationError
 
 CHUNK_SIZE = 4 * 1024 * 1024
 HASH_TYPE_FILE = "md5"

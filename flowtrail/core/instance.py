@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from . import config as cfg
-from .database import Sessions, make_engine, write_transaction
-from .errors import ConfigurationError, SchemaVersionError
-from .models import Storage
-from .storage import normalize_location
+from flowtrail.core import config as cfg
+from flowtrail.core.database import Sessions, make_engine, write_transaction
+from flowtrail.core.errors import ConfigurationError, SchemaVersionError
+from flowtrail.core.models import Storage
+from flowtrail.core.storage import normalize_location
 
 # The Alembic head this code expects; tests pin it to the migration scripts' head.
 SCHEMA_REVISION = "0008"
@@ -77,8 +77,8 @@ class Instance:
     def hash_algorithm(self) -> str:
         """The content hash this registry was created with (``md5`` unless ``init(hash=...)`` chose another)."""
         if self._hash_algorithm is None:
-            from .hashing import DEFAULT_ALGORITHM
-            from .settings import get_setting
+            from flowtrail.core.hashing import DEFAULT_ALGORITHM
+            from flowtrail.core.settings import get_setting
 
             # Chosen once at init and never changed, so one read per connection suffices.
             self._hash_algorithm = str(get_setting(self, "hash_algorithm", DEFAULT_ALGORITHM))
@@ -95,7 +95,7 @@ class Instance:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OperationalError, ProgrammingError) as exc:
             if not _missing_table(exc):  # another cause the driver named (RegistryErrors are raised already)
-                from .registry_errors import wrap_unexpected
+                from flowtrail.core.registry_errors import wrap_unexpected
 
                 raise wrap_unexpected(exc, self.engine.url.render_as_string(hide_password=True),
                                       "checking its schema") from exc  # fmt: skip
@@ -123,7 +123,7 @@ class Instance:
         return self._default_storage
 
     def _stored_default(self) -> str:
-        from .settings import get_setting
+        from flowtrail.core.settings import get_setting
 
         value = get_setting(self, "default_storage")
         if not value:
@@ -135,7 +135,7 @@ class Instance:
 
     def close(self) -> None:
         if self.emitter is not None:
-            from .openlineage.emitter import detach
+            from flowtrail.core.openlineage.emitter import detach
 
             detach(self.emitter)
             self.emitter = None
@@ -193,7 +193,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     instance = Instance(cfg.resolve(path))
     if check:
         instance.check_schema()
-    from .openlineage.emitter import attach
+    from flowtrail.core.openlineage.emitter import attach
 
     instance.emitter = attach(instance)
     with _lock:
@@ -201,7 +201,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     if previous is not None:
         previous.close()
     if check:
-        from .journal import sync_pending
+        from flowtrail.core.journal import sync_pending
 
         sync_pending(instance)  # lineage journaled while the registry was unavailable
     return instance
@@ -218,7 +218,7 @@ def current() -> Instance:
 
 def _connect_config(config: cfg.InstanceConfig) -> Instance:
     global _current
-    from .openlineage.emitter import attach
+    from flowtrail.core.openlineage.emitter import attach
 
     instance = Instance(config)
     instance.emitter = attach(instance)
@@ -248,9 +248,9 @@ def init(
     ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
-    from .hashing import DEFAULT_ALGORITHM, check_algorithm
-    from .migrate import upgrade
-    from .settings import set_setting
+    from flowtrail.core.hashing import DEFAULT_ALGORITHM, check_algorithm
+    from flowtrail.core.migrate import upgrade
+    from flowtrail.core.settings import set_setting
 
     algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
     root = Path(path).resolve()
@@ -283,7 +283,7 @@ def _claim_storage(instance: Instance) -> None:
     """Give the new registry its id and mark its prefix; warn about what the storage already holds."""
     import logging
 
-    from .ownership import ensure_marker, instance_id, survey
+    from flowtrail.core.ownership import ensure_marker, instance_id, survey
 
     storage = instance.default_storage
     findings = survey(storage, instance_id(instance))
@@ -294,8 +294,8 @@ def _claim_storage(instance: Instance) -> None:
 
 def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm: str) -> None:
     """Store the hash algorithm of a new registry; a shared registry keeps the one it has."""
-    from .artifact import Artifact
-    from .settings import get_setting, set_setting
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.settings import get_setting, set_setting
 
     stored = get_setting(instance, "hash_algorithm")
     if stored is None:
@@ -321,9 +321,9 @@ def info(instance: Instance) -> dict[str, Any]:
     """What ``flowtrail info`` shows: where the registry and storage are, and what they hold."""
     from sqlalchemy import func
 
-    from .artifact import Artifact
-    from .run import Run
-    from .transform import Transform
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.run import Run
+    from flowtrail.core.transform import Transform
 
     session = instance.sessions.current()
     counts = {
@@ -331,7 +331,7 @@ def info(instance: Instance) -> dict[str, Any]:
         for model in (Artifact, Transform, Run, Storage)
     }
     instance.sessions.end_read()
-    from .openlineage.config import describe_destination
+    from flowtrail.core.openlineage.config import describe_destination
 
     return {
         "name": instance.name,

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import config as cfg
-from .ids import random_base62
-from .processes import process_alive, this_host
+from flowtrail.core import config as cfg
+from flowtrail.core.ids import random_base62
+from flowtrail.core.processes import process_alive, this_host
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 logger = logging.getLogger("flowtrail")
 ENV_JOURNAL = "FLOWTRAIL_JOURNAL"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import InvalidKey
+from flowtrail.core.errors import InvalidKey
 
 MAX_KEY_LENGTH = 1024
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .record import Record, utcnow
+from flowtrail.core.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from .linked import LinkedQuerySet
+    from flowtrail.core.linked import LinkedQuerySet
 
 SYNONYM_SEPARATOR = "|"
 
@@ -85,7 +85,7 @@ class Label(Record):
         ontology_id: str | None = None,
         synonyms: list[str] | str | None = None,
     ) -> None:
-        from .vocabulary import check_label_arguments
+        from flowtrail.core.vocabulary import check_label_arguments
 
         check_label_arguments(name, type, synonyms)
         if isinstance(synonyms, list | tuple):
@@ -98,7 +98,7 @@ class Label(Record):
 
     def save(self) -> Label:
         """Register the label; return the existing one if the type already has this name."""
-        from .vocabulary import save_label
+        from flowtrail.core.vocabulary import save_label
 
         return save_label(self)
 
@@ -109,14 +109,14 @@ class Label(Record):
     @property
     def parents(self) -> LinkedQuerySet[Label]:
         """The labels this one is a kind of (``.add()``/``.remove()`` change the links)."""
-        from .linked import linked_labels
+        from flowtrail.core.linked import linked_labels
 
         return linked_labels(self, "parents")
 
     @property
     def children(self) -> LinkedQuerySet[Label]:
         """The labels that are a kind of this one."""
-        from .linked import linked_labels
+        from flowtrail.core.linked import linked_labels
 
         return linked_labels(self, "children")
 
@@ -126,25 +126,25 @@ class Label(Record):
 
         Without a type, the label types themselves.
         """
-        from .vocabulary import lookup
+        from flowtrail.core.vocabulary import lookup
 
         return lookup(type)
 
     def lookup_name(self, value: str) -> Label | None:
         """The label of this type named ``value`` (or with it as ontology id or synonym)."""
-        from .vocabulary import vocabulary
+        from flowtrail.core.vocabulary import vocabulary
 
         return vocabulary(self).match(value)
 
     def delete(self) -> None:
         """Delete the label and its links (refused while it is a type in use)."""
-        from .vocabulary import delete_label
+        from flowtrail.core.vocabulary import delete_label
 
         delete_label(self)
 
     def describe(self) -> None:
         """Print the label with its type, parents, children and annotated artifacts."""
-        from .describe import describe_label
+        from flowtrail.core.describe import describe_label
 
         describe_label(self)
 

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, text
 
-from .errors import FlowtrailError
-from .frames import fetch_sql
-from .lineage_records import RowBatch
-from .models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
+from flowtrail.core.errors import FlowtrailError
+from flowtrail.core.frames import fetch_sql
+from flowtrail.core.lineage_records import RowBatch
+from flowtrail.core.models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 Direction = Literal["up", "down", "both"]
 _MODELS = {"artifact": Artifact, "run": Run, "collection": Collection}
@@ -132,7 +132,7 @@ class LineageGraph:
         if self._complete or all(node in self._records for node in self.node_ids):
             self._complete = True
             return
-        from .instance import current
+        from flowtrail.core.instance import current
 
         instance = self.instance or current()
         sessions = instance.sessions
@@ -266,7 +266,7 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 def graph(node: Any, direction: Direction = "up", depth: int | None = None, instance: Instance | None = None) -> LineageGraph:
     """The lineage graph of an artifact, run, transform or collection: nodes plus edges."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     if direction not in ("up", "down", "both"):
         raise FlowtrailError(f"direction must be 'up', 'down' or 'both', not {direction!r}.")

@@ -19,10 +19,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .describe import human_size
-from .lineage import LineageGraph
-from .lineage_layout import layered_layout
-from .models import Artifact, Collection, Run
+from flowtrail.core.describe import human_size
+from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.lineage_layout import layered_layout
+from flowtrail.core.models import Artifact, Collection, Run
 
 GROUP_ABOVE = 6  # more runs of one transform than this (in one graph) become a group
 MAX_NODES = 300

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
 
-from .frames import fetch_raw
+from flowtrail.core.frames import fetch_raw
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 ROW_CHUNK = 20_000  # ids per query: below SQLite's 32,766 bound parameters
 ORM_CHUNK = 500

@@ -12,9 +12,9 @@ import shutil
 import subprocess
 from typing import Any
 
-from .errors import FlowtrailError
-from .lineage import LineageGraph
-from .models import Artifact, Collection, Run
+from flowtrail.core.errors import FlowtrailError
+from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.models import Artifact, Collection, Run
 
 FORMATS = ("svg", "png", "dot", "mermaid", "json")  # HTML: flowtrail.web.standalone
 # The file suffix each format is written under, and the suffixes each format is recognised by.
@@ -156,8 +156,8 @@ def render(graph: LineageGraph, fmt: str = "svg") -> Any:
     if fmt not in FORMATS:
         raise FlowtrailError(f"Unknown lineage format {fmt!r}: use one of {', '.join(FORMATS)}.")
     if fmt == "svg":
-        from .lineage_display import display_graph, layout_json
-        from .lineage_svg import to_svg
+        from flowtrail.core.lineage_display import display_graph, layout_json
+        from flowtrail.core.lineage_svg import to_svg
 
         return SVG(to_svg(layout_json(display_graph(graph))))
     if fmt == "json":

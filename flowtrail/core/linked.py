@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, delete, select
 
-from .annotations import artifact_label, artifact_project
-from .errors import FieldError, IntegrityError
-from .label import Label, label_parent
-from .query import QuerySet
+from flowtrail.core.annotations import artifact_label, artifact_project
+from flowtrail.core.errors import FieldError, IntegrityError
+from flowtrail.core.label import Label, label_parent
+from flowtrail.core.query import QuerySet
 
 if TYPE_CHECKING:
-    from .feature import Feature
-    from .record import Record
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.record import Record
 
 T = TypeVar("T", bound="Record")
 
@@ -81,14 +81,14 @@ def linked_labels(owner: Any, relation: str) -> LinkedQuerySet[Label]:
 
 def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     """``artifact.projects``."""
-    from .project import Project
+    from flowtrail.core.project import Project
 
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
-        from .database import write_transaction
-        from .instance import current
-        from .projects import link_artifacts_to_project
+        from flowtrail.core.database import write_transaction
+        from flowtrail.core.instance import current
+        from flowtrail.core.projects import link_artifacts_to_project
 
         _require_saved(artifact)
         with write_transaction(current().sessions, locks=["artifact_project"]) as session:
@@ -106,7 +106,7 @@ def add_artifact_labels(artifact: Any, labels: list[Label], feature: Feature | N
     """Label an artifact, optionally through a categorical feature (whose type the labels must have)."""
     _require_saved(artifact)
     if feature is not None:
-        from .feature_values import check_labels_fit
+        from flowtrail.core.feature_values import check_labels_fit
 
         check_labels_fit(feature, labels)
     feature_id = feature.id if feature is not None else None
@@ -127,8 +127,8 @@ def remove_artifact_labels(artifact: Any, labels: list[Label], feature: Feature 
 
 def add_parent_links(pairs: list[tuple[Label, Label]]) -> None:
     """Insert (child, parent) links, refusing links that would make a label its own ancestor."""
-    from .database import write_transaction
-    from .instance import current
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
 
     for child, parent in pairs:
         _require_saved(child)
@@ -155,8 +155,8 @@ def _ancestors(session: Any, label_id: int) -> set[int]:
 
 
 def _insert_missing(table: Any, rows: list[dict[str, Any]]) -> None:
-    from .database import write_transaction
-    from .instance import current
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
 
     if rows:
         with write_transaction(current().sessions, locks=[table.name]) as session:
@@ -175,8 +175,8 @@ def _insert_missing_in(session: Any, table: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _delete(table: Any, rows: list[dict[str, Any]]) -> None:
-    from .database import write_transaction
-    from .instance import current
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
 
     with write_transaction(current().sessions) as session:
         for row in rows:

@@ -38,7 +38,7 @@ def head_revision() -> str:
 def current_revision(db_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    from .database import make_engine
+    from flowtrail.core.database import make_engine
 
     engine = make_engine(db_url)
     try:

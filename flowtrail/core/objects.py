@@ -12,9 +12,9 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from .copying import copy_and_hash, copy_file_and_hash
-from .errors import StorageError
-from .hashing import (
+from flowtrail.core.copying import copy_and_hash, copy_file_and_hash
+from flowtrail.core.errors import StorageError
+from flowtrail.core.hashing import (
     DEFAULT_ALGORITHM,
     Digest,
     combine_folder,
@@ -23,8 +23,8 @@ from .hashing import (
     hash_folder,
     hash_stream,
 )
-from .ids import random_base62
-from .storage import MANAGED_PREFIX, Storage, filesystem
+from flowtrail.core.ids import random_base62
+from flowtrail.core.storage import MANAGED_PREFIX, Storage, filesystem
 
 logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]

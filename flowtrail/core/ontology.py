@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from .label import SYNONYM_SEPARATOR, Label, label_parent
-from .ontology_parse import OntologyImportError, Term, read_terms
+from flowtrail.core.label import SYNONYM_SEPARATOR, Label, label_parent
+from flowtrail.core.ontology_parse import OntologyImportError, Term, read_terms
 
 __all__ = ["ImportReport", "OntologyImportError", "import_ontology"]
 
@@ -141,8 +141,8 @@ def _select_terms(terms: list[Term], prefix: str | None, include_obsolete: bool,
 
 
 def _write(terms: list[Term], report: ImportReport) -> None:
-    from .database import write_transaction
-    from .instance import current
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.instance import current
 
     instance = current()
     with write_transaction(instance.sessions, locks=[f"label-import:{report.type}", "label_parent"]) as session:
@@ -155,10 +155,10 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 
 def _stamp() -> dict[str, Any]:
-    from .host import current_user
-    from .ids import random_base62
-    from .record import utcnow
-    from .tracking import current_run
+    from flowtrail.core.host import current_user
+    from flowtrail.core.ids import random_base62
+    from flowtrail.core.record import utcnow
+    from flowtrail.core.tracking import current_run
 
     run = current_run()
     return {"uid": random_base62(12), "created_at": utcnow(), "created_by": current_user(), "run_id": run.id if run else None}

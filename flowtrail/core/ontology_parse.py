@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import FlowtrailError
+from flowtrail.core.errors import FlowtrailError
 
 CSV_COLUMNS = ("name", "ontology_id", "synonyms", "parents", "description")
 REQUIRED_CSV_COLUMNS = ("name", "ontology_id")

@@ -17,12 +17,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .config import CONFIG_FILE
-from .ids import random_base62
-from .storage import MANAGED_PREFIX, Storage
+from flowtrail.core.config import CONFIG_FILE
+from flowtrail.core.ids import random_base62
+from flowtrail.core.storage import MANAGED_PREFIX, Storage
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 logger = logging.getLogger("flowtrail")
 SETTING = "instance_id"
@@ -35,7 +35,7 @@ def instance_id(instance: Instance) -> str:
     cached = instance.caches.get(SETTING)
     if cached:
         return str(cached)
-    from .settings import get_setting, setdefault_setting
+    from flowtrail.core.settings import get_setting, setdefault_setting
 
     value = get_setting(instance, SETTING) or setdefault_setting(instance, SETTING, random_base62(12))
     instance.caches[SETTING] = value

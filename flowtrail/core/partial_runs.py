@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
-from .artifact import Artifact
-from .database import write_transaction
-from .run import Run
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.database import write_transaction
+from flowtrail.core.run import Run
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 def discard_run_tree(instance: Instance, root_uid: str) -> int:

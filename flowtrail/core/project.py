@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .annotations import artifact_project
-from .record import Record, utcnow
+from flowtrail.core.annotations import artifact_project
+from flowtrail.core.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .run import Run
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.run import Run
 
 
 class Project(Record):
@@ -41,7 +41,7 @@ class Project(Record):
 
     def save(self) -> Project:
         """Register the project; return the existing one of the same name."""
-        from .projects import get_or_create_project
+        from flowtrail.core.projects import get_or_create_project
 
         return get_or_create_project(self.name, self.description)
 

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .annotations import artifact_project
-from .database import add_locks, write_transaction
-from .host import current_user
-from .ids import random_base62
-from .project import Project
+from flowtrail.core.annotations import artifact_project
+from flowtrail.core.database import add_locks, write_transaction
+from flowtrail.core.host import current_user
+from flowtrail.core.ids import random_base62
+from flowtrail.core.project import Project
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 ENV_PROJECT = "FLOWTRAIL_PROJECT"
 UID_LENGTH = 12
@@ -46,7 +46,7 @@ def project_name(project: Any) -> str:
 
 def get_or_create_project(name: str, description: str | None = None, *, instance: Instance | None = None) -> Project:
     """The project called ``name``, created (with ``description``) if it does not exist yet."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     inst = instance or current()
     name = project_name(name)
@@ -113,7 +113,7 @@ def link_to_run_projects(session: Session, saved: Sequence[tuple[Any, Any]], amb
             projects.setdefault(run_id, _carried_project_id(run))
     unknown = sorted(run_id for run_id, project_id in projects.items() if project_id is _UNKNOWN)
     if unknown:
-        from .run import Run
+        from flowtrail.core.run import Run
 
         projects.update(dict.fromkeys(unknown))
         for start in range(0, len(unknown), BATCH):
@@ -133,7 +133,7 @@ _UNKNOWN: Any = object()
 
 def _carried_project_id(run: Any) -> Any:
     """The ``project_id`` a loaded or started run record carries, else ``_UNKNOWN``."""
-    from .run import Run
+    from flowtrail.core.run import Run
 
     if not isinstance(run, Run) or run.id is None:
         return _UNKNOWN
@@ -149,7 +149,7 @@ def run_project_id(session: Session, project: Any, parent_id: int | None, parent
         if carried is not _UNKNOWN:
             return carried
     if parent_id is not None:
-        from .run import Run
+        from flowtrail.core.run import Run
 
         return session.scalar(select(Run.project_id).where(Run.id == parent_id))
     return None

@@ -16,14 +16,14 @@ from sqlalchemy import Select, and_, case, func, not_, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .errors import DoesNotExist, FieldError, MultipleResultsFound
-from .field_lookups import lookup_clause, order_clause, shown
+from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
+from flowtrail.core.field_lookups import lookup_clause, order_clause, shown
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .instance import Instance
-    from .record import Record
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.record import Record
 
 T = TypeVar("T", bound="Record")
 
@@ -66,7 +66,7 @@ class QuerySet(Generic[T]):
     @property
     def instance(self) -> Instance:
         if self._instance is None:
-            from .instance import current
+            from flowtrail.core.instance import current
 
             return current()
         return self._instance
@@ -208,7 +208,7 @@ class QuerySet(Generic[T]):
 
         ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
         """
-        from .frames import read_frame
+        from flowtrail.core.frames import read_frame
 
         mapper = sa_inspect(self.model)
         hidden = getattr(self.model, "_dataframe_hidden", ())
@@ -226,7 +226,7 @@ class QuerySet(Generic[T]):
         if include is not None:
             if not getattr(self.model, "_has_features", False):
                 raise FieldError(f"include= adds feature columns, and {self.model.__name__} records have no features.")
-            from .feature_query import add_feature_columns
+            from flowtrail.core.feature_query import add_feature_columns
 
             every = not self._where and self._limit is None and not self._offset
             ids = None if every else self.statement().with_only_columns(self._id_column)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from .database import write_transaction
-from .processes import process_alive, this_host
-from .run import Run, set_status
+from flowtrail.core.database import write_transaction
+from flowtrail.core.processes import process_alive, this_host
+from flowtrail.core.run import Run, set_status
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 OPEN_STATUSES = ("scheduled", "started")
 
@@ -48,7 +48,7 @@ def reap_runs(instance: Instance) -> list[Run]:
         runs = list(session.scalars(select(Run).where(Run.id.in_(dead), Run.status.in_(OPEN_STATUSES))))
         for run in runs:
             set_status(session, run, "aborted", f"The process {run.pid} on {host} ended without finishing this run.")
-    from .tracking import notify
+    from flowtrail.core.tracking import notify
 
     for run in runs:
         notify("finish", run)

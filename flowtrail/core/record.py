@@ -9,10 +9,10 @@ from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
-from .query import QuerySet
+from flowtrail.core.query import QuerySet
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 # Stable constraint names make Alembic migrations portable between SQLite and PostgreSQL.
 NAMING = {
@@ -91,8 +91,8 @@ class Record(DeclarativeBase):
 
     def _save_changes(self) -> Self:
         """Write the changed fields of an already saved record in one transaction."""
-        from .database import write_transaction
-        from .instance import current
+        from flowtrail.core.database import write_transaction
+        from flowtrail.core.instance import current
 
         with write_transaction(current().sessions) as session:
             session.add(self)
@@ -119,7 +119,7 @@ def _import_every_model() -> None:
     model (a CLI command, a worker) would otherwise fail at its first query or constructor with
     "Class ... is not mapped", depending on what happened to be imported first.
     """
-    from . import models  # noqa: F401
+    from flowtrail.core import models  # noqa: F401
 
 
 class LineageMixin:
@@ -127,19 +127,19 @@ class LineageMixin:
 
     def upstream(self, depth: int | None = None) -> Any:
         """The lineage graph of everything this was made from (``depth`` counts runs)."""
-        from .lineage import graph
+        from flowtrail.core.lineage import graph
 
         return graph(self, "up", depth)
 
     def downstream(self, depth: int | None = None) -> Any:
         """The lineage graph of everything made from this (``depth`` counts runs)."""
-        from .lineage import graph
+        from flowtrail.core.lineage import graph
 
         return graph(self, "down", depth)
 
     def view_lineage(self, direction: str = "up", depth: int | None = None) -> Any:
         """The lineage as an SVG picture (shown inline in Jupyter)."""
-        from .lineage import graph
-        from .lineage_view import render
+        from flowtrail.core.lineage import graph
+        from flowtrail.core.lineage_view import render
 
         return render(graph(self, direction, depth), "svg")  # type: ignore[arg-type]

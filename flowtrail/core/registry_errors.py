@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .errors import RegistryError, RegistryFull, RegistryLocked, RegistryReadOnly, RegistryUnavailable
+from flowtrail.core.errors import RegistryError, RegistryFull, RegistryLocked, RegistryReadOnly, RegistryUnavailable
 
 # Lower-case fragments of SQLite's and PostgreSQL's (libpq's, psycopg's) messages, per cause.
 _CAUSES: tuple[tuple[type[RegistryError], tuple[str, ...]], ...] = (

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import RegistryUnavailable
+from flowtrail.core.errors import RegistryUnavailable
 
 if TYPE_CHECKING:  # imported lazily: the fast track() path reads the bounds without SQLAlchemy
     from sqlalchemy.engine import Engine

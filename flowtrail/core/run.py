@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
-from .errors import TrackingError
-from .record import LineageMixin, Record, utcnow
+from flowtrail.core.errors import TrackingError
+from flowtrail.core.record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .environment import Environment
-    from .project import Project
-    from .transform import Transform
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.environment import Environment
+    from flowtrail.core.project import Project
+    from flowtrail.core.transform import Transform
 
 RUN_STATUSES = ("scheduled", "started", "completed", "failed", "aborted", "cached")
 FINAL_STATUSES = ("completed", "failed", "aborted", "cached")
@@ -102,13 +102,13 @@ class Run(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the run with its transform, params, inputs and outputs as a tree."""
-        from .describe import describe_run
+        from flowtrail.core.describe import describe_run
 
         describe_run(self)
 
     def add_inputs(self, artifacts: list[Artifact]) -> None:
         """Record saved artifacts as inputs of this run (idempotent)."""
-        from .instance import current
+        from flowtrail.core.instance import current
 
         link_inputs(current(), self, artifacts)
 
@@ -119,8 +119,8 @@ class Run(LineageMixin, Record):
     @property
     def output_kinds(self) -> dict[int, str]:
         """Artifact id -> how this run output it: "produced" (its first producer) or a link kind."""
-        from .artifact import Artifact
-        from .instance import current
+        from flowtrail.core.artifact import Artifact
+        from flowtrail.core.instance import current
 
         sessions = current().sessions
         session = sessions.current()
@@ -135,7 +135,7 @@ class Run(LineageMixin, Record):
 
 
 def _outputs_join() -> Any:
-    from .artifact import Artifact
+    from flowtrail.core.artifact import Artifact
 
     linked = select(run_output.c.artifact_id).where(run_output.c.run_id == Run.id)
     return or_(Run.id == foreign(Artifact.run_id), Artifact.id.in_(linked))
@@ -150,7 +150,7 @@ def link_inputs(instance: Any, run: Run, artifacts: list[Artifact]) -> None:
     """Insert run-input links that do not exist yet, in one short transaction."""
     if run.id is None or not any(a.id is not None and a.run_id != run.id for a in artifacts):
         return
-    from .database import write_transaction
+    from flowtrail.core.database import write_transaction
 
     with write_transaction(instance.sessions) as session:
         insert_input_links(session, [(run.id, a) for a in artifacts])
@@ -198,12 +198,12 @@ def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", ins
     outputs the engine handed on (``"reused"``). The artifact's producer (``artifact.run_id``,
     the run that registered it first) is kept; artifacts ``run`` produced itself are skipped.
     """
-    from .instance import current
+    from flowtrail.core.instance import current
 
     if run.id is None:
         raise TrackingError("record_outputs() needs a saved run.")
     inst = instance or current()
-    from .database import write_transaction
+    from flowtrail.core.database import write_transaction
 
     with write_transaction(inst.sessions) as session:
         link_outputs(session, [(run.id, a.id, a.run_id) for a in artifacts if a.id is not None], kind)

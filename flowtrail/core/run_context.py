@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import TrackingError
+from flowtrail.core.errors import TrackingError
 
 if TYPE_CHECKING:
-    from .config import InstanceConfig
-    from .instance import Instance
-    from .run import Run
+    from flowtrail.core.config import InstanceConfig
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.run import Run
 
 PARENT_ID_ENV = "OPENLINEAGE_PARENT_ID"
 ROOT_PARENT_ID_ENV = "OPENLINEAGE_ROOT_PARENT_ID"
@@ -122,7 +122,7 @@ def context_run(instance: Instance | None = None) -> Run | None:
     named = environment_parent()
     if named is None:
         return None
-    from .instance import current
+    from flowtrail.core.instance import current
 
     return resolve_run(instance or current(), *named)
 
@@ -134,7 +134,7 @@ def own_namespace(instance: Instance) -> str:
 
 def config_namespace(config: InstanceConfig) -> str:
     """:func:`own_namespace` of the instance ``config`` describes, without connecting to it."""
-    from .config import instance_name
+    from flowtrail.core.config import instance_name
 
     return os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or instance_name(config)
 
@@ -145,8 +145,8 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
     found = cache.get(ref.run_id)
     if found is not None:
         return found
-    from .database import write_transaction
-    from .run import Run
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.run import Run
 
     own = ref.namespace == own_namespace(instance)
     found = _wait_for_run(instance, ref.run_id) if own else None
@@ -161,7 +161,7 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
 
         run = session.scalar(select(Run).where(Run.uid == ref.run_id))
         if run is None:
-            from .record import utcnow
+            from flowtrail.core.record import utcnow
 
             transform = _placeholder_transform(session, instance, ref)
             run = Run(uid=ref.run_id, transform_id=transform.id, status="started", started_at=utcnow(), parent_id=root_id)
@@ -183,7 +183,7 @@ def _wait_for_run(instance: Instance, uid: str) -> Run | None:
 
     from sqlalchemy import select
 
-    from .run import Run
+    from flowtrail.core.run import Run
 
     try:
         patience = float(os.environ.get("FLOWTRAIL_PARENT_WAIT", "15"))
@@ -204,7 +204,7 @@ def _wait_for_run(instance: Instance, uid: str) -> Run | None:
 def _placeholder_transform(session: Any, instance: Instance, ref: RunRef) -> Any:
     from sqlalchemy import select
 
-    from .transform import Transform, get_or_create_transform
+    from flowtrail.core.transform import Transform, get_or_create_transform
 
     if ref.namespace == own_namespace(instance):
         return get_or_create_transform(session, ref.job, type="job")
@@ -213,8 +213,8 @@ def _placeholder_transform(session: Any, instance: Instance, ref: RunRef) -> Any
     )
     if found is not None:
         return found
-    from .host import current_user
-    from .ids import new_stem, versioned_uid
+    from flowtrail.core.host import current_user
+    from flowtrail.core.ids import new_stem, versioned_uid
 
     transform = Transform(
         uid=versioned_uid(new_stem(), 1), namespace=ref.namespace, key=ref.job, version=1, is_latest=True,

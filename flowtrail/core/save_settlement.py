@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from .artifact import Artifact
-from .commit_check import committed_artifacts, is_ambiguous
-from .errors import RegistryUnavailable
-from .objects import remove
-from .registry_errors import wrap_unexpected
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.commit_check import committed_artifacts, is_ambiguous
+from flowtrail.core.errors import RegistryUnavailable
+from flowtrail.core.objects import remove
+from flowtrail.core.registry_errors import wrap_unexpected
 
 if TYPE_CHECKING:
-    from .instance import Instance
-    from .saving import Pending
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.saving import Pending
 
 logger = logging.getLogger("flowtrail")
 

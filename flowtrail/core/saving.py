@@ -17,26 +17,34 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .artifact import Artifact
-from .copying import BackgroundSync
-from .database import write_transaction
-from .errors import IntegrityError, StorageError
-from .formats import write_anndata, write_dataframe
-from .hashing import Digest, hash_file, stat_digest
-from .host import current_user
-from .ids import random_base62
-from .objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
-from .ownership import ensure_marker, managed_prefix
-from .projects import link_to_run_projects
-from .rerun_links import link_rerun
-from .run import link_outputs
-from .save_settlement import settle_failed_commit
-from .source_checks import check_local_source, check_text
-from .storage import LOCAL, Storage, bucket_root, innermost_storage, is_url, normalize_location, object_relpath
-from .versioning import first_version, next_version
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.copying import BackgroundSync
+from flowtrail.core.database import write_transaction
+from flowtrail.core.errors import IntegrityError, StorageError
+from flowtrail.core.formats import write_anndata, write_dataframe
+from flowtrail.core.hashing import Digest, hash_file, stat_digest
+from flowtrail.core.host import current_user
+from flowtrail.core.ids import random_base62
+from flowtrail.core.objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
+from flowtrail.core.ownership import ensure_marker, managed_prefix
+from flowtrail.core.projects import link_to_run_projects
+from flowtrail.core.rerun_links import link_rerun
+from flowtrail.core.run import link_outputs
+from flowtrail.core.save_settlement import settle_failed_commit
+from flowtrail.core.source_checks import check_local_source, check_text
+from flowtrail.core.storage import (
+    LOCAL,
+    Storage,
+    bucket_root,
+    innermost_storage,
+    is_url,
+    normalize_location,
+    object_relpath,
+)
+from flowtrail.core.versioning import first_version, next_version
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]
@@ -82,8 +90,8 @@ def save_artifacts(
     its first producer kept. ``log_duplicates=False`` silences the one-line notice about identical content
     (engines that save per task use it).
     """
-    from .instance import current
-    from .tracking import current_run
+    from flowtrail.core.instance import current
+    from flowtrail.core.tracking import current_run
 
     inst = instance or current()
     storages, reference = inst.storage_locations()
@@ -148,7 +156,7 @@ def _prepare(
         else:
             digest = hash_in_place(storage, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
-            from .keys import validate_key
+            from flowtrail.core.keys import validate_key
 
             artifact.key = validate_key(relpath)
         _kind_from_digest(artifact, digest)
@@ -373,10 +381,10 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
 
 def update_artifact(artifact: Artifact) -> None:
     """Persist changed fields (description, key, kind) of a saved artifact."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     if artifact.key is not None:
-        from .keys import validate_key
+        from flowtrail.core.keys import validate_key
 
         validate_key(artifact.key)
     with write_transaction(current().sessions) as session:

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .record import Record, utcnow
+from flowtrail.core.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from .feature import Feature
-    from .label import Label
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.label import Label
 
 schema_feature = Table(
     "schema_feature",
@@ -82,7 +82,7 @@ class Schema(Record):
         ordered_set: bool = False,
         coerce_dtype: bool = False,
     ) -> None:
-        from .schemas import prepare_schema
+        from flowtrail.core.schemas import prepare_schema
 
         super().__init__(
             name=name, description=description, otype=otype, minimal_set=minimal_set,
@@ -92,7 +92,7 @@ class Schema(Record):
 
     def save(self) -> Schema:
         """Register the schema (and its components); return the existing one with the same definition."""
-        from .schemas import save_schema
+        from flowtrail.core.schemas import save_schema
 
         return save_schema(self)
 
@@ -108,12 +108,12 @@ class Schema(Record):
         pending = getattr(self, "_components", None)
         if pending is not None and self.id is None:
             return dict(pending)
-        from .schemas import load_components
+        from flowtrail.core.schemas import load_components
 
         return load_components(self)
 
     def describe(self) -> None:
-        from .describe import describe_schema
+        from flowtrail.core.describe import describe_schema
 
         describe_schema(self)
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .errors import FieldError
+from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
-    from .feature import Feature
-    from .label import Label
-    from .schema import Schema
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.label import Label
+    from flowtrail.core.schema import Schema
 
 OTYPES = ("DataFrame", "AnnData")
 ANNDATA_SLOTS = ("obs", "var")
@@ -35,9 +35,9 @@ def prepare_schema(
 
     Features and components may be unsaved: ``save()`` saves them first.
     """
-    from .feature import Feature, parse_dtype
-    from .label import Label
-    from .schema import Schema
+    from flowtrail.core.feature import Feature, parse_dtype
+    from flowtrail.core.label import Label
+    from flowtrail.core.schema import Schema
 
     features = _as_list(features, "features")
     bad = [f for f in features if not isinstance(f, Feature)]
@@ -115,12 +115,12 @@ def schema_hash(schema: Schema, features: list[Feature], components: dict[str, S
 
 def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
-    from .database import write_transaction
-    from .host import current_user
-    from .ids import random_base62
-    from .instance import current
-    from .schema import Schema, schema_component, schema_feature
-    from .tracking import current_run
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.host import current_user
+    from flowtrail.core.ids import random_base62
+    from flowtrail.core.instance import current
+    from flowtrail.core.schema import Schema, schema_component, schema_feature
+    from flowtrail.core.tracking import current_run
 
     instance = current()
     if schema.id is not None:
@@ -158,8 +158,8 @@ def save_schema(schema: Schema) -> Schema:
 
 def load_components(schema: Schema) -> dict[str, Schema]:
     """Slot -> component schema of a saved schema, by slot name."""
-    from .instance import current
-    from .schema import Schema, schema_component
+    from flowtrail.core.instance import current
+    from flowtrail.core.schema import Schema, schema_component
 
     if schema.id is None:
         return dict(getattr(schema, "_components", None) or {})

@@ -14,19 +14,19 @@ import datetime as dt
 import os
 from typing import TYPE_CHECKING, Any
 
-from . import config as cfg
-from .ids import uuid7
-from .journal import JournalWriter
+from flowtrail.core import config as cfg
+from flowtrail.core.ids import uuid7
+from flowtrail.core.journal import JournalWriter
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 REPLAYER = "flowtrail.core.script_journal:replay"
 
 
 def is_outage(exc: BaseException) -> bool:
     """Errors that mean the registry cannot take writes now (as opposed to a wrong call)."""
-    from .errors import RegistryError
+    from flowtrail.core.errors import RegistryError
 
     if isinstance(exc, RegistryError):
         return True
@@ -54,7 +54,7 @@ class JournaledRun:
 
 def journal_start(config: cfg.InstanceConfig, run: dict[str, Any]) -> JournaledRun:
     """Journal a run's start; its uid is final (the same once it is recorded)."""
-    from .run_context import environment_parent
+    from flowtrail.core.run_context import environment_parent
 
     uid = str(uuid7())
     named = environment_parent()  # the task run this script runs inside, if an engine named one
@@ -81,8 +81,8 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
     """Record a script's journaled run; runs already recorded (by uid) are not recorded again."""
     from sqlalchemy import select
 
-    from .run import FINAL_STATUSES, Run
-    from .tracking import finish_run, start_run
+    from flowtrail.core.run import FINAL_STATUSES, Run
+    from flowtrail.core.tracking import finish_run, start_run
 
     session = instance.sessions.current()
     finished: set[str] = set()
@@ -93,7 +93,7 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
         if entry.get("op") == "start" and existing is None:
             parent = None
             if entry.get("parent"):  # the task run it ran inside; a placeholder until its engine's journal fills it
-                from .run_context import RunRef, resolve_run
+                from flowtrail.core.run_context import RunRef, resolve_run
 
                 parent = resolve_run(instance, RunRef.parse(entry["parent"]))
             start_run(

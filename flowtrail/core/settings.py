@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import write_transaction
-from .record import JSONType, Record
+from flowtrail.core.database import write_transaction
+from flowtrail.core.record import JSONType, Record
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 class Setting(Record):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from .errors import InvalidKey, StorageError
+from flowtrail.core.errors import InvalidKey, StorageError
 
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .errors import StorageError
-from .ids import random_base62
-from .record import Record, utcnow
+from flowtrail.core.errors import StorageError
+from flowtrail.core.ids import random_base62
+from flowtrail.core.record import Record, utcnow
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -95,7 +95,7 @@ class Storage(Record):
     @classmethod
     def register(cls, location: str | os.PathLike[str], description: str | None = None) -> Storage:
         """Register a folder or URL (idempotent); files inside it are then registered in place."""
-        from .instance import current, register_storage
+        from flowtrail.core.instance import current, register_storage
 
         return register_storage(current(), location, description)
 

@@ -18,20 +18,20 @@ from typing import Any, TypeVar, overload
 
 from sqlalchemy import select
 
-from .database import write_transaction
-from .environment import get_or_create_environment
-from .errors import TrackingError
-from .host import current_environment, current_user
-from .ids import uuid7
-from .instance import Instance, current
-from .models import Run
-from .params import jsonable
-from .processes import this_host
-from .projects import env_project, run_project_id
-from .reaping import reap_once
-from .record import utcnow
-from .run import FINAL_STATUSES, set_status
-from .transform import get_or_create_transform
+from flowtrail.core.database import write_transaction
+from flowtrail.core.environment import get_or_create_environment
+from flowtrail.core.errors import TrackingError
+from flowtrail.core.host import current_environment, current_user
+from flowtrail.core.ids import uuid7
+from flowtrail.core.instance import Instance, current
+from flowtrail.core.models import Run
+from flowtrail.core.params import jsonable
+from flowtrail.core.processes import this_host
+from flowtrail.core.projects import env_project, run_project_id
+from flowtrail.core.reaping import reap_once
+from flowtrail.core.record import utcnow
+from flowtrail.core.run import FINAL_STATUSES, set_status
+from flowtrail.core.transform import get_or_create_transform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,12 +43,12 @@ _listeners: list[RunListener] = []
 def current_run() -> Run | None:
     """The innermost tracked run of this context, the script's run from ``track()``, or else the run
     this code works inside (an engine's task run: see :mod:`.run_context`)."""
-    from .script import script_run
+    from flowtrail.core.script import script_run
 
     run = _run_var.get() or script_run()
     if run is not None:
         return run
-    from .run_context import context_run
+    from flowtrail.core.run_context import context_run
 
     return context_run()
 
@@ -439,7 +439,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
     return decorate
 
 
-from .script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
+from flowtrail.core.script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = [
     "add_run", "add_run_listener", "check_placeholder", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "run_row", "start_run",

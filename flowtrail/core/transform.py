@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from .database import add_locks
-from .errors import FlowtrailError
-from .host import current_user
-from .record import LineageMixin, Record, utcnow
-from .versioning import next_version
+from flowtrail.core.database import add_locks
+from flowtrail.core.errors import FlowtrailError
+from flowtrail.core.host import current_user
+from flowtrail.core.record import LineageMixin, Record, utcnow
+from flowtrail.core.versioning import next_version
 
 if TYPE_CHECKING:
-    from .run import Run
+    from flowtrail.core.run import Run
 
 TRANSFORM_TYPES = ("pipeline", "rule", "process", "task", "script", "notebook", "function", "job", "command")
 
@@ -67,7 +67,7 @@ class Transform(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the transform, its versions and its latest runs as a tree."""
-        from .describe import describe_transform
+        from flowtrail.core.describe import describe_transform
 
         describe_transform(self)
 

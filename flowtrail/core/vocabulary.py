@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .errors import DoesNotExist, FieldError, MultipleResultsFound
-from .label import SYNONYM_SEPARATOR, Label
+from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
+from flowtrail.core.label import SYNONYM_SEPARATOR, Label
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
@@ -31,11 +31,11 @@ def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
 
 def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
-    from .database import write_transaction
-    from .host import current_user
-    from .ids import random_base62
-    from .instance import current
-    from .tracking import current_run
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.host import current_user
+    from flowtrail.core.ids import random_base62
+    from flowtrail.core.instance import current
+    from flowtrail.core.tracking import current_run
 
     if label.id is not None:
         return label._save_changes()
@@ -65,7 +65,7 @@ def _same_type(type_id: int | None) -> Any:
 
 def get_type(name: str, instance: Instance | None = None) -> Label:
     """The label type called ``name``; raise with the existing types listed if there is none."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     instance = instance or current()
     session = instance.sessions.current()
@@ -126,7 +126,7 @@ class Vocabulary:
         return self.labels[found][0] if found is not None else None
 
     def match(self, value: str) -> Label | None:
-        from .instance import current
+        from flowtrail.core.instance import current
 
         found = self.match_id(value)
         if found is None:
@@ -154,7 +154,7 @@ class Vocabulary:
 
 def vocabulary(label_type: Label | str | None, instance: Instance | None = None) -> Vocabulary:
     """Load every label of ``label_type`` (all non-type labels for ``None``) for matching."""
-    from .instance import current
+    from flowtrail.core.instance import current
 
     instance = instance or current()
     if isinstance(label_type, str):
@@ -225,11 +225,11 @@ def delete_label(label: Label) -> None:
     """Delete a label (its links to artifacts and parents go with it); refused while something depends on it."""
     from sqlalchemy import func
 
-    from .database import write_transaction
-    from .errors import IntegrityError
-    from .feature import Feature
-    from .instance import current
-    from .schema import Schema
+    from flowtrail.core.database import write_transaction
+    from flowtrail.core.errors import IntegrityError
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.instance import current
+    from flowtrail.core.schema import Schema
 
     if label.id is None:
         raise IntegrityError("This label was never saved, so there is nothing to delete.")

@@ -5,6 +5,6 @@
 tests an adapter's test class inherits. Importing this package needs pytest.
 """
 
-from .adapter import AdapterContract, ContractWorkflow
+from flowtrail.testing.adapter import AdapterContract, ContractWorkflow
 
 __all__ = ["AdapterContract", "ContractWorkflow"]

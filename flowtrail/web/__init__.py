@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ..core.instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 def mount(app: FastAPI, instance: Instance, *, api_key: str | None = None, protect_reads: bool = False) -> None:
@@ -26,8 +26,8 @@ def mount(app: FastAPI, instance: Instance, *, api_key: str | None = None, prote
     With ``api_key`` and ``protect_reads``, every read (pages and API) needs the key: pages ask
     for it once and keep a cookie, API clients send ``Authorization: Bearer <key>``.
     """
-    from .access import install_read_protection
-    from .pages import STATIC, page_router, static_files
+    from flowtrail.web.access import install_read_protection
+    from flowtrail.web.pages import STATIC, page_router, static_files
 
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _CDN_DOCS]
     app.include_router(page_router(instance))

@@ -39,7 +39,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(target: str, wrong: bool) -> str:
-    from .pages import render
+    from flowtrail.web.pages import render
 
     return render("login.html", {"next": target, "wrong": wrong, "title": "Sign in"})
 

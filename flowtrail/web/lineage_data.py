@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..core.errors import DoesNotExist
-from ..core.lineage import graph
-from ..core.lineage_display import GROUP_ABOVE, MAX_NODES, display_graph, layout_json, merge
-from ..core.models import Artifact, Collection, Run, Transform
+from flowtrail.core.errors import DoesNotExist
+from flowtrail.core.lineage import graph
+from flowtrail.core.lineage_display import GROUP_ABOVE, MAX_NODES, display_graph, layout_json, merge
+from flowtrail.core.models import Artifact, Collection, Run, Transform
 
 MODELS = {"artifact": Artifact, "run": Run, "transform": Transform, "collection": Collection}
 MAX_EXPANDED = 50

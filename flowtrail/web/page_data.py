@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..core.models import Artifact, Collection, Project, Run, Transform, collection_artifact, run_input
+from flowtrail.core.models import Artifact, Collection, Project, Run, Transform, collection_artifact, run_input
 
 LIST_CAP = 200
 NEWEST_FIRST = func.coalesce(Run.started_at, Run.created_at).desc()  # ingested runs may lack a start
@@ -57,7 +57,7 @@ def home(session: Any) -> dict[str, Any]:
 
 def search(session: Any, text: str) -> dict[str, Any]:
     """Artifacts, runs, transforms, collections and projects matching ``text`` (keys, names, descriptions, uids)."""
-    from ..core.query import QuerySet
+    from flowtrail.core.query import QuerySet
 
     found: dict[str, list[Any]] = {}
     for name, model, latest in (("artifacts", Artifact, True), ("transforms", Transform, True), ("runs", Run, False),
@@ -76,9 +76,9 @@ def search(session: Any, text: str) -> dict[str, Any]:
 
 def artifact(session: Any, record: Artifact) -> dict[str, Any]:
     """Versions, features, labels, producing and reading runs, collections and projects of one artifact."""
-    from ..core.annotations import artifact_label
-    from ..core.feature_values import values_of
-    from ..core.label import Label
+    from flowtrail.core.annotations import artifact_label
+    from flowtrail.core.feature_values import values_of
+    from flowtrail.core.label import Label
 
     versions = session.scalars(select(Artifact).where(Artifact.uid.startswith(record.uid[:16])).order_by(Artifact.version)).all()
     kind = Label.__table__.alias("kind")
@@ -130,7 +130,7 @@ def transform(session: Any, record: Transform) -> dict[str, Any]:
 
 def project(session: Any, record: Project) -> dict[str, Any]:
     """Latest runs and artifacts of one project."""
-    from ..core.annotations import artifact_project
+    from flowtrail.core.annotations import artifact_project
 
     runs = session.scalars(select(Run).where(Run.project_id == record.id)
                            .order_by(NEWEST_FIRST, Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip

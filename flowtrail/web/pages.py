@@ -16,13 +16,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..core.describe import human_size
-from ..core.errors import DoesNotExist
-from . import page_data
-from .lineage_data import picture, record_for
+from flowtrail.core.describe import human_size
+from flowtrail.core.errors import DoesNotExist
+from flowtrail.web import page_data
+from flowtrail.web.lineage_data import picture, record_for
 
 if TYPE_CHECKING:
-    from ..core.instance import Instance
+    from flowtrail.core.instance import Instance
 
 STATIC = "/ui/static"
 
@@ -113,7 +113,7 @@ def page_router(instance: Instance) -> APIRouter:
         def build(session: Any, uid: str) -> dict[str, Any]:
             from sqlalchemy import select
 
-            from ..core.models import Project
+            from flowtrail.core.models import Project
 
             record = session.scalar(select(Project).where(Project.uid == uid))
             if record is None:

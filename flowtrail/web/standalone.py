@@ -11,8 +11,8 @@ import json
 from importlib.resources import files
 from typing import Any
 
-from ..core.lineage import LineageGraph
-from ..core.lineage_display import MAX_NODES, display_graph, layout_json
+from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.lineage_display import MAX_NODES, display_graph, layout_json
 
 
 def _asset(name: str) -> str:
@@ -26,7 +26,7 @@ def _script_json(data: Any) -> str:
 
 def standalone_html(graph: LineageGraph, picture: dict[str, Any] | None = None, *, max_nodes: int = MAX_NODES) -> str:
     """One HTML document showing ``graph`` (laid out unless ``picture`` is given), with everything inlined."""
-    from .pages import render
+    from flowtrail.web.pages import render
 
     if picture is None:
         picture = layout_json(display_graph(graph, max_nodes=max_nodes))

@@ -66,28 +66,28 @@ from typing import TYPE_CHECKING, Any
 # Lazy: an engine's process that loads the adapter (a Snakemake logger plugin, Prefect hooks) pays
 # for the registry's imports only when it first records something.
 _EXPORTS: dict[str, str] = {
-    "FlowtrailError": "..errors", "RegistryError": "..errors", "TrackingError": "..errors",
-    "current_user": "..host", "instance_name": "..config",
-    "Instance": "..instance", "current": "..instance", "disconnect": "..instance",
-    "JournalWriter": "..journal",
-    "MAX_REPR": "..params", "jsonable": "..params",
-    "discard_run_tree": "..partial_runs",
-    "env_project": "..projects",
-    "FINAL_STATUSES": "..run", "OUTPUT_KINDS": "..run", "RUN_STATUSES": "..run", "link_inputs": "..run",
-    "record_outputs": "..run",
-    "RunRef": "..run_context", "add_context_provider": "..run_context", "child_environment": "..run_context",
-    "config_namespace": "..run_context",
-    "own_namespace": "..run_context", "remove_context_provider": "..run_context",
-    "update_artifact": "..saving",
-    "add_run_listener": "..tracking", "current_run": "..tracking", "remove_run_listener": "..tracking",
-    "connect_for": ".connection", "current_config": ".connection", "detach_emitter": ".connection",
-    "find_config": ".connection",
-    "FileRegistry": ".files", "FileSpec": ".files", "FileState": ".files", "Known": ".files",
-    "file_state": ".files", "is_empty_folder": ".files", "is_url": ".files",
-    "add_node": ".nodes", "set_producer": ".nodes",
-    "Recording": ".report", "ensure_warnings_shown": ".report", "first_line": ".report", "is_outage": ".report",
-    "is_registry_error": ".report", "show_warnings": ".report",
-    "RunEnd": ".runs", "RunStart": ".runs", "announce": ".runs", "finish_runs": ".runs", "start_runs": ".runs",
+    "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
+    "current_user": "flowtrail.core.host", "instance_name": "flowtrail.core.config",
+    "Instance": "flowtrail.core.instance", "current": "flowtrail.core.instance", "disconnect": "flowtrail.core.instance",
+    "JournalWriter": "flowtrail.core.journal",
+    "MAX_REPR": "flowtrail.core.params", "jsonable": "flowtrail.core.params",
+    "discard_run_tree": "flowtrail.core.partial_runs",
+    "env_project": "flowtrail.core.projects",
+    "FINAL_STATUSES": "flowtrail.core.run", "OUTPUT_KINDS": "flowtrail.core.run", "RUN_STATUSES": "flowtrail.core.run", "link_inputs": "flowtrail.core.run",
+    "record_outputs": "flowtrail.core.run",
+    "RunRef": "flowtrail.core.run_context", "add_context_provider": "flowtrail.core.run_context", "child_environment": "flowtrail.core.run_context",
+    "config_namespace": "flowtrail.core.run_context",
+    "own_namespace": "flowtrail.core.run_context", "remove_context_provider": "flowtrail.core.run_context",
+    "update_artifact": "flowtrail.core.saving",
+    "add_run_listener": "flowtrail.core.tracking", "current_run": "flowtrail.core.tracking", "remove_run_listener": "flowtrail.core.tracking",
+    "connect_for": "flowtrail.core.adapter.connection", "current_config": "flowtrail.core.adapter.connection", "detach_emitter": "flowtrail.core.adapter.connection",
+    "find_config": "flowtrail.core.adapter.connection",
+    "FileRegistry": "flowtrail.core.adapter.files", "FileSpec": "flowtrail.core.adapter.files", "FileState": "flowtrail.core.adapter.files", "Known": "flowtrail.core.adapter.files",
+    "file_state": "flowtrail.core.adapter.files", "is_empty_folder": "flowtrail.core.adapter.files", "is_url": "flowtrail.core.adapter.files",
+    "add_node": "flowtrail.core.adapter.nodes", "set_producer": "flowtrail.core.adapter.nodes",
+    "Recording": "flowtrail.core.adapter.report", "ensure_warnings_shown": "flowtrail.core.adapter.report", "first_line": "flowtrail.core.adapter.report", "is_outage": "flowtrail.core.adapter.report",
+    "is_registry_error": "flowtrail.core.adapter.report", "show_warnings": "flowtrail.core.adapter.report",
+    "RunEnd": "flowtrail.core.adapter.runs", "RunStart": "flowtrail.core.adapter.runs", "announce": "flowtrail.core.adapter.runs", "finish_runs": "flowtrail.core.adapter.runs", "start_runs": "flowtrail.core.adapter.runs",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
@@ -107,16 +107,36 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from ..config import instance_name
-    from ..errors import FlowtrailError, RegistryError, TrackingError
-    from ..host import current_user
-    from ..instance import Instance, current, disconnect
-    from ..journal import JournalWriter
-    from ..params import MAX_REPR, jsonable
-    from ..partial_runs import discard_run_tree
-    from ..projects import env_project
-    from ..run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
-    from ..run_context import (
+    from flowtrail.core.adapter.connection import connect_for, current_config, detach_emitter, find_config
+    from flowtrail.core.adapter.files import (
+        FileRegistry,
+        FileSpec,
+        FileState,
+        Known,
+        file_state,
+        is_empty_folder,
+        is_url,
+    )
+    from flowtrail.core.adapter.nodes import add_node, set_producer
+    from flowtrail.core.adapter.report import (
+        Recording,
+        ensure_warnings_shown,
+        first_line,
+        is_outage,
+        is_registry_error,
+        show_warnings,
+    )
+    from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
+    from flowtrail.core.config import instance_name
+    from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
+    from flowtrail.core.host import current_user
+    from flowtrail.core.instance import Instance, current, disconnect
+    from flowtrail.core.journal import JournalWriter
+    from flowtrail.core.params import MAX_REPR, jsonable
+    from flowtrail.core.partial_runs import discard_run_tree
+    from flowtrail.core.projects import env_project
+    from flowtrail.core.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
+    from flowtrail.core.run_context import (
         RunRef,
         add_context_provider,
         child_environment,
@@ -124,10 +144,5 @@ if TYPE_CHECKING:
         own_namespace,
         remove_context_provider,
     )
-    from ..saving import update_artifact
-    from ..tracking import add_run_listener, current_run, remove_run_listener
-    from .connection import connect_for, current_config, detach_emitter, find_config
-    from .files import FileRegistry, FileSpec, FileState, Known, file_state, is_empty_folder, is_url
-    from .nodes import add_node, set_producer
-    from .report import Recording, ensure_warnings_shown, first_line, is_outage, is_registry_error, show_warnings
-    from .runs import RunEnd, RunStart, announce, finish_runs, start_runs
+    from flowtrail.core.saving import update_artifact
+    from flowtrail.core.tracking import add_run_listener, current_run, remove_run_listener

@@ -27,10 +27,10 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..artifact import Artifact, _suffix
-from ..record import utcnow
-from ..run import insert_input_links
-from ..tracking import run_columns
+from flowtrail.core.artifact import Artifact, _suffix
+from flowtrail.core.record import utcnow
+from flowtrail.core.run import insert_input_links
+from flowtrail.core.tracking import run_columns
 
 __all__ = [
     "CHUNK",

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import config as cfg
+from flowtrail.core import config as cfg
 
 if TYPE_CHECKING:
-    from ..instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 def _root(path: str | None, folders: Iterable[str | os.PathLike[str] | None]) -> str | Path | None:
@@ -61,7 +61,7 @@ def connect_for(
 
     ``openlineage=False`` stops OpenLineage emission from this process (the adapter's setting).
     """
-    from ..instance import connect
+    from flowtrail.core.instance import connect
 
     instance = connect(_root(path, folders))
     if not openlineage:
@@ -73,7 +73,7 @@ def detach_emitter(instance: Instance) -> None:
     """Stop OpenLineage emission for ``instance`` from this process (flushing what is queued)."""
     if instance.emitter is None:
         return
-    from ..openlineage.emitter import detach
+    from flowtrail.core.openlineage.emitter import detach
 
     detach(instance.emitter)
     instance.emitter = None

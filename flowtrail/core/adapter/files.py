@@ -33,16 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .. import saving
-from ..artifact import Artifact
-from ..errors import FlowtrailError
-from ..instance import register_storage
-from ..storage import innermost_storage, normalize_location
-from .report import is_registry_error
+from flowtrail.core import saving
+from flowtrail.core.adapter.report import is_registry_error
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.errors import FlowtrailError
+from flowtrail.core.instance import register_storage
+from flowtrail.core.storage import innermost_storage, normalize_location
 
 if TYPE_CHECKING:
-    from ..instance import Instance
-    from ..run import Run
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.run import Run
 
 logger = logging.getLogger("flowtrail")
 

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from ..artifact import Artifact
-from ..database import write_transaction
-from ..host import current_user
-from ..ids import new_stem, versioned_uid
-from ..storage import Storage
+from flowtrail.core.artifact import Artifact
+from flowtrail.core.database import write_transaction
+from flowtrail.core.host import current_user
+from flowtrail.core.ids import new_stem, versioned_uid
+from flowtrail.core.storage import Storage
 
 if TYPE_CHECKING:
-    from ..instance import Instance
-    from ..run import Run
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.run import Run
 
 
 def add_node(

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import FlowtrailError
-from ..saving import save_artifacts
-from .report import is_registry_error
+from flowtrail.core.adapter.report import is_registry_error
+from flowtrail.core.errors import FlowtrailError
+from flowtrail.core.saving import save_artifacts
 
 if TYPE_CHECKING:
-    from ..artifact import Artifact
-    from ..instance import Instance
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.instance import Instance
 
 __all__ = ["save_objects"]
 

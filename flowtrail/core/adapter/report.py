@@ -17,10 +17,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ConfigurationError, NoInstanceError, RegistryError, SchemaVersionError
+from flowtrail.core.errors import ConfigurationError, NoInstanceError, RegistryError, SchemaVersionError
 
 if TYPE_CHECKING:
-    from ..journal import JournalWriter
+    from flowtrail.core.journal import JournalWriter
 
 T = TypeVar("T")
 logger = logging.getLogger("flowtrail")

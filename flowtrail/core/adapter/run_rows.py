@@ -23,17 +23,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..database import write_transaction
-from ..errors import TrackingError
-from ..run import FINAL_STATUSES, Run
-from ..tracking import _environment_id, has_run_listeners, run_columns
-from ..transform import get_or_create_transform, source_hash
-from .bulk import in_values, insert_input_links, insert_with_ids, select_in, update_by_id
+from flowtrail.core.adapter.bulk import in_values, insert_input_links, insert_with_ids, select_in, update_by_id
+from flowtrail.core.database import write_transaction
+from flowtrail.core.errors import TrackingError
+from flowtrail.core.run import FINAL_STATUSES, Run
+from flowtrail.core.tracking import _environment_id, has_run_listeners, run_columns
+from flowtrail.core.transform import get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..instance import Instance
+    from flowtrail.core.instance import Instance
 
 __all__ = ["RunRows", "has_run_listeners"]
 

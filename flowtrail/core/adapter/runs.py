@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..database import write_transaction
-from ..errors import TrackingError
-from ..reaping import reap_once
-from ..run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
-from ..tracking import check_placeholder, end_run, notify, run_row
-from ..transform import Transform, get_or_create_transform, source_hash
+from flowtrail.core.database import write_transaction
+from flowtrail.core.errors import TrackingError
+from flowtrail.core.reaping import reap_once
+from flowtrail.core.run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
+from flowtrail.core.tracking import check_placeholder, end_run, notify, run_row
+from flowtrail.core.transform import Transform, get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
-    from ..artifact import Artifact
-    from ..instance import Instance
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.instance import Instance
 
 @dataclass
 class RunStart:

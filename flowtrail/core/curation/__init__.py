@@ -8,7 +8,7 @@ Validation runs on pandera, imported only when a curator is used (``pip install 
 
 from __future__ import annotations
 
-from .anndata import AnnDataCurator
-from .dataframe import DataFrameCurator
+from flowtrail.core.curation.anndata import AnnDataCurator
+from flowtrail.core.curation.dataframe import DataFrameCurator
 
 __all__ = ["AnnDataCurator", "DataFrameCurator"]

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FieldError
-from .checks import index_schema, names_and_ids, run
-from .columns import label_values, save_curated, standard_names, vocabulary_of
-from .dataframe import DataFrameCurator
-from .report import index_problems, raise_problems
+from flowtrail.core.curation.checks import index_schema, names_and_ids, run
+from flowtrail.core.curation.columns import label_values, save_curated, standard_names, vocabulary_of
+from flowtrail.core.curation.dataframe import DataFrameCurator
+from flowtrail.core.curation.report import index_problems, raise_problems
+from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
-    from ..artifact import Artifact
-    from ..run import Run
-    from ..schema import Schema
-    from ..vocabulary import Vocabulary
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.run import Run
+    from flowtrail.core.schema import Schema
+    from flowtrail.core.vocabulary import Vocabulary
 
 _MATRIX_KINDS = {"int": "iu", "float": "fiu", "bool": "b"}
 _MATRIX_TYPES = {"int": "int64", "float": "float64", "bool": "bool"}
@@ -55,7 +55,7 @@ class AnnDataCurator:
     """
 
     def __init__(self, adata: Any, schema: Schema) -> None:
-        from ..schema import Schema as SchemaClass
+        from flowtrail.core.schema import Schema as SchemaClass
 
         if type(adata).__name__ != "AnnData":
             raise TypeError(f"AnnDataCurator expects an AnnData, got {type(adata).__name__}.")
@@ -147,7 +147,7 @@ class AnnDataCurator:
         self, key: str | None = None, *, description: str | None = None, run: Run | None = None
     ) -> Artifact:
         """Validate, save the AnnData as an artifact linked to the schema, and label it by its obs labels."""
-        from ..artifact import Artifact
+        from flowtrail.core.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_anndata(self.adata, key=key, description=description, run=run)

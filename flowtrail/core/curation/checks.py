@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..vocabulary import Vocabulary
+    from flowtrail.core.vocabulary import Vocabulary
 
 DTYPE = "flowtrail:dtype"
 LABELS = "flowtrail:labels"
@@ -46,7 +46,7 @@ def pandera() -> Any:
     try:
         import pandera.pandas as pa
     except ImportError as error:  # pragma: no cover - depends on the environment
-        from ..errors import ConfigurationError
+        from flowtrail.core.errors import ConfigurationError
 
         raise ConfigurationError(
             "Curating datasets needs pandera and pandas: pip install 'flowtrail[curation]'."

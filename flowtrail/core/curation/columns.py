@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FieldError
-from .checks import ColumnSpec
+from flowtrail.core.curation.checks import ColumnSpec
+from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..artifact import Artifact
-    from ..feature import Feature
-    from ..label import Label
-    from ..schema import Schema
-    from ..vocabulary import Vocabulary
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.feature import Feature
+    from flowtrail.core.label import Label
+    from flowtrail.core.schema import Schema
+    from flowtrail.core.vocabulary import Vocabulary
 
 
 def label_type_of(feature: Feature) -> Label | None:
     """The label type a categorical feature's values belong to (None for ``cat[Label]``)."""
-    from ..vocabulary import get_type
+    from flowtrail.core.vocabulary import get_type
 
     if feature.id is not None:
         return feature.label_type
@@ -32,7 +32,7 @@ def label_type_of(feature: Feature) -> Label | None:
 
 def vocabulary_of(label_type: Label | None, cache: dict[int | None, Vocabulary]) -> Vocabulary:
     """The vocabulary of a label type (all labels for None), loaded once per curator."""
-    from ..vocabulary import vocabulary
+    from flowtrail.core.vocabulary import vocabulary
 
     key = label_type.id if label_type is not None else None
     if key not in cache:
@@ -51,7 +51,7 @@ def column_specs(features: list[Feature], cache: dict[int | None, Vocabulary]) -
 
 def require_feature_schema(schema: Any, what: str) -> None:
     """Raise unless ``schema`` is a Schema listing features (the kind a DataFrame is checked against)."""
-    from ..schema import Schema
+    from flowtrail.core.schema import Schema
 
     if not isinstance(schema, Schema):
         raise FieldError(f"{what} needs a Schema, got {type(schema).__name__}: pass Schema(features=[...]).")
@@ -122,7 +122,7 @@ def save_curated(
 
     Returns the registered artifact and schema (existing records when identical ones exist).
     """
-    from ..feature_values import add_values_many
+    from flowtrail.core.feature_values import add_values_many
 
     if schema.id is None:
         schema = schema.save()

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .checks import frame_schema, run
-from .columns import (
+from flowtrail.core.curation.checks import frame_schema, run
+from flowtrail.core.curation.columns import (
     column_specs,
     label_values,
     require_feature_schema,
     save_curated,
     standardize_frame,
 )
-from .report import frame_problems, raise_problems
+from flowtrail.core.curation.report import frame_problems, raise_problems
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..artifact import Artifact
-    from ..run import Run
-    from ..schema import Schema
-    from ..vocabulary import Vocabulary
+    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.run import Run
+    from flowtrail.core.schema import Schema
+    from flowtrail.core.vocabulary import Vocabulary
 
 
 class DataFrameCurator:
@@ -77,7 +77,7 @@ class DataFrameCurator:
         The labels in each categorical column become the artifact's values of that column's
         feature, so ``Artifact.filter(cell_medium="IFNG")`` finds it. Returns the saved artifact.
         """
-        from ..artifact import Artifact
+        from flowtrail.core.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_dataframe(self.df, key=key, description=description, run=run)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ValidationError
-from .checks import DTYPE, INDEX_LABELS, LABELS, ColumnSpec, expected_dtype_text
+from flowtrail.core.curation.checks import DTYPE, INDEX_LABELS, LABELS, ColumnSpec, expected_dtype_text
+from flowtrail.core.errors import ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..vocabulary import Vocabulary
+    from flowtrail.core.vocabulary import Vocabulary
 
 MAX_SHOWN = 10
 

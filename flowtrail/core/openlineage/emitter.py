@@ -18,8 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..instance import Instance
-    from ..run import Run
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.run import Run
 
 logger = logging.getLogger("flowtrail")
 QUEUE_SIZE = 10_000
@@ -99,7 +99,7 @@ class Emitter:
         # Exit handlers run last-in-first-out, and this one is usually registered after the
         # script's own (track() connects the instance): end the script's run first, so its
         # terminal event is queued before the queue is flushed and closed.
-        from ..script import finish_open_run
+        from flowtrail.core.script import finish_open_run
 
         finish_open_run()
         self.close()
@@ -122,8 +122,8 @@ class Emitter:
     def _emit(self, run_id: int, state: str) -> None:
         from openlineage.client.event_v2 import RunState
 
-        from ..run import Run
-        from .events import STATE_OF_STATUS, run_event
+        from flowtrail.core.openlineage.events import STATE_OF_STATUS, run_event
+        from flowtrail.core.run import Run
 
         sessions = self.instance.sessions
         session = sessions.current()
@@ -145,7 +145,7 @@ class Emitter:
 
 def attach(instance: Instance) -> Emitter | None:
     """Start emitting for ``instance`` when OpenLineage is configured; None otherwise."""
-    from .config import is_configured
+    from flowtrail.core.openlineage.config import is_configured
 
     if not is_configured():
         return None
@@ -154,14 +154,14 @@ def attach(instance: Instance) -> Emitter | None:
     except Exception as exc:  # a broken openlineage.yml must not break the user's script
         logger.warning("OpenLineage is configured but the client could not start: %s. No events are sent.", exc)
         return None
-    from ..tracking import add_run_listener
+    from flowtrail.core.tracking import add_run_listener
 
     add_run_listener(emitter.on_run)
     return emitter
 
 
 def detach(emitter: Emitter) -> None:
-    from ..tracking import remove_run_listener
+    from flowtrail.core.tracking import remove_run_listener
 
     remove_run_listener(emitter.on_run)
     emitter.close()

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from openlineage.client.serde import Serde
 
-from ..run import Run
-from .emitter import namespace_of
-from .events import events_for
+from flowtrail.core.openlineage.emitter import namespace_of
+from flowtrail.core.openlineage.events import events_for
+from flowtrail.core.run import Run
 
 if TYPE_CHECKING:
-    from ..instance import Instance
+    from flowtrail.core.instance import Instance
 
 BATCH = 200
 

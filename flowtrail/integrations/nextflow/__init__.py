@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .importer import import_all, import_run
-    from .runner import NextflowResult, run
+    from flowtrail.integrations.nextflow.importer import import_all, import_run
+    from flowtrail.integrations.nextflow.runner import NextflowResult, run
 
 _EXPORTS = {
     "run": ".runner",

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flowtrail.core import adapter
-
-from . import _fs
+from flowtrail.integrations.nextflow import _fs
 
 if TYPE_CHECKING:
     from flowtrail.core.models import Artifact, Run

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .session_state import ENGINE
+from flowtrail.integrations.nextflow.session_state import ENGINE
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance

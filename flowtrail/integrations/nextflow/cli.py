@@ -61,7 +61,7 @@ def run_command(
     Exits with Nextflow's exit status. Needs Nextflow on PATH and nextflowpy
     (pip install 'flowtrail[nextflow]'; nextflowpy is GPL-3.0).
     """
-    from .runner import run
+    from flowtrail.integrations.nextflow.runner import run
 
     result = run(
         pipeline,
@@ -88,7 +88,7 @@ def import_command(
     launch_dir: str, run_name: str | None, all_runs: bool, trace: str | None, lineage_store: str | None, hash_mode: str
 ) -> None:
     """Register a finished Nextflow run from its launch dir (log, trace, work dirs, lineage store)."""
-    from .importer import AlreadyRegistered, import_all, import_run
+    from flowtrail.integrations.nextflow.importer import AlreadyRegistered, import_all, import_run
 
     if all_runs:
         if run_name or trace or lineage_store:

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowtrail.core.errors import FlowtrailError
-
-from . import _fs
-from .log import read_all
-from .recorder import ENGINE, Recorder
-from .trace import TraceReader, read_header
+from flowtrail.integrations.nextflow import _fs
+from flowtrail.integrations.nextflow.log import read_all
+from flowtrail.integrations.nextflow.recorder import ENGINE, Recorder
+from flowtrail.integrations.nextflow.trace import TraceReader, read_header
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import _fs
+from flowtrail.integrations.nextflow import _fs
 
 DATA_FILE = ".data.json"
 LID_PREFIX = "lid://"

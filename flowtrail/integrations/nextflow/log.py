@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _fs
+from flowtrail.integrations.nextflow import _fs
 
 _LINE = re.compile(
     r"^(?P<ts>[A-Z][a-z]{2}-\d{1,2} \d{2}:\d{2}:\d{2}\.\d{3}) \[(?P<thread>[^\]]*)\] "

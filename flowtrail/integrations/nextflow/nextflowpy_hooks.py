@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from .launch_files import LOG_NAME
+from flowtrail.integrations.nextflow.launch_files import LOG_NAME
 
 
 class _LaunchFailed(Exception):

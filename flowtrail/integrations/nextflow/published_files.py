@@ -13,15 +13,14 @@ import os
 from typing import TYPE_CHECKING
 
 from flowtrail.core import adapter
-
-from . import _fs
-from .artifacts import Wanted, task_hash_of
+from flowtrail.integrations.nextflow import _fs
+from flowtrail.integrations.nextflow.artifacts import Wanted, task_hash_of
 
 if TYPE_CHECKING:
-    from .artifacts import ArtifactResolver
-    from .cached_tasks import CachedTasks
-    from .session_run import SessionRun
-    from .session_state import SessionState, Task
+    from flowtrail.integrations.nextflow.artifacts import ArtifactResolver
+    from flowtrail.integrations.nextflow.cached_tasks import CachedTasks
+    from flowtrail.integrations.nextflow.session_run import SessionRun
+    from flowtrail.integrations.nextflow.session_state import SessionState, Task
 
 
 class PublishedFiles:

@@ -41,15 +41,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core import adapter
-
-from .artifacts import ArtifactResolver
-from .cached_tasks import CachedTasks
-from .log import Event
-from .published_files import PublishedFiles
-from .session_run import SessionRun
-from .session_state import ENGINE, SessionInfo, SessionState, Task, utcnow
-from .task_runs import LINEAGE_WAIT_POLLS, STATUS, STOPPED_EXIT_CODES, TaskRuns
-from .trace import TraceRecord
+from flowtrail.integrations.nextflow.artifacts import ArtifactResolver
+from flowtrail.integrations.nextflow.cached_tasks import CachedTasks
+from flowtrail.integrations.nextflow.log import Event
+from flowtrail.integrations.nextflow.published_files import PublishedFiles
+from flowtrail.integrations.nextflow.session_run import SessionRun
+from flowtrail.integrations.nextflow.session_state import ENGINE, SessionInfo, SessionState, Task, utcnow
+from flowtrail.integrations.nextflow.task_runs import LINEAGE_WAIT_POLLS, STATUS, STOPPED_EXIT_CODES, TaskRuns
+from flowtrail.integrations.nextflow.trace import TraceRecord
 
 if TYPE_CHECKING:
     from flowtrail.core.models import Run

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .command_line import PUBLISH_TRACE, rewrite_command, split_args
-from .launch_files import (
+from flowtrail.integrations.nextflow.command_line import PUBLISH_TRACE, rewrite_command, split_args
+from flowtrail.integrations.nextflow.launch_files import (
     LOG_NAME,
     LOG_ROTATIONS,
     _console_error,
@@ -47,12 +47,12 @@ from .launch_files import (
     _return_code,
     rotate_log,
 )
-from .log import LogReader
-from .nextflowpy_hooks import _IO, _import_nextflowpy, _LaunchFailed, _utc
-from .process_control import STOP_TIMEOUT_S, _sigterm_as_interrupt, _stop
-from .recorder import Recorder
-from .task_context import environment_config
-from .trace import TraceReader, trace_config
+from flowtrail.integrations.nextflow.log import LogReader
+from flowtrail.integrations.nextflow.nextflowpy_hooks import _IO, _import_nextflowpy, _LaunchFailed, _utc
+from flowtrail.integrations.nextflow.process_control import STOP_TIMEOUT_S, _sigterm_as_interrupt, _stop
+from flowtrail.integrations.nextflow.recorder import Recorder
+from flowtrail.integrations.nextflow.task_context import environment_config
+from flowtrail.integrations.nextflow.trace import TraceReader, trace_config
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance

@@ -16,19 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core import adapter
-
-from . import _fs
-from .lineage_store import params_of
-from .log import Event, first_error
-from .pipeline import cli_params, identify, params_file
-from .session_state import ENGINE, SessionState, utcnow
+from flowtrail.integrations.nextflow import _fs
+from flowtrail.integrations.nextflow.lineage_store import params_of
+from flowtrail.integrations.nextflow.log import Event, first_error
+from flowtrail.integrations.nextflow.pipeline import cli_params, identify, params_file
+from flowtrail.integrations.nextflow.session_state import ENGINE, SessionState, utcnow
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from flowtrail.core.models import Run
-
-    from .artifacts import ArtifactResolver
+    from flowtrail.integrations.nextflow.artifacts import ArtifactResolver
 
 logger = logging.getLogger("flowtrail")
 

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import _fs
-from .lineage_store import LineageStore
-from .log import Event
-from .trace import TraceRecord
-from .workdir import WorkDir
+from flowtrail.integrations.nextflow import _fs
+from flowtrail.integrations.nextflow.lineage_store import LineageStore
+from flowtrail.integrations.nextflow.log import Event
+from flowtrail.integrations.nextflow.trace import TraceRecord
+from flowtrail.integrations.nextflow.workdir import WorkDir
 
 if TYPE_CHECKING:
     from flowtrail.core.models import Run

@@ -24,20 +24,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flowtrail.core import adapter
-
-from .artifacts import Wanted
-from .pipeline import ProcessSources
-from .session_state import ENGINE, Task, utcnow
-from .task_context import task_run_uid
-from .workdir import WorkDir
+from flowtrail.integrations.nextflow.artifacts import Wanted
+from flowtrail.integrations.nextflow.pipeline import ProcessSources
+from flowtrail.integrations.nextflow.session_state import ENGINE, Task, utcnow
+from flowtrail.integrations.nextflow.task_context import task_run_uid
+from flowtrail.integrations.nextflow.workdir import WorkDir
 
 if TYPE_CHECKING:
     from flowtrail.core.models import Run
-
-    from .artifacts import ArtifactResolver
-    from .cached_tasks import CachedTasks
-    from .session_run import SessionRun
-    from .session_state import SessionState
+    from flowtrail.integrations.nextflow.artifacts import ArtifactResolver
+    from flowtrail.integrations.nextflow.cached_tasks import CachedTasks
+    from flowtrail.integrations.nextflow.session_run import SessionRun
+    from flowtrail.integrations.nextflow.session_state import SessionState
 
 T = TypeVar("T")
 STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed", "ABORTED": "aborted"}

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import _fs
+from flowtrail.integrations.nextflow import _fs
 
 FIELDS = (
     "task_id,hash,native_id,name,process,tag,status,exit,attempt,submit,start,complete,duration,"

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from . import _fs
+from flowtrail.integrations.nextflow import _fs
 
 COMMAND_RUN = ".command.run"
 COMMAND_STAGE = ".command.stage"

@@ -12,17 +12,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...core.adapter.bulk import chunks, executemany, now
-from ...core.models import Artifact, Run, Transform
-from ._batch_datasets import Datasets
-from ._batch_jobs import Jobs
-from ._batch_runs import Runs
-from ._batch_state import BatchState, Version
-from ._dataset_naming import declared_datasets
-from ._prepared import Prepared
-from ._statements import INSERT_EVENT_TEXTS, INSERT_EVENTS, SELECT_PAYLOADS, SELECT_RUN_EVENTS, SELECT_STORED
-from .fold import RunState, fold_run
-from .validation import parse_time
+from flowtrail.core.adapter.bulk import chunks, executemany, now
+from flowtrail.core.models import Artifact, Run, Transform
+from flowtrail.integrations.openlineage._batch_datasets import Datasets
+from flowtrail.integrations.openlineage._batch_jobs import Jobs
+from flowtrail.integrations.openlineage._batch_runs import Runs
+from flowtrail.integrations.openlineage._batch_state import BatchState, Version
+from flowtrail.integrations.openlineage._dataset_naming import declared_datasets
+from flowtrail.integrations.openlineage._prepared import Prepared
+from flowtrail.integrations.openlineage._statements import (
+    INSERT_EVENT_TEXTS,
+    INSERT_EVENTS,
+    SELECT_PAYLOADS,
+    SELECT_RUN_EVENTS,
+    SELECT_STORED,
+)
+from flowtrail.integrations.openlineage.fold import RunState, fold_run
+from flowtrail.integrations.openlineage.validation import parse_time
 
 __all__ = ["Batch"]
 

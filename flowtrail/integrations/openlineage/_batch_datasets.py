@@ -9,14 +9,21 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from ...core.adapter.bulk import chunks, insert_versions, update_by_id
-from ...core.models import Artifact, Storage
-from ...core.openlineage.naming import dataset_location
-from ...core.versioning import next_version
-from ._batch_state import BatchState, RunRow, Version
-from ._dataset_naming import dataset_key, hash_type, holding_storage, root_of_key, storage_type, version_of
-from ._statements import SELECT_CANDIDATES, SELECT_FACETS, SELECT_MADE_BY
-from .fold import DatasetRef
+from flowtrail.core.adapter.bulk import chunks, insert_versions, update_by_id
+from flowtrail.core.models import Artifact, Storage
+from flowtrail.core.openlineage.naming import dataset_location
+from flowtrail.core.versioning import next_version
+from flowtrail.integrations.openlineage._batch_state import BatchState, RunRow, Version
+from flowtrail.integrations.openlineage._dataset_naming import (
+    dataset_key,
+    hash_type,
+    holding_storage,
+    root_of_key,
+    storage_type,
+    version_of,
+)
+from flowtrail.integrations.openlineage._statements import SELECT_CANDIDATES, SELECT_FACETS, SELECT_MADE_BY
+from flowtrail.integrations.openlineage.fold import DatasetRef
 
 __all__ = ["Datasets"]
 

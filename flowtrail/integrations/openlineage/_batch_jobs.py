@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ...core.adapter.bulk import insert_with_ids, update_by_id
-from ...core.models import Transform
-from ...core.versioning import first_version
-from ._batch_state import BatchState, Job
-from ._statements import SELECT_JOBS
+from flowtrail.core.adapter.bulk import insert_with_ids, update_by_id
+from flowtrail.core.models import Transform
+from flowtrail.core.versioning import first_version
+from flowtrail.integrations.openlineage._batch_state import BatchState, Job
+from flowtrail.integrations.openlineage._statements import SELECT_JOBS
 
 __all__ = ["JOB_TYPES", "Jobs", "job_type"]
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from ...core.adapter.bulk import insert_input_links, insert_with_ids, run_columns, update_by_id
-from ...core.models import Run
-from ._batch_jobs import Jobs, job_type
-from ._batch_state import BatchState, Job, RunRow, Version
-from ._statements import SELECT_LATEST_RUNS, SELECT_RUNS
-from .fold import RunState
+from flowtrail.core.adapter.bulk import insert_input_links, insert_with_ids, run_columns, update_by_id
+from flowtrail.core.models import Run
+from flowtrail.integrations.openlineage._batch_jobs import Jobs, job_type
+from flowtrail.integrations.openlineage._batch_state import BatchState, Job, RunRow, Version
+from flowtrail.integrations.openlineage._statements import SELECT_LATEST_RUNS, SELECT_RUNS
+from flowtrail.integrations.openlineage.fold import RunState
 
 __all__ = ["Runs"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...core.adapter.bulk import select_in
-from ._statements import SELECT_STORAGES
+from flowtrail.core.adapter.bulk import select_in
+from flowtrail.integrations.openlineage._statements import SELECT_STORAGES
 
 __all__ = ["BatchState", "Job", "RunRow", "Version"]
 

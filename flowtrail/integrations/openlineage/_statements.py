@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, func, insert, or_, select
 
-from ...core.adapter.bulk import in_values
-from ...core.models import Artifact, LineageEvent, Run, Storage, Transform
+from flowtrail.core.adapter.bulk import in_values
+from flowtrail.core.models import Artifact, LineageEvent, Run, Storage, Transform
 
 __all__ = [
     "INSERT_EVENT_TEXTS",

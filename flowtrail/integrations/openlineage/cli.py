@@ -20,13 +20,13 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ...cli.listing import plural
-    from ...cli.output import console, err_console
-    from ...core.instance import current
-    from ._collector import collect, paused_collector
-    from .ingest import Ingestor, IngestResult, Prepared
-    from .reader import read_events
-    from .validation import InvalidEvent, Problem
+    from flowtrail.cli.listing import plural
+    from flowtrail.cli.output import console, err_console
+    from flowtrail.core.instance import current
+    from flowtrail.integrations.openlineage._collector import collect, paused_collector
+    from flowtrail.integrations.openlineage.ingest import Ingestor, IngestResult, Prepared
+    from flowtrail.integrations.openlineage.reader import read_events
+    from flowtrail.integrations.openlineage.validation import InvalidEvent, Problem
 
     ingestor = Ingestor(current())
     total = IngestResult()
@@ -94,8 +94,8 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connecti
 
     import uvicorn
 
-    from ...core.instance import current
-    from .server import MAX_HEAD_BYTES, create_app, format_size, parse_size
+    from flowtrail.core.instance import current
+    from flowtrail.integrations.openlineage.server import MAX_HEAD_BYTES, create_app, format_size, parse_size
 
     if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):
         raise click.UsageError("--protect-reads needs FLOWTRAIL_API_KEY set: there is no key to ask for otherwise.")

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .validation import TERMINAL, parse_time
+from flowtrail.integrations.openlineage.validation import TERMINAL, parse_time
 
 STATUS = {"COMPLETE": "completed", "FAIL": "failed", "ABORT": "aborted"}
 _RANK = {"OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "ABORT": 4, "FAIL": 5}

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import String, cast, select, tuple_
 
-from ...core.errors import DoesNotExist
-from ...core.models import Artifact, Run, Transform
-from . import marquez_models as m
-from .marquez import Views
+from flowtrail.core.errors import DoesNotExist
+from flowtrail.core.models import Artifact, Run, Transform
+from flowtrail.integrations.openlineage import marquez_models as m
+from flowtrail.integrations.openlineage.marquez import Views
 
 
 def parse_node_id(views: Views, node_id: str) -> tuple[str, str, str]:

@@ -34,17 +34,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...core.database import write_transaction
-from ...core.openlineage.emitter import namespace_of
-from ...core.openlineage.naming import dataset_location
-from ._batch import Batch
-from ._dataset_naming import dataset_key
-from ._prepared import Prepared, canonical_hash
-from .tags import apply_tag_values, carries_tags
-from .validation import InvalidEvent, Problem, check_event
+from flowtrail.core.database import write_transaction
+from flowtrail.core.openlineage.emitter import namespace_of
+from flowtrail.core.openlineage.naming import dataset_location
+from flowtrail.integrations.openlineage._batch import Batch
+from flowtrail.integrations.openlineage._dataset_naming import dataset_key
+from flowtrail.integrations.openlineage._prepared import Prepared, canonical_hash
+from flowtrail.integrations.openlineage.tags import apply_tag_values, carries_tags
+from flowtrail.integrations.openlineage.validation import InvalidEvent, Problem, check_event
 
 if TYPE_CHECKING:
-    from ...core.instance import Instance
+    from flowtrail.core.instance import Instance
 
 
 @dataclass

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
 
-from ...core.errors import DoesNotExist
-from ...core.models import Artifact, LineageEvent, Run, Storage, Transform
-from ...core.openlineage.emitter import namespace_of
-from ...core.openlineage.naming import dataset_location, dataset_name, location_name, storage_namespace
-from . import marquez_models as m
-from ._dataset_naming import dataset_key, holding_storage
+from flowtrail.core.errors import DoesNotExist
+from flowtrail.core.models import Artifact, LineageEvent, Run, Storage, Transform
+from flowtrail.core.openlineage.emitter import namespace_of
+from flowtrail.core.openlineage.naming import dataset_location, dataset_name, location_name, storage_namespace
+from flowtrail.integrations.openlineage import marquez_models as m
+from flowtrail.integrations.openlineage._dataset_naming import dataset_key, holding_storage
 
 if TYPE_CHECKING:
-    from ...core.instance import Instance
+    from flowtrail.core.instance import Instance
 
 STATE = {"scheduled": "NEW", "started": "RUNNING", "completed": "COMPLETED", "cached": "COMPLETED",
          "failed": "FAILED", "aborted": "ABORTED"}  # fmt: skip

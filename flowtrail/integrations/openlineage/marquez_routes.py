@@ -14,11 +14,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
-from ...core.errors import DoesNotExist
-from ...core.models import Artifact, Label, Run, Transform
-from . import marquez_models as m
-from .marquez import Views
-from .marquez_stats import dataset_counts, job_counts, run_counts
+from flowtrail.core.errors import DoesNotExist
+from flowtrail.core.models import Artifact, Label, Run, Transform
+from flowtrail.integrations.openlineage import marquez_models as m
+from flowtrail.integrations.openlineage.marquez import Views
+from flowtrail.integrations.openlineage.marquez_stats import dataset_counts, job_counts, run_counts
 
 MAX_PAGE = 1000  # the most rows one answer holds: a larger list is read page by page
 MAX_EVENTS_PAGE = 100  # raw events can be megabytes each: pages of them stay small
@@ -146,7 +146,7 @@ def marquez_router(views: Views, reading: Callable[..., Any]) -> APIRouter:
     @router.get("/lineage", response_model=m.LineageGraph, responses={**NOT_FOUND, **BAD_NODE})
     def lineage(nodeId: str = Query(..., description="dataset:NAMESPACE:NAME or job:NAMESPACE:NAME"),  # noqa: N803
                 depth: int = Query(20, ge=0, le=100)) -> Any:  # fmt: skip
-        from .graph import lineage_graph
+        from flowtrail.integrations.openlineage.graph import lineage_graph
 
         def find() -> Any:
             try:
@@ -158,7 +158,7 @@ def marquez_router(views: Views, reading: Callable[..., Any]) -> APIRouter:
 
     @router.get("/column-lineage", responses={**NOT_FOUND, **BAD_NODE})
     def column_lineage(nodeId: str = Query(...), depth: int = Query(20, ge=0, le=100)) -> Any:  # noqa: N803
-        from .graph import column_lineage_graph
+        from flowtrail.integrations.openlineage.graph import column_lineage_graph
 
         def find() -> Any:
             try:
@@ -187,7 +187,7 @@ def marquez_router(views: Views, reading: Callable[..., Any]) -> APIRouter:
     @router.get("/search", response_model=m.SearchResults)
     def search(q: str = Query(..., min_length=1, max_length=1024), filter: Literal["JOB", "DATASET"] | None = None,  # noqa: A002
                limit: int = Query(10, ge=0, le=MAX_PAGE), namespace: str | None = None) -> Any:  # fmt: skip
-        from .marquez_search import search_results
+        from flowtrail.integrations.openlineage.marquez_search import search_results
 
         return reading(lambda: search_results(views, q, filter, limit, namespace))
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ...core.models import Artifact, Storage, Transform
-from . import marquez_models as m
-from .marquez import Views, _always
+from flowtrail.core.models import Artifact, Storage, Transform
+from flowtrail.integrations.openlineage import marquez_models as m
+from flowtrail.integrations.openlineage.marquez import Views, _always
 
 
 def _key_terms(views: Views, q: str) -> set[str]:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, case, func, select
 
-from ...core.models import Artifact, Run, Transform
-from . import marquez_models as m
+from flowtrail.core.models import Artifact, Run, Transform
+from flowtrail.integrations.openlineage import marquez_models as m
 
 
 def intervals(period: str, timezone: str) -> list[tuple[dt.datetime, dt.datetime]]:

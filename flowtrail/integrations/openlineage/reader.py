@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from .json_door import RefusedJson, parse_text
+from flowtrail.integrations.openlineage.json_door import RefusedJson, parse_text
 
 
 @dataclass

@@ -22,15 +22,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..._version import __version__
-from .ingest import Ingestor
-from .json_door import RefusedJson, parse_body
-from .marquez import Views
-from .marquez_routes import marquez_router
-from .validation import InvalidEvent
+from flowtrail._version import __version__
+from flowtrail.integrations.openlineage.ingest import Ingestor
+from flowtrail.integrations.openlineage.json_door import RefusedJson, parse_body
+from flowtrail.integrations.openlineage.marquez import Views
+from flowtrail.integrations.openlineage.marquez_routes import marquez_router
+from flowtrail.integrations.openlineage.validation import InvalidEvent
 
 if TYPE_CHECKING:
-    from ...core.instance import Instance
+    from flowtrail.core.instance import Instance
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers together (h11 checks it per read, up to 64 KiB each)
@@ -239,7 +239,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    from ...web import mount  # the web interface at / (flowtrail/web)
+    from flowtrail.web import mount  # the web interface at / (flowtrail/web)
 
     mount(app, instance, api_key=key, protect_reads=protect_reads)
     return app

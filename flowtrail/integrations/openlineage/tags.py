@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ...core.value_encoding import Problem
+from flowtrail.core.value_encoding import Problem
 
 if TYPE_CHECKING:
-    from ...core.feature_values import ValueResolver
-    from ...core.instance import Instance
-    from ...core.value_encoding import FeatureInfo
-    from ._batch_state import Version
+    from flowtrail.core.feature_values import ValueResolver
+    from flowtrail.core.instance import Instance
+    from flowtrail.core.value_encoding import FeatureInfo
+    from flowtrail.integrations.openlineage._batch_state import Version
 
 logger = logging.getLogger("flowtrail")
 
@@ -35,8 +35,8 @@ def carries_tags(version: Version) -> bool:
 
 def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
     """Set feature values from the ``tags`` facets of these artifacts; return how many were set."""
-    from ...core.feature_values import ValueResolver, add_values_many, feature_catalog
-    from ...core.models import Artifact
+    from flowtrail.core.feature_values import ValueResolver, add_values_many, feature_catalog
+    from flowtrail.core.models import Artifact
 
     catalog = feature_catalog(instance)
     if not catalog or not artifact_ids:
@@ -69,7 +69,7 @@ def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
 
 
 def _records(instance: Instance, ids: list[int]) -> list[Any]:
-    from ...core.models import Artifact
+    from flowtrail.core.models import Artifact
 
     session = instance.sessions.current()
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ...core.errors import FlowtrailError
+from flowtrail.core.errors import FlowtrailError
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 TERMINAL = ("COMPLETE", "ABORT", "FAIL")

@@ -31,9 +31,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .capture import capture_all_tasks
-    from .decorator import flush, tracked_flow
-    from .options import TrackingOptions
+    from flowtrail.integrations.prefect.capture import capture_all_tasks
+    from flowtrail.integrations.prefect.decorator import flush, tracked_flow
+    from flowtrail.integrations.prefect.options import TrackingOptions
 
 _EXPORTS = {
     "tracked_flow": ".decorator",

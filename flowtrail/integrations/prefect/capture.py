@@ -34,7 +34,7 @@ def _supported_version() -> bool:
 
 
 def _dispatch(task: Any, task_run: Any, state: Any) -> None:
-    from .hooks import (
+    from flowtrail.integrations.prefect.hooks import (
         flowtrail_task_completed,
         flowtrail_task_failed,
         flowtrail_task_running,

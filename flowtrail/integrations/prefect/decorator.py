@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from .options import DEFAULT_MAX_COPY_BYTES, TrackingOptions
+from flowtrail.integrations.prefect.options import DEFAULT_MAX_COPY_BYTES, TrackingOptions
 
 F = TypeVar("F")
 MIN_PREFECT = (3, 5)
@@ -60,8 +60,8 @@ def _check_prefect() -> None:
 
 def attach_discovered(flow: Any) -> tuple[int, int]:
     """Attach task hooks to the tasks ``flow`` can reach, and sub-flow hooks to its sub-flows."""
-    from .discovery import discover
-    from .hooks import attach_subflow, attach_task
+    from flowtrail.integrations.prefect.discovery import discover
+    from flowtrail.integrations.prefect.hooks import attach_subflow, attach_task
 
     found = discover(flow.fn)
     for task in found.tasks:
@@ -129,7 +129,7 @@ def tracked_flow(
         _check_prefect()
         from prefect import Flow, flow
 
-        from .hooks import attach_flow, install_log_filter
+        from flowtrail.integrations.prefect.hooks import attach_flow, install_log_filter
 
         if isinstance(target, Flow):
             result = target.with_options(**flow_kwargs) if flow_kwargs else target
@@ -154,6 +154,6 @@ def flush(timeout: float = 300.0) -> bool:
     Flows flush on their own when they end; this is for task runs that finish after their flow
     (futures nobody waited for).
     """
-    from .writer import get_writer
+    from flowtrail.integrations.prefect.writer import get_writer
 
     return get_writer().flush(timeout)

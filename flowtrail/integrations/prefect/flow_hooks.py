@@ -14,13 +14,13 @@ import logging
 import os
 from typing import Any
 
-from . import hook_logging
-from .options import InstanceRef, TrackingOptions
-from .records import FlowRecord
-from .registry_lookups import source_of
-from .tracked_runs import FLOWS, MARKER, FlowRef, flow_record
-from .values import error_text, state_value, summarise_params
-from .writer import get_writer
+from flowtrail.integrations.prefect import hook_logging
+from flowtrail.integrations.prefect.options import InstanceRef, TrackingOptions
+from flowtrail.integrations.prefect.records import FlowRecord
+from flowtrail.integrations.prefect.registry_lookups import source_of
+from flowtrail.integrations.prefect.tracked_runs import FLOWS, MARKER, FlowRef, flow_record
+from flowtrail.integrations.prefect.values import error_text, state_value, summarise_params
+from flowtrail.integrations.prefect.writer import get_writer
 
 logger = logging.getLogger("flowtrail")
 
@@ -39,7 +39,7 @@ class FlowHook:
             # Tasks defined below the flow in its module were not there at decoration time.
             self.rediscovered = True
             try:
-                from .decorator import attach_discovered
+                from flowtrail.integrations.prefect.decorator import attach_discovered
 
                 attach_discovered(flow)
             except Exception as exc:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .records import FlowRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version
+from flowtrail.integrations.prefect.records import FlowRecord, utc
+from flowtrail.integrations.prefect.registry_lookups import RegistryLookups, prefect_version
 
 if TYPE_CHECKING:
-    from .task_run_artifacts import TaskRunArtifacts
+    from flowtrail.integrations.prefect.task_run_artifacts import TaskRunArtifacts
 
 
 class FlowRunRows:

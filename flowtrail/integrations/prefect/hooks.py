@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .flow_hooks import FlowHook, flowtrail_subflow_hook
-from .hook_logging import _FILTER, HOOK_LOGGERS, HookLogFilter, install_log_filter
-from .options import TrackingOptions
-from .task_hooks import (
+from flowtrail.integrations.prefect.flow_hooks import FlowHook, flowtrail_subflow_hook
+from flowtrail.integrations.prefect.hook_logging import _FILTER, HOOK_LOGGERS, HookLogFilter, install_log_filter
+from flowtrail.integrations.prefect.options import TrackingOptions
+from flowtrail.integrations.prefect.task_hooks import (
     flowtrail_task_completed,
     flowtrail_task_failed,
     flowtrail_task_running,

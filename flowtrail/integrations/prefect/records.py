@@ -14,13 +14,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .values import Signature
+from flowtrail.integrations.prefect.values import Signature
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance
     from flowtrail.core.models import Run
-
-    from .options import InstanceRef, TrackingOptions
+    from flowtrail.integrations.prefect.options import InstanceRef, TrackingOptions
 
 
 @dataclass(eq=False)
@@ -88,6 +87,6 @@ class TaskRecord:
 
 
 def utc(value: Any) -> dt.datetime | None:
-    from .values import plain_datetime
+    from flowtrail.integrations.prefect.values import plain_datetime
 
     return plain_datetime(value)

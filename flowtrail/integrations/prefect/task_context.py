@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .tracked_runs import TASKS
-from .writer import get_writer
+from flowtrail.integrations.prefect.tracked_runs import TASKS
+from flowtrail.integrations.prefect.writer import get_writer
 
 _loaded: dict[str, Any] = {}  # task run uid -> its Run, loaded once
 

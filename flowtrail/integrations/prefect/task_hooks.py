@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .hook_logging import report
-from .records import TaskRecord
-from .task_context import install as install_task_context
-from .tracked_runs import TASKS, flow_record
-from .values import (
+from flowtrail.integrations.prefect.hook_logging import report
+from flowtrail.integrations.prefect.records import TaskRecord
+from flowtrail.integrations.prefect.task_context import install as install_task_context
+from flowtrail.integrations.prefect.tracked_runs import TASKS, flow_record
+from flowtrail.integrations.prefect.values import (
     collect_objects,
     collect_paths,
     error_text,
@@ -25,7 +25,7 @@ from .values import (
     state_value,
     summarise_params,
 )
-from .writer import get_writer
+from flowtrail.integrations.prefect.writer import get_writer
 
 WORKER_FLUSH_TIMEOUT = 120.0
 install_task_context()  # saves, loads and ft.track() inside a tracked task belong to its task run

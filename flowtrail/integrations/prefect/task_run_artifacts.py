@@ -17,10 +17,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .records import TaskRecord
-from .registry_lookups import Producer, RegistryLookups
-from .task_run_rows import run_ref
-from .values import Signature, object_kind, object_nbytes
+from flowtrail.integrations.prefect.records import TaskRecord
+from flowtrail.integrations.prefect.registry_lookups import Producer, RegistryLookups
+from flowtrail.integrations.prefect.task_run_rows import run_ref
+from flowtrail.integrations.prefect.values import Signature, object_kind, object_nbytes
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import FileRegistry, FileSpec, Instance
@@ -156,8 +156,7 @@ class _Plan:
     def declared(self, uri: str, run: Run | None, limit: int, then: Callable[[Producer], None]) -> None:
         """A Prefect asset key (``@materialize`` output or ``asset_deps`` input)."""
         from flowtrail.core.adapter import FileSpec
-
-        from .values import path_of, signature
+        from flowtrail.integrations.prefect.values import path_of, signature
 
         if uri.startswith("file://") or "://" not in uri:
             local = path_of(uri if "://" in uri else "file://" + uri)
@@ -173,8 +172,7 @@ class _Plan:
     def object(self, record: TaskRecord, suffix: str, obj: Any, limit: int, then: Callable[[Producer], None]) -> None:
         """A DataFrame or AnnData returned by the task, saved as parquet or h5ad."""
         from flowtrail.core.models import Artifact
-
-        from .values import key_part
+        from flowtrail.integrations.prefect.values import key_part
 
         kind = object_kind(obj)
         if kind is None:

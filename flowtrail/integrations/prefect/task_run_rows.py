@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .records import TaskRecord, utc
-from .registry_lookups import RegistryLookups, prefect_version, source_of
+from flowtrail.integrations.prefect.records import TaskRecord, utc
+from flowtrail.integrations.prefect.registry_lookups import RegistryLookups, prefect_version, source_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flowtrail.core.adapter import Instance
     from flowtrail.core.models import Run
-
-    from .task_run_artifacts import TaskRunArtifacts
+    from flowtrail.integrations.prefect.task_run_artifacts import TaskRunArtifacts
 
 
 def _final_fields(record: TaskRecord) -> dict[str, Any]:
@@ -165,7 +164,7 @@ class TaskRunRows:
 
     def _load_value(self, record: TaskRecord) -> None:
         """A persisted result (only metadata in the state): read it here, not in the hook."""
-        from .values import collect_objects, collect_paths, signature, snapshot
+        from flowtrail.integrations.prefect.values import collect_objects, collect_paths, signature, snapshot
 
         try:
             record.value = record.state.result(raise_on_failure=False, _sync=True)

@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .options import InstanceRef, TrackingOptions, instance_for
-from .records import FlowRecord, TaskRecord
+from flowtrail.integrations.prefect.options import InstanceRef, TrackingOptions, instance_for
+from flowtrail.integrations.prefect.records import FlowRecord, TaskRecord
 
 MARKER = "_flowtrail_runs"  # attribute of a Flow: {flow run id: FlowRef} while tracked runs of it are live
 

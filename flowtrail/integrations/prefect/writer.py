@@ -43,11 +43,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .flow_run_rows import FlowRunRows
-from .records import TaskRecord
-from .registry_lookups import RegistryLookups
-from .task_run_artifacts import TaskRunArtifacts
-from .task_run_rows import TaskRunRows
+from flowtrail.integrations.prefect.flow_run_rows import FlowRunRows
+from flowtrail.integrations.prefect.records import TaskRecord
+from flowtrail.integrations.prefect.registry_lookups import RegistryLookups
+from flowtrail.integrations.prefect.task_run_artifacts import TaskRunArtifacts
+from flowtrail.integrations.prefect.task_run_rows import TaskRunRows
 
 logger = logging.getLogger("flowtrail")
 

@@ -17,6 +17,6 @@ place in the workflow's working directory. Modules:
   sources, Snakemake's metadata records, and run parameters.
 """
 
-from .plugin import LogHandler, LogHandlerSettings
+from flowtrail.integrations.snakemake.plugin import LogHandler, LogHandlerSettings
 
 __all__ = ["LogHandler", "LogHandlerSettings"]

@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .events import JOB_INFO, WORKFLOW_STARTED, Event
-from .options import Options
-from .recorder import Recorder, quiet_logging, show_warnings
-from .workflow import touches_only
+from flowtrail.integrations.snakemake.events import JOB_INFO, WORKFLOW_STARTED, Event
+from flowtrail.integrations.snakemake.options import Options
+from flowtrail.integrations.snakemake.recorder import Recorder, quiet_logging, show_warnings
+from flowtrail.integrations.snakemake.workflow import touches_only
 
 logger = logging.getLogger("flowtrail.snakemake")
 STOP = b"STOP"

@@ -27,8 +27,8 @@ import shutil
 import stat
 from typing import Any
 
-from . import events as ev
-from . import paths
+from flowtrail.integrations.snakemake import events as ev
+from flowtrail.integrations.snakemake import paths
 
 HELD_DIR = os.path.join(".snakemake", "flowtrail", "held")
 HELD_FIELD = "flowtrail_held"  # the LogRecord attribute (and event data key) naming the held links

@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import workflow as wf
+from flowtrail.integrations.snakemake import workflow as wf
 
 logger = logging.getLogger("flowtrail")
 

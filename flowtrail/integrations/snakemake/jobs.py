@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowtrail.core import adapter
-
-from . import events as ev
-from . import holding, job_context, metadata, paths, streams
-from . import workflow as wf
-from .state import ENGINE, Invocation, Job, utc
+from flowtrail.integrations.snakemake import events as ev
+from flowtrail.integrations.snakemake import holding, job_context, metadata, paths, streams
+from flowtrail.integrations.snakemake import workflow as wf
+from flowtrail.integrations.snakemake.state import ENGINE, Invocation, Job, utc
 
 METADATA_SLACK_S = 2.0  # a metadata record started this long before the job's job_info is still this job's
 

@@ -17,13 +17,11 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core import adapter
-
-from . import events as ev
+from flowtrail.integrations.snakemake import events as ev
 
 if TYPE_CHECKING:
     from flowtrail.core.adapter import Instance, JournalWriter
-
-    from .options import Options
+    from flowtrail.integrations.snakemake.options import Options
 
 REPLAYER = "flowtrail.integrations.snakemake.journaling:replay"
 
@@ -45,9 +43,8 @@ def event_entry(event: ev.Event) -> dict[str, Any]:
 def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """Record a journaled Snakemake invocation as an undisturbed run would have."""
     from flowtrail.core.errors import RegistryUnavailable
-
-    from .options import Options
-    from .recorder import Recorder
+    from flowtrail.integrations.snakemake.options import Options
+    from flowtrail.integrations.snakemake.recorder import Recorder
 
     events = [ev.Event(**entry["event"]) for entry in entries if entry.get("op") == "event"]
     ending = next((entry for entry in entries if entry.get("op") == "finish"), None)

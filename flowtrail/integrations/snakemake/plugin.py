@@ -18,11 +18,11 @@ from typing import Optional
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
-from . import job_context
-from .channel import Channel, open_channel
-from .events import WORKFLOW_STARTED, snapshot
-from .holding import OutputHolder, remove_folders
-from .recorder import Options
+from flowtrail.integrations.snakemake import job_context
+from flowtrail.integrations.snakemake.channel import Channel, open_channel
+from flowtrail.integrations.snakemake.events import WORKFLOW_STARTED, snapshot
+from flowtrail.integrations.snakemake.holding import OutputHolder, remove_folders
+from flowtrail.integrations.snakemake.recorder import Options
 
 HASH_MODES = ("full", "size-mtime")
 OPENLINEAGE_MODES = ("auto", "off")

@@ -37,14 +37,13 @@ import time
 from typing import Any
 
 from flowtrail.core import adapter
-
-from . import events as ev
-from . import journaling, paths, sources
-from . import workflow as wf
-from .jobs import METADATA_SLACK_S, Ending, JobRuns
-from .options import Options
-from .state import ENGINE, Invocation, Job, utc
-from .streams import StreamNodes
+from flowtrail.integrations.snakemake import events as ev
+from flowtrail.integrations.snakemake import journaling, paths, sources
+from flowtrail.integrations.snakemake import workflow as wf
+from flowtrail.integrations.snakemake.jobs import METADATA_SLACK_S, Ending, JobRuns
+from flowtrail.integrations.snakemake.options import Options
+from flowtrail.integrations.snakemake.state import ENGINE, Invocation, Job, utc
+from flowtrail.integrations.snakemake.streams import StreamNodes
 
 __all__ = ["ENGINE", "METADATA_SLACK_S", "Job", "Options", "Recorder", "quiet_logging", "show_warnings", "utc"]
 

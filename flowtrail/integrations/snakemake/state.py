@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowtrail.core import adapter
-
-from . import paths, sources
-from .options import Options
+from flowtrail.integrations.snakemake import paths, sources
+from flowtrail.integrations.snakemake.options import Options
 
 ENGINE = "snakemake"
 

@@ -19,8 +19,7 @@ import stat
 from typing import Any
 
 from flowtrail.core import adapter
-
-from . import paths
+from flowtrail.integrations.snakemake import paths
 
 KIND = "stream"
 DESCRIPTION = "A Snakemake pipe(): a stream between two jobs, not a file (no bytes, no hash)"

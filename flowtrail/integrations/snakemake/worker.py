@@ -23,10 +23,10 @@ import threading
 import time
 from typing import BinaryIO
 
-from .channel import HEADER, STOP, take_batch, write_stats
-from .events import JOB_INFO
-from .options import Options
-from .recorder import Recorder, quiet_logging
+from flowtrail.integrations.snakemake.channel import HEADER, STOP, take_batch, write_stats
+from flowtrail.integrations.snakemake.events import JOB_INFO
+from flowtrail.integrations.snakemake.options import Options
+from flowtrail.integrations.snakemake.recorder import Recorder, quiet_logging
 
 NICENESS = 10
 
