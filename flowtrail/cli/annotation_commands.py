@@ -172,11 +172,11 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     categorical values are label names, synonyms or ontology ids. Earlier values of the given
     features are replaced; nothing is written if any value is wrong.
     """
+    from flowtrail.cli.lookup import find_record
     from flowtrail.cli.tables import plain
     from flowtrail.core.artifact import Artifact
     from flowtrail.core.feature_values import feature_catalog
     from flowtrail.core.instance import current
-    from flowtrail.core.lookup import find_record
 
     record = find_record(key_or_uid, command="flowtrail annotate")
     if not isinstance(record, Artifact):

@@ -52,8 +52,8 @@ def lineage(uid_or_key: str, direction: str, depth: int | None, fmt: str | None,
 
     SVG and HTML (an interactive page in one self-contained file) need nothing installed; PNG needs Graphviz.
     """
+    from flowtrail.cli.lookup import find_record
     from flowtrail.core.lineage import graph
-    from flowtrail.core.lookup import find_record
 
     fmt = _pick_format(fmt, output)
     found = graph(find_record(uid_or_key), direction, depth)  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ from flowtrail.cli.export_commands import export
 from flowtrail.cli.instance_commands import info, init, migrate, storage
 from flowtrail.cli.lineage_commands import lineage
 from flowtrail.cli.listing import ls
+from flowtrail.cli.nextflow_commands import nextflow
+from flowtrail.cli.openlineage_commands import ingest, serve
 from flowtrail.cli.recovery_commands import runs, sync
 from flowtrail.cli.registry_commands import describe, load, save
 from flowtrail.cli.run_command import run
-from flowtrail.integrations.nextflow.cli import nextflow
-from flowtrail.integrations.openlineage.cli import ingest, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -24,9 +24,9 @@ def describe(uid_or_key: str, as_json: bool, as_csv: bool) -> None:
     UID_OR_KEY is a uid, the short id listings show (a run's is the end of its uid), a key, or a
     run's name.
     """
+    from flowtrail.cli.lookup import find_record
     from flowtrail.cli.record_fields import record_fields
     from flowtrail.cli.tables import machine_value, output_format, plain
-    from flowtrail.core.lookup import find_record
 
     fmt = output_format(as_json, as_csv)
     record = find_record(uid_or_key)
@@ -70,7 +70,7 @@ def _local_size(path: str) -> int:
 @click.argument("uid_or_key")
 def load(uid_or_key: str) -> None:
     """Make an artifact available locally (downloading it once) and print its path."""
-    from flowtrail.core.lookup import find_record
+    from flowtrail.cli.lookup import find_record
     from flowtrail.core.models import Artifact
 
     record = find_record(uid_or_key, command="flowtrail load")

@@ -73,7 +73,7 @@ def test_grammar_hints_and_run_tails_on_postgresql(pg_instance):
     from click.testing import CliRunner
 
     from flowtrail.cli import cli
-    from flowtrail.core.lookup import find_record
+    from flowtrail.cli.lookup import find_record
     from flowtrail.core.short_ids import short_id
     from flowtrail.core.tracking import current_run
 

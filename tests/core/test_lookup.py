@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import flowtrail as ft
+from flowtrail.cli.lookup import find_record
 from flowtrail.core.errors import DoesNotExist, MultipleResultsFound
-from flowtrail.core.lookup import find_record
 from flowtrail.core.short_ids import RUN_TAIL, short_id
 from flowtrail.core.tracking import finish_run, start_run
 

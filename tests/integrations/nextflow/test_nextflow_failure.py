@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from nfhelpers import FAILING, FAST_JVM, build_once, flush_and_disconnect, openlineage_to, read_events, task_table
 
 import flowtrail as ft
+from flowtrail.cli.nextflow_commands import nextflow
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.instance import disconnect
 from flowtrail.integrations.nextflow import run
-from flowtrail.integrations.nextflow.cli import nextflow
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from nfhelpers import FAST_JVM, build_once, task_table, write_gather
 
 import flowtrail as ft
+from flowtrail.cli.nextflow_commands import nextflow
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.instance import disconnect
 from flowtrail.integrations.nextflow import import_run
-from flowtrail.integrations.nextflow.cli import nextflow
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from nfhelpers import build_once, flush_and_disconnect, openlineage_to, read_events, task_table, write_gather
 
 import flowtrail as ft
+from flowtrail.cli.nextflow_commands import nextflow
 from flowtrail.core.instance import disconnect
-from flowtrail.integrations.nextflow.cli import nextflow
 from flowtrail.integrations.nextflow.workdir import WorkDir
 
 pytestmark = pytest.mark.slow

@@ -93,7 +93,7 @@ def test_a_project_from_the_command_line_or_the_calling_run(
 ) -> None:
     from click.testing import CliRunner
 
-    from flowtrail.integrations.nextflow.cli import nextflow
+    from flowtrail.cli.nextflow_commands import nextflow
 
     data = Path(instance.config.root) / "data.txt"
     data.write_text("ACGT" * 10)

@@ -1,6 +1,6 @@
 """``flowtrail nextflow run`` and ``flowtrail nextflow import``.
 
-The group is attached to the main CLI as ``flowtrail.integrations.nextflow.cli:nextflow``. It
+The group is attached to the main CLI as ``flowtrail.cli.nextflow_commands:nextflow``. It
 imports nothing heavy (no nextflowpy, no SQLAlchemy) until a command runs.
 """
 
