@@ -44,10 +44,10 @@ def fill(folder: Path) -> str:
     from sqlalchemy import insert
 
     from flowtrail.core.database import write_transaction
-    from flowtrail.core.ids import uuid7
     from flowtrail.core.models import Run
-    from flowtrail.core.short_ids import short_id
     from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.util.ids import uuid7
+    from flowtrail.core.util.short_ids import short_id
 
     instance = ft.init(folder)
     workflow = start_run("workflow/Snakefile", type="pipeline")

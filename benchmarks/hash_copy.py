@@ -7,8 +7,8 @@ sits in the page cache, and then, alternating round by round (median of 3):
 - ``md5sum FILE`` (subprocess): the floor of in-place registration;
 - ``cp FILE COPY`` (subprocess, no fsync; GNU cp copies inside the kernel), and ``md5sum`` then
   ``cp`` one after the other (``md5sum + cp``): the floor of a managed save;
-- ``flowtrail.core.hashing.hash_file``: hashing alone (used for in-place registration);
-- ``flowtrail.core.copying.copy_file_and_hash`` without and with fsync: the kernel copies while a
+- ``flowtrail.core.util.hashing.hash_file``: hashing alone (used for in-place registration);
+- ``flowtrail.core.util.copying.copy_file_and_hash`` without and with fsync: the kernel copies while a
   thread hashes the copy;
 - ``flowtrail.Artifact(FILE, key=...).save()`` into managed storage of a fresh instance (MD5,
   and BLAKE3 for context when the ``blake3`` extra is installed);
@@ -41,9 +41,9 @@ for _variable in ("FLOWTRAIL_INSTANCE", "FLOWTRAIL_DB_URL", "FLOWTRAIL_STORAGE")
     os.environ.pop(_variable, None)
 
 import flowtrail  # noqa: E402
-from flowtrail.core.copying import copy_file_and_hash  # noqa: E402
-from flowtrail.core.hashing import hash_file  # noqa: E402
 from flowtrail.core.instance import disconnect  # noqa: E402
+from flowtrail.core.util.copying import copy_file_and_hash  # noqa: E402
+from flowtrail.core.util.hashing import hash_file  # noqa: E402
 
 MD5SUM = "md5sum (floor, in place)"
 MD5SUM_CP = "md5sum + cp (floor, managed)"

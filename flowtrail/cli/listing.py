@@ -22,7 +22,7 @@ def _model(kind: str) -> Any:
 
 
 def _short(record: Any) -> str | None:
-    from flowtrail.core.short_ids import short_id
+    from flowtrail.core.util.short_ids import short_id
 
     return short_id(record) if record is not None else None
 

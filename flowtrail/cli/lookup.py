@@ -17,7 +17,7 @@ from typing import Any
 
 from flowtrail.core.errors import DoesNotExist, MultipleResultsFound
 from flowtrail.core.models import Artifact, Collection, Run, Transform
-from flowtrail.core.short_ids import MIN_TYPED, could_be_run_tail, short_id
+from flowtrail.core.util.short_ids import MIN_TYPED, could_be_run_tail, short_id
 
 MIN_PREFIX = MIN_TYPED
 SHOWN_CANDIDATES = 10

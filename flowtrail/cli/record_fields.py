@@ -13,7 +13,7 @@ _HIDDEN = {"id", "source_code", "storage_id", "run_id", "transform_id", "parent_
 def record_fields(record: Any) -> dict[str, Any]:
     """The record's columns (ids of linked records as their uids) plus what describe() shows next to it."""
     from flowtrail.core.models import Artifact, Collection, Run, Transform
-    from flowtrail.core.short_ids import short_id
+    from flowtrail.core.util.short_ids import short_id
 
     data: dict[str, Any] = {"type": type(record).__name__}
     for attribute in sa_inspect(type(record)).column_attrs:

@@ -16,8 +16,8 @@ def runs() -> None:
 def runs_reap() -> None:
     """Mark this host's started runs whose process is gone as aborted."""
     from flowtrail.core.instance import current
-    from flowtrail.core.processes import this_host
     from flowtrail.core.reaping import reap_runs
+    from flowtrail.core.util.processes import this_host
 
     reaped = reap_runs(current())
     for run in reaped:

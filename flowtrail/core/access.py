@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from flowtrail.core.errors import StorageError
-from flowtrail.core.formats import load_path
-from flowtrail.core.ids import random_base62
+from flowtrail.core.util.formats import load_path
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from flowtrail.core.artifact import Artifact
@@ -70,7 +70,7 @@ def _download(artifact: Artifact) -> Path:
 
 
 def load_artifact(artifact: Artifact) -> Any:
-    """Load the content into memory by suffix (see :mod:`flowtrail.core.formats`)."""
+    """Load the content into memory by suffix (see :mod:`flowtrail.core.util.formats`)."""
     return load_path(cache_artifact(artifact), artifact.suffix)
 
 

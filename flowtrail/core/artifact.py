@@ -14,11 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from flowtrail.core.annotations import artifact_label, artifact_project
 from flowtrail.core.errors import StorageError
 from flowtrail.core.feature_values import FeaturesDescriptor
-from flowtrail.core.keys import validate_key
 from flowtrail.core.query import QuerySet
 from flowtrail.core.record import LineageMixin, Record, utcnow
 from flowtrail.core.run import Run, run_input
 from flowtrail.core.storage import Storage, is_url
+from flowtrail.core.util.keys import validate_key
 
 if TYPE_CHECKING:
     from flowtrail.core.collection import Collection
@@ -113,7 +113,7 @@ class Artifact(LineageMixin, Record):
         ``hash_mode="size-mtime"`` skips reading the content of files registered in place (for very
         large workflow outputs); the hash then identifies a version of the file, not its bytes.
         """
-        from flowtrail.core.hashing import HASH_MODES
+        from flowtrail.core.util.hashing import HASH_MODES
 
         if hash_mode not in HASH_MODES:
             raise ValueError(f"hash_mode must be one of {', '.join(HASH_MODES)}, not {hash_mode!r}.")

@@ -58,7 +58,7 @@ class Collection(LineageMixin, Record):
         self, artifacts: list[Artifact] | Any, *, key: str, description: str | None = None, run: Run | None = None
     ) -> None:
         from flowtrail.core.collections import check_members
-        from flowtrail.core.keys import validate_key
+        from flowtrail.core.util.keys import validate_key
 
         members = check_members(artifacts)
         super().__init__(key=validate_key(key), description=description, n_artifacts=len(members))

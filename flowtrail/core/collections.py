@@ -28,9 +28,9 @@ from flowtrail.core.artifact import Artifact
 from flowtrail.core.collection import Collection, collection_artifact
 from flowtrail.core.database import write_transaction
 from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
-from flowtrail.core.host import current_user
 from flowtrail.core.query import QuerySet
-from flowtrail.core.versioning import next_version
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.versioning import next_version
 
 if TYPE_CHECKING:
     from flowtrail.core.run import Run
@@ -257,10 +257,10 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 def _load_members(members: list[Artifact]) -> list[Any]:
     from flowtrail.core.access import cache_artifact
-    from flowtrail.core.formats import load_path
     from flowtrail.core.instance import current
     from flowtrail.core.run import link_inputs
     from flowtrail.core.tracking import current_run
+    from flowtrail.core.util.formats import load_path
 
     objects = []
     for position, artifact in enumerate(members):

@@ -46,7 +46,7 @@ def _artifact_line(item: Any) -> str:
 
 def _run_line(run: Any) -> str:
     """A run as uid (short id bold), its name and status; names like ``clean[sample=A]`` print as they are."""
-    from flowtrail.core.short_ids import short_id
+    from flowtrail.core.util.short_ids import short_id
 
     tail = short_id(run)
     uid = f"{run.uid[: -len(tail)]}[bold]{tail}[/bold]" if run.uid.endswith(tail) else run.uid

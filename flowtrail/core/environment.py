@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from flowtrail.core.host import current_environment, describe_environment
+from flowtrail.core.util.host import current_environment, describe_environment
 
 __all__ = ["Environment", "current_environment", "describe_environment", "get_or_create_environment"]
 from flowtrail.core.record import Record, utcnow

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from flowtrail.core import config as cfg
-from flowtrail.core.host import current_environment, current_user
-from flowtrail.core.ids import random_base62, uuid7
-from flowtrail.core.params import jsonable
-from flowtrail.core.processes import process_alive, this_host
-from flowtrail.core.versioning import first_version, successor
+from flowtrail.core.util.host import current_environment, current_user
+from flowtrail.core.util.ids import random_base62, uuid7
+from flowtrail.core.util.params import jsonable
+from flowtrail.core.util.processes import process_alive, this_host
+from flowtrail.core.util.versioning import first_version, successor
 
 SCHEMA_REVISION = "0008"  # must equal instance.SCHEMA_REVISION; a test pins it
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite dialect stores DateTime
@@ -189,7 +189,7 @@ def _environment(connection: sqlite3.Connection, digest: str, described: dict[st
     if found is not None:
         return int(found[0])
     if described is None:
-        from flowtrail.core.host import describe_environment
+        from flowtrail.core.util.host import describe_environment
 
         described = describe_environment()
     cursor = connection.execute(

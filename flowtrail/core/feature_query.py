@@ -133,7 +133,7 @@ def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> di
     ``artifact_id``, the link row's ``id`` and the decoded ``value``."""
     import pandas as pd
 
-    from flowtrail.core.frames import fetch_raw
+    from flowtrail.core.util.frames import fetch_raw
 
     afv, al = artifact_feature_value, artifact_label
     by_id = {info.id: info for info in infos}
@@ -174,7 +174,7 @@ def _decode(info: FeatureInfo, rows: Any, dialect: Any) -> Any:
     """The stored column of ``info``'s rows, decoded as a whole (see value_encoding.decode)."""
     import pandas as pd
 
-    from flowtrail.core.frames import convert_column
+    from flowtrail.core.util.frames import convert_column
 
     if info.dtype == "int":
         return rows["num"].astype("int64")

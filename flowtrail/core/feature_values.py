@@ -57,10 +57,10 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
     from flowtrail.core.database import write_transaction
-    from flowtrail.core.host import current_user
-    from flowtrail.core.ids import random_base62
     from flowtrail.core.instance import current
     from flowtrail.core.tracking import current_run
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.ids import random_base62
     from flowtrail.core.vocabulary import get_type
 
     instance = current()

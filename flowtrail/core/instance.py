@@ -77,8 +77,8 @@ class Instance:
     def hash_algorithm(self) -> str:
         """The content hash this registry was created with (``md5`` unless ``init(hash=...)`` chose another)."""
         if self._hash_algorithm is None:
-            from flowtrail.core.hashing import DEFAULT_ALGORITHM
             from flowtrail.core.settings import get_setting
+            from flowtrail.core.util.hashing import DEFAULT_ALGORITHM
 
             # Chosen once at init and never changed, so one read per connection suffices.
             self._hash_algorithm = str(get_setting(self, "hash_algorithm", DEFAULT_ALGORITHM))
@@ -248,9 +248,9 @@ def init(
     ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
-    from flowtrail.core.hashing import DEFAULT_ALGORITHM, check_algorithm
     from flowtrail.core.migrate import upgrade
     from flowtrail.core.settings import set_setting
+    from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, check_algorithm
 
     algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
     root = Path(path).resolve()

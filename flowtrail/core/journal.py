@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core import config as cfg
-from flowtrail.core.ids import random_base62
-from flowtrail.core.processes import process_alive, this_host
+from flowtrail.core.util.ids import random_base62
+from flowtrail.core.util.processes import process_alive, this_host
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.frames import fetch_sql
 from flowtrail.core.lineage_records import RowBatch
 from flowtrail.core.models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
+from flowtrail.core.util.frames import fetch_sql
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
 
-from flowtrail.core.frames import fetch_raw
+from flowtrail.core.util.frames import fetch_raw
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

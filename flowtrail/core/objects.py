@@ -12,9 +12,10 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from flowtrail.core.copying import copy_and_hash, copy_file_and_hash
 from flowtrail.core.errors import StorageError
-from flowtrail.core.hashing import (
+from flowtrail.core.storage import MANAGED_PREFIX, Storage, filesystem
+from flowtrail.core.util.copying import copy_and_hash, copy_file_and_hash
+from flowtrail.core.util.hashing import (
     DEFAULT_ALGORITHM,
     Digest,
     combine_folder,
@@ -23,8 +24,7 @@ from flowtrail.core.hashing import (
     hash_folder,
     hash_stream,
 )
-from flowtrail.core.ids import random_base62
-from flowtrail.core.storage import MANAGED_PREFIX, Storage, filesystem
+from flowtrail.core.util.ids import random_base62
 
 logger = logging.getLogger("flowtrail")
 Progress = Callable[[int], None]

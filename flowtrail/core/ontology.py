@@ -155,10 +155,10 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 
 def _stamp() -> dict[str, Any]:
-    from flowtrail.core.host import current_user
-    from flowtrail.core.ids import random_base62
     from flowtrail.core.record import utcnow
     from flowtrail.core.tracking import current_run
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.ids import random_base62
 
     run = current_run()
     return {"uid": random_base62(12), "created_at": utcnow(), "created_by": current_user(), "run_id": run.id if run else None}

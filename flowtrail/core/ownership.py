@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowtrail.core.config import CONFIG_FILE
-from flowtrail.core.ids import random_base62
 from flowtrail.core.storage import MANAGED_PREFIX, Storage
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

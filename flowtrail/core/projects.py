@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from flowtrail.core.annotations import artifact_project
 from flowtrail.core.database import add_locks, write_transaction
-from flowtrail.core.host import current_user
-from flowtrail.core.ids import random_base62
 from flowtrail.core.project import Project
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

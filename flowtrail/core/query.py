@@ -208,7 +208,7 @@ class QuerySet(Generic[T]):
 
         ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
         """
-        from flowtrail.core.frames import read_frame
+        from flowtrail.core.util.frames import read_frame
 
         mapper = sa_inspect(self.model)
         hidden = getattr(self.model, "_dataframe_hidden", ())

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from flowtrail.core.database import write_transaction
-from flowtrail.core.processes import process_alive, this_host
 from flowtrail.core.run import Run, set_status
+from flowtrail.core.util.processes import process_alive, this_host
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

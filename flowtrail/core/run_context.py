@@ -213,8 +213,8 @@ def _placeholder_transform(session: Any, instance: Instance, ref: RunRef) -> Any
     )
     if found is not None:
         return found
-    from flowtrail.core.host import current_user
-    from flowtrail.core.ids import new_stem, versioned_uid
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.ids import new_stem, versioned_uid
 
     transform = Transform(
         uid=versioned_uid(new_stem(), 1), namespace=ref.namespace, key=ref.job, version=1, is_latest=True,

@@ -18,13 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from flowtrail.core.artifact import Artifact
-from flowtrail.core.copying import BackgroundSync
 from flowtrail.core.database import write_transaction
 from flowtrail.core.errors import IntegrityError, StorageError
-from flowtrail.core.formats import write_anndata, write_dataframe
-from flowtrail.core.hashing import Digest, hash_file, stat_digest
-from flowtrail.core.host import current_user
-from flowtrail.core.ids import random_base62
 from flowtrail.core.objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from flowtrail.core.ownership import ensure_marker, managed_prefix
 from flowtrail.core.projects import link_to_run_projects
@@ -41,7 +36,12 @@ from flowtrail.core.storage import (
     normalize_location,
     object_relpath,
 )
-from flowtrail.core.versioning import first_version, next_version
+from flowtrail.core.util.copying import BackgroundSync
+from flowtrail.core.util.formats import write_anndata, write_dataframe
+from flowtrail.core.util.hashing import Digest, hash_file, stat_digest
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
+from flowtrail.core.util.versioning import first_version, next_version
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -156,7 +156,7 @@ def _prepare(
         else:
             digest = hash_in_place(storage, relpath, artifact.kind, progress, inst.hash_algorithm)
         if artifact.key is None and relpath:
-            from flowtrail.core.keys import validate_key
+            from flowtrail.core.util.keys import validate_key
 
             artifact.key = validate_key(relpath)
         _kind_from_digest(artifact, digest)
@@ -384,7 +384,7 @@ def update_artifact(artifact: Artifact) -> None:
     from flowtrail.core.instance import current
 
     if artifact.key is not None:
-        from flowtrail.core.keys import validate_key
+        from flowtrail.core.util.keys import validate_key
 
         validate_key(artifact.key)
     with write_transaction(current().sessions) as session:

@@ -116,11 +116,11 @@ def schema_hash(schema: Schema, features: list[Feature], components: dict[str, S
 def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
     from flowtrail.core.database import write_transaction
-    from flowtrail.core.host import current_user
-    from flowtrail.core.ids import random_base62
     from flowtrail.core.instance import current
     from flowtrail.core.schema import Schema, schema_component, schema_feature
     from flowtrail.core.tracking import current_run
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.ids import random_base62
 
     instance = current()
     if schema.id is not None:

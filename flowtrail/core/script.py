@@ -178,7 +178,7 @@ def _journal_waiting(config: cfg.InstanceConfig) -> bool:
 
 
 def _plain(params: dict[str, Any] | None) -> Any:
-    from flowtrail.core.params import jsonable
+    from flowtrail.core.util.params import jsonable
 
     return jsonable(params) if params else None
 

@@ -15,8 +15,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core import config as cfg
-from flowtrail.core.ids import uuid7
 from flowtrail.core.journal import JournalWriter
+from flowtrail.core.util.ids import uuid7
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -19,8 +19,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flowtrail.core.errors import StorageError
-from flowtrail.core.ids import random_base62
 from flowtrail.core.record import Record, utcnow
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from flowtrail.core.database import add_locks
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.host import current_user
 from flowtrail.core.record import LineageMixin, Record, utcnow
-from flowtrail.core.versioning import next_version
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.versioning import next_version
 
 if TYPE_CHECKING:
     from flowtrail.core.run import Run

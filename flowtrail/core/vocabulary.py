@@ -32,10 +32,10 @@ def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
 def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
     from flowtrail.core.database import write_transaction
-    from flowtrail.core.host import current_user
-    from flowtrail.core.ids import random_base62
     from flowtrail.core.instance import current
     from flowtrail.core.tracking import current_run
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.ids import random_base62
 
     if label.id is not None:
         return label._save_changes()

@@ -11,11 +11,11 @@ from sqlalchemy import insert
 
 import flowtrail as ft
 from flowtrail.core.database import write_transaction
-from flowtrail.core.ids import uuid7
 from flowtrail.core.instance import current, register_storage
 from flowtrail.core.models import Run
-from flowtrail.core.short_ids import short_id
 from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.util.ids import uuid7
+from flowtrail.core.util.short_ids import short_id
 
 BRACKETS = "plates/plate[red]/well[A1].txt"
 LONG_TRANSFORM = "nextflow-demo/main.nf:COUNT_WORDS_OF_EVERY_SAMPLE"

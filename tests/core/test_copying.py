@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from flowtrail.core.copying import BackgroundSync, copy_file_and_hash
+from flowtrail.core.util.copying import BackgroundSync, copy_file_and_hash
 
 
 def md5(data: bytes) -> str:
@@ -34,7 +34,7 @@ def test_large_copy_matches_the_source_and_reports_progress_to_the_last_byte(tmp
 
 
 def test_copy_without_kernel_support_reads_once_and_gives_the_same_result(tmp_path, monkeypatch):
-    import flowtrail.core.copying as copying
+    import flowtrail.core.util.copying as copying
 
     monkeypatch.setattr(copying, "_KERNEL_COPY", False)
     data = os.urandom(6 * 1024 * 1024 + 1)

@@ -1,8 +1,8 @@
 import hashlib
 import os
 
-from flowtrail.core.copying import copy_file_and_hash
-from flowtrail.core.hashing import folder_files, hash_file, hash_folder
+from flowtrail.core.util.copying import copy_file_and_hash
+from flowtrail.core.util.hashing import folder_files, hash_file, hash_folder
 
 
 def md5(data: bytes) -> str:
@@ -67,7 +67,7 @@ def test_streams_hash_in_bounded_chunks_and_pass_read_errors_on(tmp_path):
 
     import pytest
 
-    from flowtrail.core.hashing import hash_stream
+    from flowtrail.core.util.hashing import hash_stream
 
     data = os.urandom(9 * 1024 * 1024 + 3)
     seen = []
@@ -88,7 +88,7 @@ def test_blake3_hashes_files_folders_copies_and_streams(tmp_path):
 
     import blake3
 
-    from flowtrail.core.hashing import hash_stream
+    from flowtrail.core.util.hashing import hash_stream
 
     data = os.urandom(20 * 1024 * 1024 + 11)
     expected = blake3.blake3(data).hexdigest()

@@ -1,7 +1,7 @@
 import pytest
 
 from flowtrail import InvalidKey
-from flowtrail.core.keys import validate_key
+from flowtrail.core.util.keys import validate_key
 
 
 @pytest.mark.parametrize("key", ["a.csv", "raw/batch1/a.fastq.gz", "x y/z", "ünïcode/ok.txt"])

@@ -7,8 +7,8 @@ import pytest
 import flowtrail as ft
 from flowtrail.cli.lookup import find_record
 from flowtrail.core.errors import DoesNotExist, MultipleResultsFound
-from flowtrail.core.short_ids import RUN_TAIL, short_id
 from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.util.short_ids import RUN_TAIL, short_id
 
 
 def test_runs_are_told_apart_by_the_random_end_of_their_uid(instance):

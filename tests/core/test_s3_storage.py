@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import flowtrail
-from flowtrail.core.hashing import hash_folder
 from flowtrail.core.instance import disconnect
 from flowtrail.core.ownership import instance_id
+from flowtrail.core.util.hashing import hash_folder
 
 CSV = b"sample,reads\ns1,1200\ns2,3400\n"
 FOLDER = {"plate1/a.txt": b"well A\n", "plate1/b.txt": b"well B\n" * 100, "summary.json": b'{"wells": 2}\n'}

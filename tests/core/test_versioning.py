@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import flowtrail as ft
-from flowtrail.core.ids import new_stem, versioned_uid
-from flowtrail.core.versioning import first_version, next_version, successor
+from flowtrail.core.util.ids import new_stem, versioned_uid
+from flowtrail.core.util.versioning import first_version, next_version, successor
 
 
 @dataclass

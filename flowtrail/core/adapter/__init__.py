@@ -67,10 +67,10 @@ from typing import TYPE_CHECKING, Any
 # for the registry's imports only when it first records something.
 _EXPORTS: dict[str, str] = {
     "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
-    "current_user": "flowtrail.core.host", "instance_name": "flowtrail.core.config",
+    "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.config",
     "Instance": "flowtrail.core.instance", "current": "flowtrail.core.instance", "disconnect": "flowtrail.core.instance",
     "JournalWriter": "flowtrail.core.journal",
-    "MAX_REPR": "flowtrail.core.params", "jsonable": "flowtrail.core.params",
+    "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
     "discard_run_tree": "flowtrail.core.partial_runs",
     "env_project": "flowtrail.core.projects",
     "FINAL_STATUSES": "flowtrail.core.run", "OUTPUT_KINDS": "flowtrail.core.run", "RUN_STATUSES": "flowtrail.core.run", "link_inputs": "flowtrail.core.run",
@@ -129,10 +129,8 @@ if TYPE_CHECKING:
     from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
     from flowtrail.core.config import instance_name
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
-    from flowtrail.core.host import current_user
     from flowtrail.core.instance import Instance, current, disconnect
     from flowtrail.core.journal import JournalWriter
-    from flowtrail.core.params import MAX_REPR, jsonable
     from flowtrail.core.partial_runs import discard_run_tree
     from flowtrail.core.projects import env_project
     from flowtrail.core.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
@@ -146,3 +144,5 @@ if TYPE_CHECKING:
     )
     from flowtrail.core.saving import update_artifact
     from flowtrail.core.tracking import add_run_listener, current_run, remove_run_listener
+    from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.params import MAX_REPR, jsonable

@@ -3,7 +3,7 @@
 The ORM writes one record at a time with its unit of work; an adapter storing thousands of runs,
 dataset versions and input links per transaction writes them here instead: one ``executemany``
 per kind of row, and one ``IN`` query per chunk of values to read ids back. The registry's rules
-are not re-stated here: new versions get their uid and number from :mod:`flowtrail.core.versioning`,
+are not re-stated here: new versions get their uid and number from :mod:`flowtrail.core.util.versioning`,
 run rows their columns from :func:`flowtrail.core.tracking.run_columns`, and input links are
 written by :func:`flowtrail.core.run.insert_input_links` (the one writer of ``run_input``); both
 are re-exported here so a bulk writer finds its tools in one place.
@@ -166,7 +166,7 @@ def update_by_id(session: Session, target: Any, rows: list[dict[str, Any]]) -> N
 def insert_versions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert new versions of artifacts registered where they are (not managed); return their ids.
 
-    Each row holds ``uid``, ``version`` and ``is_latest`` (from :mod:`flowtrail.core.versioning`),
+    Each row holds ``uid``, ``version`` and ``is_latest`` (from :mod:`flowtrail.core.util.versioning`),
     ``key``, ``storage_id``, ``kind`` and any other column; the path is the key, the suffix is
     derived from it as a save derives it.
     """

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from flowtrail.core.artifact import Artifact
 from flowtrail.core.database import write_transaction
-from flowtrail.core.host import current_user
-from flowtrail.core.ids import new_stem, versioned_uid
 from flowtrail.core.storage import Storage
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import new_stem, versioned_uid
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -25,7 +25,7 @@ holding a dataset and its key), :mod:`._statements` (the SQL a batch runs), :mod
 (the rows a batch holds), :mod:`._batch_jobs` (jobs), :mod:`._batch_runs` (runs, parents, input
 links), :mod:`._batch_datasets` (dataset versions, placeholders) and :mod:`._batch` (the event
 log, folding, and the batch composed of those parts). Rows are written past the ORM through
-:mod:`flowtrail.core.adapter.bulk`; new versions follow :mod:`flowtrail.core.versioning`.
+:mod:`flowtrail.core.adapter.bulk`; new versions follow :mod:`flowtrail.core.util.versioning`.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def job_params(data: dict[str, Any]) -> dict[str, Any]:
 def shell_command(cmd: str) -> dict[str, Any]:
     """The job's shell command as params: whole when it fits, else cut with a mark that says so.
 
-    Run params keep strings up to a limit (see :mod:`flowtrail.core.params`); a longer command
+    Run params keep strings up to a limit (see :mod:`flowtrail.core.util.params`); a longer command
     would be cut there without a word. Here it is cut visibly, with its full length and MD5 (to
     compare with Snakemake's metadata record, which keeps it whole).
     """

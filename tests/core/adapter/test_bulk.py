@@ -6,7 +6,7 @@ from __future__ import annotations
 from flowtrail.core.adapter.bulk import insert_input_links, insert_versions, insert_with_ids, update_by_id
 from flowtrail.core.database import write_transaction
 from flowtrail.core.models import Artifact, Run, Storage, Transform
-from flowtrail.core.versioning import first_version, next_version
+from flowtrail.core.util.versioning import first_version, next_version
 
 
 def test_rows_written_in_bulk_read_back_like_records(instance, tmp_path):

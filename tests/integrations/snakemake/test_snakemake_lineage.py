@@ -9,7 +9,7 @@ import uuid
 from snakemake_helpers import problems
 
 import flowtrail as ft
-from flowtrail.core.hashing import HASH_TYPE_FOLDER, HASH_TYPE_STAT
+from flowtrail.core.util.hashing import HASH_TYPE_FOLDER, HASH_TYPE_STAT
 
 SNAKEMAKE_VERSION = importlib.metadata.version("snakemake")
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowtrail.core.errors import StorageError
-from flowtrail.core.hashing import DEFAULT_ALGORITHM, Digest, Progress, new_hash
+from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, Digest, Progress, new_hash
 
 
 def copy_and_hash(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from flowtrail.core.ids import new_stem, versioned_uid
+from flowtrail.core.util.ids import new_stem, versioned_uid
 
 __all__ = ["Versioned", "first_version", "next_version", "successor"]
 

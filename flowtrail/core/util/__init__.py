@@ -1,0 +1,1 @@
+"""Small building blocks with no registry behind them: ids, keys, params, hashes, formats."""
