@@ -43,7 +43,7 @@ def fill(folder: Path) -> str:
     """An instance in ``folder`` with 50,000 runs; returns the short id of one of them."""
     from sqlalchemy import insert
 
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.models import Run
     from flowtrail.core.tracking import finish_run, start_run
     from flowtrail.core.util.ids import uuid7

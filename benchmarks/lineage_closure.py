@@ -77,7 +77,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import flowtrail  # noqa: E402
-from flowtrail.core import config as cfg  # noqa: E402
+from flowtrail.core.db import config as cfg  # noqa: E402
 from flowtrail.core.instance import Instance, disconnect  # noqa: E402
 from flowtrail.core.lineage import _EDGES, _walk_cte, closure, closure_sql  # noqa: E402
 from flowtrail.core.lineage import graph as lineage_graph  # noqa: E402

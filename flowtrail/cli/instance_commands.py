@@ -62,8 +62,8 @@ def info(as_json: bool) -> None:
 @click.command()
 def migrate() -> None:
     """Upgrade the registry's schema to this flowtrail's version."""
-    from flowtrail.core import config as cfg
-    from flowtrail.core.migrate import current_revision, head_revision, upgrade
+    from flowtrail.core.db import config as cfg
+    from flowtrail.core.db.migrate import current_revision, head_revision, upgrade
 
     config = cfg.resolve()
     before = current_revision(config.db_url)

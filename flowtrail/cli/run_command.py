@@ -161,7 +161,7 @@ def environment_parent() -> tuple[Any, str | None, str | None]:
 
 def _remember_parent(instance: Any, step: Any, parent_ref: str, root_ref: str | None) -> None:
     """Keep an unregistered parent as an OpenLineage parent facet on the run, so nothing is lost."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
 
     def part(ref: str) -> dict[str, Any]:
         namespace, _, rest = ref.partition("/")

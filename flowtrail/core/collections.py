@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flowtrail.core.artifact import Artifact
 from flowtrail.core.collection import Collection, collection_artifact
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
 from flowtrail.core.query import QuerySet
 from flowtrail.core.util.host import current_user

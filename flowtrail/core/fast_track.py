@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowtrail.core import config as cfg
+from flowtrail.core.db import config as cfg
 from flowtrail.core.util.host import current_environment, current_user
 from flowtrail.core.util.ids import random_base62, uuid7
 from flowtrail.core.util.params import jsonable
@@ -53,7 +53,7 @@ def sqlite_path(config: cfg.InstanceConfig) -> str | None:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    from flowtrail.core.registry_timeouts import (
+    from flowtrail.core.db.timeouts import (
         statement_timeout,  # standard library only: keeps this path SQLAlchemy-free
     )
 

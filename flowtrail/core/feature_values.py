@@ -56,7 +56,7 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.tracking import current_run
     from flowtrail.core.util.host import current_user
@@ -233,7 +233,7 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
 def _write_values(
     instance: Instance, touched: dict[int, set[int]], values: list[dict[str, Any]], labels: list[dict[str, Any]]
 ) -> None:
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_ids, artifact_ids in _replaced(touched):
@@ -311,7 +311,7 @@ def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[
 
 def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
     """Remove a feature's values from an artifact (only ``value`` if given)."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
 
     instance = current()
@@ -378,7 +378,7 @@ class FeaturesDescriptor:
 
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.schema import Schema, schema_feature
 

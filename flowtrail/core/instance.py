@@ -1,7 +1,7 @@
 """An instance: one registry database plus its default storage location.
 
 ``init()`` creates one, ``connect()`` opens one, ``current()`` returns the one this process uses
-(found like git finds a repository, see :mod:`flowtrail.core.config`). Connecting checks the
+(found like git finds a repository, see :mod:`flowtrail.core.db.config`). Connecting checks the
 schema revision with one query and never migrates behind the user's back.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from flowtrail.core import config as cfg
-from flowtrail.core.database import Sessions, make_engine, write_transaction
+from flowtrail.core.db import config as cfg
+from flowtrail.core.db.database import Sessions, make_engine, write_transaction
 from flowtrail.core.errors import ConfigurationError, SchemaVersionError
 from flowtrail.core.models import Storage
 from flowtrail.core.storage import normalize_location
@@ -95,7 +95,7 @@ class Instance:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OperationalError, ProgrammingError) as exc:
             if not _missing_table(exc):  # another cause the driver named (RegistryErrors are raised already)
-                from flowtrail.core.registry_errors import wrap_unexpected
+                from flowtrail.core.db.failures import wrap_unexpected
 
                 raise wrap_unexpected(exc, self.engine.url.render_as_string(hide_password=True),
                                       "checking its schema") from exc  # fmt: skip
@@ -248,7 +248,7 @@ def init(
     ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
-    from flowtrail.core.migrate import upgrade
+    from flowtrail.core.db.migrate import upgrade
     from flowtrail.core.settings import set_setting
     from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, check_algorithm
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowtrail.core import config as cfg
+from flowtrail.core.db import config as cfg
 from flowtrail.core.util.ids import random_base62
 from flowtrail.core.util.processes import process_alive, this_host
 

@@ -86,7 +86,7 @@ def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
-        from flowtrail.core.database import write_transaction
+        from flowtrail.core.db.database import write_transaction
         from flowtrail.core.instance import current
         from flowtrail.core.projects import link_artifacts_to_project
 
@@ -127,7 +127,7 @@ def remove_artifact_labels(artifact: Any, labels: list[Label], feature: Feature 
 
 def add_parent_links(pairs: list[tuple[Label, Label]]) -> None:
     """Insert (child, parent) links, refusing links that would make a label its own ancestor."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
 
     for child, parent in pairs:
@@ -155,7 +155,7 @@ def _ancestors(session: Any, label_id: int) -> set[int]:
 
 
 def _insert_missing(table: Any, rows: list[dict[str, Any]]) -> None:
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
 
     if rows:
@@ -175,7 +175,7 @@ def _insert_missing_in(session: Any, table: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _delete(table: Any, rows: list[dict[str, Any]]) -> None:
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
 
     with write_transaction(current().sessions) as session:

@@ -6,7 +6,7 @@ its ontology id within that type: a newer release renames terms, replaces their 
 release are kept (artifacts may be annotated with them); the report counts them.
 
 The file is parsed and checked completely before anything is written; the writes are a handful of
-``executemany`` statements in one :func:`~flowtrail.core.database.write_transaction`, so an
+``executemany`` statements in one :func:`~flowtrail.core.db.database.write_transaction`, so an
 error leaves the registry as it was. Nothing here touches the network.
 """
 
@@ -141,7 +141,7 @@ def _select_terms(terms: list[Term], prefix: str | None, include_obsolete: bool,
 
 
 def _write(terms: list[Term], report: ImportReport) -> None:
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
 
     instance = current()

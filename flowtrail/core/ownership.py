@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flowtrail.core.config import CONFIG_FILE
+from flowtrail.core.db.config import CONFIG_FILE
 from flowtrail.core.storage import MANAGED_PREFIX, Storage
 from flowtrail.core.util.ids import random_base62
 

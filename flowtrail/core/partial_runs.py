@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from flowtrail.core.artifact import Artifact
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.run import Run
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from flowtrail.core.annotations import artifact_project
-from flowtrail.core.database import add_locks, write_transaction
+from flowtrail.core.db.database import add_locks, write_transaction
 from flowtrail.core.project import Project
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.ids import random_base62

@@ -150,7 +150,7 @@ def link_inputs(instance: Any, run: Run, artifacts: list[Artifact]) -> None:
     """Insert run-input links that do not exist yet, in one short transaction."""
     if run.id is None or not any(a.id is not None and a.run_id != run.id for a in artifacts):
         return
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(instance.sessions) as session:
         insert_input_links(session, [(run.id, a) for a in artifacts])
@@ -203,7 +203,7 @@ def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", ins
     if run.id is None:
         raise TrackingError("record_outputs() needs a saved run.")
     inst = instance or current()
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(inst.sessions) as session:
         link_outputs(session, [(run.id, a.id, a.run_id) for a in artifacts if a.id is not None], kind)

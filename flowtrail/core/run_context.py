@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from flowtrail.core.errors import TrackingError
 
 if TYPE_CHECKING:
-    from flowtrail.core.config import InstanceConfig
+    from flowtrail.core.db.config import InstanceConfig
     from flowtrail.core.instance import Instance
     from flowtrail.core.run import Run
 
@@ -134,7 +134,7 @@ def own_namespace(instance: Instance) -> str:
 
 def config_namespace(config: InstanceConfig) -> str:
     """:func:`own_namespace` of the instance ``config`` describes, without connecting to it."""
-    from flowtrail.core.config import instance_name
+    from flowtrail.core.db.config import instance_name
 
     return os.environ.get("FLOWTRAIL_OPENLINEAGE_NAMESPACE") or instance_name(config)
 
@@ -145,7 +145,7 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
     found = cache.get(ref.run_id)
     if found is not None:
         return found
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.run import Run
 
     own = ref.namespace == own_namespace(instance)

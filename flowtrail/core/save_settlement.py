@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 
 from flowtrail.core.artifact import Artifact
 from flowtrail.core.commit_check import committed_artifacts, is_ambiguous
+from flowtrail.core.db.failures import wrap_unexpected
 from flowtrail.core.errors import RegistryUnavailable
 from flowtrail.core.objects import remove
-from flowtrail.core.registry_errors import wrap_unexpected
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from flowtrail.core.artifact import Artifact
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError, StorageError
 from flowtrail.core.objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from flowtrail.core.ownership import ensure_marker, managed_prefix

@@ -115,7 +115,7 @@ def schema_hash(schema: Schema, features: list[Feature], components: dict[str, S
 
 def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.schema import Schema, schema_component, schema_feature
     from flowtrail.core.tracking import current_run

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowtrail.core import config as cfg
+from flowtrail.core.db import config as cfg
 from flowtrail.core.errors import TrackingError
 
 if TYPE_CHECKING:

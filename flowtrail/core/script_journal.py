@@ -14,7 +14,7 @@ import datetime as dt
 import os
 from typing import TYPE_CHECKING, Any
 
-from flowtrail.core import config as cfg
+from flowtrail.core.db import config as cfg
 from flowtrail.core.journal import JournalWriter
 from flowtrail.core.util.ids import uuid7
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.record import JSONType, Record
 
 if TYPE_CHECKING:

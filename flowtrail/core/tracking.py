@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 
 from sqlalchemy import select
 
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.environment import get_or_create_environment
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.instance import Instance, current

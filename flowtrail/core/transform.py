@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from flowtrail.core.database import add_locks
+from flowtrail.core.db.database import add_locks
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.record import LineageMixin, Record, utcnow
 from flowtrail.core.util.host import current_user

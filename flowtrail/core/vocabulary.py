@@ -31,7 +31,7 @@ def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
 
 def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.tracking import current_run
     from flowtrail.core.util.host import current_user
@@ -225,7 +225,7 @@ def delete_label(label: Label) -> None:
     """Delete a label (its links to artifacts and parents go with it); refused while something depends on it."""
     from sqlalchemy import func
 
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.errors import IntegrityError
     from flowtrail.core.feature import Feature
     from flowtrail.core.instance import current

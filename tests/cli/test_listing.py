@@ -10,7 +10,7 @@ from cli_process import at_terminal, piped
 from sqlalchemy import insert
 
 import flowtrail as ft
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.instance import current, register_storage
 from flowtrail.core.models import Run
 from flowtrail.core.tracking import finish_run, start_run

@@ -3,9 +3,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import flowtrail as ft
-from flowtrail.core.database import make_engine
+from flowtrail.core.db.database import make_engine
+from flowtrail.core.db.migrate import current_revision, head_revision, upgrade
 from flowtrail.core.instance import SCHEMA_REVISION
-from flowtrail.core.migrate import current_revision, head_revision, upgrade
 from flowtrail.core.models import Record
 
 
@@ -56,8 +56,8 @@ def test_a_populated_0004_registry_keeps_its_records_through_0005(database, tmp_
     """0005 rebuilds the artifact and run tables on SQLite (new columns with foreign keys)."""
     from alembic import command
 
+    from flowtrail.core.db.migrate import alembic_config
     from flowtrail.core.instance import disconnect
-    from flowtrail.core.migrate import alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     (tmp_path / "project").mkdir()
@@ -91,8 +91,8 @@ def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_refer
 ):
     from alembic import command
 
+    from flowtrail.core.db.migrate import alembic_config
     from flowtrail.core.instance import disconnect
-    from flowtrail.core.migrate import alembic_config
     from flowtrail.core.tracking import start_run
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")

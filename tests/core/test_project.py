@@ -201,7 +201,7 @@ def test_a_fast_tracked_script_links_what_it_saves(instance):
 
 
 def test_link_artifacts_to_project_adds_only_missing_rows(instance, tmp_path):
-    from flowtrail.core.database import write_transaction
+    from flowtrail.core.db.database import write_transaction
 
     project = get_or_create_project("Manual")
     saved = ft.save([ft.Artifact(_write(tmp_path / f"{i}.txt", str(i)), key=f"{i}.txt") for i in range(3)])

@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 # for the registry's imports only when it first records something.
 _EXPORTS: dict[str, str] = {
     "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
-    "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.config",
+    "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.db.config",
     "Instance": "flowtrail.core.instance", "current": "flowtrail.core.instance", "disconnect": "flowtrail.core.instance",
     "JournalWriter": "flowtrail.core.journal",
     "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
@@ -127,7 +127,7 @@ if TYPE_CHECKING:
         show_warnings,
     )
     from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
-    from flowtrail.core.config import instance_name
+    from flowtrail.core.db.config import instance_name
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
     from flowtrail.core.instance import Instance, current, disconnect
     from flowtrail.core.journal import JournalWriter

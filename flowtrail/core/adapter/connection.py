@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowtrail.core import config as cfg
+from flowtrail.core.db import config as cfg
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

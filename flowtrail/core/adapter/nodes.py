@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from flowtrail.core.artifact import Artifact
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.storage import Storage
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.ids import new_stem, versioned_uid

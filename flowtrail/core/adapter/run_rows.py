@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core.adapter.bulk import in_values, insert_input_links, insert_with_ids, select_in, update_by_id
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.run import FINAL_STATUSES, Run
 from flowtrail.core.tracking import _environment_id, has_run_listeners, run_columns

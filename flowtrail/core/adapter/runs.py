@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.reaping import reap_once
 from flowtrail.core.run import OUTPUT_KINDS, Run, insert_input_links, link_outputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from flowtrail.core.database import make_engine
+from flowtrail.core.db.database import make_engine
 from flowtrail.core.models import Record
 
 config = context.config

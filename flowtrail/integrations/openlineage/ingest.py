@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.openlineage.emitter import namespace_of
 from flowtrail.core.openlineage.naming import dataset_location
 from flowtrail.integrations.openlineage._batch import Batch

@@ -4,7 +4,7 @@ input links are added once, and new versions look like versions a save makes."""
 from __future__ import annotations
 
 from flowtrail.core.adapter.bulk import insert_input_links, insert_versions, insert_with_ids, update_by_id
-from flowtrail.core.database import write_transaction
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.models import Artifact, Run, Storage, Transform
 from flowtrail.core.util.versioning import first_version, next_version
 

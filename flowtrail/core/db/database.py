@@ -25,7 +25,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from flowtrail.core import registry_errors, registry_timeouts
+from flowtrail.core.db import failures as registry_errors
+from flowtrail.core.db import timeouts as registry_timeouts
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _BEGIN_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("flowtrail_begin", default="DEFERRED")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 
 def alembic_config(db_url: str) -> Config:
@@ -38,7 +38,7 @@ def head_revision() -> str:
 def current_revision(db_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    from flowtrail.core.database import make_engine
+    from flowtrail.core.db.database import make_engine
 
     engine = make_engine(db_url)
     try:
