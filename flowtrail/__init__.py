@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from flowtrail.core.instance import Instance, connect, init
     from flowtrail.core.label import Label
     from flowtrail.core.project import Project
-    from flowtrail.core.query import QuerySet
+    from flowtrail.core.query.queryset import QuerySet
     from flowtrail.core.run import Run
     from flowtrail.core.saving import save_artifacts as save
     from flowtrail.core.schema import Schema
@@ -57,7 +57,7 @@ _EXPORTS = {
     "Schema": "flowtrail.core.models",
     "DataFrameCurator": "flowtrail.core.curation",
     "AnnDataCurator": "flowtrail.core.curation",
-    "QuerySet": "flowtrail.core.query",
+    "QuerySet": "flowtrail.core.query.queryset",
     "Instance": "flowtrail.core.instance",
     "connect": "flowtrail.core.instance",
     "init": "flowtrail.core.instance",

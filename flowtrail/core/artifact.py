@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from flowtrail.core.annotations import artifact_label, artifact_project
 from flowtrail.core.errors import StorageError
 from flowtrail.core.feature_values import FeaturesDescriptor
-from flowtrail.core.query import QuerySet
+from flowtrail.core.query.queryset import QuerySet
 from flowtrail.core.record import LineageMixin, Record, utcnow
 from flowtrail.core.run import Run, run_input
 from flowtrail.core.storage import Storage, is_url

@@ -17,7 +17,7 @@ from flowtrail.core.record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
     from flowtrail.core.artifact import Artifact
-    from flowtrail.core.query import QuerySet
+    from flowtrail.core.query.queryset import QuerySet
     from flowtrail.core.run import Run
 
 collection_artifact = Table(

@@ -28,7 +28,7 @@ from flowtrail.core.artifact import Artifact
 from flowtrail.core.collection import Collection, collection_artifact
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
-from flowtrail.core.query import QuerySet
+from flowtrail.core.query.queryset import QuerySet
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.versioning import next_version
 

@@ -59,7 +59,7 @@ def parse_dtype(dtype: Any) -> tuple[str, str | None]:
 def check_feature_name(name: str) -> None:
     """Feature names become filter keywords, so they must not shadow fields or contain '__'."""
     from flowtrail.core.artifact import Artifact
-    from flowtrail.core.field_lookups import LOOKUPS, field_names
+    from flowtrail.core.query.lookups import LOOKUPS, field_names
 
     if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
         raise FieldError(

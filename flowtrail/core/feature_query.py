@@ -19,8 +19,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from flowtrail.core.annotations import artifact_feature_value, artifact_label
 from flowtrail.core.errors import FieldError
 from flowtrail.core.feature_values import feature_catalog, find_feature
-from flowtrail.core.field_lookups import LOOKUPS, compare, json_compare
 from flowtrail.core.label import Label
+from flowtrail.core.query.lookups import LOOKUPS, compare, json_compare
 from flowtrail.core.value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
 if TYPE_CHECKING:

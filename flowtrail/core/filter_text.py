@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric
 from sqlalchemy import inspect as sa_inspect
 
 from flowtrail.core.errors import FieldError
-from flowtrail.core.field_lookups import LOOKUPS
+from flowtrail.core.query.lookups import LOOKUPS
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, select
 from flowtrail.core.annotations import artifact_label, artifact_project
 from flowtrail.core.errors import FieldError, IntegrityError
 from flowtrail.core.label import Label, label_parent
-from flowtrail.core.query import QuerySet
+from flowtrail.core.query.queryset import QuerySet
 
 if TYPE_CHECKING:
     from flowtrail.core.feature import Feature

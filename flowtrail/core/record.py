@@ -9,7 +9,7 @@ from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
-from flowtrail.core.query import QuerySet
+from flowtrail.core.query.queryset import QuerySet
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

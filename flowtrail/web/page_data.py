@@ -57,7 +57,7 @@ def home(session: Any) -> dict[str, Any]:
 
 def search(session: Any, text: str) -> dict[str, Any]:
     """Artifacts, runs, transforms, collections and projects matching ``text`` (keys, names, descriptions, uids)."""
-    from flowtrail.core.query import QuerySet
+    from flowtrail.core.query.queryset import QuerySet
 
     found: dict[str, list[Any]] = {}
     for name, model, latest in (("artifacts", Artifact, True), ("transforms", Transform, True), ("runs", Run, False),

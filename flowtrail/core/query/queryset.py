@@ -17,7 +17,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
-from flowtrail.core.field_lookups import lookup_clause, order_clause, shown
+from flowtrail.core.query.lookups import lookup_clause, order_clause, shown
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,0 +1,1 @@
+"""Django-style query sets over any model."""
