@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flowtrail._version import __version__
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.collection import Collection
     from flowtrail.core.curation import AnnDataCurator, DataFrameCurator
-    from flowtrail.core.environment import Environment
     from flowtrail.core.errors import (
         ConfigurationError,
         DoesNotExist,
@@ -31,18 +28,21 @@ if TYPE_CHECKING:
         UnsupportedFormat,
         ValidationError,
     )
-    from flowtrail.core.feature import Feature
     from flowtrail.core.instance import Instance, connect, init
-    from flowtrail.core.label import Label
-    from flowtrail.core.project import Project
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.collection import Collection
+    from flowtrail.core.models.environment import Environment
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.project import Project
+    from flowtrail.core.models.run import Run
+    from flowtrail.core.models.schema import Schema
+    from flowtrail.core.models.storage import Storage
+    from flowtrail.core.models.transform import Transform
     from flowtrail.core.query.queryset import QuerySet
-    from flowtrail.core.run import Run
     from flowtrail.core.saving import save_artifacts as save
-    from flowtrail.core.schema import Schema
     from flowtrail.core.script import finish, track
-    from flowtrail.core.storage import Storage
     from flowtrail.core.tracking import current_run, tracked
-    from flowtrail.core.transform import Transform
 
 _EXPORTS = {
     "Artifact": "flowtrail.core.models",

@@ -227,7 +227,7 @@ def _forget_s3_filesystems() -> None:
     """Drop cached s3fs instances (and their listing caches) so the next use starts fresh."""
     import s3fs
 
-    from flowtrail.core.storage import filesystem
+    from flowtrail.core.models.storage import filesystem
 
     s3fs.S3FileSystem.clear_instance_cache()
     filesystem.cache_clear()

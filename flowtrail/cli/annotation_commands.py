@@ -102,7 +102,7 @@ def list_labels(
     """List labels (optionally of one type, or matching a text)."""
     from flowtrail.cli.listing import plural
     from flowtrail.cli.tables import Column, footer, lines, output_format, print_rows
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.label import Label
     from flowtrail.core.vocabulary import get_type
 
     fmt = output_format(as_json, as_csv)
@@ -135,7 +135,7 @@ def list_features(as_json: bool, as_csv: bool) -> None:
     """List the registered features with their dtypes."""
     from flowtrail.cli.listing import plural
     from flowtrail.cli.tables import Column, footer, output_format, print_rows
-    from flowtrail.core.feature import Feature
+    from flowtrail.core.models.feature import Feature
 
     fmt = output_format(as_json, as_csv)
     records = Feature.all().order_by("name").to_list()
@@ -153,7 +153,7 @@ def list_features(as_json: bool, as_csv: bool) -> None:
 @click.option("--unit", help="Unit of the values, e.g. mg/ml.")
 def add_feature(name: str, dtype: str, description: str | None, unit: str | None) -> None:
     """Register a feature NAME with a dtype (the label type of cat[Label[TYPE]] must exist)."""
-    from flowtrail.core.feature import Feature
+    from flowtrail.core.models.feature import Feature
 
     feature = Feature(name=name, dtype=dtype, description=description, unit=unit)
     saved = feature.save()
@@ -174,9 +174,9 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     """
     from flowtrail.cli.lookup import find_record
     from flowtrail.cli.tables import plain
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.feature_values import feature_catalog
     from flowtrail.core.instance import current
+    from flowtrail.core.models.artifact import Artifact
 
     record = find_record(key_or_uid, command="flowtrail annotate")
     if not isinstance(record, Artifact):

@@ -14,7 +14,7 @@ from flowtrail.core.util.formats import load_path
 from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.models.artifact import Artifact
 
 
 def _track_input(artifact: Artifact) -> None:
@@ -23,7 +23,7 @@ def _track_input(artifact: Artifact) -> None:
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:
         from flowtrail.core.instance import current
-        from flowtrail.core.run import link_inputs
+        from flowtrail.core.models.run import link_inputs
 
         link_inputs(current(), run, [artifact])
 

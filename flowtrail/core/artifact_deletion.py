@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from flowtrail.core.artifact import Artifact
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError
+from flowtrail.core.models.artifact import Artifact
 from flowtrail.core.objects import remove
 
 

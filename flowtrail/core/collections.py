@@ -1,4 +1,4 @@
-"""Saving, querying and loading collections (see :mod:`flowtrail.core.collection` for the model).
+"""Saving, querying and loading collections (see :mod:`flowtrail.core.models.collection` for the model).
 
 A collection is versioned by key like an artifact. Its hash is an MD5 over its members' content
 hashes in order (a member without a hash, e.g. a dataset known only from OpenLineage, contributes
@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from flowtrail.core.artifact import Artifact
-from flowtrail.core.collection import Collection, collection_artifact
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.collection import Collection, collection_artifact
 from flowtrail.core.query.queryset import QuerySet
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.versioning import next_version
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 logger = logging.getLogger("flowtrail")
 BATCH = 500
@@ -258,7 +258,7 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 def _load_members(members: list[Artifact]) -> list[Any]:
     from flowtrail.core.access import cache_artifact
     from flowtrail.core.instance import current
-    from flowtrail.core.run import link_inputs
+    from flowtrail.core.models.run import link_inputs
     from flowtrail.core.tracking import current_run
     from flowtrail.core.util.formats import load_path
 

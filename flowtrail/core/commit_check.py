@@ -29,7 +29,7 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 def committed_artifacts(instance: Instance, uids: list[str]) -> bool | None:
     """True when every artifact uid is registered, False when none is, None when that cannot be told."""
-    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.models.artifact import Artifact
 
     if not uids:
         return False

@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.tree import Tree
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run
-    from flowtrail.core.transform import Transform
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
+    from flowtrail.core.models.transform import Transform
 
 
 def human_size(size: int | None) -> str:
@@ -108,7 +108,7 @@ def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
     from sqlalchemy import select
 
     from flowtrail.core.instance import current
-    from flowtrail.core.run import Run, run_output
+    from flowtrail.core.models.run import Run, run_output
 
     sessions = current().sessions
     session = sessions.current()

@@ -13,9 +13,9 @@ from rich.tree import Tree
 from sqlalchemy import func, select
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.label import Label
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.schema import Schema
 
 MAX_SHOWN = 20
 
@@ -48,10 +48,10 @@ def _read(stmt: Any) -> list[Any]:
 
 def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
     """Add "Features" (name, dtype, values) and "Labels" (linked without a feature, by type)."""
-    from flowtrail.core.annotations import artifact_label
     from flowtrail.core.feature_values import feature_catalog, values_of
     from flowtrail.core.instance import current
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.links import artifact_label
 
     if artifact.id is None:
         return
@@ -81,9 +81,9 @@ def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
 
 def label_tree(label: Label) -> Tree:
     """Type, ontology id, synonyms, parents, how many children and annotated artifacts."""
-    from flowtrail.core.annotations import artifact_label
-    from flowtrail.core.label import Label as LabelModel
-    from flowtrail.core.label import label_parent
+    from flowtrail.core.models.label import Label as LabelModel
+    from flowtrail.core.models.label import label_parent
+    from flowtrail.core.models.links import artifact_label
 
     title = "Label type" if label.is_type else "Label"
     tree = Tree(f"[bold]{title}[/bold] {escape(label.name)} [dim]{label.uid}[/dim]")

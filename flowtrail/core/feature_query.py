@@ -16,10 +16,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from flowtrail.core.annotations import artifact_feature_value, artifact_label
 from flowtrail.core.errors import FieldError
 from flowtrail.core.feature_values import feature_catalog, find_feature
-from flowtrail.core.label import Label
+from flowtrail.core.models.label import Label
+from flowtrail.core.models.links import artifact_feature_value, artifact_label
 from flowtrail.core.query.lookups import LOOKUPS, compare, json_compare
 from flowtrail.core.value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
@@ -31,8 +31,8 @@ def feature_clause(
     name: str, rest: list[str], value: Any, full: str, instance: Instance | None
 ) -> tuple[ColumnElement[bool] | None, list[str]]:
     """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.instance import current
+    from flowtrail.core.models.artifact import Artifact
 
     instance = instance or current()
     info = find_feature(instance, name)

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
-from flowtrail.core.annotations import artifact_feature_value, artifact_label
 from flowtrail.core.errors import DoesNotExist, IntegrityError, ValidationError
-from flowtrail.core.feature import Feature
-from flowtrail.core.label import Label
+from flowtrail.core.models.feature import Feature
+from flowtrail.core.models.label import Label
+from flowtrail.core.models.links import artifact_feature_value, artifact_label
 from flowtrail.core.value_encoding import FeatureInfo, Problem, decode, encode_scalar
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.instance import Instance
+    from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.vocabulary import Vocabulary
 
 _ALL = object()
@@ -380,7 +380,7 @@ def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
-    from flowtrail.core.schema import Schema, schema_feature
+    from flowtrail.core.models.schema import Schema, schema_feature
 
     if feature.id is None:
         raise IntegrityError("This feature was never saved, so there is nothing to delete.")

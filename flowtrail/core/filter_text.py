@@ -194,8 +194,8 @@ def near_value_hint(model: type, lookups: dict[str, Any], instance: Instance | N
 
 def _known_values(model: type, path: list[str], instance: Instance | None) -> list[str] | None:
     from flowtrail.core.instance import current
-    from flowtrail.core.label import Label
-    from flowtrail.core.run import RUN_STATUSES
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.run import RUN_STATUSES
 
     if path and path[-1] == "status" and sa_inspect(model).class_.__name__ in ("Run",) and len(path) == 1:
         return list(RUN_STATUSES)

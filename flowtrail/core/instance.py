@@ -19,7 +19,7 @@ from flowtrail.core.db import config as cfg
 from flowtrail.core.db.database import Sessions, make_engine, write_transaction
 from flowtrail.core.errors import ConfigurationError, SchemaVersionError
 from flowtrail.core.models import Storage
-from flowtrail.core.storage import normalize_location
+from flowtrail.core.models.storage import normalize_location
 
 # The Alembic head this code expects; tests pin it to the migration scripts' head.
 SCHEMA_REVISION = "0008"
@@ -77,7 +77,7 @@ class Instance:
     def hash_algorithm(self) -> str:
         """The content hash this registry was created with (``md5`` unless ``init(hash=...)`` chose another)."""
         if self._hash_algorithm is None:
-            from flowtrail.core.settings import get_setting
+            from flowtrail.core.models.setting import get_setting
             from flowtrail.core.util.hashing import DEFAULT_ALGORITHM
 
             # Chosen once at init and never changed, so one read per connection suffices.
@@ -123,7 +123,7 @@ class Instance:
         return self._default_storage
 
     def _stored_default(self) -> str:
-        from flowtrail.core.settings import get_setting
+        from flowtrail.core.models.setting import get_setting
 
         value = get_setting(self, "default_storage")
         if not value:
@@ -249,7 +249,7 @@ def init(
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
     from flowtrail.core.db.migrate import upgrade
-    from flowtrail.core.settings import set_setting
+    from flowtrail.core.models.setting import set_setting
     from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, check_algorithm
 
     algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
@@ -294,8 +294,8 @@ def _claim_storage(instance: Instance) -> None:
 
 def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm: str) -> None:
     """Store the hash algorithm of a new registry; a shared registry keeps the one it has."""
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.settings import get_setting, set_setting
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.setting import get_setting, set_setting
 
     stored = get_setting(instance, "hash_algorithm")
     if stored is None:
@@ -321,9 +321,9 @@ def info(instance: Instance) -> dict[str, Any]:
     """What ``flowtrail info`` shows: where the registry and storage are, and what they hold."""
     from sqlalchemy import func
 
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run
-    from flowtrail.core.transform import Transform
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
+    from flowtrail.core.models.transform import Transform
 
     session = instance.sessions.current()
     counts = {

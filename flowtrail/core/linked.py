@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, delete, select
 
-from flowtrail.core.annotations import artifact_label, artifact_project
 from flowtrail.core.errors import FieldError, IntegrityError
-from flowtrail.core.label import Label, label_parent
+from flowtrail.core.models.label import Label, label_parent
+from flowtrail.core.models.links import artifact_label, artifact_project
 from flowtrail.core.query.queryset import QuerySet
 
 if TYPE_CHECKING:
-    from flowtrail.core.feature import Feature
-    from flowtrail.core.record import Record
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.record import Record
 
 T = TypeVar("T", bound="Record")
 
@@ -81,7 +81,7 @@ def linked_labels(owner: Any, relation: str) -> LinkedQuerySet[Label]:
 
 def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     """``artifact.projects``."""
-    from flowtrail.core.project import Project
+    from flowtrail.core.models.project import Project
 
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 

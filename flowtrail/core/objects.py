@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowtrail.core.errors import StorageError
-from flowtrail.core.storage import MANAGED_PREFIX, Storage, filesystem
+from flowtrail.core.models.storage import MANAGED_PREFIX, Storage, filesystem
 from flowtrail.core.util.copying import copy_and_hash, copy_file_and_hash
 from flowtrail.core.util.hashing import (
     DEFAULT_ALGORITHM,

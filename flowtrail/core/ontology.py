@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from flowtrail.core.label import SYNONYM_SEPARATOR, Label, label_parent
+from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label, label_parent
 from flowtrail.core.ontology_parse import OntologyImportError, Term, read_terms
 
 __all__ = ["ImportReport", "OntologyImportError", "import_ontology"]
@@ -155,7 +155,7 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 
 def _stamp() -> dict[str, Any]:
-    from flowtrail.core.record import utcnow
+    from flowtrail.core.models.record import utcnow
     from flowtrail.core.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
-from flowtrail.core.artifact import Artifact
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.run import Run
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.run import Run
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

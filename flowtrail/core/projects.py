@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from flowtrail.core.annotations import artifact_project
 from flowtrail.core.db.database import add_locks, write_transaction
-from flowtrail.core.project import Project
+from flowtrail.core.models.links import artifact_project
+from flowtrail.core.models.project import Project
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.ids import random_base62
 
@@ -113,7 +113,7 @@ def link_to_run_projects(session: Session, saved: Sequence[tuple[Any, Any]], amb
             projects.setdefault(run_id, _carried_project_id(run))
     unknown = sorted(run_id for run_id, project_id in projects.items() if project_id is _UNKNOWN)
     if unknown:
-        from flowtrail.core.run import Run
+        from flowtrail.core.models.run import Run
 
         projects.update(dict.fromkeys(unknown))
         for start in range(0, len(unknown), BATCH):
@@ -133,7 +133,7 @@ _UNKNOWN: Any = object()
 
 def _carried_project_id(run: Any) -> Any:
     """The ``project_id`` a loaded or started run record carries, else ``_UNKNOWN``."""
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
     if not isinstance(run, Run) or run.id is None:
         return _UNKNOWN
@@ -149,7 +149,7 @@ def run_project_id(session: Session, project: Any, parent_id: int | None, parent
         if carried is not _UNKNOWN:
             return carried
     if parent_id is not None:
-        from flowtrail.core.run import Run
+        from flowtrail.core.models.run import Run
 
         return session.scalar(select(Run.project_id).where(Run.id == parent_id))
     return None

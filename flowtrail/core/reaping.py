@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.run import Run, set_status
+from flowtrail.core.models.run import Run, set_status
 from flowtrail.core.util.processes import process_alive, this_host
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flowtrail.core.artifact import Artifact
-from flowtrail.core.run import Run
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.run import Run
 
 
 def link_rerun(

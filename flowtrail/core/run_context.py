@@ -29,7 +29,7 @@ from flowtrail.core.errors import TrackingError
 if TYPE_CHECKING:
     from flowtrail.core.db.config import InstanceConfig
     from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 PARENT_ID_ENV = "OPENLINEAGE_PARENT_ID"
 ROOT_PARENT_ID_ENV = "OPENLINEAGE_ROOT_PARENT_ID"
@@ -146,7 +146,7 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
     if found is not None:
         return found
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
     own = ref.namespace == own_namespace(instance)
     found = _wait_for_run(instance, ref.run_id) if own else None
@@ -161,7 +161,7 @@ def resolve_run(instance: Instance, ref: RunRef, root: RunRef | None = None) -> 
 
         run = session.scalar(select(Run).where(Run.uid == ref.run_id))
         if run is None:
-            from flowtrail.core.record import utcnow
+            from flowtrail.core.models.record import utcnow
 
             transform = _placeholder_transform(session, instance, ref)
             run = Run(uid=ref.run_id, transform_id=transform.id, status="started", started_at=utcnow(), parent_id=root_id)
@@ -183,7 +183,7 @@ def _wait_for_run(instance: Instance, uid: str) -> Run | None:
 
     from sqlalchemy import select
 
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
     try:
         patience = float(os.environ.get("FLOWTRAIL_PARENT_WAIT", "15"))
@@ -204,7 +204,7 @@ def _wait_for_run(instance: Instance, uid: str) -> Run | None:
 def _placeholder_transform(session: Any, instance: Instance, ref: RunRef) -> Any:
     from sqlalchemy import select
 
-    from flowtrail.core.transform import Transform, get_or_create_transform
+    from flowtrail.core.models.transform import Transform, get_or_create_transform
 
     if ref.namespace == own_namespace(instance):
         return get_or_create_transform(session, ref.job, type="job")

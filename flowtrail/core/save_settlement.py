@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from flowtrail.core.artifact import Artifact
 from flowtrail.core.commit_check import committed_artifacts, is_ambiguous
 from flowtrail.core.db.failures import wrap_unexpected
 from flowtrail.core.errors import RegistryUnavailable
+from flowtrail.core.models.artifact import Artifact
 from flowtrail.core.objects import remove
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Defining, saving and reading schemas (see :class:`flowtrail.core.schema.Schema`).
+"""Defining, saving and reading schemas (see :class:`flowtrail.core.models.schema.Schema`).
 
 A schema is identified by a hash over its definition: the uids of its features in order, its
 flags, ``itype``, ``dtype``, ``otype`` and the hashes of its components. Name and description are
@@ -16,9 +16,9 @@ from sqlalchemy import select
 from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
-    from flowtrail.core.feature import Feature
-    from flowtrail.core.label import Label
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.schema import Schema
 
 OTYPES = ("DataFrame", "AnnData")
 ANNDATA_SLOTS = ("obs", "var")
@@ -35,9 +35,9 @@ def prepare_schema(
 
     Features and components may be unsaved: ``save()`` saves them first.
     """
-    from flowtrail.core.feature import Feature, parse_dtype
-    from flowtrail.core.label import Label
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.feature import Feature, parse_dtype
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.schema import Schema
 
     features = _as_list(features, "features")
     bad = [f for f in features if not isinstance(f, Feature)]
@@ -117,7 +117,7 @@ def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
-    from flowtrail.core.schema import Schema, schema_component, schema_feature
+    from flowtrail.core.models.schema import Schema, schema_component, schema_feature
     from flowtrail.core.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
@@ -159,7 +159,7 @@ def save_schema(schema: Schema) -> Schema:
 def load_components(schema: Schema) -> dict[str, Schema]:
     """Slot -> component schema of a saved schema, by slot name."""
     from flowtrail.core.instance import current
-    from flowtrail.core.schema import Schema, schema_component
+    from flowtrail.core.models.schema import Schema, schema_component
 
     if schema.id is None:
         return dict(getattr(schema, "_components", None) or {})

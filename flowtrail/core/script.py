@@ -20,7 +20,7 @@ from flowtrail.core.errors import TrackingError
 
 if TYPE_CHECKING:
     from flowtrail.core.fast_track import FastRun
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 _record: Run | None = None  # the script's run as an ORM record, once loaded
 _fast: FastRun | None = None  # the script's run as written by the fast path
@@ -51,7 +51,7 @@ class TrackedRun:
 
 def _load(fast: FastRun) -> Run:
     from flowtrail.core.instance import current
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
     session = current().sessions.current()
     try:

@@ -81,7 +81,7 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
     """Record a script's journaled run; runs already recorded (by uid) are not recorded again."""
     from sqlalchemy import select
 
-    from flowtrail.core.run import FINAL_STATUSES, Run
+    from flowtrail.core.models.run import FINAL_STATUSES, Run
     from flowtrail.core.tracking import finish_run, start_run
 
     session = instance.sessions.current()

@@ -19,15 +19,15 @@ from typing import Any, TypeVar, overload
 from sqlalchemy import select
 
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.environment import get_or_create_environment
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.instance import Instance, current
 from flowtrail.core.models import Run
+from flowtrail.core.models.environment import get_or_create_environment
+from flowtrail.core.models.record import utcnow
+from flowtrail.core.models.run import FINAL_STATUSES, set_status
+from flowtrail.core.models.transform import get_or_create_transform
 from flowtrail.core.projects import env_project, run_project_id
 from flowtrail.core.reaping import reap_once
-from flowtrail.core.record import utcnow
-from flowtrail.core.run import FINAL_STATUSES, set_status
-from flowtrail.core.transform import get_or_create_transform
 from flowtrail.core.util.host import current_environment, current_user
 from flowtrail.core.util.ids import uuid7
 from flowtrail.core.util.params import jsonable

@@ -13,7 +13,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from flowtrail.core.annotations import MAX_STR_VALUE
+from flowtrail.core.models.links import MAX_STR_VALUE
 
 _NUMERIC = ("int", "float", "bool")
 _MAX_EXACT_INT = 2**53  # value_num is a double

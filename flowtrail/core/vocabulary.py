@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
-from flowtrail.core.label import SYNONYM_SEPARATOR, Label
+from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -227,9 +227,9 @@ def delete_label(label: Label) -> None:
 
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.errors import IntegrityError
-    from flowtrail.core.feature import Feature
     from flowtrail.core.instance import current
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.schema import Schema
 
     if label.id is None:
         raise IntegrityError("This label was never saved, so there is nothing to delete.")

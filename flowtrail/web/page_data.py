@@ -76,9 +76,9 @@ def search(session: Any, text: str) -> dict[str, Any]:
 
 def artifact(session: Any, record: Artifact) -> dict[str, Any]:
     """Versions, features, labels, producing and reading runs, collections and projects of one artifact."""
-    from flowtrail.core.annotations import artifact_label
     from flowtrail.core.feature_values import values_of
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.links import artifact_label
 
     versions = session.scalars(select(Artifact).where(Artifact.uid.startswith(record.uid[:16])).order_by(Artifact.version)).all()
     kind = Label.__table__.alias("kind")
@@ -130,7 +130,7 @@ def transform(session: Any, record: Transform) -> dict[str, Any]:
 
 def project(session: Any, record: Project) -> dict[str, Any]:
     """Latest runs and artifacts of one project."""
-    from flowtrail.core.annotations import artifact_project
+    from flowtrail.core.models.links import artifact_project
 
     runs = session.scalars(select(Run).where(Run.project_id == record.id)
                            .order_by(NEWEST_FIRST, Run.id.desc()).limit(LIST_CAP)).all()  # fmt: skip

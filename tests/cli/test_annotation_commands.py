@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import flowtrail as ft
 from flowtrail.cli import cli
-from flowtrail.core.label import Label
+from flowtrail.core.models.label import Label
 
 OBO = """data-version: 2025-02-01
 [Term]

@@ -151,8 +151,8 @@ def check_registry(reports: list[list[dict[str, str | None]]]) -> None:
     from sqlalchemy import func, select
 
     import flowtrail
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.instance import current
+    from flowtrail.core.models.artifact import Artifact
 
     expected_unique = N_PROCESSES * N_UNIQUE
     rows = list(flowtrail.Artifact.all())

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.feature import Feature
-from flowtrail.core.label import Label
+from flowtrail.core.models.feature import Feature
+from flowtrail.core.models.label import Label
 from flowtrail.core.ontology import import_ontology
 
 OBO = """data-version: 2025-01-01
@@ -87,7 +87,7 @@ def test_describe_label_type(annotated, capsys):
 
 
 def test_describe_schema_with_components(instance, capsys):
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.schema import Schema
 
     gene = Label(name="Gene", is_type=True).save()
     medium = Label(name="CellMedium", is_type=True).save()

@@ -150,7 +150,7 @@ def test_concurrent_writers_leave_exactly_one_value(study):
     values = artifact.features.get_values()
     assert isinstance(values["batch"], int) and values["tissue"] == "lung"
     assert ft.Artifact.filter(key=artifact.key, batch=values["batch"]).count() == 1
-    from flowtrail.core.annotations import artifact_feature_value as afv
+    from flowtrail.core.models.links import artifact_feature_value as afv
 
     session = ft.Artifact.objects().instance.sessions.current()
     rows = session.execute(afv.select().where(afv.c.artifact_id == artifact.id)).all()

@@ -115,7 +115,7 @@ def test_cycles_terminate(instance, tmp_path):
     finish_run(second)
     # Make a true cycle: the first run also reads the artifact produced by itself.
     run.add_inputs([newer])
-    from flowtrail.core.run import run_input
+    from flowtrail.core.models.run import run_input
 
     with instance.engine.begin() as conn:
         conn.execute(run_input.insert().values(run_id=run.id, artifact_id=newer.id))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowtrail.core.label import Label, label_parent
+from flowtrail.core.models.label import Label, label_parent
 from flowtrail.core.ontology import OntologyImportError, import_ontology
 from flowtrail.core.vocabulary import vocabulary
 

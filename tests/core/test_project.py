@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.annotations import artifact_project
 from flowtrail.core.models import Project
+from flowtrail.core.models.links import artifact_project
 from flowtrail.core.projects import get_or_create_project, link_artifacts_to_project
 from flowtrail.core.tracking import finish_run, start_run
 

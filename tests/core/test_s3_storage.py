@@ -78,7 +78,7 @@ def test_a_remote_object_is_registered_in_place_with_its_etag_as_md5(instance, s
     assert flowtrail.Artifact(url).save().uid == artifact.uid
     # A changed object under the same key becomes version 2.
     put(s3, url, CSV + b"s3,5600\n")
-    flowtrail.core.storage.filesystem("s3").invalidate_cache()
+    flowtrail.core.models.storage.filesystem("s3").invalidate_cache()
     changed = flowtrail.Artifact(url).save()
     assert changed.version == 2 and changed.hash == md5(CSV + b"s3,5600\n")
 

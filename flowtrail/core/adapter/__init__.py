@@ -73,8 +73,8 @@ _EXPORTS: dict[str, str] = {
     "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
     "discard_run_tree": "flowtrail.core.partial_runs",
     "env_project": "flowtrail.core.projects",
-    "FINAL_STATUSES": "flowtrail.core.run", "OUTPUT_KINDS": "flowtrail.core.run", "RUN_STATUSES": "flowtrail.core.run", "link_inputs": "flowtrail.core.run",
-    "record_outputs": "flowtrail.core.run",
+    "FINAL_STATUSES": "flowtrail.core.models.run", "OUTPUT_KINDS": "flowtrail.core.models.run", "RUN_STATUSES": "flowtrail.core.models.run", "link_inputs": "flowtrail.core.models.run",
+    "record_outputs": "flowtrail.core.models.run",
     "RunRef": "flowtrail.core.run_context", "add_context_provider": "flowtrail.core.run_context", "child_environment": "flowtrail.core.run_context",
     "config_namespace": "flowtrail.core.run_context",
     "own_namespace": "flowtrail.core.run_context", "remove_context_provider": "flowtrail.core.run_context",
@@ -131,9 +131,9 @@ if TYPE_CHECKING:
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
     from flowtrail.core.instance import Instance, current, disconnect
     from flowtrail.core.journal import JournalWriter
+    from flowtrail.core.models.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
     from flowtrail.core.partial_runs import discard_run_tree
     from flowtrail.core.projects import env_project
-    from flowtrail.core.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
     from flowtrail.core.run_context import (
         RunRef,
         add_context_provider,

@@ -5,7 +5,7 @@ dataset versions and input links per transaction writes them here instead: one `
 per kind of row, and one ``IN`` query per chunk of values to read ids back. The registry's rules
 are not re-stated here: new versions get their uid and number from :mod:`flowtrail.core.util.versioning`,
 run rows their columns from :func:`flowtrail.core.tracking.run_columns`, and input links are
-written by :func:`flowtrail.core.run.insert_input_links` (the one writer of ``run_input``); both
+written by :func:`flowtrail.core.models.run.insert_input_links` (the one writer of ``run_input``); both
 are re-exported here so a bulk writer finds its tools in one place.
 
 On SQLite, a statement is compiled once per set of columns, each value goes through its column
@@ -27,9 +27,9 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from flowtrail.core.artifact import Artifact, _suffix
-from flowtrail.core.record import utcnow
-from flowtrail.core.run import insert_input_links
+from flowtrail.core.models.artifact import Artifact, _suffix
+from flowtrail.core.models.record import utcnow
+from flowtrail.core.models.run import insert_input_links
 from flowtrail.core.tracking import run_columns
 
 __all__ = [

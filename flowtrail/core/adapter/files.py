@@ -35,14 +35,14 @@ from sqlalchemy import select
 
 from flowtrail.core import saving
 from flowtrail.core.adapter.report import is_registry_error
-from flowtrail.core.artifact import Artifact
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.instance import register_storage
-from flowtrail.core.storage import innermost_storage, normalize_location
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.storage import innermost_storage, normalize_location
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 logger = logging.getLogger("flowtrail")
 

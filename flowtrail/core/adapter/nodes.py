@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from flowtrail.core.artifact import Artifact
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.storage import Storage
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.storage import Storage
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.ids import new_stem, versioned_uid
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 
 def add_node(

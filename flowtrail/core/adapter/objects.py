@@ -17,8 +17,8 @@ from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.saving import save_artifacts
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.instance import Instance
+    from flowtrail.core.models.artifact import Artifact
 
 __all__ = ["save_objects"]
 

@@ -6,7 +6,7 @@ whose recorder must stay well under a millisecond per task (Prefect flows of tho
 sub-second tasks) writes the same rows with :class:`RunRows` instead: the columns come from
 :func:`flowtrail.core.tracking.run_columns` (the one rule for a new run row), the rows go in with
 :mod:`.bulk` (one ``executemany``, ids read back in one query), final states with one
-``executemany`` UPDATE, and input links through :func:`flowtrail.core.run.insert_input_links`
+``executemany`` UPDATE, and input links through :func:`flowtrail.core.models.run.insert_input_links`
 (the one writer of ``run_input``).
 
 Everything happens inside :meth:`RunRows.transaction`; the adapter announces the runs to the run
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from flowtrail.core.adapter.bulk import in_values, insert_input_links, insert_with_ids, select_in, update_by_id
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
-from flowtrail.core.run import FINAL_STATUSES, Run
+from flowtrail.core.models.run import FINAL_STATUSES, Run
+from flowtrail.core.models.transform import get_or_create_transform, source_hash
 from flowtrail.core.tracking import _environment_id, has_run_listeners, run_columns
-from flowtrail.core.transform import get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -21,14 +21,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
+from flowtrail.core.models.run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
+from flowtrail.core.models.transform import Transform, get_or_create_transform, source_hash
 from flowtrail.core.reaping import reap_once
-from flowtrail.core.run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
 from flowtrail.core.tracking import check_placeholder, end_run, notify, run_row
-from flowtrail.core.transform import Transform, get_or_create_transform, source_hash
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
     from flowtrail.core.instance import Instance
+    from flowtrail.core.models.artifact import Artifact
 
 @dataclass
 class RunStart:
@@ -65,7 +65,7 @@ class RunEnd:
 
     ``outputs``: saved artifacts the run output. Those it produced itself (``artifact.run_id``) need
     nothing more; any other is linked as an output of kind ``output_kind`` (see
-    :data:`flowtrail.core.run.OUTPUT_KINDS`: ``wrote`` a rerun made identical bytes, ``forwarded``
+    :data:`flowtrail.core.models.run.OUTPUT_KINDS`: ``wrote`` a rerun made identical bytes, ``forwarded``
     a link or pass-through, ``reused`` a skipped task handed on stored outputs). ``params`` and
     ``metrics`` are merged into the run's. ``inputs``: saved artifacts the run read, linked in the
     same transaction, for engines that learn a task's inputs only when it ends (Nextflow stages

@@ -1,4 +1,4 @@
-"""Curators: validate datasets against a :class:`~flowtrail.core.schema.Schema` and save them annotated.
+"""Curators: validate datasets against a :class:`~flowtrail.core.models.schema.Schema` and save them annotated.
 
 ``DataFrameCurator(df, schema)`` and ``AnnDataCurator(adata, schema)`` each offer ``validate()``
 (one :class:`~flowtrail.core.errors.ValidationError` listing every problem), ``standardize()``

@@ -17,9 +17,9 @@ from flowtrail.core.curation.report import index_problems, raise_problems
 from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
+    from flowtrail.core.models.schema import Schema
     from flowtrail.core.vocabulary import Vocabulary
 
 _MATRIX_KINDS = {"int": "iu", "float": "fiu", "bool": "b"}
@@ -55,7 +55,7 @@ class AnnDataCurator:
     """
 
     def __init__(self, adata: Any, schema: Schema) -> None:
-        from flowtrail.core.schema import Schema as SchemaClass
+        from flowtrail.core.models.schema import Schema as SchemaClass
 
         if type(adata).__name__ != "AnnData":
             raise TypeError(f"AnnDataCurator expects an AnnData, got {type(adata).__name__}.")
@@ -147,7 +147,7 @@ class AnnDataCurator:
         self, key: str | None = None, *, description: str | None = None, run: Run | None = None
     ) -> Artifact:
         """Validate, save the AnnData as an artifact linked to the schema, and label it by its obs labels."""
-        from flowtrail.core.artifact import Artifact
+        from flowtrail.core.models.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_anndata(self.adata, key=key, description=description, run=run)

@@ -10,10 +10,10 @@ from flowtrail.core.errors import FieldError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.feature import Feature
-    from flowtrail.core.label import Label
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.schema import Schema
     from flowtrail.core.vocabulary import Vocabulary
 
 
@@ -51,7 +51,7 @@ def column_specs(features: list[Feature], cache: dict[int | None, Vocabulary]) -
 
 def require_feature_schema(schema: Any, what: str) -> None:
     """Raise unless ``schema`` is a Schema listing features (the kind a DataFrame is checked against)."""
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.schema import Schema
 
     if not isinstance(schema, Schema):
         raise FieldError(f"{what} needs a Schema, got {type(schema).__name__}: pass Schema(features=[...]).")

@@ -17,14 +17,14 @@ from flowtrail.core.curation.report import frame_problems, raise_problems
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run
-    from flowtrail.core.schema import Schema
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
+    from flowtrail.core.models.schema import Schema
     from flowtrail.core.vocabulary import Vocabulary
 
 
 class DataFrameCurator:
-    """Curate a pandas DataFrame against a :class:`~flowtrail.core.schema.Schema` of features.
+    """Curate a pandas DataFrame against a :class:`~flowtrail.core.models.schema.Schema` of features.
 
     ``curator = DataFrameCurator(df, schema)``; ``curator.validate()`` raises a
     :class:`~flowtrail.core.errors.ValidationError` listing every problem (missing or unexpected
@@ -77,7 +77,7 @@ class DataFrameCurator:
         The labels in each categorical column become the artifact's values of that column's
         feature, so ``Artifact.filter(cell_medium="IFNG")`` finds it. Returns the saved artifact.
         """
-        from flowtrail.core.artifact import Artifact
+        from flowtrail.core.models.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_dataframe(self.df, key=key, description=description, run=run)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 logger = logging.getLogger("flowtrail")
 QUEUE_SIZE = 10_000
@@ -122,8 +122,8 @@ class Emitter:
     def _emit(self, run_id: int, state: str) -> None:
         from openlineage.client.event_v2 import RunState
 
+        from flowtrail.core.models.run import Run
         from flowtrail.core.openlineage.events import STATE_OF_STATUS, run_event
-        from flowtrail.core.run import Run
 
         sessions = self.instance.sessions
         session = sessions.current()

@@ -34,8 +34,8 @@ from flowtrail._version import __version__
 from flowtrail.core.openlineage.naming import dataset_name
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run as RegistryRun
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run as RegistryRun
 
 logger = logging.getLogger("flowtrail")
 
@@ -135,10 +135,10 @@ def _artifact_tags(artifact: Artifact) -> list[tuple[str, str]]:
     from sqlalchemy import select
     from sqlalchemy.orm import object_session
 
-    from flowtrail.core.annotations import artifact_feature_value as afv
-    from flowtrail.core.annotations import artifact_label as al
-    from flowtrail.core.feature import Feature
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.links import artifact_feature_value as afv
+    from flowtrail.core.models.links import artifact_label as al
 
     session = object_session(artifact)
     if session is None or artifact.id is None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from openlineage.client.serde import Serde
 
+from flowtrail.core.models.run import Run
 from flowtrail.core.openlineage.emitter import namespace_of
 from flowtrail.core.openlineage.events import events_for
-from flowtrail.core.run import Run
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from flowtrail.core.instance import Instance
-    from flowtrail.core.record import Record
+    from flowtrail.core.models.record import Record
 
 T = TypeVar("T", bound="Record")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from flowtrail.core.models.storage import LOCAL, LOCAL_REFERENCES
 from flowtrail.core.openlineage.naming import SCHEME_ALIASES  # one table for emitting and consuming
-from flowtrail.core.storage import LOCAL, LOCAL_REFERENCES
 from flowtrail.core.util.keys import validate_key
 from flowtrail.integrations.openlineage.fold import DatasetRef
 
@@ -37,7 +37,7 @@ def aliased(location: str) -> str | None:
 
 def holding_storage(storages: Any, location: str) -> tuple[Any, str] | None:
     """The registered storage holding ``location``, also under its scheme's alias (see :func:`aliased`)."""
-    from flowtrail.core.storage import innermost_storage
+    from flowtrail.core.models.storage import innermost_storage
 
     best = innermost_storage(storages, location, include_root=False)
     other = aliased(location)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.record import Record, utcnow
 
 if TYPE_CHECKING:
     from flowtrail.core.linked import LinkedQuerySet

@@ -11,7 +11,7 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.record import JSONType, Record
+from flowtrail.core.models.record import JSONType, Record
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.feature import Feature
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.feature import Feature
+    from flowtrail.core.models.label import Label
 
 schema_feature = Table(
     "schema_feature",

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.annotations import artifact_project
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.links import artifact_project
+from flowtrail.core.models.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
 
 
 class Project(Record):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table
 
-from flowtrail.core.record import JSONType, Record
+from flowtrail.core.models.record import JSONType, Record
 
 # Longer strings belong in a dict feature or the description: value_str is indexed.
 MAX_STR_VALUE = 1000

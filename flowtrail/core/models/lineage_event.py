@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flowtrail.core.record import JSONType, Record, utcnow
+from flowtrail.core.models.record import JSONType, Record, utcnow
 
 
 class LineageEvent(Record):

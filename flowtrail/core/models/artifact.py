@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.annotations import artifact_label, artifact_project
 from flowtrail.core.errors import StorageError
 from flowtrail.core.feature_values import FeaturesDescriptor
+from flowtrail.core.models.links import artifact_label, artifact_project
+from flowtrail.core.models.record import LineageMixin, Record, utcnow
+from flowtrail.core.models.run import Run, run_input
+from flowtrail.core.models.storage import Storage, is_url
 from flowtrail.core.query.queryset import QuerySet
-from flowtrail.core.record import LineageMixin, Record, utcnow
-from flowtrail.core.run import Run, run_input
-from flowtrail.core.storage import Storage, is_url
 from flowtrail.core.util.keys import validate_key
 
 if TYPE_CHECKING:
-    from flowtrail.core.collection import Collection
-    from flowtrail.core.label import Label
     from flowtrail.core.linked import LinkedQuerySet
-    from flowtrail.core.project import Project
-    from flowtrail.core.schema import Schema
-    from flowtrail.core.transform import Transform
+    from flowtrail.core.models.collection import Collection
+    from flowtrail.core.models.label import Label
+    from flowtrail.core.models.project import Project
+    from flowtrail.core.models.schema import Schema
+    from flowtrail.core.models.transform import Transform
 
 
 _OBJECT_SUFFIX = {"DataFrame": ".parquet", "AnnData": ".h5ad"}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from flowtrail.core.util.host import current_environment, describe_environment
 
 __all__ = ["Environment", "current_environment", "describe_environment", "get_or_create_environment"]
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.record import Record, utcnow
 
 
 class Environment(Record):

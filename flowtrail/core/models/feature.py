@@ -15,10 +15,10 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flowtrail.core.errors import FieldError
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.label import Label
 
 SCALAR_DTYPES = ("int", "float", "str", "bool", "date", "datetime", "dict")
 _PYTHON_DTYPES = {int: "int", float: "float", str: "str", bool: "bool", dt.date: "date", dt.datetime: "datetime", dict: "dict"}
@@ -28,7 +28,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 def parse_dtype(dtype: Any) -> tuple[str, str | None]:
     """Normalise a dtype to its stored spelling and, for categorical ones, the label type's name."""
-    from flowtrail.core.label import Label
+    from flowtrail.core.models.label import Label
 
     if isinstance(dtype, type) and dtype in _PYTHON_DTYPES:
         return _PYTHON_DTYPES[dtype], None
@@ -58,7 +58,7 @@ def parse_dtype(dtype: Any) -> tuple[str, str | None]:
 
 def check_feature_name(name: str) -> None:
     """Feature names become filter keywords, so they must not shadow fields or contain '__'."""
-    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.query.lookups import LOOKUPS, field_names
 
     if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
@@ -98,7 +98,7 @@ class Feature(Record):
         spelled, type_name = parse_dtype(dtype)
         super().__init__(name=name, dtype=spelled, description=description, unit=unit)
         self._label_type_name = type_name
-        from flowtrail.core.label import Label
+        from flowtrail.core.models.label import Label
 
         if isinstance(dtype, Label):
             self.label_type = dtype

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.record import LineageMixin, Record, utcnow
+from flowtrail.core.models.record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.run import Run
     from flowtrail.core.query.queryset import QuerySet
-    from flowtrail.core.run import Run
 
 collection_artifact = Table(
     "collection_artifact",

@@ -9,13 +9,13 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, 
 from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from flowtrail.core.errors import TrackingError
-from flowtrail.core.record import LineageMixin, Record, utcnow
+from flowtrail.core.models.record import LineageMixin, Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.artifact import Artifact
-    from flowtrail.core.environment import Environment
-    from flowtrail.core.project import Project
-    from flowtrail.core.transform import Transform
+    from flowtrail.core.models.artifact import Artifact
+    from flowtrail.core.models.environment import Environment
+    from flowtrail.core.models.project import Project
+    from flowtrail.core.models.transform import Transform
 
 RUN_STATUSES = ("scheduled", "started", "completed", "failed", "aborted", "cached")
 FINAL_STATUSES = ("completed", "failed", "aborted", "cached")
@@ -119,8 +119,8 @@ class Run(LineageMixin, Record):
     @property
     def output_kinds(self) -> dict[int, str]:
         """Artifact id -> how this run output it: "produced" (its first producer) or a link kind."""
-        from flowtrail.core.artifact import Artifact
         from flowtrail.core.instance import current
+        from flowtrail.core.models.artifact import Artifact
 
         sessions = current().sessions
         session = sessions.current()
@@ -135,7 +135,7 @@ class Run(LineageMixin, Record):
 
 
 def _outputs_join() -> Any:
-    from flowtrail.core.artifact import Artifact
+    from flowtrail.core.models.artifact import Artifact
 
     linked = select(run_output.c.artifact_id).where(run_output.c.run_id == Run.id)
     return or_(Run.id == foreign(Artifact.run_id), Artifact.id.in_(linked))

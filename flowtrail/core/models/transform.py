@@ -15,12 +15,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from flowtrail.core.db.database import add_locks
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.record import LineageMixin, Record, utcnow
+from flowtrail.core.models.record import LineageMixin, Record, utcnow
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.versioning import next_version
 
 if TYPE_CHECKING:
-    from flowtrail.core.run import Run
+    from flowtrail.core.models.run import Run
 
 TRANSFORM_TYPES = ("pipeline", "rule", "process", "task", "script", "notebook", "function", "job", "command")
 

@@ -19,7 +19,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flowtrail.core.errors import StorageError
-from flowtrail.core.record import Record, utcnow
+from flowtrail.core.models.record import Record, utcnow
 from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
