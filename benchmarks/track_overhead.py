@@ -10,7 +10,7 @@ Commands:
 - ``pass``: the baseline (interpreter start-up).
 - ``import sqlalchemy.orm``: the floor any SQLAlchemy-based registry pays before doing anything.
 - ``import flowtrail``: the lazy top-level package (should cost next to nothing).
-- ``import flowtrail.core.tracking``: everything track() needs imported, no database work.
+- ``import flowtrail.core.runs.tracking``: everything track() needs imported, no database work.
 - ``import flowtrail; flowtrail.track(); flowtrail.finish()``: the measured workload.
 
 Target (from the issue): track + finish <= 0.15 s over bare python. Before measuring, track()
@@ -38,7 +38,7 @@ COMMANDS = [
     ("bare python -c pass", "pass"),
     ("import sqlalchemy.orm", "import sqlalchemy.orm"),
     ("import flowtrail", "import flowtrail"),
-    ("import flowtrail.core.tracking", "import flowtrail.core.tracking"),
+    ("import flowtrail.core.runs.tracking", "import flowtrail.core.runs.tracking"),
     ("track() + finish()", WORKLOAD),
     (NO_PYC, WORKLOAD),  # context row: flowtrail's modules compiled from source every time
 ]
@@ -142,7 +142,7 @@ def main() -> int:
     print()
     print(f"python -X importtime -c {WORKLOAD!r}: {total / 1e6:.3f} s of imports in total")
     print("top 10 imports by cumulative time at depth 0 (flowtrail's lazy importlib.import_module hides")
-    print("flowtrail.core.tracking itself, so its direct imports appear at depth 0):")
+    print("flowtrail.core.runs.tracking itself, so its direct imports appear at depth 0):")
     print(f"  {'cumulative ms':>13} {'self ms':>8}  module")
     top_level = sorted((row for row in imports if row[2] == 0), key=lambda row: -row[1])
     for self_us, cumulative_us, _depth, name in top_level[:10]:

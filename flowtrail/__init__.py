@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from flowtrail.core.models.storage import Storage
     from flowtrail.core.models.transform import Transform
     from flowtrail.core.query.queryset import QuerySet
+    from flowtrail.core.runs.script import finish, track
+    from flowtrail.core.runs.tracking import current_run, tracked
     from flowtrail.core.saving import save_artifacts as save
-    from flowtrail.core.script import finish, track
-    from flowtrail.core.tracking import current_run, tracked
 
 _EXPORTS = {
     "Artifact": "flowtrail.core.models",
@@ -61,10 +61,10 @@ _EXPORTS = {
     "Instance": "flowtrail.core.instance",
     "connect": "flowtrail.core.instance",
     "init": "flowtrail.core.instance",
-    "current_run": "flowtrail.core.tracking",
-    "finish": "flowtrail.core.script",
-    "track": "flowtrail.core.script",
-    "tracked": "flowtrail.core.tracking",
+    "current_run": "flowtrail.core.runs.tracking",
+    "finish": "flowtrail.core.runs.script",
+    "track": "flowtrail.core.runs.script",
+    "tracked": "flowtrail.core.runs.tracking",
     "save": "flowtrail.core.saving:save_artifacts",
     "ConfigurationError": "flowtrail.core.errors",
     "DoesNotExist": "flowtrail.core.errors",

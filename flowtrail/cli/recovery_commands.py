@@ -16,7 +16,7 @@ def runs() -> None:
 def runs_reap() -> None:
     """Mark this host's started runs whose process is gone as aborted."""
     from flowtrail.core.instance import current
-    from flowtrail.core.reaping import reap_runs
+    from flowtrail.core.runs.reaping import reap_runs
     from flowtrail.core.util.processes import this_host
 
     reaped = reap_runs(current())
@@ -29,8 +29,8 @@ def runs_reap() -> None:
 def sync() -> None:
     """Record the lineage journaled while the registry was unavailable (each file exactly once)."""
     from flowtrail.core.instance import connect
-    from flowtrail.core.journal import journal_folder
-    from flowtrail.core.journal import sync as sync_journal
+    from flowtrail.core.runs.journal import journal_folder
+    from flowtrail.core.runs.journal import sync as sync_journal
 
     instance = connect(check=False)  # a plain connect would already replay, without this report
     instance.check_schema()

@@ -73,7 +73,7 @@ def run(
     resolved = [p if "://" in p else os.path.realpath(p) for p in inputs]
     input_records = _register(instance, resolved, cwd, run=None)
     parent, parent_ref, root_ref = environment_parent()
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     step = start_run(
         transform_key, type="command", source_code=source, params={**parsed, "command": shlex.join(argv), "cwd": cwd},

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _track_input(artifact: Artifact) -> None:
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
 
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:

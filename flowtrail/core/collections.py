@@ -135,7 +135,7 @@ def save_collection(collection: Collection) -> Collection:
     (save a new version under the same key instead).
     """
     from flowtrail.core.instance import current
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
 
     inst = current()
     if collection.id is not None:
@@ -259,7 +259,7 @@ def _load_members(members: list[Artifact]) -> list[Any]:
     from flowtrail.core.access import cache_artifact
     from flowtrail.core.instance import current
     from flowtrail.core.models.run import link_inputs
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.formats import load_path
 
     objects = []

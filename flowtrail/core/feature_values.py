@@ -58,7 +58,7 @@ def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
     from flowtrail.core.vocabulary import get_type

@@ -201,7 +201,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     if previous is not None:
         previous.close()
     if check:
-        from flowtrail.core.journal import sync_pending
+        from flowtrail.core.runs.journal import sync_pending
 
         sync_pending(instance)  # lineage journaled while the registry was unavailable
     return instance

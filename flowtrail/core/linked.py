@@ -88,7 +88,7 @@ def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     def add(projects: list[Any]) -> None:
         from flowtrail.core.db.database import write_transaction
         from flowtrail.core.instance import current
-        from flowtrail.core.projects import link_artifacts_to_project
+        from flowtrail.core.runs.projects import link_artifacts_to_project
 
         _require_saved(artifact)
         with write_transaction(current().sessions, locks=["artifact_project"]) as session:

@@ -156,7 +156,7 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 def _stamp() -> dict[str, Any]:
     from flowtrail.core.models.record import utcnow
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
 

@@ -32,8 +32,8 @@ from flowtrail.core.models.storage import (
 )
 from flowtrail.core.objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
 from flowtrail.core.ownership import ensure_marker, managed_prefix
-from flowtrail.core.projects import link_to_run_projects
 from flowtrail.core.rerun_links import link_rerun
+from flowtrail.core.runs.projects import link_to_run_projects
 from flowtrail.core.save_settlement import settle_failed_commit
 from flowtrail.core.source_checks import check_local_source, check_text
 from flowtrail.core.util.copying import BackgroundSync
@@ -91,7 +91,7 @@ def save_artifacts(
     (engines that save per task use it).
     """
     from flowtrail.core.instance import current
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
 
     inst = instance or current()
     storages, reference = inst.storage_locations()

@@ -118,7 +118,7 @@ def save_schema(schema: Schema) -> Schema:
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.models.schema import Schema, schema_component, schema_feature
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
 

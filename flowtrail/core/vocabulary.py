@@ -33,7 +33,7 @@ def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
 

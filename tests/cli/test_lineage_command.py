@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 def flowtrail_executable() -> str:

@@ -13,7 +13,7 @@ import flowtrail as ft
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.instance import current, register_storage
 from flowtrail.core.models import Run
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 from flowtrail.core.util.ids import uuid7
 from flowtrail.core.util.short_ids import short_id
 

@@ -233,7 +233,7 @@ def test_loading_inside_a_tracked_function_records_the_members_as_inputs(tables)
 
 
 def test_explicit_run_wins(tables):
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     run = start_run("collector", type="pipeline")
     saved = Collection(tables, key="study/counts", run=run).save()
@@ -243,7 +243,7 @@ def test_explicit_run_wins(tables):
 
 
 def test_describe_prints_members_and_provenance(tables, capsys):
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     run = start_run("collector")
     saved = Collection(list(reversed(tables)), key="study/counts", description="three samples", run=run).save()

@@ -8,8 +8,8 @@ import sys
 import textwrap
 
 import flowtrail as ft
-from flowtrail.core import fast_track
 from flowtrail.core.instance import SCHEMA_REVISION
+from flowtrail.core.runs import fast_track
 
 
 def run_script(project, body: str) -> subprocess.CompletedProcess:
@@ -36,7 +36,7 @@ def test_a_tracked_script_loads_no_sqlalchemy_and_records_the_same_rows(instance
     fast = json.loads(done.stdout)
     assert fast["sqlalchemy"] is False
     # The same script through the ORM path (this process has the instance connected).
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     source = (project / "analysis.py").read_text()
     orm = finish_run(start_run("analysis.py", type="script", source_code=source,

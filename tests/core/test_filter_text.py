@@ -74,7 +74,7 @@ def test_grammar_hints_and_run_tails_on_postgresql(pg_instance):
 
     from flowtrail.cli import cli
     from flowtrail.cli.lookup import find_record
-    from flowtrail.core.tracking import current_run
+    from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.short_ids import short_id
 
     tissue = ft.Label(name="Tissue", is_type=True).save()

@@ -12,7 +12,7 @@ from sqlalchemy import inspect as sa_inspect
 
 import flowtrail as ft
 from flowtrail.core.feature_values import values_of
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -169,12 +169,12 @@ def test_another_hosts_journal_waits_for_its_last_entry(instance):
     folder.mkdir()
     path = folder / "script-otherhost-4242-AbCdEf.ndjson"
     lines = [
-        {"op": "header", "kind": "script", "replayer": "flowtrail.core.script_journal:replay", "pid": 4242},
+        {"op": "header", "kind": "script", "replayer": "flowtrail.core.runs.script_journal:replay", "pid": 4242},
         {"op": "start", "uid": "0192f0e4-0000-7000-8000-000000000001", "key": "remote.py", "type": "script",
          "started_at": "2026-12-04T10:00:00+00:00", "params": {"n": 1}},
     ]  # fmt: skip
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    from flowtrail.core.journal import sync
+    from flowtrail.core.runs.journal import sync
 
     report = sync(instance)
     assert report.busy == [path] and report.replayed == []

@@ -6,7 +6,7 @@ import pytest
 import flowtrail as ft
 from flowtrail.core.lineage import graph
 from flowtrail.core.lineage_view import render
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,7 +7,7 @@ import pytest
 import flowtrail as ft
 from flowtrail.cli.lookup import find_record
 from flowtrail.core.errors import DoesNotExist, MultipleResultsFound
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 from flowtrail.core.util.short_ids import RUN_TAIL, short_id
 
 

@@ -93,7 +93,7 @@ def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_refer
 
     from flowtrail.core.db.migrate import alembic_config
     from flowtrail.core.instance import disconnect
-    from flowtrail.core.tracking import start_run
+    from flowtrail.core.runs.tracking import start_run
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     (tmp_path / "project").mkdir()

@@ -13,8 +13,8 @@ import pytest
 import flowtrail as ft
 from flowtrail.core.models import Project
 from flowtrail.core.models.links import artifact_project
-from flowtrail.core.projects import get_or_create_project, link_artifacts_to_project
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.projects import get_or_create_project, link_artifacts_to_project
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 def _links(instance) -> set[tuple[str, str]]:

@@ -118,7 +118,7 @@ def test_the_next_tracked_script_on_the_host_reaps_a_killed_run(registry):
 def test_a_live_process_keeps_its_run(instance):
     run = ft.track()
     disconnect()
-    from flowtrail.core.reaping import reap_runs
+    from flowtrail.core.runs.reaping import reap_runs
 
     assert reap_runs(ft.connect(instance.config.root)) == []
     assert ft.Run.get(uid=run.uid).status == "started"

@@ -10,7 +10,7 @@ import uuid
 import pandas as pd
 
 import flowtrail as ft
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 def _run_script(path, env_extra, cwd):

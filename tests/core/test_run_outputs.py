@@ -7,7 +7,7 @@ import flowtrail as ft
 from flowtrail.core.describe import artifact_tree, run_tree
 from flowtrail.core.lineage import graph
 from flowtrail.core.models.run import record_outputs
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.tracking import start_run
+from flowtrail.core.runs.tracking import start_run
 
 
 def test_track_and_finish_record_a_script_run_with_params(instance, tmp_path):

@@ -99,7 +99,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
 def wide_project(instance, tmp_path: Path) -> Path:
     """24 samples x (trim -> count), then a summary, made with the Python API; count[sample=s07] failed."""
     import flowtrail as ft
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     def save(key: str, run=None):
         path = tmp_path / key.replace("/", "_")

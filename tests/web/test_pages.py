@@ -11,7 +11,7 @@ import pytest
 from browser import Server
 
 import flowtrail as ft
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 def populate(root):

@@ -69,17 +69,17 @@ _EXPORTS: dict[str, str] = {
     "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
     "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.db.config",
     "Instance": "flowtrail.core.instance", "current": "flowtrail.core.instance", "disconnect": "flowtrail.core.instance",
-    "JournalWriter": "flowtrail.core.journal",
+    "JournalWriter": "flowtrail.core.runs.journal",
     "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
-    "discard_run_tree": "flowtrail.core.partial_runs",
-    "env_project": "flowtrail.core.projects",
+    "discard_run_tree": "flowtrail.core.runs.partial_runs",
+    "env_project": "flowtrail.core.runs.projects",
     "FINAL_STATUSES": "flowtrail.core.models.run", "OUTPUT_KINDS": "flowtrail.core.models.run", "RUN_STATUSES": "flowtrail.core.models.run", "link_inputs": "flowtrail.core.models.run",
     "record_outputs": "flowtrail.core.models.run",
-    "RunRef": "flowtrail.core.run_context", "add_context_provider": "flowtrail.core.run_context", "child_environment": "flowtrail.core.run_context",
-    "config_namespace": "flowtrail.core.run_context",
-    "own_namespace": "flowtrail.core.run_context", "remove_context_provider": "flowtrail.core.run_context",
+    "RunRef": "flowtrail.core.runs.context", "add_context_provider": "flowtrail.core.runs.context", "child_environment": "flowtrail.core.runs.context",
+    "config_namespace": "flowtrail.core.runs.context",
+    "own_namespace": "flowtrail.core.runs.context", "remove_context_provider": "flowtrail.core.runs.context",
     "update_artifact": "flowtrail.core.saving",
-    "add_run_listener": "flowtrail.core.tracking", "current_run": "flowtrail.core.tracking", "remove_run_listener": "flowtrail.core.tracking",
+    "add_run_listener": "flowtrail.core.runs.tracking", "current_run": "flowtrail.core.runs.tracking", "remove_run_listener": "flowtrail.core.runs.tracking",
     "connect_for": "flowtrail.core.adapter.connection", "current_config": "flowtrail.core.adapter.connection", "detach_emitter": "flowtrail.core.adapter.connection",
     "find_config": "flowtrail.core.adapter.connection",
     "FileRegistry": "flowtrail.core.adapter.files", "FileSpec": "flowtrail.core.adapter.files", "FileState": "flowtrail.core.adapter.files", "Known": "flowtrail.core.adapter.files",
@@ -130,11 +130,8 @@ if TYPE_CHECKING:
     from flowtrail.core.db.config import instance_name
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
     from flowtrail.core.instance import Instance, current, disconnect
-    from flowtrail.core.journal import JournalWriter
     from flowtrail.core.models.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
-    from flowtrail.core.partial_runs import discard_run_tree
-    from flowtrail.core.projects import env_project
-    from flowtrail.core.run_context import (
+    from flowtrail.core.runs.context import (
         RunRef,
         add_context_provider,
         child_environment,
@@ -142,7 +139,10 @@ if TYPE_CHECKING:
         own_namespace,
         remove_context_provider,
     )
+    from flowtrail.core.runs.journal import JournalWriter
+    from flowtrail.core.runs.partial_runs import discard_run_tree
+    from flowtrail.core.runs.projects import env_project
+    from flowtrail.core.runs.tracking import add_run_listener, current_run, remove_run_listener
     from flowtrail.core.saving import update_artifact
-    from flowtrail.core.tracking import add_run_listener, current_run, remove_run_listener
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.params import MAX_REPR, jsonable

@@ -4,7 +4,7 @@ The ORM writes one record at a time with its unit of work; an adapter storing th
 dataset versions and input links per transaction writes them here instead: one ``executemany``
 per kind of row, and one ``IN`` query per chunk of values to read ids back. The registry's rules
 are not re-stated here: new versions get their uid and number from :mod:`flowtrail.core.util.versioning`,
-run rows their columns from :func:`flowtrail.core.tracking.run_columns`, and input links are
+run rows their columns from :func:`flowtrail.core.runs.tracking.run_columns`, and input links are
 written by :func:`flowtrail.core.models.run.insert_input_links` (the one writer of ``run_input``); both
 are re-exported here so a bulk writer finds its tools in one place.
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from flowtrail.core.models.artifact import Artifact, _suffix
 from flowtrail.core.models.record import utcnow
 from flowtrail.core.models.run import insert_input_links
-from flowtrail.core.tracking import run_columns
+from flowtrail.core.runs.tracking import run_columns
 
 __all__ = [
     "CHUNK",

@@ -8,7 +8,7 @@ An engine adapter must never disturb the workflow it records. Two kinds of failu
   instance at all): :meth:`Recording.failed` switches recording to the **journal** when the
   failure is one that passes (a :class:`~flowtrail.core.errors.RegistryError`) and the adapter
   can journal, else off, with one warning either way. ``flowtrail sync`` (or the next successful
-  connection) replays a journal through the adapter's replayer (see :mod:`flowtrail.core.journal`).
+  connection) replays a journal through the adapter's replayer (see :mod:`flowtrail.core.runs.journal`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flowtrail.core.errors import ConfigurationError, NoInstanceError, RegistryError, SchemaVersionError
 
 if TYPE_CHECKING:
-    from flowtrail.core.journal import JournalWriter
+    from flowtrail.core.runs.journal import JournalWriter
 
 T = TypeVar("T")
 logger = logging.getLogger("flowtrail")
@@ -47,7 +47,7 @@ class Recording:
     """An adapter's recording state: on, journaling, or off; and the problems already reported.
 
     ``engine`` names the engine (for the adapter's own messages).
-    ``open_journal`` (optional) returns a :class:`~flowtrail.core.journal.JournalWriter` for this
+    ``open_journal`` (optional) returns a :class:`~flowtrail.core.runs.journal.JournalWriter` for this
     invocation, or None when there is no instance to journal for; it is called at most once, at
     the first outage. ``on_off`` callbacks run once when recording leaves the registry (journal or
     off): unhook listeners, flush what was kept for the journal. ``log`` is the logger warnings go

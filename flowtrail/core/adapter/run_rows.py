@@ -4,7 +4,7 @@
 one ORM record per run: right for a workflow's run or a task that runs for minutes. An adapter
 whose recorder must stay well under a millisecond per task (Prefect flows of thousands of
 sub-second tasks) writes the same rows with :class:`RunRows` instead: the columns come from
-:func:`flowtrail.core.tracking.run_columns` (the one rule for a new run row), the rows go in with
+:func:`flowtrail.core.runs.tracking.run_columns` (the one rule for a new run row), the rows go in with
 :mod:`.bulk` (one ``executemany``, ids read back in one query), final states with one
 ``executemany`` UPDATE, and input links through :func:`flowtrail.core.models.run.insert_input_links`
 (the one writer of ``run_input``).
@@ -28,7 +28,7 @@ from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.models.run import FINAL_STATUSES, Run
 from flowtrail.core.models.transform import get_or_create_transform, source_hash
-from flowtrail.core.tracking import _environment_id, has_run_listeners, run_columns
+from flowtrail.core.runs.tracking import _environment_id, has_run_listeners, run_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ class RunRows:
         return _environment_id(self.instance, session)
 
     def new_row(self, uid: str, *, transform_id: int, **columns: Any) -> dict[str, Any]:
-        """A new run row: ``uid`` and :func:`~flowtrail.core.tracking.run_columns` (the one rule); see there for ``columns``."""
+        """A new run row: ``uid`` and :func:`~flowtrail.core.runs.tracking.run_columns` (the one rule); see there for ``columns``."""
         return {"uid": uid, **run_columns(transform_id=transform_id, **columns)}
 
     @staticmethod

@@ -5,9 +5,9 @@ OpenLineage START (sent to the run listeners after the commit) already names the
 runs with their status, outputs and metrics in one transaction too. Both take a list: an adapter
 that has fallen behind (many short tasks) pays one transaction for all of them.
 
-The rows are the ones :func:`flowtrail.core.tracking.start_run` and
-:func:`~flowtrail.core.tracking.finish_run` write (both use :func:`~flowtrail.core.tracking.add_run`
-and :func:`~flowtrail.core.tracking.end_run`, built on :func:`~flowtrail.core.tracking.run_columns`).
+The rows are the ones :func:`flowtrail.core.runs.tracking.start_run` and
+:func:`~flowtrail.core.runs.tracking.finish_run` write (both use :func:`~flowtrail.core.runs.tracking.add_run`
+and :func:`~flowtrail.core.runs.tracking.end_run`, built on :func:`~flowtrail.core.runs.tracking.run_columns`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.models.run import OUTPUT_KINDS, Run, insert_input_links, link_outputs
 from flowtrail.core.models.transform import Transform, get_or_create_transform, source_hash
-from flowtrail.core.reaping import reap_once
-from flowtrail.core.tracking import check_placeholder, end_run, notify, run_row
+from flowtrail.core.runs.reaping import reap_once
+from flowtrail.core.runs.tracking import check_placeholder, end_run, notify, run_row
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 class RunStart:
     """A run to start: its transform (``key``, ``type``, ``source_code``), its fields and its inputs.
 
-    The fields are :func:`flowtrail.core.tracking.start_run`'s. ``inputs`` are saved artifacts the
+    The fields are :func:`flowtrail.core.runs.tracking.start_run`'s. ``inputs`` are saved artifacts the
     run reads; they are linked before the run's start is announced. ``uid``: a uid the task's own
     processes already know (a placeholder with it, made by a script in the task, is filled in).
     """

@@ -41,7 +41,7 @@ class Project(Record):
 
     def save(self) -> Project:
         """Register the project; return the existing one of the same name."""
-        from flowtrail.core.projects import get_or_create_project
+        from flowtrail.core.runs.projects import get_or_create_project
 
         return get_or_create_project(self.name, self.description)
 

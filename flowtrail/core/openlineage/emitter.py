@@ -99,7 +99,7 @@ class Emitter:
         # Exit handlers run last-in-first-out, and this one is usually registered after the
         # script's own (track() connects the instance): end the script's run first, so its
         # terminal event is queued before the queue is flushed and closed.
-        from flowtrail.core.script import finish_open_run
+        from flowtrail.core.runs.script import finish_open_run
 
         finish_open_run()
         self.close()
@@ -154,14 +154,14 @@ def attach(instance: Instance) -> Emitter | None:
     except Exception as exc:  # a broken openlineage.yml must not break the user's script
         logger.warning("OpenLineage is configured but the client could not start: %s. No events are sent.", exc)
         return None
-    from flowtrail.core.tracking import add_run_listener
+    from flowtrail.core.runs.tracking import add_run_listener
 
     add_run_listener(emitter.on_run)
     return emitter
 
 
 def detach(emitter: Emitter) -> None:
-    from flowtrail.core.tracking import remove_run_listener
+    from flowtrail.core.runs.tracking import remove_run_listener
 
     remove_run_listener(emitter.on_run)
     emitter.close()

@@ -2,7 +2,7 @@
 
 The recorder keeps the events of the invocation. If the registry becomes unusable for a reason
 that passes (down, read-only, full, locked, hung: a :class:`~flowtrail.core.errors.RegistryError`),
-every event so far and every later one go to a journal file (see :mod:`flowtrail.core.journal`),
+every event so far and every later one go to a journal file (see :mod:`flowtrail.core.runs.journal`),
 and the workflow carries on. ``flowtrail sync`` then replays the whole invocation through a fresh
 recorder, after removing what the registry took before the outage (the workflow run, its job
 runs and the artifacts they registered), so the result is the one an undisturbed run records:

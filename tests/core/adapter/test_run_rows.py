@@ -13,7 +13,7 @@ import flowtrail as ft
 from flowtrail.core import adapter
 from flowtrail.core.adapter.objects import save_objects
 from flowtrail.core.adapter.run_rows import RunRows
-from flowtrail.core.tracking import start_run
+from flowtrail.core.runs.tracking import start_run
 
 COLUMNS = ("transform_id", "params", "status", "engine", "engine_version", "created_by", "pid", "host", "environment_id")
 

@@ -9,7 +9,7 @@ import pytest
 
 import flowtrail as ft
 from flowtrail.core import adapter
-from flowtrail.core.tracking import start_run
+from flowtrail.core.runs.tracking import start_run
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_a_batch_writes_the_same_run_rows_as_start_run(instance: ft.Instance) ->
 
 
 def test_a_run_uid_named_first_by_a_child_process_is_filled_in_and_a_started_one_refused(instance: ft.Instance) -> None:
-    from flowtrail.core.run_context import RunRef, resolve_run
+    from flowtrail.core.runs.context import RunRef, resolve_run
 
     placeholder = resolve_run(instance, RunRef.parse(f"{instance.name}/wf/job/0190b0c4-0000-7000-8000-000000000001"))
     (run,) = adapter.start_runs(instance, [adapter.RunStart("wf/job", engine="test", uid=placeholder.uid)])

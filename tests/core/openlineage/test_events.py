@@ -7,7 +7,7 @@ import json
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import flowtrail as ft
 from flowtrail.cli import cli
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 
 
 def test_export_replays_every_run_as_valid_events(instance, tmp_path, validate):

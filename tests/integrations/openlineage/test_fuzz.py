@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
 
 import flowtrail as ft  # noqa: E402
-from flowtrail.core.tracking import finish_run, start_run  # noqa: E402
+from flowtrail.core.runs.tracking import finish_run, start_run  # noqa: E402
 from flowtrail.integrations.openlineage.ingest import Ingestor  # noqa: E402
 from flowtrail.integrations.openlineage.server import create_app  # noqa: E402
 

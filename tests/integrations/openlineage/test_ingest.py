@@ -220,7 +220,7 @@ def test_datasets_join_files_registered_by_flowtrail(instance, ingestor, tmp_pat
 
 def test_own_emitted_events_reproduce_the_graph_in_a_second_instance(tmp_path, monkeypatch):
     from flowtrail.core.instance import disconnect
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     log = tmp_path / "events.ndjson"
     monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "file")

@@ -52,7 +52,7 @@ def test_bad_lines_are_listed_and_the_good_ones_kept(instance, tmp_path):
 
 
 def test_a_parent_known_only_by_name_is_left_open_after_the_ingesting_process_ends(instance, tmp_path):
-    from flowtrail.core.reaping import reap_runs
+    from flowtrail.core.runs.reaping import reap_runs
 
     parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
     child = event(child_id)

@@ -13,7 +13,7 @@ from corpus import CORPUS
 from live_server import LiveServer
 
 import flowtrail as ft
-from flowtrail.core.tracking import finish_run, start_run
+from flowtrail.core.runs.tracking import finish_run, start_run
 from flowtrail.integrations.openlineage.server import create_app
 
 WAREHOUSE = "postgres://db:5432"

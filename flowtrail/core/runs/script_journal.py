@@ -15,13 +15,13 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from flowtrail.core.db import config as cfg
-from flowtrail.core.journal import JournalWriter
+from flowtrail.core.runs.journal import JournalWriter
 from flowtrail.core.util.ids import uuid7
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
 
-REPLAYER = "flowtrail.core.script_journal:replay"
+REPLAYER = "flowtrail.core.runs.script_journal:replay"
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -54,7 +54,7 @@ class JournaledRun:
 
 def journal_start(config: cfg.InstanceConfig, run: dict[str, Any]) -> JournaledRun:
     """Journal a run's start; its uid is final (the same once it is recorded)."""
-    from flowtrail.core.run_context import environment_parent
+    from flowtrail.core.runs.context import environment_parent
 
     uid = str(uuid7())
     named = environment_parent()  # the task run this script runs inside, if an engine named one
@@ -82,7 +82,7 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
     from sqlalchemy import select
 
     from flowtrail.core.models.run import FINAL_STATUSES, Run
-    from flowtrail.core.tracking import finish_run, start_run
+    from flowtrail.core.runs.tracking import finish_run, start_run
 
     session = instance.sessions.current()
     finished: set[str] = set()
@@ -93,7 +93,7 @@ def replay(instance: Instance, header: dict[str, Any], entries: list[dict[str, A
         if entry.get("op") == "start" and existing is None:
             parent = None
             if entry.get("parent"):  # the task run it ran inside; a placeholder until its engine's journal fills it
-                from flowtrail.core.run_context import RunRef, resolve_run
+                from flowtrail.core.runs.context import RunRef, resolve_run
 
                 parent = resolve_run(instance, RunRef.parse(entry["parent"]))
             start_run(

@@ -1,6 +1,6 @@
 """Ending runs whose process is gone: no run stays ``started`` forever.
 
-Every run started through :func:`~flowtrail.core.tracking.start_run` or ``track()`` records its
+Every run started through :func:`~flowtrail.core.runs.tracking.start_run` or ``track()`` records its
 process id and host. A run still ``started`` whose process on this host no longer exists (killed
 with SIGKILL, the machine's OOM killer, a crashed worker) is marked ``aborted``: by
 ``flowtrail runs reap`` and by the first run a process starts on that host. Runs of other hosts
@@ -48,7 +48,7 @@ def reap_runs(instance: Instance) -> list[Run]:
         runs = list(session.scalars(select(Run).where(Run.id.in_(dead), Run.status.in_(OPEN_STATUSES))))
         for run in runs:
             set_status(session, run, "aborted", f"The process {run.pid} on {host} ended without finishing this run.")
-    from flowtrail.core.tracking import notify
+    from flowtrail.core.runs.tracking import notify
 
     for run in runs:
         notify("finish", run)

@@ -122,7 +122,7 @@ def finish(run: FastRun, status: str, error: str | None) -> None:
 
 
 def _reap(connection: sqlite3.Connection, now: str) -> None:
-    """What :func:`flowtrail.core.reaping.reap_runs` does, for the SQLAlchemy-free path."""
+    """What :func:`flowtrail.core.runs.reaping.reap_runs` does, for the SQLAlchemy-free path."""
     host = this_host()
     rows = connection.execute(
         "SELECT id, pid, created_at FROM run WHERE status IN ('scheduled', 'started') AND host = ? "

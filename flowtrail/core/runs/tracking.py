@@ -26,8 +26,8 @@ from flowtrail.core.models.environment import get_or_create_environment
 from flowtrail.core.models.record import utcnow
 from flowtrail.core.models.run import FINAL_STATUSES, set_status
 from flowtrail.core.models.transform import get_or_create_transform
-from flowtrail.core.projects import env_project, run_project_id
-from flowtrail.core.reaping import reap_once
+from flowtrail.core.runs.projects import env_project, run_project_id
+from flowtrail.core.runs.reaping import reap_once
 from flowtrail.core.util.host import current_environment, current_user
 from flowtrail.core.util.ids import uuid7
 from flowtrail.core.util.params import jsonable
@@ -43,12 +43,12 @@ _listeners: list[RunListener] = []
 def current_run() -> Run | None:
     """The innermost tracked run of this context, the script's run from ``track()``, or else the run
     this code works inside (an engine's task run: see :mod:`.run_context`)."""
-    from flowtrail.core.script import script_run
+    from flowtrail.core.runs.script import script_run
 
     run = _run_var.get() or script_run()
     if run is not None:
         return run
-    from flowtrail.core.run_context import context_run
+    from flowtrail.core.runs.context import context_run
 
     return context_run()
 
@@ -439,7 +439,7 @@ def tracked(function: Any = None, *, key: str | None = None, type: str = "functi
     return decorate
 
 
-from flowtrail.core.script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
+from flowtrail.core.runs.script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = [
     "add_run", "add_run_listener", "check_placeholder", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "run_row", "start_run",

@@ -19,8 +19,8 @@ from flowtrail.core.db import config as cfg
 from flowtrail.core.errors import TrackingError
 
 if TYPE_CHECKING:
-    from flowtrail.core.fast_track import FastRun
     from flowtrail.core.models.run import Run
+    from flowtrail.core.runs.fast_track import FastRun
 
 _record: Run | None = None  # the script's run as an ORM record, once loaded
 _fast: FastRun | None = None  # the script's run as written by the fast path
@@ -99,7 +99,7 @@ def _needs_orm() -> bool:
     instance_module = sys.modules.get("flowtrail.core.instance")
     if instance_module is not None and getattr(instance_module, "_current", None) is not None:
         return True
-    tracking_module = sys.modules.get("flowtrail.core.tracking")
+    tracking_module = sys.modules.get("flowtrail.core.runs.tracking")
     if tracking_module is not None and getattr(tracking_module, "_listeners", None):
         return True
     return is_configured()
@@ -129,7 +129,7 @@ def track(
     name = project if isinstance(project, str) else getattr(project, "name", None)
     if project is not None and (not isinstance(name, str) or not name.strip()):
         raise TrackingError(f"track(project=...) takes a project name or a Project, not {project!r}.")
-    from flowtrail.core.run_context import environment_parent
+    from flowtrail.core.runs.context import environment_parent
 
     named = environment_parent(strict=True)  # a malformed OPENLINEAGE_PARENT_ID is an error here
     config = cfg.resolve()
@@ -138,14 +138,14 @@ def track(
     try:
         fast_ok = named is None and not _needs_orm() and (project is None or isinstance(project, str))
         if fast_ok and not _journal_waiting(config):
-            from flowtrail.core import fast_track
+            from flowtrail.core.runs import fast_track
 
             fast = fast_track.start(config, transform or key, kind, source, params, description, project)
             if fast is not None:
                 _fast = fast
                 return TrackedRun(fast)
-        from flowtrail.core.run_context import context_run
-        from flowtrail.core.tracking import start_run
+        from flowtrail.core.runs.context import context_run
+        from flowtrail.core.runs.tracking import start_run
 
         # Inside an engine's task (or a run another orchestrator named), the script is a child run of
         # that task run: its own transform with its own source, nested where it ran.
@@ -154,7 +154,7 @@ def track(
             project=project, parent=context_run(),
         )  # fmt: skip
     except Exception as exc:
-        from flowtrail.core.script_journal import is_outage, journal_start
+        from flowtrail.core.runs.script_journal import is_outage, journal_start
 
         if not is_outage(exc):
             raise
@@ -169,7 +169,7 @@ def track(
 
 def _journal_waiting(config: cfg.InstanceConfig) -> bool:
     """Journaled lineage waits to be recorded: take the full path, whose connection replays it."""
-    from flowtrail.core.journal import pending_files
+    from flowtrail.core.runs.journal import pending_files
 
     try:
         return bool(pending_files(config))
@@ -190,17 +190,17 @@ def finish(status: str = "completed", *, error: str | None = None) -> Any:
     if record is None and fast is None and journaled is None:
         raise TrackingError("finish() was called without track(): call flowtrail.track() at the start of the script.")
     _record, _fast, _journaled = None, None, None
-    from flowtrail.core import script_journal
+    from flowtrail.core.runs import script_journal
 
     if journaled is not None:
         return script_journal.journal_finish(journaled, status, error)
     try:
         if record is None and fast is not None:
-            from flowtrail.core import fast_track
+            from flowtrail.core.runs import fast_track
 
             fast_track.finish(fast, status, error)
             return TrackedRun(fast)
-        from flowtrail.core.tracking import finish_run
+        from flowtrail.core.runs.tracking import finish_run
 
         return finish_run(record, status, error=error)  # type: ignore[arg-type]
     except Exception as exc:
