@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flowtrail._version import __version__
 
 if TYPE_CHECKING:
+    from flowtrail.core.artifacts.save import save_artifacts as save
     from flowtrail.core.curation import AnnDataCurator, DataFrameCurator
     from flowtrail.core.errors import (
         ConfigurationError,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from flowtrail.core.query.queryset import QuerySet
     from flowtrail.core.runs.script import finish, track
     from flowtrail.core.runs.tracking import current_run, tracked
-    from flowtrail.core.saving import save_artifacts as save
 
 _EXPORTS = {
     "Artifact": "flowtrail.core.models",
@@ -65,7 +65,7 @@ _EXPORTS = {
     "finish": "flowtrail.core.runs.script",
     "track": "flowtrail.core.runs.script",
     "tracked": "flowtrail.core.runs.tracking",
-    "save": "flowtrail.core.saving:save_artifacts",
+    "save": "flowtrail.core.artifacts.save:save_artifacts",
     "ConfigurationError": "flowtrail.core.errors",
     "DoesNotExist": "flowtrail.core.errors",
     "FieldError": "flowtrail.core.errors",

@@ -99,7 +99,7 @@ def storage_add(location: str, description: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Delete them; without it, only list what would be deleted.")
 def storage_clean(hours: float, yes: bool) -> None:
     """Find (and with --yes delete) what interrupted saves left in managed storage."""
-    from flowtrail.core.cleanup import leftovers, remove_leftovers
+    from flowtrail.core.artifacts.cleanup import leftovers, remove_leftovers
     from flowtrail.core.describe import human_size
     from flowtrail.core.instance import current
 

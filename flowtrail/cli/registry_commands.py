@@ -46,8 +46,8 @@ def describe(uid_or_key: str, as_json: bool, as_csv: bool) -> None:
 @click.option("--description", help="What this artifact is.")
 def save(path: str, key: str | None, description: str | None) -> None:
     """Register the file, folder or URL at PATH."""
+    from flowtrail.core.artifacts.save import save_artifacts
     from flowtrail.core.models import Artifact
-    from flowtrail.core.saving import save_artifacts
 
     artifact = Artifact(path, key=key, description=description)
     total = _local_size(path)

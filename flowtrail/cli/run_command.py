@@ -190,9 +190,9 @@ def _register(instance: Any, paths: list[str], cwd: str, run: Any) -> list[Any]:
     """
     if not paths:
         return []
+    from flowtrail.core.artifacts.save import save_artifacts
     from flowtrail.core.instance import register_storage
     from flowtrail.core.models import Artifact
-    from flowtrail.core.saving import save_artifacts
 
     roots = [s.root for s in instance.storages() if s.type == "local"]
     base = _work_root(cwd) or cwd

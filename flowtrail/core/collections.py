@@ -256,7 +256,7 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 
 def _load_members(members: list[Artifact]) -> list[Any]:
-    from flowtrail.core.access import cache_artifact
+    from flowtrail.core.artifacts.access import cache_artifact
     from flowtrail.core.instance import current
     from flowtrail.core.models.run import link_inputs
     from flowtrail.core.runs.tracking import current_run

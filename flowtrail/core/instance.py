@@ -283,7 +283,7 @@ def _claim_storage(instance: Instance) -> None:
     """Give the new registry its id and mark its prefix; warn about what the storage already holds."""
     import logging
 
-    from flowtrail.core.ownership import ensure_marker, instance_id, survey
+    from flowtrail.core.artifacts.ownership import ensure_marker, instance_id, survey
 
     storage = instance.default_storage
     findings = survey(storage, instance_id(instance))

@@ -9,7 +9,7 @@ import pytest
 from tcp_proxy import TcpProxy
 
 import flowtrail as ft
-from flowtrail.core.cleanup import leftovers
+from flowtrail.core.artifacts.cleanup import leftovers
 from flowtrail.core.instance import disconnect
 
 pytestmark = pytest.mark.postgres

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 import flowtrail as ft
 from flowtrail.cli import cli
-from flowtrail.core.cleanup import ORPHAN, TEMPORARY, leftovers, remove_leftovers
-from flowtrail.core.ownership import instance_id
+from flowtrail.core.artifacts.cleanup import ORPHAN, TEMPORARY, leftovers, remove_leftovers
+from flowtrail.core.artifacts.ownership import instance_id
 
 
 def _managed_folder(instance):

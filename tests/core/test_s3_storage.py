@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import flowtrail
+from flowtrail.core.artifacts.ownership import instance_id
 from flowtrail.core.instance import disconnect
-from flowtrail.core.ownership import instance_id
 from flowtrail.core.util.hashing import hash_folder
 
 CSV = b"sample,reads\ns1,1200\ns2,3400\n"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 import flowtrail as ft
-from flowtrail.core.cleanup import leftovers, remove_leftovers
+from flowtrail.core.artifacts.cleanup import leftovers, remove_leftovers
+from flowtrail.core.artifacts.ownership import MARKER, instance_id
 from flowtrail.core.instance import disconnect
-from flowtrail.core.ownership import MARKER, instance_id
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 

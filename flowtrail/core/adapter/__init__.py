@@ -78,7 +78,7 @@ _EXPORTS: dict[str, str] = {
     "RunRef": "flowtrail.core.runs.context", "add_context_provider": "flowtrail.core.runs.context", "child_environment": "flowtrail.core.runs.context",
     "config_namespace": "flowtrail.core.runs.context",
     "own_namespace": "flowtrail.core.runs.context", "remove_context_provider": "flowtrail.core.runs.context",
-    "update_artifact": "flowtrail.core.saving",
+    "update_artifact": "flowtrail.core.artifacts.save",
     "add_run_listener": "flowtrail.core.runs.tracking", "current_run": "flowtrail.core.runs.tracking", "remove_run_listener": "flowtrail.core.runs.tracking",
     "connect_for": "flowtrail.core.adapter.connection", "current_config": "flowtrail.core.adapter.connection", "detach_emitter": "flowtrail.core.adapter.connection",
     "find_config": "flowtrail.core.adapter.connection",
@@ -127,6 +127,7 @@ if TYPE_CHECKING:
         show_warnings,
     )
     from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
+    from flowtrail.core.artifacts.save import update_artifact
     from flowtrail.core.db.config import instance_name
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
     from flowtrail.core.instance import Instance, current, disconnect
@@ -143,6 +144,5 @@ if TYPE_CHECKING:
     from flowtrail.core.runs.partial_runs import discard_run_tree
     from flowtrail.core.runs.projects import env_project
     from flowtrail.core.runs.tracking import add_run_listener, current_run, remove_run_listener
-    from flowtrail.core.saving import update_artifact
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.params import MAX_REPR, jsonable

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from flowtrail.core import saving
 from flowtrail.core.adapter.report import is_registry_error
+from flowtrail.core.artifacts import save as saving
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.instance import register_storage
 from flowtrail.core.models.artifact import Artifact

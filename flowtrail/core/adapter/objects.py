@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flowtrail.core.adapter.report import is_registry_error
+from flowtrail.core.artifacts.save import save_artifacts
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.saving import save_artifacts
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -182,11 +182,11 @@ class Artifact(LineageMixin, Record):
     def save(self) -> Artifact:
         """Register the artifact; return the registered record (an existing one for identical content)."""
         if self.id is not None:
-            from flowtrail.core.saving import update_artifact
+            from flowtrail.core.artifacts.save import update_artifact
 
             update_artifact(self)
             return self
-        from flowtrail.core.saving import save_artifacts
+        from flowtrail.core.artifacts.save import save_artifacts
 
         return save_artifacts([self])[0]
 
@@ -217,19 +217,19 @@ class Artifact(LineageMixin, Record):
 
     def cache(self) -> Path:
         """A local path to the content, downloading remote objects once."""
-        from flowtrail.core.access import cache_artifact
+        from flowtrail.core.artifacts.access import cache_artifact
 
         return cache_artifact(self)
 
     def load(self) -> Any:
         """Load into memory: parquet/csv/tsv -> DataFrame, h5ad -> AnnData, json -> object."""
-        from flowtrail.core.access import load_artifact
+        from flowtrail.core.artifacts.access import load_artifact
 
         return load_artifact(self)
 
     def open(self, mode: str = "rb") -> BinaryIO:  # noqa: A003
         """Open the content for streaming reads (local files and remote objects alike)."""
-        from flowtrail.core.access import open_artifact
+        from flowtrail.core.artifacts.access import open_artifact
 
         return open_artifact(self, mode)
 
@@ -240,7 +240,7 @@ class Artifact(LineageMixin, Record):
 
     def delete(self) -> None:
         """Delete the record (and the managed copy); files registered in place are left alone."""
-        from flowtrail.core.artifact_deletion import delete_artifact
+        from flowtrail.core.artifacts.deletion import delete_artifact
 
         delete_artifact(self)
 

@@ -25,7 +25,7 @@ def test_registered_files_are_found_by_key_and_remembered_without_hashing(
         raise AssertionError("a registered file was saved (hashed) again")
 
     later = adapter.FileRegistry(instance)  # a later invocation (a -resume): an empty cache
-    monkeypatch.setattr("flowtrail.core.saving.save_artifacts", no_saving)
+    monkeypatch.setattr("flowtrail.core.artifacts.save.save_artifacts", no_saving)
     found = later.registered([str(work / "out.txt"), str(work / "other.txt"), str(work / "gone.txt")])
     assert {location: a.id for location, a in found.items()} == {str(work / "out.txt"): made.id}
     assert [a.id for a in later.inputs([str(work / "out.txt")])] == [made.id]  # remembered: no save

@@ -220,7 +220,7 @@ def test_a_registry_failing_mid_run_disables_recording_with_one_warning(instance
     def locked(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr("flowtrail.core.saving.save_artifacts", locked)
+    monkeypatch.setattr("flowtrail.core.artifacts.save.save_artifacts", locked)
     with caplog.at_level(logging.WARNING, logger="flowtrail"):
         feed(recorder, workflow_dir, ("job_finished", {"job_id": 1}), ("job_info", {**job, "jobid": 2}))
         recorder.finish()

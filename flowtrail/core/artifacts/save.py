@@ -17,6 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from flowtrail.core.artifacts.objects import (
+    copy_file,
+    copy_folder,
+    hash_in_place,
+    move,
+    remove,
+    sync_renames,
+    temp_relpath,
+)
+from flowtrail.core.artifacts.ownership import ensure_marker, managed_prefix
+from flowtrail.core.artifacts.rerun_links import link_rerun
+from flowtrail.core.artifacts.settlement import settle_failed_commit
+from flowtrail.core.artifacts.source_checks import check_local_source, check_text
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError, StorageError
 from flowtrail.core.models.artifact import Artifact
@@ -30,12 +43,7 @@ from flowtrail.core.models.storage import (
     normalize_location,
     object_relpath,
 )
-from flowtrail.core.objects import copy_file, copy_folder, hash_in_place, move, remove, sync_renames, temp_relpath
-from flowtrail.core.ownership import ensure_marker, managed_prefix
-from flowtrail.core.rerun_links import link_rerun
 from flowtrail.core.runs.projects import link_to_run_projects
-from flowtrail.core.save_settlement import settle_failed_commit
-from flowtrail.core.source_checks import check_local_source, check_text
 from flowtrail.core.util.copying import BackgroundSync
 from flowtrail.core.util.formats import write_anndata, write_dataframe
 from flowtrail.core.util.hashing import Digest, hash_file, stat_digest

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from flowtrail.core.artifacts.ownership import MARKER, managed_prefix
 from flowtrail.core.models import Artifact, Storage
-from flowtrail.core.ownership import MARKER, managed_prefix
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from flowtrail.core.artifacts.objects import remove
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError
 from flowtrail.core.models.artifact import Artifact
-from flowtrail.core.objects import remove
 
 
 def delete_artifact(artifact: Artifact) -> None:

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from flowtrail.core.commit_check import committed_artifacts, is_ambiguous
+from flowtrail.core.artifacts.commit_check import committed_artifacts, is_ambiguous
+from flowtrail.core.artifacts.objects import remove
 from flowtrail.core.db.failures import wrap_unexpected
 from flowtrail.core.errors import RegistryUnavailable
 from flowtrail.core.models.artifact import Artifact
-from flowtrail.core.objects import remove
 
 if TYPE_CHECKING:
+    from flowtrail.core.artifacts.save import Pending
     from flowtrail.core.instance import Instance
-    from flowtrail.core.saving import Pending
 
 logger = logging.getLogger("flowtrail")
 

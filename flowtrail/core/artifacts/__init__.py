@@ -1,0 +1,1 @@
+"""Bytes in storage: saving, reading, managed objects, cleanup and commit checks."""
