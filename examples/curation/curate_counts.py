@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 import flowtrail as ft
-from flowtrail.core.ontology import import_ontology
+from flowtrail.core.annotations.ontology import import_ontology
 
 print(import_ontology("cell_types.obo", type="CellType"))
 

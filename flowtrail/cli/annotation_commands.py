@@ -17,7 +17,7 @@ from flowtrail.cli.output import console
 # -- value parsing -------------------------------------------------------------------------------
 def parse_typed(dtype: str, name: str, text: str) -> Any:
     """Parse a command-line value for a feature of ``dtype``; raise ``click.BadParameter`` if it does not fit."""
-    from flowtrail.core.filter_text import parse_typed_text
+    from flowtrail.core.annotations.filter_text import parse_typed_text
 
     try:
         return parse_typed_text(dtype, text)
@@ -38,7 +38,7 @@ def feature_columns(query: Any, model: Any) -> tuple[list[str], dict[int, dict[s
     """Feature names and ``{artifact id: {feature: value}}`` of a query, via ``to_dataframe(include="features")``."""
     from sqlalchemy import inspect as sa_inspect
 
-    from flowtrail.core.feature_values import feature_catalog
+    from flowtrail.core.annotations.values import feature_catalog
     from flowtrail.core.instance import current
 
     frame = query.to_dataframe(include="features")
@@ -83,7 +83,7 @@ def labels() -> None:
 @click.option("--include-obsolete", is_flag=True, help="Import obsolete terms too.")
 def import_labels(file: str, type_name: str, fmt: str | None, prefix: str | None, include_obsolete: bool) -> None:
     """Import the terms of a local OBO, CSV or TSV FILE as labels (never downloads anything)."""
-    from flowtrail.core.ontology import import_ontology
+    from flowtrail.core.annotations.ontology import import_ontology
 
     report = import_ontology(file, type=type_name, format=fmt, prefix=prefix, include_obsolete=include_obsolete)
     console.print(escape(str(report)))
@@ -102,8 +102,8 @@ def list_labels(
     """List labels (optionally of one type, or matching a text)."""
     from flowtrail.cli.listing import plural
     from flowtrail.cli.tables import Column, footer, lines, output_format, print_rows
+    from flowtrail.core.annotations.vocabulary import get_type
     from flowtrail.core.models.label import Label
-    from flowtrail.core.vocabulary import get_type
 
     fmt = output_format(as_json, as_csv)
     query = Label.filter(is_type=only_types)
@@ -174,7 +174,7 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     """
     from flowtrail.cli.lookup import find_record
     from flowtrail.cli.tables import plain
-    from flowtrail.core.feature_values import feature_catalog
+    from flowtrail.core.annotations.values import feature_catalog
     from flowtrail.core.instance import current
     from flowtrail.core.models.artifact import Artifact
 

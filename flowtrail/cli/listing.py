@@ -129,8 +129,8 @@ def ls(
 
     Example: ``flowtrail ls runs status=failed transform__key__startswith=workflow/``.
     """
+    from flowtrail.core.annotations.filter_text import near_value_hint, parse_filters
     from flowtrail.core.errors import FieldError
-    from flowtrail.core.filter_text import near_value_hint, parse_filters
 
     fmt = output_format(as_json, as_csv)
     model = _model(kind)

@@ -49,8 +49,8 @@ def run(
     this run, so scripts it starts (``ft.track()``) and nested ``flowtrail run`` steps become its
     children; this run's own parent is the run that variable names, if any.
     """
+    from flowtrail.core.annotations.filter_text import split_filter
     from flowtrail.core.errors import ConfigurationError
-    from flowtrail.core.filter_text import split_filter
     from flowtrail.core.instance import current
 
     argv = list(command)
@@ -135,7 +135,7 @@ def _script(argv: list[str]) -> str | None:
 
 
 def _param_value(text: str) -> Any:
-    from flowtrail.core.filter_text import _auto
+    from flowtrail.core.annotations.filter_text import _auto
 
     return _auto(text, dates=False)
 

@@ -76,7 +76,7 @@ def search(session: Any, text: str) -> dict[str, Any]:
 
 def artifact(session: Any, record: Artifact) -> dict[str, Any]:
     """Versions, features, labels, producing and reading runs, collections and projects of one artifact."""
-    from flowtrail.core.feature_values import values_of
+    from flowtrail.core.annotations.values import values_of
     from flowtrail.core.models.label import Label
     from flowtrail.core.models.links import artifact_label
 

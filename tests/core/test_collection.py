@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.collections import collection_hash, members_clause
+from flowtrail.core.annotations.collections import collection_hash, members_clause
 from flowtrail.core.errors import IntegrityError, UnsupportedFormat
 from flowtrail.core.lineage import graph
 from flowtrail.core.lineage_view import render

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 import flowtrail as ft
+from flowtrail.core.annotations.ontology import import_ontology
 from flowtrail.core.models.feature import Feature
 from flowtrail.core.models.label import Label
-from flowtrail.core.ontology import import_ontology
 
 OBO = """data-version: 2025-01-01
 [Term]

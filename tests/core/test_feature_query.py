@@ -118,7 +118,7 @@ def test_to_dataframe_includes_features_without_a_row_cap(study):
 
 def test_a_new_feature_from_another_process_is_seen(study, any_instance):
     # The feature catalog is cached; a feature registered elsewhere must still be found.
-    from flowtrail.core.feature_values import feature_catalog
+    from flowtrail.core.annotations.values import feature_catalog
 
     feature_catalog(any_instance)
     any_instance.sessions.current().execute(

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 import flowtrail as ft
+from flowtrail.core.annotations.filter_text import near_value_hint, parse_filters
 from flowtrail.core.errors import FieldError
-from flowtrail.core.filter_text import near_value_hint, parse_filters
 from flowtrail.core.models import Artifact, Run
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect as sa_inspect
 
 import flowtrail as ft
-from flowtrail.core.feature_values import values_of
+from flowtrail.core.annotations.values import values_of
 from flowtrail.core.runs.tracking import finish_run, start_run
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from flowtrail.core.annotations.ontology import OntologyImportError, import_ontology
+from flowtrail.core.annotations.vocabulary import vocabulary
 from flowtrail.core.models.label import Label, label_parent
-from flowtrail.core.ontology import OntologyImportError, import_ontology
-from flowtrail.core.vocabulary import vocabulary
 
 OBO = r"""format-version: 1.2
 data-version: releases/2024-08-16

@@ -17,10 +17,10 @@ from flowtrail.core.curation.report import index_problems, raise_problems
 from flowtrail.core.errors import FieldError
 
 if TYPE_CHECKING:
+    from flowtrail.core.annotations.vocabulary import Vocabulary
     from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.run import Run
     from flowtrail.core.models.schema import Schema
-    from flowtrail.core.vocabulary import Vocabulary
 
 _MATRIX_KINDS = {"int": "iu", "float": "fiu", "bool": "b"}
 _MATRIX_TYPES = {"int": "int64", "float": "float64", "bool": "bool"}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flowtrail.core.vocabulary import Vocabulary
+    from flowtrail.core.annotations.vocabulary import Vocabulary
 
 DTYPE = "flowtrail:dtype"
 LABELS = "flowtrail:labels"

@@ -10,16 +10,16 @@ from flowtrail.core.errors import FieldError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from flowtrail.core.annotations.vocabulary import Vocabulary
     from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.feature import Feature
     from flowtrail.core.models.label import Label
     from flowtrail.core.models.schema import Schema
-    from flowtrail.core.vocabulary import Vocabulary
 
 
 def label_type_of(feature: Feature) -> Label | None:
     """The label type a categorical feature's values belong to (None for ``cat[Label]``)."""
-    from flowtrail.core.vocabulary import get_type
+    from flowtrail.core.annotations.vocabulary import get_type
 
     if feature.id is not None:
         return feature.label_type
@@ -32,7 +32,7 @@ def label_type_of(feature: Feature) -> Label | None:
 
 def vocabulary_of(label_type: Label | None, cache: dict[int | None, Vocabulary]) -> Vocabulary:
     """The vocabulary of a label type (all labels for None), loaded once per curator."""
-    from flowtrail.core.vocabulary import vocabulary
+    from flowtrail.core.annotations.vocabulary import vocabulary
 
     key = label_type.id if label_type is not None else None
     if key not in cache:
@@ -122,7 +122,7 @@ def save_curated(
 
     Returns the registered artifact and schema (existing records when identical ones exist).
     """
-    from flowtrail.core.feature_values import add_values_many
+    from flowtrail.core.annotations.values import add_values_many
 
     if schema.id is None:
         schema = schema.save()

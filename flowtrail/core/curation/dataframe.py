@@ -17,10 +17,10 @@ from flowtrail.core.curation.report import frame_problems, raise_problems
 if TYPE_CHECKING:
     import pandas as pd
 
+    from flowtrail.core.annotations.vocabulary import Vocabulary
     from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.run import Run
     from flowtrail.core.models.schema import Schema
-    from flowtrail.core.vocabulary import Vocabulary
 
 
 class DataFrameCurator:

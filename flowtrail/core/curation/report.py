@@ -10,7 +10,7 @@ from flowtrail.core.errors import ValidationError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flowtrail.core.vocabulary import Vocabulary
+    from flowtrail.core.annotations.vocabulary import Vocabulary
 
 MAX_SHOWN = 10
 

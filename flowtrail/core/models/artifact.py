@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flowtrail.core.annotations.values import FeaturesDescriptor
 from flowtrail.core.errors import StorageError
-from flowtrail.core.feature_values import FeaturesDescriptor
 from flowtrail.core.models.links import artifact_label, artifact_project
 from flowtrail.core.models.record import LineageMixin, Record, utcnow
 from flowtrail.core.models.run import Run, run_input
@@ -21,7 +21,7 @@ from flowtrail.core.query.queryset import QuerySet
 from flowtrail.core.util.keys import validate_key
 
 if TYPE_CHECKING:
-    from flowtrail.core.linked import LinkedQuerySet
+    from flowtrail.core.annotations.linked import LinkedQuerySet
     from flowtrail.core.models.collection import Collection
     from flowtrail.core.models.label import Label
     from flowtrail.core.models.project import Project
@@ -198,14 +198,14 @@ class Artifact(LineageMixin, Record):
     @property
     def labels(self) -> LinkedQuerySet[Label]:
         """Labels of this artifact (``.add(label)``, ``.remove(label)``), with or without a feature."""
-        from flowtrail.core.linked import linked_labels
+        from flowtrail.core.annotations.linked import linked_labels
 
         return linked_labels(self, "labels")
 
     @property
     def projects(self) -> LinkedQuerySet[Project]:
         """Projects this artifact belongs to (``.add(project)``)."""
-        from flowtrail.core.linked import linked_projects
+        from flowtrail.core.annotations.linked import linked_projects
 
         return linked_projects(self)
 

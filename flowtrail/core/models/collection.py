@@ -57,7 +57,7 @@ class Collection(LineageMixin, Record):
     def __init__(
         self, artifacts: list[Artifact] | Any, *, key: str, description: str | None = None, run: Run | None = None
     ) -> None:
-        from flowtrail.core.collections import check_members
+        from flowtrail.core.annotations.collections import check_members
         from flowtrail.core.util.keys import validate_key
 
         members = check_members(artifacts)
@@ -67,14 +67,14 @@ class Collection(LineageMixin, Record):
 
     def save(self) -> Collection:
         """Register the collection; return the existing one if the key's latest version has these members."""
-        from flowtrail.core.collections import save_collection
+        from flowtrail.core.annotations.collections import save_collection
 
         return save_collection(self)
 
     @property
     def artifacts(self) -> QuerySet[Artifact]:
         """The member artifacts in collection order."""
-        from flowtrail.core.collections import member_query
+        from flowtrail.core.annotations.collections import member_query
 
         return member_query(self)
 
@@ -85,13 +85,13 @@ class Collection(LineageMixin, Record):
 
     def load(self, **concat_options: Any) -> Any:
         """Concatenate the members: DataFrames with ``pandas.concat``, AnnData with ``anndata.concat``."""
-        from flowtrail.core.collections import load_collection
+        from flowtrail.core.annotations.collections import load_collection
 
         return load_collection(self, **concat_options)
 
     def delete(self) -> None:
         """Delete the collection (not its artifacts); the previous version becomes the latest."""
-        from flowtrail.core.collections import delete_collection
+        from flowtrail.core.annotations.collections import delete_collection
 
         delete_collection(self)
 

@@ -109,13 +109,13 @@ class Feature(Record):
 
     def save(self) -> Feature:
         """Register the feature; return the existing one if a feature of this name and dtype exists."""
-        from flowtrail.core.feature_values import save_feature
+        from flowtrail.core.annotations.values import save_feature
 
         return save_feature(self)
 
     def delete(self) -> None:
         """Delete the feature and all its values (refused while a schema uses it)."""
-        from flowtrail.core.feature_values import delete_feature
+        from flowtrail.core.annotations.values import delete_feature
 
         delete_feature(self)
 

@@ -3,7 +3,7 @@
 A label with ``is_type=True`` is a *type* (``CellMedium``); labels of that type point to it with
 ``type``. Labels also form a hierarchy independent of types: ``parents``/``children`` hold
 ontology links (``is_a``), several parents allowed. ``ontology_id`` and ``synonyms`` come from an
-imported ontology (see :mod:`flowtrail.core.ontology`) and are used when curating datasets.
+imported ontology (see :mod:`flowtrail.core.annotations.ontology`) and are used when curating datasets.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from flowtrail.core.models.record import Record, utcnow
 
 if TYPE_CHECKING:
-    from flowtrail.core.linked import LinkedQuerySet
+    from flowtrail.core.annotations.linked import LinkedQuerySet
 
 SYNONYM_SEPARATOR = "|"
 
@@ -85,7 +85,7 @@ class Label(Record):
         ontology_id: str | None = None,
         synonyms: list[str] | str | None = None,
     ) -> None:
-        from flowtrail.core.vocabulary import check_label_arguments
+        from flowtrail.core.annotations.vocabulary import check_label_arguments
 
         check_label_arguments(name, type, synonyms)
         if isinstance(synonyms, list | tuple):
@@ -98,7 +98,7 @@ class Label(Record):
 
     def save(self) -> Label:
         """Register the label; return the existing one if the type already has this name."""
-        from flowtrail.core.vocabulary import save_label
+        from flowtrail.core.annotations.vocabulary import save_label
 
         return save_label(self)
 
@@ -109,14 +109,14 @@ class Label(Record):
     @property
     def parents(self) -> LinkedQuerySet[Label]:
         """The labels this one is a kind of (``.add()``/``.remove()`` change the links)."""
-        from flowtrail.core.linked import linked_labels
+        from flowtrail.core.annotations.linked import linked_labels
 
         return linked_labels(self, "parents")
 
     @property
     def children(self) -> LinkedQuerySet[Label]:
         """The labels that are a kind of this one."""
-        from flowtrail.core.linked import linked_labels
+        from flowtrail.core.annotations.linked import linked_labels
 
         return linked_labels(self, "children")
 
@@ -126,19 +126,19 @@ class Label(Record):
 
         Without a type, the label types themselves.
         """
-        from flowtrail.core.vocabulary import lookup
+        from flowtrail.core.annotations.vocabulary import lookup
 
         return lookup(type)
 
     def lookup_name(self, value: str) -> Label | None:
         """The label of this type named ``value`` (or with it as ontology id or synonym)."""
-        from flowtrail.core.vocabulary import vocabulary
+        from flowtrail.core.annotations.vocabulary import vocabulary
 
         return vocabulary(self).match(value)
 
     def delete(self) -> None:
         """Delete the label and its links (refused while it is a type in use)."""
-        from flowtrail.core.vocabulary import delete_label
+        from flowtrail.core.annotations.vocabulary import delete_label
 
         delete_label(self)
 

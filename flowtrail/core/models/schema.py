@@ -82,7 +82,7 @@ class Schema(Record):
         ordered_set: bool = False,
         coerce_dtype: bool = False,
     ) -> None:
-        from flowtrail.core.schemas import prepare_schema
+        from flowtrail.core.annotations.schemas import prepare_schema
 
         super().__init__(
             name=name, description=description, otype=otype, minimal_set=minimal_set,
@@ -92,7 +92,7 @@ class Schema(Record):
 
     def save(self) -> Schema:
         """Register the schema (and its components); return the existing one with the same definition."""
-        from flowtrail.core.schemas import save_schema
+        from flowtrail.core.annotations.schemas import save_schema
 
         return save_schema(self)
 
@@ -108,7 +108,7 @@ class Schema(Record):
         pending = getattr(self, "_components", None)
         if pending is not None and self.id is None:
             return dict(pending)
-        from flowtrail.core.schemas import load_components
+        from flowtrail.core.annotations.schemas import load_components
 
         return load_components(self)
 

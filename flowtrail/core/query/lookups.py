@@ -149,7 +149,7 @@ def _resolve(model: type, parts: list[str], value: Any, full: str, instance: Ins
         return compare(column, rest[0] if rest else "exact", value)
     options = field_names(model)
     if getattr(model, "_has_features", False):
-        from flowtrail.core.feature_query import feature_clause
+        from flowtrail.core.annotations.filters import feature_clause
 
         clause, features = feature_clause(name, rest, value, full, instance)
         if clause is not None:

@@ -226,7 +226,7 @@ class QuerySet(Generic[T]):
         if include is not None:
             if not getattr(self.model, "_has_features", False):
                 raise FieldError(f"include= adds feature columns, and {self.model.__name__} records have no features.")
-            from flowtrail.core.feature_query import add_feature_columns
+            from flowtrail.core.annotations.filters import add_feature_columns
 
             every = not self._where and self._limit is None and not self._offset
             ids = None if every else self.statement().with_only_columns(self._id_column)

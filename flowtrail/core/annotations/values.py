@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
+from flowtrail.core.annotations.encoding import FeatureInfo, Problem, decode, encode_scalar
 from flowtrail.core.errors import DoesNotExist, IntegrityError, ValidationError
 from flowtrail.core.models.feature import Feature
 from flowtrail.core.models.label import Label
 from flowtrail.core.models.links import artifact_feature_value, artifact_label
-from flowtrail.core.value_encoding import FeatureInfo, Problem, decode, encode_scalar
 
 if TYPE_CHECKING:
+    from flowtrail.core.annotations.vocabulary import Vocabulary
     from flowtrail.core.instance import Instance
     from flowtrail.core.models.artifact import Artifact
-    from flowtrail.core.vocabulary import Vocabulary
 
 _ALL = object()
 
@@ -56,12 +56,12 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
+    from flowtrail.core.annotations.vocabulary import get_type
     from flowtrail.core.db.database import write_transaction
     from flowtrail.core.instance import current
     from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
-    from flowtrail.core.vocabulary import get_type
 
     instance = current()
     if feature.id is not None:
@@ -175,7 +175,7 @@ class ValueResolver:
         return session.scalar(stmt)
 
     def vocabulary(self, info: FeatureInfo) -> Vocabulary:
-        from flowtrail.core.vocabulary import vocabulary
+        from flowtrail.core.annotations.vocabulary import vocabulary
 
         if info.label_type_id not in self.vocabularies:
             label_type = None

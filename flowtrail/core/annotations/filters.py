@@ -16,12 +16,12 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from flowtrail.core.annotations.encoding import FeatureInfo, Problem, encode_scalar, encode_time
+from flowtrail.core.annotations.values import feature_catalog, find_feature
 from flowtrail.core.errors import FieldError
-from flowtrail.core.feature_values import feature_catalog, find_feature
 from flowtrail.core.models.label import Label
 from flowtrail.core.models.links import artifact_feature_value, artifact_label
 from flowtrail.core.query.lookups import LOOKUPS, compare, json_compare
-from flowtrail.core.value_encoding import FeatureInfo, Problem, encode_scalar, encode_time
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance

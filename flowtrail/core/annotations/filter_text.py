@@ -97,7 +97,7 @@ def _column_kind(column_type: Any) -> str:
 
 
 def _feature_kind(name: str, rest: list[str], instance: Instance | None) -> str:
-    from flowtrail.core.feature_values import find_feature
+    from flowtrail.core.annotations.values import find_feature
     from flowtrail.core.instance import current
 
     info = find_feature(instance or current(), name)
@@ -204,7 +204,7 @@ def _known_values(model: type, path: list[str], instance: Instance | None) -> li
     if len(path) == 2 and path[0] in ("labels", "_labels") and path[1] in ("name", "ontology_id"):
         return _column_values(Label.filter(is_type=False), path[1])
     if len(path) == 1 and getattr(model, "_has_features", False):
-        from flowtrail.core.feature_values import find_feature
+        from flowtrail.core.annotations.values import find_feature
 
         info = find_feature(instance or current(), path[0])
         if info is not None and info.is_categorical:

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from flowtrail.core.annotations.ontology_parse import OntologyImportError, Term, read_terms
 from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label, label_parent
-from flowtrail.core.ontology_parse import OntologyImportError, Term, read_terms
 
 __all__ = ["ImportReport", "OntologyImportError", "import_ontology"]
 

@@ -106,7 +106,7 @@ def add_artifact_labels(artifact: Any, labels: list[Label], feature: Feature | N
     """Label an artifact, optionally through a categorical feature (whose type the labels must have)."""
     _require_saved(artifact)
     if feature is not None:
-        from flowtrail.core.feature_values import check_labels_fit
+        from flowtrail.core.annotations.values import check_labels_fit
 
         check_labels_fit(feature, labels)
     feature_id = feature.id if feature is not None else None

@@ -1,0 +1,1 @@
+"""Features, labels, vocabularies, ontologies, schemas, collections and filters on them."""
