@@ -23,12 +23,12 @@ Measured per start artifact (warm: untimed calls first, then the median of repea
 with ``time.perf_counter``; both DAG registries are open at once and take turns in 3 rounds, so
 a change in machine load hits both alike):
 
-- closure: the bare recursive query ``flowtrail.core.lineage.closure(session, [id], dir, None)``
+- closure: the bare recursive query ``flowtrail.core.lineage.graph.closure(session, [id], dir, None)``
   (returns {artifact id: depth}); every answer is checked against a breadth-first walk over the
   generated graph in memory, and the script fails on a wrong answer.
 - graph: the full lineage graph with runs, edges and ORM records, touching ``.artifacts``,
   ``.runs`` and ``.edges``: ``artifact.upstream()`` / ``artifact.downstream()`` on the chain (the
-  current instance), ``flowtrail.core.lineage.graph(artifact, dir, None, instance)`` (what those
+  current instance), ``flowtrail.core.lineage.graph.graph(artifact, dir, None, instance)`` (what those
   methods call) on the two DAG registries, which cannot both be the current instance.
 - records floor: stdlib ``sqlite3`` on the same database file running the same recursive
   closure-and-edges statement the graph runs, then one ``SELECT *`` per kind (artifacts, runs)
@@ -79,8 +79,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 import flowtrail  # noqa: E402
 from flowtrail.core.db import config as cfg  # noqa: E402
 from flowtrail.core.instance import Instance, disconnect  # noqa: E402
-from flowtrail.core.lineage import _EDGES, _walk_cte, closure, closure_sql  # noqa: E402
-from flowtrail.core.lineage import graph as lineage_graph  # noqa: E402
+from flowtrail.core.lineage.graph import _EDGES, _walk_cte, closure, closure_sql  # noqa: E402
+from flowtrail.core.lineage.graph import graph as lineage_graph  # noqa: E402
 from flowtrail.core.models import Artifact, Run, Transform, run_input  # noqa: E402
 
 SEED = 20240601
@@ -639,7 +639,7 @@ def main() -> int:
     log(f"closure query plan, down: {plans['down']}")
 
     log("")
-    log("closure = the bare recursive query flowtrail.core.lineage.closure(session, [id], dir, None);")
+    log("closure = the bare recursive query flowtrail.core.lineage.graph.closure(session, [id], dir, None);")
     log("graph = artifact.upstream()/downstream() with runs, edges and ORM records (median ms).")
     header = (f"{'registry':<9} {'dir':<4} {'start node':<34} {'artifacts':>9} {'nodes':>7} {'edges':>7} "
               f"{'closure ms':>10} {'us/artif.':>9} {'graph ms':>9} {'target':>9} {'closure':>7} {'graph':>5} "

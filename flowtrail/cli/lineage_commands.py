@@ -12,7 +12,7 @@ CHOICES = ["svg", "html", "png", "dot", "mermaid", "json", "tree"]
 
 def _pick_format(fmt: str | None, output: Path | None) -> str:
     """--format, else the -o suffix, else a tree at a terminal and Mermaid when piped."""
-    from flowtrail.core.lineage_view import SUFFIXES, format_for
+    from flowtrail.core.lineage.view import SUFFIXES, format_for
 
     if output is None:
         if fmt is None:
@@ -53,7 +53,7 @@ def lineage(uid_or_key: str, direction: str, depth: int | None, fmt: str | None,
     SVG and HTML (an interactive page in one self-contained file) need nothing installed; PNG needs Graphviz.
     """
     from flowtrail.cli.lookup import find_record
-    from flowtrail.core.lineage import graph
+    from flowtrail.core.lineage.graph import graph
 
     fmt = _pick_format(fmt, output)
     found = graph(find_record(uid_or_key), direction, depth)  # type: ignore[arg-type]
@@ -68,7 +68,7 @@ def lineage(uid_or_key: str, direction: str, depth: int | None, fmt: str | None,
 
         picture: str | bytes = standalone_html(found)
     else:
-        from flowtrail.core.lineage_view import render
+        from flowtrail.core.lineage.view import render
 
         picture = render(found, fmt)
     if output is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.tree import Tree
 
-from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.lineage.graph import LineageGraph
 from flowtrail.core.models import Artifact, Collection, Transform
 
 MAX_CHILDREN = 8

@@ -3,7 +3,7 @@ search, and an interactive lineage graph.
 
 Everything the pages use ships in this package (Jinja templates, one stylesheet, small vanilla
 JavaScript drawing SVG): nothing is loaded from the network and no system binary is needed. The
-graph's layout is computed in Python (:mod:`flowtrail.core.lineage_layout`), the same layout the
+graph's layout is computed in Python (:mod:`flowtrail.core.lineage.layout`), the same layout the
 ``flowtrail lineage`` SVG and HTML files use. Pages only read the registry.
 
 :func:`mount` adds the pages to the API's FastAPI app; :mod:`flowtrail.web.standalone` writes the

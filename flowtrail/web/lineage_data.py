@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from flowtrail.core.errors import DoesNotExist
-from flowtrail.core.lineage import graph
-from flowtrail.core.lineage_display import GROUP_ABOVE, MAX_NODES, display_graph, layout_json, merge
+from flowtrail.core.lineage.display import GROUP_ABOVE, MAX_NODES, display_graph, layout_json, merge
+from flowtrail.core.lineage.graph import graph
 from flowtrail.core.models import Artifact, Collection, Run, Transform
 
 MODELS = {"artifact": Artifact, "run": Run, "transform": Transform, "collection": Collection}
@@ -36,7 +36,7 @@ def record_for(session: Any, node: str) -> Any:
 def picture(session: Any, node: str, direction: str = "up", depth: int | None = None,
             expand: list[str] | None = None, open_groups: list[str] | None = None,
             limit: int = MAX_NODES) -> dict[str, Any]:  # fmt: skip
-    """The laid-out graph (see :func:`flowtrail.core.lineage_display.layout_json`) plus the start's page."""
+    """The laid-out graph (see :func:`flowtrail.core.lineage.display.layout_json`) plus the start's page."""
     start = record_for(session, node)
     graphs = [graph(start, direction, depth)]  # type: ignore[arg-type]
     for extra in (expand or [])[:MAX_EXPANDED]:

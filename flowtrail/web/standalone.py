@@ -11,8 +11,8 @@ import json
 from importlib.resources import files
 from typing import Any
 
-from flowtrail.core.lineage import LineageGraph
-from flowtrail.core.lineage_display import MAX_NODES, display_graph, layout_json
+from flowtrail.core.lineage.display import MAX_NODES, display_graph, layout_json
+from flowtrail.core.lineage.graph import LineageGraph
 
 
 def _asset(name: str) -> str:

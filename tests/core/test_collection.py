@@ -8,8 +8,8 @@ import pytest
 import flowtrail as ft
 from flowtrail.core.annotations.collections import collection_hash, members_clause
 from flowtrail.core.errors import IntegrityError, UnsupportedFormat
-from flowtrail.core.lineage import graph
-from flowtrail.core.lineage_view import render
+from flowtrail.core.lineage.graph import graph
+from flowtrail.core.lineage.view import render
 from flowtrail.core.models import Collection
 
 

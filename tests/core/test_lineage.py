@@ -4,8 +4,8 @@ import shutil
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.lineage import graph
-from flowtrail.core.lineage_view import render
+from flowtrail.core.lineage.graph import graph
+from flowtrail.core.lineage.view import render
 from flowtrail.core.runs.tracking import finish_run, start_run
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.lineage import graph
-from flowtrail.core.lineage_display import display_graph, layout_json
-from flowtrail.core.lineage_svg import to_svg
+from flowtrail.core.lineage.display import display_graph, layout_json
+from flowtrail.core.lineage.graph import graph
+from flowtrail.core.lineage.svg import to_svg
 from flowtrail.core.runs.tracking import finish_run, start_run
 
 SAMPLES = [f"s{i:02d}" for i in range(24)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from flowtrail.core.lineage_layout import layered_layout
+from flowtrail.core.lineage.layout import layered_layout
 
 
 def overlaps(layout) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 An engine adapter (Snakemake, Nextflow, Prefect, the OpenLineage consumer) turns what an engine
 says about its tasks into registry records. It imports this package for every write, and the
 model classes (:mod:`flowtrail.core.models`), :mod:`flowtrail.core.query.queryset`,
-:mod:`flowtrail.core.lineage` and :mod:`flowtrail.core.errors` for reads; never the database,
+:mod:`flowtrail.core.lineage.graph` and :mod:`flowtrail.core.errors` for reads; never the database,
 instance, saving, tracking or id modules themselves. The rules of the registry (how a file
 becomes an artifact, how a run row is built, which links exist) then live once, behind the door.
 

@@ -127,19 +127,19 @@ class LineageMixin:
 
     def upstream(self, depth: int | None = None) -> Any:
         """The lineage graph of everything this was made from (``depth`` counts runs)."""
-        from flowtrail.core.lineage import graph
+        from flowtrail.core.lineage.graph import graph
 
         return graph(self, "up", depth)
 
     def downstream(self, depth: int | None = None) -> Any:
         """The lineage graph of everything made from this (``depth`` counts runs)."""
-        from flowtrail.core.lineage import graph
+        from flowtrail.core.lineage.graph import graph
 
         return graph(self, "down", depth)
 
     def view_lineage(self, direction: str = "up", depth: int | None = None) -> Any:
         """The lineage as an SVG picture (shown inline in Jupyter)."""
-        from flowtrail.core.lineage import graph
-        from flowtrail.core.lineage_view import render
+        from flowtrail.core.lineage.graph import graph
+        from flowtrail.core.lineage.view import render
 
         return render(graph(self, direction, depth), "svg")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import flowtrail.integrations.snakemake as package
 
-ALLOWED = {"flowtrail.core.adapter", "flowtrail.core.models", "flowtrail.core.query.queryset", "flowtrail.core.lineage",
+ALLOWED = {"flowtrail.core.adapter", "flowtrail.core.models", "flowtrail.core.query.queryset", "flowtrail.core.lineage.graph",
            "flowtrail.core.errors"}  # fmt: skip
 
 

@@ -59,7 +59,7 @@ def _node_svg(node: dict[str, Any]) -> str:
 
 
 def to_svg(picture: dict[str, Any]) -> str:
-    """The SVG document for a :func:`~flowtrail.core.lineage_display.layout_json` picture."""
+    """The SVG document for a :func:`~flowtrail.core.lineage.display.layout_json` picture."""
     width, height = picture["width"], picture["height"] + (22 if picture.get("hidden") else 0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '

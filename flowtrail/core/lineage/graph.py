@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select, text
 
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.lineage_records import RowBatch
+from flowtrail.core.lineage.records import RowBatch
 from flowtrail.core.models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
 from flowtrail.core.util.frames import fetch_sql
 

@@ -1,13 +1,13 @@
 """What a lineage picture shows: labelled nodes, grouped and capped so large graphs stay readable.
 
-A :class:`~flowtrail.core.lineage.LineageGraph` holds records; a :class:`DisplayGraph` holds what
+A :class:`~flowtrail.core.lineage.graph.LineageGraph` holds records; a :class:`DisplayGraph` holds what
 a reader sees: runs named by their run name (``count[sample=a]``) and status, artifacts by key and
 version, and for large workflows *groups*: the 24 runs of one rule become one node
 ``count × 24`` (with how many failed), and artifacts joined to the same groups the same way become
 one node ``results/*.counts.txt × 24``. A cap keeps the nodes closest to the start and says how
 many are hidden, so a 1,000-node closure opens as a readable picture with a "show more".
 
-:func:`layout_json` adds the positions from :mod:`flowtrail.core.lineage_layout`; the SVG writer,
+:func:`layout_json` adds the positions from :mod:`flowtrail.core.lineage.layout`; the SVG writer,
 the HTML file and the web interface all draw that same JSON.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowtrail.core.describe import human_size
-from flowtrail.core.lineage import LineageGraph
-from flowtrail.core.lineage_layout import layered_layout
+from flowtrail.core.lineage.graph import LineageGraph
+from flowtrail.core.lineage.layout import layered_layout
 from flowtrail.core.models import Artifact, Collection, Run
 
 GROUP_ABOVE = 6  # more runs of one transform than this (in one graph) become a group

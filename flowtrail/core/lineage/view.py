@@ -13,7 +13,7 @@ import subprocess
 from typing import Any
 
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.lineage import LineageGraph
+from flowtrail.core.lineage.graph import LineageGraph
 from flowtrail.core.models import Artifact, Collection, Run
 
 FORMATS = ("svg", "png", "dot", "mermaid", "json")  # HTML: flowtrail.web.standalone
@@ -151,13 +151,13 @@ def format_for(path: Any) -> str | None:
 def render(graph: LineageGraph, fmt: str = "svg") -> Any:
     """The picture in ``fmt``: SVG (str with Jupyter display), PNG (bytes), DOT, Mermaid or JSON text.
 
-    SVG is laid out in pure Python (:mod:`flowtrail.core.lineage_layout`); only PNG needs Graphviz.
+    SVG is laid out in pure Python (:mod:`flowtrail.core.lineage.layout`); only PNG needs Graphviz.
     """
     if fmt not in FORMATS:
         raise FlowtrailError(f"Unknown lineage format {fmt!r}: use one of {', '.join(FORMATS)}.")
     if fmt == "svg":
-        from flowtrail.core.lineage_display import display_graph, layout_json
-        from flowtrail.core.lineage_svg import to_svg
+        from flowtrail.core.lineage.display import display_graph, layout_json
+        from flowtrail.core.lineage.svg import to_svg
 
         return SVG(to_svg(layout_json(display_graph(graph))))
     if fmt == "json":

@@ -1,0 +1,1 @@
+"""Lineage graphs: closures in SQL, their records, layout and pictures."""
