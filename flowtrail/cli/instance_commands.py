@@ -100,7 +100,7 @@ def storage_add(location: str, description: str | None) -> None:
 def storage_clean(hours: float, yes: bool) -> None:
     """Find (and with --yes delete) what interrupted saves left in managed storage."""
     from flowtrail.core.artifacts.cleanup import leftovers, remove_leftovers
-    from flowtrail.core.describe import human_size
+    from flowtrail.core.describe.records import human_size
     from flowtrail.core.instance import current
 
     found = leftovers(current(), older_than_s=hours * 3600)

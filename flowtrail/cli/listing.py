@@ -28,7 +28,7 @@ def _short(record: Any) -> str | None:
 
 
 def _human_size(size: Any) -> str:
-    from flowtrail.core.describe import human_size
+    from flowtrail.core.describe.records import human_size
 
     return human_size(size) if size is not None else ""
 

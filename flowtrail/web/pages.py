@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from flowtrail.core.describe import human_size
+from flowtrail.core.describe.records import human_size
 from flowtrail.core.errors import DoesNotExist
 from flowtrail.web import page_data
 from flowtrail.web.lineage_data import picture, record_for

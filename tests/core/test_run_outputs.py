@@ -4,7 +4,7 @@ import pytest
 from rich.console import Console
 
 import flowtrail as ft
-from flowtrail.core.describe import artifact_tree, run_tree
+from flowtrail.core.describe.records import artifact_tree, run_tree
 from flowtrail.core.lineage.graph import graph
 from flowtrail.core.models.run import record_outputs
 from flowtrail.core.runs.tracking import finish_run, start_run

@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowtrail.core.describe import human_size
+from flowtrail.core.describe.records import human_size
 from flowtrail.core.lineage.graph import LineageGraph
 from flowtrail.core.lineage.layout import layered_layout
 from flowtrail.core.models import Artifact, Collection, Run

@@ -246,7 +246,7 @@ class Artifact(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the artifact's metadata and provenance as a tree."""
-        from flowtrail.core.describe import describe_artifact
+        from flowtrail.core.describe.records import describe_artifact
 
         describe_artifact(self)
 

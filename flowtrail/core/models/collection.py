@@ -97,7 +97,7 @@ class Collection(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the collection, its provenance and its members as a tree."""
-        from flowtrail.core.describe import describe_collection
+        from flowtrail.core.describe.records import describe_collection
 
         describe_collection(self)
 

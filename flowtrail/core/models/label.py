@@ -144,7 +144,7 @@ class Label(Record):
 
     def describe(self) -> None:
         """Print the label with its type, parents, children and annotated artifacts."""
-        from flowtrail.core.describe import describe_label
+        from flowtrail.core.describe.records import describe_label
 
         describe_label(self)
 

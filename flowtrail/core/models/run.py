@@ -102,7 +102,7 @@ class Run(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the run with its transform, params, inputs and outputs as a tree."""
-        from flowtrail.core.describe import describe_run
+        from flowtrail.core.describe.records import describe_run
 
         describe_run(self)
 

@@ -113,7 +113,7 @@ class Schema(Record):
         return load_components(self)
 
     def describe(self) -> None:
-        from flowtrail.core.describe import describe_schema
+        from flowtrail.core.describe.records import describe_schema
 
         describe_schema(self)
 

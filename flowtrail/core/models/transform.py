@@ -67,7 +67,7 @@ class Transform(LineageMixin, Record):
 
     def describe(self) -> None:
         """Print the transform, its versions and its latest runs as a tree."""
-        from flowtrail.core.describe import describe_transform
+        from flowtrail.core.describe.records import describe_transform
 
         describe_transform(self)
 

@@ -74,7 +74,7 @@ def artifact_tree(artifact: Artifact) -> Tree:
         general.add(f"[dim]schema[/dim] {escape(artifact.schema.name or '(unnamed)')} [dim]{artifact.schema.uid}[/dim]")
     projects = [p.name for p in artifact.projects]
     _field(general, "projects", ", ".join(projects) if projects else None)
-    from flowtrail.core.describe_annotations import add_annotation_branches
+    from flowtrail.core.describe.annotations import add_annotation_branches
 
     add_annotation_branches(tree, artifact)
     run = artifact.run
@@ -198,14 +198,14 @@ def describe_transform(transform: Transform) -> None:
 
 def describe_label(label: Any) -> None:
     """Print a label: type, ontology id, synonyms, parents, children and annotated artifacts."""
-    from flowtrail.core.describe_annotations import label_tree
+    from flowtrail.core.describe.annotations import label_tree
 
     _print(label_tree(label))
 
 
 def describe_schema(schema: Any) -> None:
     """Print a schema: name, otype, itype, flags, features with dtypes and components."""
-    from flowtrail.core.describe_annotations import schema_tree
+    from flowtrail.core.describe.annotations import schema_tree
 
     _print(schema_tree(schema))
 

@@ -1,6 +1,6 @@
 """Rich trees for annotations: an artifact's features and labels, a label, a schema.
 
-:mod:`flowtrail.core.describe` prints them; they live here to keep that module small.
+:mod:`flowtrail.core.describe.records` prints them; they live here to keep that module small.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Rich trees for ``describe()`` and the command line."""
