@@ -50,7 +50,7 @@ for _variable in ("FLOWTRAIL_INSTANCE", "FLOWTRAIL_DB_URL", "FLOWTRAIL_STORAGE")
     os.environ.pop(_variable, None)  # the benchmark must use its own temporary instances
 
 import flowtrail  # noqa: E402
-from flowtrail.core.instance import disconnect  # noqa: E402
+from flowtrail.core.db.context import disconnect  # noqa: E402
 
 _rng = random.Random(20240601)
 Timing = tuple[float, float]  # wall seconds, CPU seconds of this process (all threads)

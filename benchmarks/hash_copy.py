@@ -41,7 +41,7 @@ for _variable in ("FLOWTRAIL_INSTANCE", "FLOWTRAIL_DB_URL", "FLOWTRAIL_STORAGE")
     os.environ.pop(_variable, None)
 
 import flowtrail  # noqa: E402
-from flowtrail.core.instance import disconnect  # noqa: E402
+from flowtrail.core.db.context import disconnect  # noqa: E402
 from flowtrail.core.util.copying import copy_file_and_hash  # noqa: E402
 from flowtrail.core.util.hashing import hash_file  # noqa: E402
 

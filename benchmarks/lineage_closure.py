@@ -78,7 +78,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 import flowtrail  # noqa: E402
 from flowtrail.core.db import config as cfg  # noqa: E402
-from flowtrail.core.instance import Instance, disconnect  # noqa: E402
+from flowtrail.core.db.context import disconnect  # noqa: E402
+from flowtrail.core.instance import Instance  # noqa: E402
 from flowtrail.core.lineage.graph import _EDGES, _walk_cte, closure, closure_sql  # noqa: E402
 from flowtrail.core.lineage.graph import graph as lineage_graph  # noqa: E402
 from flowtrail.core.models import Artifact, Run, Transform, run_input  # noqa: E402

@@ -360,7 +360,8 @@ CLI = "import sys; from flowtrail.cli import main; sys.argv[0] = 'flowtrail'; ma
 
 
 def new_instance(path: Path) -> Path:
-    from flowtrail.core.instance import disconnect, init
+    from flowtrail.core.db.context import disconnect
+    from flowtrail.core.instance import init
 
     init(path)
     disconnect()
@@ -724,7 +725,7 @@ def main() -> int:
                             f"{n_memory:,} events stored (--full runs the whole file)"))  # fmt: skip
 
     finally:
-        from flowtrail.core.instance import disconnect
+        from flowtrail.core.db.context import disconnect
 
         disconnect()
         shutil.rmtree(base, ignore_errors=True)

@@ -285,7 +285,7 @@ if __name__ == "__main__":
         main()
     finally:
         os.chdir("/")
-        from flowtrail.core.instance import disconnect
+        from flowtrail.core.db.context import disconnect
 
         disconnect()
         shutil.rmtree(WORK, ignore_errors=True)

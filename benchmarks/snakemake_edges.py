@@ -256,7 +256,7 @@ def run_invocation(workdir: Path, args: list[str], pause_until: str | None) -> N
 def registry_edges(workdir: Path) -> list[dict[int, tuple[str, set[str], set[str]]]]:
     """Per invocation: ``{jobid: (rule, input keys, output keys)}`` from the registry."""
     import flowtrail as ft
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
 
     ft.connect(workdir)
     try:
@@ -279,7 +279,7 @@ def compare(workflow: Workflow, base: Path) -> dict[str, list[int]]:
     workdir = base / workflow.name
     workdir.mkdir()
     ft.init(workdir)
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
 
     disconnect()
     for relpath, text in workflow.files.items():

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 import flowtrail
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 INSTALL_HINT = "run scripts/install-test-services to install the PostgreSQL server"
 

@@ -39,7 +39,7 @@ def feature_columns(query: Any, model: Any) -> tuple[list[str], dict[int, dict[s
     from sqlalchemy import inspect as sa_inspect
 
     from flowtrail.core.annotations.values import feature_catalog
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     frame = query.to_dataframe(include="features")
     fields = {c.key for c in sa_inspect(model).column_attrs}
@@ -175,7 +175,7 @@ def annotate(key_or_uid: str, values: tuple[str, ...]) -> None:
     from flowtrail.cli.lookup import find_record
     from flowtrail.cli.tables import plain
     from flowtrail.core.annotations.values import feature_catalog
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.artifact import Artifact
 
     record = find_record(key_or_uid, command="flowtrail annotate")

@@ -23,7 +23,7 @@ def export_openlineage(since: dt.datetime | None, output: Path | None) -> None:
 
     from flowtrail.cli.listing import plural
     from flowtrail.cli.output import err_console
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.openlineage.export import count_runs, export_lines
 
     instance = current()

@@ -39,7 +39,7 @@ def init(path: Path, storage: str | None, db: str | None, name: str | None, hash
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def info(as_json: bool) -> None:
     """Show the current instance: registry, storage and what it holds."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.instance import info as instance_info
 
     details = instance_info(current())
@@ -85,7 +85,8 @@ def storage() -> None:
 @click.option("--description", help="What this location holds.")
 def storage_add(location: str, description: str | None) -> None:
     """Register LOCATION (folder or URL); files inside are then registered in place."""
-    from flowtrail.core.instance import current, register_storage
+    from flowtrail.core.db.context import current
+    from flowtrail.core.instance import register_storage
 
     if "://" not in location and not os.path.isdir(location):
         raise click.BadParameter(f"{location} is not a folder; create it first or give a URL.", param_hint="LOCATION")
@@ -100,8 +101,8 @@ def storage_add(location: str, description: str | None) -> None:
 def storage_clean(hours: float, yes: bool) -> None:
     """Find (and with --yes delete) what interrupted saves left in managed storage."""
     from flowtrail.core.artifacts.cleanup import leftovers, remove_leftovers
+    from flowtrail.core.db.context import current
     from flowtrail.core.describe.records import human_size
-    from flowtrail.core.instance import current
 
     found = leftovers(current(), older_than_s=hours * 3600)
     if not found:
@@ -121,7 +122,7 @@ def storage_clean(hours: float, yes: bool) -> None:
 def storage_list(as_json: bool, as_csv: bool) -> None:
     """List registered storage locations."""
     from flowtrail.cli.tables import Column, output_format, print_rows
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models import Storage
 
     fmt = output_format(as_json, as_csv)

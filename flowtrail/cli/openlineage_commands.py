@@ -22,7 +22,7 @@ def ingest(files: tuple[Path, ...], batch_size: int) -> None:
 
     from flowtrail.cli.listing import plural
     from flowtrail.cli.output import console, err_console
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.integrations.openlineage._collector import collect, paused_collector
     from flowtrail.integrations.openlineage.ingest import Ingestor, IngestResult, Prepared
     from flowtrail.integrations.openlineage.reader import read_events
@@ -94,7 +94,7 @@ def serve(host: str, port: int, max_body: str, protect_reads: bool, max_connecti
 
     import uvicorn
 
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.integrations.openlineage.server import MAX_HEAD_BYTES, create_app, format_size, parse_size
 
     if protect_reads and not os.environ.get("FLOWTRAIL_API_KEY"):

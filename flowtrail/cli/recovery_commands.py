@@ -15,7 +15,7 @@ def runs() -> None:
 @runs.command("reap")
 def runs_reap() -> None:
     """Mark this host's started runs whose process is gone as aborted."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.runs.reaping import reap_runs
     from flowtrail.core.util.processes import this_host
 

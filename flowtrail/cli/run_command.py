@@ -50,8 +50,8 @@ def run(
     children; this run's own parent is the run that variable names, if any.
     """
     from flowtrail.core.annotations.filter_text import split_filter
+    from flowtrail.core.db.context import current
     from flowtrail.core.errors import ConfigurationError
-    from flowtrail.core.instance import current
 
     argv = list(command)
     parsed = {}

@@ -1,14 +1,14 @@
 """An instance: one registry database plus its default storage location.
 
-``init()`` creates one, ``connect()`` opens one, ``current()`` returns the one this process uses
-(found like git finds a repository, see :mod:`flowtrail.core.db.config`). Connecting checks the
+``init()`` creates one, ``connect()`` opens one and makes it the one this process uses
+(:func:`flowtrail.core.db.context.current`; found like git finds a repository, see
+:mod:`flowtrail.core.db.config`). Connecting checks the
 schema revision with one query and never migrates behind the user's back.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from flowtrail.core.db import config as cfg
+from flowtrail.core.db import context
 from flowtrail.core.db.database import Sessions, make_engine, write_transaction
 from flowtrail.core.errors import ConfigurationError, SchemaVersionError
 from flowtrail.core.models import Storage
@@ -167,10 +168,6 @@ def register_storage(instance: Instance, location: str | os.PathLike[str], descr
     return storage
 
 
-_current: Instance | None = None
-_lock = threading.Lock()
-
-
 def _default_logging() -> None:
     # Users should see flowtrail's one-line notices (e.g. "3 of 5 artifacts were already
     # registered") without configuring logging; an application that configures logging wins.
@@ -188,7 +185,6 @@ def _default_logging() -> None:
 
 def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Instance:
     """Open the instance at ``path`` (or the discovered one) and make it current for this process."""
-    global _current
     _default_logging()
     instance = Instance(cfg.resolve(path))
     if check:
@@ -196,8 +192,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     from flowtrail.core.openlineage.emitter import attach
 
     instance.emitter = attach(instance)
-    with _lock:
-        previous, _current = _current, instance
+    previous = context.replace_current(instance)
     if previous is not None:
         previous.close()
     if check:
@@ -207,32 +202,16 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     return instance
 
 
-def current() -> Instance:
-    """The instance this process uses, discovered and connected on first use."""
-    if _current is not None and _current.sessions._pid == os.getpid():
-        return _current
-    if _current is not None:  # a forked child: keep the config, drop the parent's connections
-        return connect(_current.config.root) if _current.config.root else _connect_config(_current.config)
-    return connect()
-
-
-def _connect_config(config: cfg.InstanceConfig) -> Instance:
-    global _current
+def reconnect(config: cfg.InstanceConfig) -> Instance:
+    """Open ``config``'s instance again in a forked child: the parent's connections are not shared."""
+    if config.root:
+        return connect(config.root)
     from flowtrail.core.openlineage.emitter import attach
 
     instance = Instance(config)
     instance.emitter = attach(instance)
-    _current = instance
+    context.replace_current(instance)  # the parent's engine is not closed from the child
     return instance
-
-
-def disconnect() -> None:
-    """Close the current instance (tests and long-lived services use this)."""
-    global _current
-    with _lock:
-        previous, _current = _current, None
-    if previous is not None:
-        previous.close()
 
 
 def init(
@@ -307,7 +286,7 @@ def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm:
         set_setting(instance, "hash_algorithm", algorithm)
     elif requested is not None and requested != stored:
         url = instance.engine.url.render_as_string(hide_password=True)
-        disconnect()
+        context.disconnect()
         cfg_file = Path(instance.config.root or ".") / cfg.DOT_FOLDER / cfg.CONFIG_FILE
         cfg_file.unlink(missing_ok=True)  # leave no half-made instance behind
         raise ConfigurationError(

@@ -90,7 +90,7 @@ class AdapterContract:
     def contract_instance(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         """A fresh instance in ``tmp_path / "project"``, current and the working directory."""
         import flowtrail
-        from flowtrail.core.instance import disconnect
+        from flowtrail.core.db.context import disconnect
 
         for name in [n for n in os.environ if n.startswith("FLOWTRAIL_")]:
             monkeypatch.delenv(name)

@@ -19,7 +19,7 @@ def project(tmp_path, monkeypatch, runner):
     assert result.exit_code == 0, result.output
     monkeypatch.chdir(tmp_path / "project")
     yield tmp_path / "project"
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
 
     disconnect()
 

@@ -10,8 +10,9 @@ from cli_process import at_terminal, piped
 from sqlalchemy import insert
 
 import flowtrail as ft
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
-from flowtrail.core.instance import current, register_storage
+from flowtrail.core.instance import register_storage
 from flowtrail.core.models import Run
 from flowtrail.core.runs.tracking import finish_run, start_run
 from flowtrail.core.util.ids import uuid7

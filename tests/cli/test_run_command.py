@@ -10,7 +10,7 @@ import pytest
 from cli_process import clean_environment, piped
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 COUNT = """import sys
 rows = open(sys.argv[1]).read().split()

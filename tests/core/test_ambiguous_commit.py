@@ -10,7 +10,7 @@ from tcp_proxy import TcpProxy
 
 import flowtrail as ft
 from flowtrail.core.artifacts.cleanup import leftovers
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 pytestmark = pytest.mark.postgres
 

@@ -151,7 +151,7 @@ def check_registry(reports: list[list[dict[str, str | None]]]) -> None:
     from sqlalchemy import func, select
 
     import flowtrail
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.artifact import Artifact
 
     expected_unique = N_PROCESSES * N_UNIQUE

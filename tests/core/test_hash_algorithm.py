@@ -11,8 +11,8 @@ import blake3
 import pytest
 
 import flowtrail
+from flowtrail.core.db.context import disconnect
 from flowtrail.core.errors import ConfigurationError
-from flowtrail.core.instance import disconnect
 
 
 def b3(data: bytes) -> str:

@@ -18,7 +18,7 @@ from fault_helpers import fill, make_read_only, tmpfs
 from tcp_proxy import TcpProxy
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 SCRIPT = """

@@ -56,8 +56,8 @@ def test_a_populated_0004_registry_keeps_its_records_through_0005(database, tmp_
     """0005 rebuilds the artifact and run tables on SQLite (new columns with foreign keys)."""
     from alembic import command
 
+    from flowtrail.core.db.context import disconnect
     from flowtrail.core.db.migrate import alembic_config
-    from flowtrail.core.instance import disconnect
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     (tmp_path / "project").mkdir()
@@ -91,8 +91,8 @@ def test_0006_gives_old_registries_collision_free_keys_and_turns_root_into_refer
 ):
     from alembic import command
 
+    from flowtrail.core.db.context import disconnect
     from flowtrail.core.db.migrate import alembic_config
-    from flowtrail.core.instance import disconnect
     from flowtrail.core.runs.tracking import start_run
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 

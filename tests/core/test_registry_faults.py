@@ -18,8 +18,8 @@ import pytest
 from fault_helpers import OwnPostgres, fill, make_read_only, root_conftest, tmpfs
 
 import flowtrail as ft
+from flowtrail.core.db.context import disconnect
 from flowtrail.core.errors import RegistryFull, RegistryLocked, RegistryReadOnly, RegistryUnavailable
-from flowtrail.core.instance import disconnect
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 

@@ -12,7 +12,7 @@ import pytest
 
 import flowtrail
 from flowtrail.core.artifacts.ownership import instance_id
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 from flowtrail.core.util.hashing import hash_folder
 
 CSV = b"sample,reads\ns1,1200\ns2,3400\n"

@@ -18,7 +18,7 @@ import pandas as pd
 import flowtrail as ft
 from flowtrail.core.artifacts.cleanup import leftovers, remove_leftovers
 from flowtrail.core.artifacts.ownership import MARKER, instance_id
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 

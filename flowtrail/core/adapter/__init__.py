@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
     "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.db.config",
-    "Instance": "flowtrail.core.instance", "current": "flowtrail.core.instance", "disconnect": "flowtrail.core.instance",
+    "Instance": "flowtrail.core.instance", "current": "flowtrail.core.db.context", "disconnect": "flowtrail.core.db.context",
     "JournalWriter": "flowtrail.core.runs.journal",
     "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
     "discard_run_tree": "flowtrail.core.runs.partial_runs",
@@ -129,8 +129,9 @@ if TYPE_CHECKING:
     from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
     from flowtrail.core.artifacts.save import update_artifact
     from flowtrail.core.db.config import instance_name
+    from flowtrail.core.db.context import current, disconnect
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
-    from flowtrail.core.instance import Instance, current, disconnect
+    from flowtrail.core.instance import Instance
     from flowtrail.core.models.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
     from flowtrail.core.runs.context import (
         RunRef,

@@ -37,7 +37,7 @@ def find_config(path: str | None = None, folders: Iterable[str | os.PathLike[str
 
 
 def current_config() -> cfg.InstanceConfig:
-    """The configuration of the instance :func:`flowtrail.core.instance.current` returns, without connecting.
+    """The configuration of the instance :func:`flowtrail.core.db.context.current` returns, without connecting.
 
     The instance already current in this process, else the one ``current()`` would find (raises
     :class:`~flowtrail.core.errors.NoInstanceError` when there is none). Loads no database code:
@@ -46,7 +46,7 @@ def current_config() -> cfg.InstanceConfig:
     """
     import sys
 
-    loaded = sys.modules.get("flowtrail.core.instance")  # not imported yet: nothing can be current
+    loaded = sys.modules.get("flowtrail.core.db.context")  # not imported yet: nothing can be current
     found = getattr(loaded, "_current", None)
     return found.config if found is not None else cfg.resolve(None)
 

@@ -134,7 +134,7 @@ def save_collection(collection: Collection) -> Collection:
     Calling it on a saved collection persists a changed ``description``; members never change
     (save a new version under the same key instead).
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.runs.tracking import current_run
 
     inst = current()
@@ -257,7 +257,7 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 def _load_members(members: list[Artifact]) -> list[Any]:
     from flowtrail.core.artifacts.access import cache_artifact
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.run import link_inputs
     from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.formats import load_path
@@ -279,7 +279,7 @@ __all__ = ["check_members", "collection_hash", "load_collection", "member_query"
 
 def delete_collection(collection: Collection) -> None:
     """Delete the collection record (its members stay); the previous version becomes the latest."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     if collection.id is None:
         raise IntegrityError("This collection was never saved, so there is nothing to delete.")

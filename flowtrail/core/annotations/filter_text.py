@@ -98,7 +98,7 @@ def _column_kind(column_type: Any) -> str:
 
 def _feature_kind(name: str, rest: list[str], instance: Instance | None) -> str:
     from flowtrail.core.annotations.values import find_feature
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     info = find_feature(instance or current(), name)
     if info is None:
@@ -193,7 +193,7 @@ def near_value_hint(model: type, lookups: dict[str, Any], instance: Instance | N
 
 
 def _known_values(model: type, path: list[str], instance: Instance | None) -> list[str] | None:
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.label import Label
     from flowtrail.core.models.run import RUN_STATUSES
 

@@ -31,7 +31,7 @@ def feature_clause(
     name: str, rest: list[str], value: Any, full: str, instance: Instance | None
 ) -> tuple[ColumnElement[bool] | None, list[str]]:
     """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.artifact import Artifact
 
     instance = instance or current()
@@ -108,7 +108,7 @@ def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
     ``datetime64[ns, UTC]``, ``category`` for labels; str, date and dict values stay Python objects.
     An artifact with several values of one feature gets a list.
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     wanted = [include] if isinstance(include, str) else list(include)
     instance = current()

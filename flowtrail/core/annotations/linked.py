@@ -86,8 +86,8 @@ def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
+        from flowtrail.core.db.context import current
         from flowtrail.core.db.database import write_transaction
-        from flowtrail.core.instance import current
         from flowtrail.core.runs.projects import link_artifacts_to_project
 
         _require_saved(artifact)
@@ -127,8 +127,8 @@ def remove_artifact_labels(artifact: Any, labels: list[Label], feature: Feature 
 
 def add_parent_links(pairs: list[tuple[Label, Label]]) -> None:
     """Insert (child, parent) links, refusing links that would make a label its own ancestor."""
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
 
     for child, parent in pairs:
         _require_saved(child)
@@ -155,8 +155,8 @@ def _ancestors(session: Any, label_id: int) -> set[int]:
 
 
 def _insert_missing(table: Any, rows: list[dict[str, Any]]) -> None:
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
 
     if rows:
         with write_transaction(current().sessions, locks=[table.name]) as session:
@@ -175,8 +175,8 @@ def _insert_missing_in(session: Any, table: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _delete(table: Any, rows: list[dict[str, Any]]) -> None:
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
 
     with write_transaction(current().sessions) as session:
         for row in rows:

@@ -141,8 +141,8 @@ def _select_terms(terms: list[Term], prefix: str | None, include_obsolete: bool,
 
 
 def _write(terms: list[Term], report: ImportReport) -> None:
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
 
     instance = current()
     with write_transaction(instance.sessions, locks=[f"label-import:{report.type}", "label_parent"]) as session:

@@ -115,8 +115,8 @@ def schema_hash(schema: Schema, features: list[Feature], components: dict[str, S
 
 def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
     from flowtrail.core.models.schema import Schema, schema_component, schema_feature
     from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
@@ -158,7 +158,7 @@ def save_schema(schema: Schema) -> Schema:
 
 def load_components(schema: Schema) -> dict[str, Schema]:
     """Slot -> component schema of a saved schema, by slot name."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.schema import Schema, schema_component
 
     if schema.id is None:

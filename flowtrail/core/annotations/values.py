@@ -57,8 +57,8 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
     from flowtrail.core.annotations.vocabulary import get_type
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
     from flowtrail.core.runs.tracking import current_run
     from flowtrail.core.util.host import current_user
     from flowtrail.core.util.ids import random_base62
@@ -188,7 +188,7 @@ class ValueResolver:
 
 def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
     """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     instance = current()
@@ -275,7 +275,7 @@ def get_values(artifact: Artifact) -> dict[str, Any]:
 
 def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
     """Feature values of many artifacts; ``artifact_ids`` may be a list or a SQL subquery of ids."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     instance = current()
     catalog = feature_catalog(instance)
@@ -311,8 +311,8 @@ def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[
 
 def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
     """Remove a feature's values from an artifact (only ``value`` if given)."""
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
 
     instance = current()
     name = feature.name if isinstance(feature, Feature) else feature
@@ -378,8 +378,8 @@ class FeaturesDescriptor:
 
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
+    from flowtrail.core.db.context import current
     from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.instance import current
     from flowtrail.core.models.schema import Schema, schema_feature
 
     if feature.id is None:

@@ -22,7 +22,7 @@ def _track_input(artifact: Artifact) -> None:
 
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:
-        from flowtrail.core.instance import current
+        from flowtrail.core.db.context import current
         from flowtrail.core.models.run import link_inputs
 
         link_inputs(current(), run, [artifact])
@@ -50,7 +50,7 @@ def cache_artifact(artifact: Artifact, *, track: bool = True) -> Path:
 
 
 def _download(artifact: Artifact) -> Path:
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     storage = artifact.storage
     target = current().config.cache_dir / storage.uid / artifact.path

@@ -16,7 +16,7 @@ from flowtrail.core.models.artifact import Artifact
 
 def delete_artifact(artifact: Artifact) -> None:
     """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     if artifact.id is None:
         raise IntegrityError("This artifact was never saved, so there is nothing to delete.")

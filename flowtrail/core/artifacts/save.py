@@ -98,7 +98,7 @@ def save_artifacts(
     its first producer kept. ``log_duplicates=False`` silences the one-line notice about identical content
     (engines that save per task use it).
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.runs.tracking import current_run
 
     inst = instance or current()
@@ -389,7 +389,7 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
 
 def update_artifact(artifact: Artifact) -> None:
     """Persist changed fields (description, key, kind) of a saved artifact."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     if artifact.key is not None:
         from flowtrail.core.util.keys import validate_key

@@ -37,7 +37,7 @@ def _quoted(names: list[str]) -> str:
 
 
 def _read(stmt: Any) -> list[Any]:
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     sessions = current().sessions
     try:
@@ -49,7 +49,7 @@ def _read(stmt: Any) -> list[Any]:
 def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
     """Add "Features" (name, dtype, values) and "Labels" (linked without a feature, by type)."""
     from flowtrail.core.annotations.values import feature_catalog, values_of
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.label import Label
     from flowtrail.core.models.links import artifact_label
 

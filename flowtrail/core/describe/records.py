@@ -107,7 +107,7 @@ def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
     """Runs besides the producer that output this artifact, with how (a rerun wrote it, a task forwarded it)."""
     from sqlalchemy import select
 
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.run import Run, run_output
 
     sessions = current().sessions

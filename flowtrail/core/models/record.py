@@ -91,8 +91,8 @@ class Record(DeclarativeBase):
 
     def _save_changes(self) -> Self:
         """Write the changed fields of an already saved record in one transaction."""
+        from flowtrail.core.db.context import current
         from flowtrail.core.db.database import write_transaction
-        from flowtrail.core.instance import current
 
         with write_transaction(current().sessions) as session:
             session.add(self)

@@ -108,7 +108,7 @@ class Run(LineageMixin, Record):
 
     def add_inputs(self, artifacts: list[Artifact]) -> None:
         """Record saved artifacts as inputs of this run (idempotent)."""
-        from flowtrail.core.instance import current
+        from flowtrail.core.db.context import current
 
         link_inputs(current(), self, artifacts)
 
@@ -119,7 +119,7 @@ class Run(LineageMixin, Record):
     @property
     def output_kinds(self) -> dict[int, str]:
         """Artifact id -> how this run output it: "produced" (its first producer) or a link kind."""
-        from flowtrail.core.instance import current
+        from flowtrail.core.db.context import current
         from flowtrail.core.models.artifact import Artifact
 
         sessions = current().sessions
@@ -198,7 +198,7 @@ def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", ins
     outputs the engine handed on (``"reused"``). The artifact's producer (``artifact.run_id``,
     the run that registered it first) is kept; artifacts ``run`` produced itself are skipped.
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     if run.id is None:
         raise TrackingError("record_outputs() needs a saved run.")

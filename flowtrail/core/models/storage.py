@@ -95,7 +95,8 @@ class Storage(Record):
     @classmethod
     def register(cls, location: str | os.PathLike[str], description: str | None = None) -> Storage:
         """Register a folder or URL (idempotent); files inside it are then registered in place."""
-        from flowtrail.core.instance import current, register_storage
+        from flowtrail.core.db.context import current
+        from flowtrail.core.instance import register_storage
 
         return register_storage(current(), location, description)
 

@@ -66,7 +66,7 @@ class QuerySet(Generic[T]):
     @property
     def instance(self) -> Instance:
         if self._instance is None:
-            from flowtrail.core.instance import current
+            from flowtrail.core.db.context import current
 
             return current()
         return self._instance

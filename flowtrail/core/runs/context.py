@@ -122,7 +122,7 @@ def context_run(instance: Instance | None = None) -> Run | None:
     named = environment_parent()
     if named is None:
         return None
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     return resolve_run(instance or current(), *named)
 

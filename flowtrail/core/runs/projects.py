@@ -46,7 +46,7 @@ def project_name(project: Any) -> str:
 
 def get_or_create_project(name: str, description: str | None = None, *, instance: Instance | None = None) -> Project:
     """The project called ``name``, created (with ``description``) if it does not exist yet."""
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     inst = instance or current()
     name = project_name(name)

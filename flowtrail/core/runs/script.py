@@ -50,7 +50,7 @@ class TrackedRun:
 
 
 def _load(fast: FastRun) -> Run:
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
     from flowtrail.core.models.run import Run
 
     session = current().sessions.current()
@@ -96,8 +96,8 @@ def _needs_orm() -> bool:
     """True when something beyond writing rows must happen at start: emission, listeners, a live session."""
     from flowtrail.core.openlineage.config import is_configured
 
-    instance_module = sys.modules.get("flowtrail.core.instance")
-    if instance_module is not None and getattr(instance_module, "_current", None) is not None:
+    context_module = sys.modules.get("flowtrail.core.db.context")
+    if context_module is not None and getattr(context_module, "_current", None) is not None:
         return True
     tracking_module = sys.modules.get("flowtrail.core.runs.tracking")
     if tracking_module is not None and getattr(tracking_module, "_listeners", None):

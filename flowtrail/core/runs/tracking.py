@@ -18,9 +18,10 @@ from typing import Any, TypeVar, overload
 
 from sqlalchemy import select
 
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
-from flowtrail.core.instance import Instance, current
+from flowtrail.core.instance import Instance
 from flowtrail.core.models import Run
 from flowtrail.core.models.environment import get_or_create_environment
 from flowtrail.core.models.record import utcnow

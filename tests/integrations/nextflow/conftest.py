@@ -11,7 +11,7 @@ import pytest
 from nfhelpers import shared_folder
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 
 def _missing(message: str) -> None:

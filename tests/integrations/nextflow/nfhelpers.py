@@ -179,12 +179,12 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def flush_and_disconnect() -> None:
-    from flowtrail.core import instance as instance_module
+    from flowtrail.core.db import context as context_module
 
-    current = instance_module._current
+    current = context_module.connected()
     if current is not None and current.emitter is not None:
         assert current.emitter.flush(60), "OpenLineage events were not all emitted within 60 s"
-    instance_module.disconnect()
+    context_module.disconnect()
 
 
 def task_table(session_run: Any) -> dict[str, dict[str, Any]]:

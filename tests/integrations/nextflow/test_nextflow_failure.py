@@ -12,8 +12,8 @@ from nfhelpers import FAILING, FAST_JVM, build_once, flush_and_disconnect, openl
 
 import flowtrail as ft
 from flowtrail.cli.nextflow_commands import nextflow
+from flowtrail.core.db.context import disconnect
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.instance import disconnect
 from flowtrail.integrations.nextflow import run
 
 pytestmark = pytest.mark.slow

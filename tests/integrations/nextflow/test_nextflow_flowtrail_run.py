@@ -8,7 +8,7 @@ import subprocess
 from nfhelpers import FAST_JVM
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 PIPELINE = """\
 process UPPER {

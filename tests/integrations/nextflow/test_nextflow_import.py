@@ -15,8 +15,8 @@ from nfhelpers import FAST_JVM, build_once, task_table, write_gather
 
 import flowtrail as ft
 from flowtrail.cli.nextflow_commands import nextflow
+from flowtrail.core.db.context import disconnect
 from flowtrail.core.errors import FlowtrailError
-from flowtrail.core.instance import disconnect
 from flowtrail.integrations.nextflow import import_run
 
 pytestmark = pytest.mark.slow

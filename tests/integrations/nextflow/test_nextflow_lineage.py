@@ -18,7 +18,7 @@ from nfhelpers import build_once, flush_and_disconnect, openlineage_to, read_eve
 
 import flowtrail as ft
 from flowtrail.cli.nextflow_commands import nextflow
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 from flowtrail.integrations.nextflow.workdir import WorkDir
 
 pytestmark = pytest.mark.slow

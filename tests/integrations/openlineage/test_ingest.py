@@ -92,7 +92,7 @@ def test_the_airflow_stream_replayed_twice_and_shuffled_gives_the_identical_regi
             for event in shuffled:  # one by one, as an HTTP client would send them
                 ingestor.ingest([event])
         states.append(snapshot())
-        from flowtrail.core.instance import disconnect
+        from flowtrail.core.db.context import disconnect
 
         disconnect()
     assert states[0] == states[1] == states[2]
@@ -219,7 +219,7 @@ def test_datasets_join_files_registered_by_flowtrail(instance, ingestor, tmp_pat
 
 
 def test_own_emitted_events_reproduce_the_graph_in_a_second_instance(tmp_path, monkeypatch):
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
     from flowtrail.core.runs.tracking import finish_run, start_run
 
     log = tmp_path / "events.ndjson"
@@ -283,7 +283,7 @@ def test_tags_fill_the_features_this_registry_defines(ingestor, caplog):
 
 
 def test_feature_values_travel_between_two_registries(tmp_path, monkeypatch):
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
 
     log = tmp_path / "events.ndjson"
     monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "file")

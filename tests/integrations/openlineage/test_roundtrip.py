@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 
 def _flowtrail(instance_root: Path, *args: str) -> subprocess.CompletedProcess[str]:

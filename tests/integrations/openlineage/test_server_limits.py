@@ -20,7 +20,7 @@ import pytest
 from live_server import LiveServer
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 from flowtrail.integrations.openlineage.json_door import MAX_DEPTH
 from flowtrail.integrations.openlineage.server import create_app
 

@@ -31,7 +31,7 @@ def fresh() -> None:
     flowtrail's queries end their read transaction after running, not before, so a query right
     after a lazy load would see the snapshot the lazy load started (see the final report).
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     current().sessions.end_read()
 
@@ -407,7 +407,7 @@ def test_hooks_add_no_log_lines(prefect_instance):
 
 
 def test_flows_run_unaffected_without_a_flowtrail_instance(prefect_server, tmp_path, monkeypatch, counts_csv_outside):
-    from flowtrail.core.instance import disconnect
+    from flowtrail.core.db.context import disconnect
 
     disconnect()
     monkeypatch.chdir(tmp_path)

@@ -85,7 +85,7 @@ def fresh_reads() -> None:
     A lazily loaded relationship (``run.children``) opens a read transaction that stays open until
     the next query ends it, and in WAL mode that query would still read the old snapshot.
     """
-    from flowtrail.core.instance import current
+    from flowtrail.core.db.context import current
 
     current().sessions.end_read()
 

@@ -19,7 +19,7 @@ import pytest
 from snakemake_helpers import snakemake_command
 
 import flowtrail as ft
-from flowtrail.core.instance import disconnect
+from flowtrail.core.db.context import disconnect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core"))
 from fault_helpers import OwnPostgres, make_read_only, tmpfs  # noqa: E402
