@@ -295,9 +295,3 @@ def delete_collection(collection: Collection) -> None:
             if previous is not None:
                 previous.is_latest = True
         session.delete(collection)
-
-
-def collections_containing(session: Any, artifact_id: int) -> list[Collection]:
-    """The collections an artifact is a member of (deleting it would change them)."""
-    ids = select(collection_artifact.c.collection_id).where(collection_artifact.c.artifact_id == artifact_id)
-    return list(session.scalars(select(Collection).where(Collection.id.in_(ids)).order_by(Collection.id)))

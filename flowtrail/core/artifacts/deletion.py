@@ -24,7 +24,7 @@ def delete_artifact(artifact: Artifact) -> None:
     storage = artifact.storage
     lock = f"artifact:{storage.root}:{artifact.key}" if artifact.key else f"hash:{artifact.hash}"
     with write_transaction(inst.sessions, [lock]) as session:
-        from flowtrail.core.annotations.collections import collections_containing
+        from flowtrail.core.models.collection import collections_containing
 
         containing = collections_containing(session, artifact.id)
         if containing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flowtrail.core.models.record import LineageMixin, Record, utcnow
@@ -103,3 +103,9 @@ class Collection(LineageMixin, Record):
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         return [("uid", self.uid), ("key", self.key), ("version", self.version), ("n_artifacts", self.n_artifacts)]
+
+
+def collections_containing(session: Any, artifact_id: int) -> list[Collection]:
+    """The collections an artifact is a member of (deleting it would change them)."""
+    ids = select(collection_artifact.c.collection_id).where(collection_artifact.c.artifact_id == artifact_id)
+    return list(session.scalars(select(Collection).where(Collection.id.in_(ids)).order_by(Collection.id)))

@@ -14,14 +14,13 @@ import inspect
 import os
 import platform
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sqlalchemy import select
 
 from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
-from flowtrail.core.instance import Instance
 from flowtrail.core.models import Run
 from flowtrail.core.models.environment import get_or_create_environment
 from flowtrail.core.models.record import utcnow
@@ -39,6 +38,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 _run_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar("flowtrail_run", default=None)
 RunListener = Callable[[str, Run], None]
 _listeners: list[RunListener] = []
+
+if TYPE_CHECKING:
+    from flowtrail.core.instance import Instance
 
 
 def current_run() -> Run | None:
