@@ -69,7 +69,7 @@ def value_kind(model: type, path: list[str], instance: Instance | None = None) -
     """What a filter path compares with: text, int, float, bool, date, datetime, json, label or auto."""
     current = model
     for index, part in enumerate(path):
-        mapper = sa_inspect(current)
+        mapper: Any = sa_inspect(current)
         part = "id" if part == "pk" else getattr(current, "_query_aliases", {}).get(part, part)
         if part in mapper.relationships:
             current = mapper.relationships[part].mapper.class_

@@ -90,7 +90,8 @@ def _label_clause(info: FeatureInfo, path: list[str], lookup: str, value: Any, f
     if lookup == "isnull":
         return not_(having()) if value else having()
     if not path and (isinstance(value, Label) or (lookup == "in" and value and isinstance(next(iter(value)), Label))):
-        ids = [v.id for v in value] if lookup == "in" else [value.id]
+        chosen: Any = value  # one Label, or labels for "in"
+        ids = [label.id for label in chosen] if lookup == "in" else [chosen.id]
         return having(al.c.label_id.in_(ids))
     field = path[0] if path else "name"
     if len(path) > 1 or field not in sa_inspect(Label).columns:

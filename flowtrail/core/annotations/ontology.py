@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 
 from flowtrail.core.annotations.ontology_parse import OntologyImportError, Term, read_terms
 from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label, label_parent
@@ -165,7 +165,7 @@ def _stamp() -> dict[str, Any]:
 
 
 def _type_id(session: Any, report: ImportReport) -> int:
-    table = Label.__table__
+    table: Table = Label.__table__  # type: ignore[assignment]  # a Table, typed as FromClause
     rows = session.execute(
         select(table.c.id, table.c.type_id).where(table.c.is_type.is_(True), table.c.name == report.type).order_by(table.c.id)
     ).all()
@@ -179,7 +179,7 @@ def _type_id(session: Any, report: ImportReport) -> int:
 
 def _upsert_labels(session: Any, type_id: int, terms: list[Term], report: ImportReport) -> dict[str, int]:
     """Insert new terms and update changed ones; return ontology id -> label id for the whole type."""
-    table = Label.__table__
+    table: Table = Label.__table__  # type: ignore[assignment]  # a Table, typed as FromClause
     existing = session.execute(
         select(table.c.id, table.c.name, table.c.ontology_id, table.c.synonyms, table.c.description,
                table.c.reference, table.c.reference_type)
@@ -237,12 +237,13 @@ def _link_parents(session: Any, type_id: int, terms: list[Term], ids: dict[str, 
                 wanted.add((child, ids[parent]))
             else:
                 report.parents_outside += 1
-    child, parent = Label.__table__.alias("child"), Label.__table__.alias("parent")
+    labels: Table = Label.__table__  # type: ignore[assignment]
+    child_of, parent_of = labels.alias("child"), labels.alias("parent")
     rows = session.execute(  # joins, not IN (subquery): SQLite would probe every (child, parent) pair
         select(label_parent.c.child_id, label_parent.c.parent_id)
-        .join(child, child.c.id == label_parent.c.child_id)
-        .join(parent, parent.c.id == label_parent.c.parent_id)
-        .where(child.c.type_id == type_id, parent.c.type_id == type_id)
+        .join(child_of, child_of.c.id == label_parent.c.child_id)
+        .join(parent_of, parent_of.c.id == label_parent.c.parent_id)
+        .where(child_of.c.type_id == type_id, parent_of.c.type_id == type_id)
     ).all()  # fmt: skip
     existing = {(r.child_id, r.parent_id) for r in rows}
     children = {ids[term.ontology_id] for term in terms}

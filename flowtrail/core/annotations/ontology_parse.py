@@ -181,9 +181,9 @@ def parse_obo(path: Path, text: str, *, synonym_scopes: Iterable[str] | None = N
             if scope not in SYNONYM_SCOPES:
                 raise _fail(path, number, f"synonym scope {scope!r} is not one of {', '.join(SYNONYM_SCOPES)}.")
             if scope in scopes:
-                current["synonyms"].append(synonym)  # type: ignore[union-attr]
+                current["synonyms"].append(synonym)  # type: ignore[attr-defined]
         elif tag == "is_a":
-            current["parents"].append(value.split()[0])  # type: ignore[union-attr]
+            current["parents"].append(value.split()[0])  # type: ignore[attr-defined]
         elif tag == "is_obsolete":
             current["obsolete"] = value.split()[0].lower() == "true" if value else False
     finish()

@@ -86,8 +86,8 @@ def prepare_schema(
     for flag in ("minimal_set", "maximal_set", "ordered_set", "coerce_dtype"):
         if not isinstance(getattr(schema, flag), bool):
             raise FieldError(f"{flag} must be True or False, got {getattr(schema, flag)!r}.")
-    schema._features = features
-    schema._components = components
+    schema._features = features  # type: ignore[attr-defined]  # read back by Schema.save()
+    schema._components = components  # type: ignore[attr-defined]
 
 
 def _as_list(value: Any, what: str) -> list[Any]:

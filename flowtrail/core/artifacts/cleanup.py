@@ -103,7 +103,7 @@ def _entries(storage: Storage, prefix: str) -> list[tuple[str, int | None, float
     entries = []
     for info in listing:
         name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-        mtime = info.get("mtime") or info.get("LastModified") or info.get("created")
+        mtime: Any = info.get("mtime") or info.get("LastModified") or info.get("created")
         if hasattr(mtime, "timestamp"):
             mtime = mtime.timestamp()
         entries.append((name, info.get("size"), float(mtime) if mtime is not None else None, info.get("type") == "directory"))

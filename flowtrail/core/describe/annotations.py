@@ -126,8 +126,8 @@ def schema_tree(schema: Schema, title: str = "Schema") -> Tree:
     if features:
         branch = tree.add(f"[bold]Features[/bold] ({len(features)})")
         for feature in features:
-            unit = f" [dim]({escape(feature.unit)})[/dim]" if getattr(feature, "unit", None) else ""
-            branch.add(f"{escape(feature.name)} [dim]{escape(feature.dtype)}[/dim]{unit}")
+            unit = f" [dim]({escape(feature.unit or '')})[/dim]" if getattr(feature, "unit", None) else ""
+            branch.add(f"{escape(feature.name)} [dim]{escape(feature.dtype or '')}[/dim]{unit}")
     for slot, component in schema.components.items():
         tree.add(schema_tree(component, title=f"Component {slot}"))
     return tree

@@ -70,6 +70,7 @@ class RowBatch:
         try:
             for start in range(0, len(missing), ORM_CHUNK):
                 chunk = missing[start : start + ORM_CHUNK]
+                record: Any
                 for record in session.scalars(select(self.model).where(model_id.in_(chunk))):
                     self.records[record.id] = record
         finally:
@@ -87,7 +88,7 @@ def _reading(model: type, dialect: Any) -> tuple[dict[str, int], Any, list[Any],
     key = (model, dialect.name)
     found = _READING.get(key)
     if found is None:
-        attrs = list(sa_inspect(model).column_attrs)
+        attrs: list[Any] = list(sa_inspect(model).column_attrs)
         columns = [attr.columns[0] for attr in attrs]
         table = model.__table__  # type: ignore[attr-defined]
         statement = select(*columns).where(table.c.id.in_(bindparam("ids", expanding=True)))

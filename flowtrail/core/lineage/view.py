@@ -51,7 +51,7 @@ def to_json(graph: LineageGraph) -> dict[str, Any]:
         if isinstance(record, Artifact):
             nodes.append({
                 "id": node_id, "type": "artifact", "uid": record.uid, "key": record.key,
-                "version": record.version, "hash": record.hash, "run": record.run.uid if record.run_id else None,
+                "version": record.version, "hash": record.hash, "run": record.run.uid if record.run is not None else None,
             })  # fmt: skip
         elif isinstance(record, Collection):
             nodes.append({

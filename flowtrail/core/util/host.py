@@ -44,7 +44,7 @@ def describe_environment() -> dict[str, Any]:
 
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"] if "Name" in dist.metadata else None
         if name:
             packages[name.lower()] = dist.version
     return {
