@@ -199,8 +199,8 @@ def test_nextflow_run_and_import(project: Path) -> None:
 ELSEWHERE: dict[str, str] = {
     "serve": "cli/test_executable.py",  # started with Popen above
     "run": "cli/test_run_command.py",
-    "sync": "core/test_journal.py",
-    "runs reap": "core/test_reaping.py",
+    "sync": "core/runs/test_journal.py",
+    "runs reap": "core/runs/test_reaping.py",
 }
 
 

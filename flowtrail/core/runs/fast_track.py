@@ -5,7 +5,7 @@ entire budget for provenance. When a script only tracks itself (no OpenLineage t
 instance connected yet), this module writes the transform, environment and run rows with the
 standard library's ``sqlite3``, in the same formats SQLAlchemy uses, in one ``BEGIN IMMEDIATE``
 transaction each. The ORM takes over as soon as anything else is used: ``current_run()``
-materialises the run as a normal record. ``tests/core/test_fast_track.py`` pins that both paths
+materialises the run as a normal record. ``tests/core/runs/test_fast_track.py`` pins that both paths
 write identical rows.
 """
 

@@ -16,14 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fault_helpers import OwnPostgres, make_read_only, tmpfs  # noqa: E402
 from snakemake_helpers import snakemake_command
+from tcp_proxy import TcpProxy  # noqa: E402
 
 import flowtrail as ft
 from flowtrail.core.db.context import disconnect
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core"))
-from fault_helpers import OwnPostgres, make_read_only, tmpfs  # noqa: E402
-from tcp_proxy import TcpProxy  # noqa: E402
 
 FLOWTRAIL = str(Path(sys.executable).with_name("flowtrail"))
 SNAKEFILE = """

@@ -26,7 +26,7 @@ def root_conftest():  # noqa: ANN201 - the tests' root conftest module
 
     name = "_flowtrail_tests_root_conftest"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "conftest.py")
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         sys.modules[name] = module  # before running it: its dataclasses look their module up
         spec.loader.exec_module(module)  # type: ignore[union-attr]
