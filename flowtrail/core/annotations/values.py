@@ -369,13 +369,6 @@ class RegistryFeatures:
         add_values_many(items)
 
 
-class FeaturesDescriptor:
-    """``artifact.features`` gives a :class:`FeatureManager`, ``Artifact.features`` bulk helpers."""
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return RegistryFeatures() if obj is None else FeatureManager(obj)
-
-
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
     from flowtrail.core.db.context import current

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flowtrail.core.annotations.values import FeaturesDescriptor
 from flowtrail.core.errors import StorageError
 from flowtrail.core.models.links import artifact_label, artifact_project
 from flowtrail.core.models.record import LineageMixin, Record, utcnow
@@ -30,6 +29,15 @@ if TYPE_CHECKING:
 
 
 _OBJECT_SUFFIX = {"DataFrame": ".parquet", "AnnData": ".h5ad"}
+
+
+class _FeaturesDescriptor:
+    """``artifact.features`` gives a feature manager, ``Artifact.features`` the bulk helpers."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        from flowtrail.core.annotations.values import FeatureManager, RegistryFeatures  # door: Artifact.features
+
+        return RegistryFeatures() if obj is None else FeatureManager(obj)
 
 
 class Artifact(LineageMixin, Record):
@@ -193,7 +201,7 @@ class Artifact(LineageMixin, Record):
     # -- annotations -----------------------------------------------------------------------
     # artifact.features.add_values({...}) / .get_values() / .remove_values(...);
     # Artifact.features.add_values_many({artifact: {...}, ...}) for bulk annotation.
-    features = FeaturesDescriptor()
+    features = _FeaturesDescriptor()
 
     @property
     def labels(self) -> LinkedQuerySet[Label]:
