@@ -15,12 +15,21 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from flowtrail.core.artifacts.ownership import ensure_marker, instance_id, survey
 from flowtrail.core.db import config as cfg
 from flowtrail.core.db import context
 from flowtrail.core.db.database import Sessions, make_engine, write_transaction
+from flowtrail.core.db.migrate import upgrade
 from flowtrail.core.errors import ConfigurationError, SchemaVersionError
 from flowtrail.core.models import Storage
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.run import Run
+from flowtrail.core.models.setting import get_setting, set_setting
 from flowtrail.core.models.storage import normalize_location
+from flowtrail.core.models.transform import Transform
+from flowtrail.core.openlineage.config import describe_destination
+from flowtrail.core.openlineage.emitter import attach
+from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, check_algorithm
 
 # The Alembic head this code expects; tests pin it to the migration scripts' head.
 SCHEMA_REVISION = "0008"
@@ -124,7 +133,6 @@ class Instance:
         return self._default_storage
 
     def _stored_default(self) -> str:
-        from flowtrail.core.models.setting import get_setting
 
         value = get_setting(self, "default_storage")
         if not value:
@@ -189,7 +197,6 @@ def connect(path: str | os.PathLike[str] | None = None, *, check: bool = True) -
     instance = Instance(cfg.resolve(path))
     if check:
         instance.check_schema()
-    from flowtrail.core.openlineage.emitter import attach
 
     instance.emitter = attach(instance)
     previous = context.replace_current(instance)
@@ -206,7 +213,6 @@ def reconnect(config: cfg.InstanceConfig) -> Instance:
     """Open ``config``'s instance again in a forked child: the parent's connections are not shared."""
     if config.root:
         return connect(config.root)
-    from flowtrail.core.openlineage.emitter import attach
 
     instance = Instance(config)
     instance.emitter = attach(instance)
@@ -227,9 +233,6 @@ def init(
     ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
-    from flowtrail.core.db.migrate import upgrade
-    from flowtrail.core.models.setting import set_setting
-    from flowtrail.core.util.hashing import DEFAULT_ALGORITHM, check_algorithm
 
     algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
     root = Path(path).resolve()
@@ -262,8 +265,6 @@ def _claim_storage(instance: Instance) -> None:
     """Give the new registry its id and mark its prefix; warn about what the storage already holds."""
     import logging
 
-    from flowtrail.core.artifacts.ownership import ensure_marker, instance_id, survey
-
     storage = instance.default_storage
     findings = survey(storage, instance_id(instance))
     for warning in findings.warnings(storage.root):
@@ -273,7 +274,6 @@ def _claim_storage(instance: Instance) -> None:
 
 def _record_hash_algorithm(instance: Instance, requested: str | None, algorithm: str) -> None:
     """Store the hash algorithm of a new registry; a shared registry keeps the one it has."""
-    from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.setting import get_setting, set_setting
 
     stored = get_setting(instance, "hash_algorithm")
@@ -300,17 +300,12 @@ def info(instance: Instance) -> dict[str, Any]:
     """What ``flowtrail info`` shows: where the registry and storage are, and what they hold."""
     from sqlalchemy import func
 
-    from flowtrail.core.models.artifact import Artifact
-    from flowtrail.core.models.run import Run
-    from flowtrail.core.models.transform import Transform
-
     session = instance.sessions.current()
     counts = {
         model.__tablename__: session.scalar(select(func.count()).select_from(model))
         for model in (Artifact, Transform, Run, Storage)
     }
     instance.sessions.end_read()
-    from flowtrail.core.openlineage.config import describe_destination
 
     return {
         "name": instance.name,

@@ -24,11 +24,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from flowtrail.core.artifacts.access import cache_artifact
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FlowtrailError, IntegrityError, UnsupportedFormat
 from flowtrail.core.models.artifact import Artifact
 from flowtrail.core.models.collection import Collection, collection_artifact
+from flowtrail.core.models.run import link_inputs
 from flowtrail.core.query.queryset import QuerySet
+from flowtrail.core.runs.tracking import current_run
+from flowtrail.core.util.formats import load_path
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.versioning import next_version
 
@@ -134,8 +139,6 @@ def save_collection(collection: Collection) -> Collection:
     Calling it on a saved collection persists a changed ``description``; members never change
     (save a new version under the same key instead).
     """
-    from flowtrail.core.db.context import current
-    from flowtrail.core.runs.tracking import current_run
 
     inst = current()
     if collection.id is not None:
@@ -256,11 +259,6 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 
 def _load_members(members: list[Artifact]) -> list[Any]:
-    from flowtrail.core.artifacts.access import cache_artifact
-    from flowtrail.core.db.context import current
-    from flowtrail.core.models.run import link_inputs
-    from flowtrail.core.runs.tracking import current_run
-    from flowtrail.core.util.formats import load_path
 
     objects = []
     for position, artifact in enumerate(members):
@@ -279,7 +277,6 @@ __all__ = ["check_members", "collection_hash", "load_collection", "member_query"
 
 def delete_collection(collection: Collection) -> None:
     """Delete the collection record (its members stay); the previous version becomes the latest."""
-    from flowtrail.core.db.context import current
 
     if collection.id is None:
         raise IntegrityError("This collection was never saved, so there is nothing to delete.")

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric
 from sqlalchemy import inspect as sa_inspect
 
+from flowtrail.core.db.context import current
 from flowtrail.core.errors import FieldError
+from flowtrail.core.models.label import Label
+from flowtrail.core.models.run import RUN_STATUSES
 from flowtrail.core.query.lookups import LOOKUPS
 
 if TYPE_CHECKING:
@@ -98,7 +101,6 @@ def _column_kind(column_type: Any) -> str:
 
 def _feature_kind(name: str, rest: list[str], instance: Instance | None) -> str:
     from flowtrail.core.annotations.values import find_feature
-    from flowtrail.core.db.context import current
 
     info = find_feature(instance or current(), name)
     if info is None:
@@ -193,9 +195,6 @@ def near_value_hint(model: type, lookups: dict[str, Any], instance: Instance | N
 
 
 def _known_values(model: type, path: list[str], instance: Instance | None) -> list[str] | None:
-    from flowtrail.core.db.context import current
-    from flowtrail.core.models.label import Label
-    from flowtrail.core.models.run import RUN_STATUSES
 
     if path and path[-1] == "status" and sa_inspect(model).class_.__name__ in ("Run",) and len(path) == 1:
         return list(RUN_STATUSES)

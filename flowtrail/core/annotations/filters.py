@@ -18,10 +18,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flowtrail.core.annotations.encoding import FeatureInfo, Problem, encode_scalar, encode_time
 from flowtrail.core.annotations.values import feature_catalog, find_feature
+from flowtrail.core.db.context import current
 from flowtrail.core.errors import FieldError
+from flowtrail.core.models.artifact import Artifact
 from flowtrail.core.models.label import Label
 from flowtrail.core.models.links import artifact_feature_value, artifact_label
 from flowtrail.core.query.lookups import LOOKUPS, compare, json_compare
+from flowtrail.core.util.frames import convert_column, fetch_raw
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -31,8 +34,6 @@ def feature_clause(
     name: str, rest: list[str], value: Any, full: str, instance: Instance | None
 ) -> tuple[ColumnElement[bool] | None, list[str]]:
     """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.models.artifact import Artifact
 
     instance = instance or current()
     info = find_feature(instance, name)
@@ -109,7 +110,6 @@ def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
     ``datetime64[ns, UTC]``, ``category`` for labels; str, date and dict values stay Python objects.
     An artifact with several values of one feature gets a list.
     """
-    from flowtrail.core.db.context import current
 
     wanted = [include] if isinstance(include, str) else list(include)
     instance = current()
@@ -133,8 +133,6 @@ def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> di
     """Per feature with values among ``ids`` (a subquery, or None for all artifacts): a DataFrame of
     ``artifact_id``, the link row's ``id`` and the decoded ``value``."""
     import pandas as pd
-
-    from flowtrail.core.util.frames import fetch_raw
 
     afv, al = artifact_feature_value, artifact_label
     by_id = {info.id: info for info in infos}
@@ -174,8 +172,6 @@ def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> di
 def _decode(info: FeatureInfo, rows: Any, dialect: Any) -> Any:
     """The stored column of ``info``'s rows, decoded as a whole (see value_encoding.decode)."""
     import pandas as pd
-
-    from flowtrail.core.util.frames import convert_column
 
     if info.dtype == "int":
         return rows["num"].astype("int64")

@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, delete, select
 
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FieldError, IntegrityError
 from flowtrail.core.models.label import Label, label_parent
 from flowtrail.core.models.links import artifact_label, artifact_project
+from flowtrail.core.models.project import Project
 from flowtrail.core.query.queryset import QuerySet
+from flowtrail.core.runs.projects import link_artifacts_to_project
 
 if TYPE_CHECKING:
     from flowtrail.core.models.feature import Feature
@@ -81,14 +85,10 @@ def linked_labels(owner: Any, relation: str) -> LinkedQuerySet[Label]:
 
 def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     """``artifact.projects``."""
-    from flowtrail.core.models.project import Project
 
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
-        from flowtrail.core.db.context import current
-        from flowtrail.core.db.database import write_transaction
-        from flowtrail.core.runs.projects import link_artifacts_to_project
 
         _require_saved(artifact)
         with write_transaction(current().sessions, locks=["artifact_project"]) as session:
@@ -127,8 +127,6 @@ def remove_artifact_labels(artifact: Any, labels: list[Label], feature: Feature 
 
 def add_parent_links(pairs: list[tuple[Label, Label]]) -> None:
     """Insert (child, parent) links, refusing links that would make a label its own ancestor."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
 
     for child, parent in pairs:
         _require_saved(child)
@@ -155,8 +153,6 @@ def _ancestors(session: Any, label_id: int) -> set[int]:
 
 
 def _insert_missing(table: Any, rows: list[dict[str, Any]]) -> None:
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
 
     if rows:
         with write_transaction(current().sessions, locks=[table.name]) as session:
@@ -175,8 +171,6 @@ def _insert_missing_in(session: Any, table: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _delete(table: Any, rows: list[dict[str, Any]]) -> None:
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(current().sessions) as session:
         for row in rows:

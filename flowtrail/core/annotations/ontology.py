@@ -22,7 +22,13 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 
 from flowtrail.core.annotations.ontology_parse import OntologyImportError, Term, read_terms
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label, label_parent
+from flowtrail.core.models.record import utcnow
+from flowtrail.core.runs.tracking import current_run
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
 
 __all__ = ["ImportReport", "OntologyImportError", "import_ontology"]
 
@@ -141,8 +147,6 @@ def _select_terms(terms: list[Term], prefix: str | None, include_obsolete: bool,
 
 
 def _write(terms: list[Term], report: ImportReport) -> None:
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
 
     instance = current()
     with write_transaction(instance.sessions, locks=[f"label-import:{report.type}", "label_parent"]) as session:
@@ -155,10 +159,6 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 
 def _stamp() -> dict[str, Any]:
-    from flowtrail.core.models.record import utcnow
-    from flowtrail.core.runs.tracking import current_run
-    from flowtrail.core.util.host import current_user
-    from flowtrail.core.util.ids import random_base62
 
     run = current_run()
     return {"uid": random_base62(12), "created_at": utcnow(), "created_by": current_user(), "run_id": run.id if run else None}

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import FieldError
+from flowtrail.core.models.feature import Feature, parse_dtype
+from flowtrail.core.models.label import Label
+from flowtrail.core.models.schema import Schema
+from flowtrail.core.runs.tracking import current_run
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from flowtrail.core.models.feature import Feature
@@ -35,9 +43,6 @@ def prepare_schema(
 
     Features and components may be unsaved: ``save()`` saves them first.
     """
-    from flowtrail.core.models.feature import Feature, parse_dtype
-    from flowtrail.core.models.label import Label
-    from flowtrail.core.models.schema import Schema
 
     features = _as_list(features, "features")
     bad = [f for f in features if not isinstance(f, Feature)]
@@ -115,12 +120,7 @@ def schema_hash(schema: Schema, features: list[Feature], components: dict[str, S
 
 def save_schema(schema: Schema) -> Schema:
     """Save features, itype and components first, then the schema; return an identical existing one."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.models.schema import Schema, schema_component, schema_feature
-    from flowtrail.core.runs.tracking import current_run
-    from flowtrail.core.util.host import current_user
-    from flowtrail.core.util.ids import random_base62
 
     instance = current()
     if schema.id is not None:
@@ -158,7 +158,6 @@ def save_schema(schema: Schema) -> Schema:
 
 def load_components(schema: Schema) -> dict[str, Schema]:
     """Slot -> component schema of a saved schema, by slot name."""
-    from flowtrail.core.db.context import current
     from flowtrail.core.models.schema import Schema, schema_component
 
     if schema.id is None:

@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 
 from flowtrail.core.annotations.encoding import FeatureInfo, Problem, decode, encode_scalar
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import DoesNotExist, IntegrityError, ValidationError
 from flowtrail.core.models.feature import Feature
 from flowtrail.core.models.label import Label
 from flowtrail.core.models.links import artifact_feature_value, artifact_label
+from flowtrail.core.models.schema import Schema, schema_feature
+from flowtrail.core.runs.tracking import current_run
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from flowtrail.core.annotations.vocabulary import Vocabulary
@@ -57,11 +63,6 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
 def save_feature(feature: Feature) -> Feature:
     """Insert the feature, or return the existing one of this name if its dtype is the same."""
     from flowtrail.core.annotations.vocabulary import get_type
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.runs.tracking import current_run
-    from flowtrail.core.util.host import current_user
-    from flowtrail.core.util.ids import random_base62
 
     instance = current()
     if feature.id is not None:
@@ -188,7 +189,6 @@ class ValueResolver:
 
 def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
     """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
-    from flowtrail.core.db.context import current
 
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     instance = current()
@@ -233,7 +233,6 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
 def _write_values(
     instance: Instance, touched: dict[int, set[int]], values: list[dict[str, Any]], labels: list[dict[str, Any]]
 ) -> None:
-    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_ids, artifact_ids in _replaced(touched):
@@ -275,7 +274,6 @@ def get_values(artifact: Artifact) -> dict[str, Any]:
 
 def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
     """Feature values of many artifacts; ``artifact_ids`` may be a list or a SQL subquery of ids."""
-    from flowtrail.core.db.context import current
 
     instance = current()
     catalog = feature_catalog(instance)
@@ -311,8 +309,6 @@ def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[
 
 def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
     """Remove a feature's values from an artifact (only ``value`` if given)."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
 
     instance = current()
     name = feature.name if isinstance(feature, Feature) else feature
@@ -371,9 +367,6 @@ class RegistryFeatures:
 
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.models.schema import Schema, schema_feature
 
     if feature.id is None:
         raise IntegrityError("This feature was never saved, so there is nothing to delete.")

@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
+from flowtrail.core.errors import DoesNotExist, FieldError, IntegrityError, MultipleResultsFound
+from flowtrail.core.models.feature import Feature
 from flowtrail.core.models.label import SYNONYM_SEPARATOR, Label
+from flowtrail.core.models.schema import Schema
+from flowtrail.core.runs.tracking import current_run
+from flowtrail.core.util.host import current_user
+from flowtrail.core.util.ids import random_base62
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -31,11 +38,6 @@ def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
 
 def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.runs.tracking import current_run
-    from flowtrail.core.util.host import current_user
-    from flowtrail.core.util.ids import random_base62
 
     if label.id is not None:
         return label._save_changes()
@@ -65,7 +67,6 @@ def _same_type(type_id: int | None) -> Any:
 
 def get_type(name: str, instance: Instance | None = None) -> Label:
     """The label type called ``name``; raise with the existing types listed if there is none."""
-    from flowtrail.core.db.context import current
 
     instance = instance or current()
     session = instance.sessions.current()
@@ -126,7 +127,6 @@ class Vocabulary:
         return self.labels[found][0] if found is not None else None
 
     def match(self, value: str) -> Label | None:
-        from flowtrail.core.db.context import current
 
         found = self.match_id(value)
         if found is None:
@@ -154,7 +154,6 @@ class Vocabulary:
 
 def vocabulary(label_type: Label | str | None, instance: Instance | None = None) -> Vocabulary:
     """Load every label of ``label_type`` (all non-type labels for ``None``) for matching."""
-    from flowtrail.core.db.context import current
 
     instance = instance or current()
     if isinstance(label_type, str):
@@ -224,12 +223,6 @@ def lookup(label_type: Label | str | None = None) -> Lookup:
 def delete_label(label: Label) -> None:
     """Delete a label (its links to artifacts and parents go with it); refused while something depends on it."""
     from sqlalchemy import func
-
-    from flowtrail.core.db.context import current
-    from flowtrail.core.db.database import write_transaction
-    from flowtrail.core.errors import IntegrityError
-    from flowtrail.core.models.feature import Feature
-    from flowtrail.core.models.schema import Schema
 
     if label.id is None:
         raise IntegrityError("This label was never saved, so there is nothing to delete.")

@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from flowtrail.core.db.context import current
 from flowtrail.core.errors import StorageError
+from flowtrail.core.runs.tracking import current_run
 from flowtrail.core.util.formats import load_path
 from flowtrail.core.util.ids import random_base62
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 
 
 def _track_input(artifact: Artifact) -> None:
-    from flowtrail.core.runs.tracking import current_run
 
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:
@@ -50,7 +51,6 @@ def cache_artifact(artifact: Artifact, *, track: bool = True) -> Path:
 
 
 def _download(artifact: Artifact) -> Path:
-    from flowtrail.core.db.context import current
 
     storage = artifact.storage
     target = current().config.cache_dir / storage.uid / artifact.path

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from flowtrail.core.errors import RegistryError
+from flowtrail.core.models.artifact import Artifact
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -29,7 +30,6 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 def committed_artifacts(instance: Instance, uids: list[str]) -> bool | None:
     """True when every artifact uid is registered, False when none is, None when that cannot be told."""
-    from flowtrail.core.models.artifact import Artifact
 
     if not uids:
         return False

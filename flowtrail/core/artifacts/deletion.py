@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from flowtrail.core.artifacts.objects import remove
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError
 from flowtrail.core.models.artifact import Artifact
@@ -16,7 +17,6 @@ from flowtrail.core.models.artifact import Artifact
 
 def delete_artifact(artifact: Artifact) -> None:
     """Delete the record; move ``is_latest`` to the previous version; remove a managed copy."""
-    from flowtrail.core.db.context import current
 
     if artifact.id is None:
         raise IntegrityError("This artifact was never saved, so there is nothing to delete.")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowtrail.core.db.config import CONFIG_FILE
+from flowtrail.core.models.setting import get_setting, setdefault_setting
 from flowtrail.core.models.storage import MANAGED_PREFIX, Storage
 from flowtrail.core.util.ids import random_base62
 
@@ -35,7 +36,6 @@ def instance_id(instance: Instance) -> str:
     cached = instance.caches.get(SETTING)
     if cached:
         return str(cached)
-    from flowtrail.core.models.setting import get_setting, setdefault_setting
 
     value = get_setting(instance, SETTING) or setdefault_setting(instance, SETTING, random_base62(12))
     instance.caches[SETTING] = value

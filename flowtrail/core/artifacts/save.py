@@ -30,6 +30,7 @@ from flowtrail.core.artifacts.ownership import ensure_marker, managed_prefix
 from flowtrail.core.artifacts.rerun_links import link_rerun
 from flowtrail.core.artifacts.settlement import settle_failed_commit
 from flowtrail.core.artifacts.source_checks import check_local_source, check_text
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import IntegrityError, StorageError
 from flowtrail.core.models.artifact import Artifact
@@ -44,6 +45,7 @@ from flowtrail.core.models.storage import (
     object_relpath,
 )
 from flowtrail.core.runs.projects import link_to_run_projects
+from flowtrail.core.runs.tracking import current_run
 from flowtrail.core.util.copying import BackgroundSync
 from flowtrail.core.util.formats import write_anndata, write_dataframe
 from flowtrail.core.util.hashing import Digest, hash_file, stat_digest
@@ -98,8 +100,6 @@ def save_artifacts(
     its first producer kept. ``log_duplicates=False`` silences the one-line notice about identical content
     (engines that save per task use it).
     """
-    from flowtrail.core.db.context import current
-    from flowtrail.core.runs.tracking import current_run
 
     inst = instance or current()
     storages, reference = inst.storage_locations()
@@ -389,7 +389,6 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
 
 def update_artifact(artifact: Artifact) -> None:
     """Persist changed fields (description, key, kind) of a saved artifact."""
-    from flowtrail.core.db.context import current
 
     if artifact.key is not None:
         from flowtrail.core.util.keys import validate_key

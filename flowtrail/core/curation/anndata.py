@@ -15,6 +15,8 @@ from flowtrail.core.curation.columns import label_values, save_curated, standard
 from flowtrail.core.curation.dataframe import DataFrameCurator
 from flowtrail.core.curation.report import index_problems, raise_problems
 from flowtrail.core.errors import FieldError
+from flowtrail.core.models.artifact import Artifact
+from flowtrail.core.models.schema import Schema as SchemaClass
 
 if TYPE_CHECKING:
     from flowtrail.core.annotations.vocabulary import Vocabulary
@@ -55,7 +57,6 @@ class AnnDataCurator:
     """
 
     def __init__(self, adata: Any, schema: Schema) -> None:
-        from flowtrail.core.models.schema import Schema as SchemaClass
 
         if type(adata).__name__ != "AnnData":
             raise TypeError(f"AnnDataCurator expects an AnnData, got {type(adata).__name__}.")
@@ -147,7 +148,6 @@ class AnnDataCurator:
         self, key: str | None = None, *, description: str | None = None, run: Run | None = None
     ) -> Artifact:
         """Validate, save the AnnData as an artifact linked to the schema, and label it by its obs labels."""
-        from flowtrail.core.models.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_anndata(self.adata, key=key, description=description, run=run)

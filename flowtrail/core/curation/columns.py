@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowtrail.core.annotations.values import add_values_many
+from flowtrail.core.annotations.vocabulary import get_type, vocabulary
 from flowtrail.core.curation.checks import ColumnSpec
 from flowtrail.core.errors import FieldError
+from flowtrail.core.models.schema import Schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,7 +22,6 @@ if TYPE_CHECKING:
 
 def label_type_of(feature: Feature) -> Label | None:
     """The label type a categorical feature's values belong to (None for ``cat[Label]``)."""
-    from flowtrail.core.annotations.vocabulary import get_type
 
     if feature.id is not None:
         return feature.label_type
@@ -32,7 +34,6 @@ def label_type_of(feature: Feature) -> Label | None:
 
 def vocabulary_of(label_type: Label | None, cache: dict[int | None, Vocabulary]) -> Vocabulary:
     """The vocabulary of a label type (all labels for None), loaded once per curator."""
-    from flowtrail.core.annotations.vocabulary import vocabulary
 
     key = label_type.id if label_type is not None else None
     if key not in cache:
@@ -51,7 +52,6 @@ def column_specs(features: list[Feature], cache: dict[int | None, Vocabulary]) -
 
 def require_feature_schema(schema: Any, what: str) -> None:
     """Raise unless ``schema`` is a Schema listing features (the kind a DataFrame is checked against)."""
-    from flowtrail.core.models.schema import Schema
 
     if not isinstance(schema, Schema):
         raise FieldError(f"{what} needs a Schema, got {type(schema).__name__}: pass Schema(features=[...]).")
@@ -122,7 +122,6 @@ def save_curated(
 
     Returns the registered artifact and schema (existing records when identical ones exist).
     """
-    from flowtrail.core.annotations.values import add_values_many
 
     if schema.id is None:
         schema = schema.save()

@@ -13,6 +13,7 @@ from flowtrail.core.curation.columns import (
     standardize_frame,
 )
 from flowtrail.core.curation.report import frame_problems, raise_problems
+from flowtrail.core.models.artifact import Artifact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +78,6 @@ class DataFrameCurator:
         The labels in each categorical column become the artifact's values of that column's
         feature, so ``Artifact.filter(cell_medium="IFNG")`` finds it. Returns the saved artifact.
         """
-        from flowtrail.core.models.artifact import Artifact
 
         self.validate()
         artifact = Artifact.from_dataframe(self.df, key=key, description=description, run=run)

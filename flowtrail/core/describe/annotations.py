@@ -12,6 +12,12 @@ from rich.markup import escape
 from rich.tree import Tree
 from sqlalchemy import func, select
 
+from flowtrail.core.annotations.values import feature_catalog, values_of
+from flowtrail.core.db.context import current
+from flowtrail.core.models.label import Label, label_parent
+from flowtrail.core.models.label import Label as LabelModel
+from flowtrail.core.models.links import artifact_label
+
 if TYPE_CHECKING:
     from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.label import Label
@@ -37,7 +43,6 @@ def _quoted(names: list[str]) -> str:
 
 
 def _read(stmt: Any) -> list[Any]:
-    from flowtrail.core.db.context import current
 
     sessions = current().sessions
     try:
@@ -48,10 +53,6 @@ def _read(stmt: Any) -> list[Any]:
 
 def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
     """Add "Features" (name, dtype, values) and "Labels" (linked without a feature, by type)."""
-    from flowtrail.core.annotations.values import feature_catalog, values_of
-    from flowtrail.core.db.context import current
-    from flowtrail.core.models.label import Label
-    from flowtrail.core.models.links import artifact_label
 
     if artifact.id is None:
         return
@@ -81,9 +82,6 @@ def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
 
 def label_tree(label: Label) -> Tree:
     """Type, ontology id, synonyms, parents, how many children and annotated artifacts."""
-    from flowtrail.core.models.label import Label as LabelModel
-    from flowtrail.core.models.label import label_parent
-    from flowtrail.core.models.links import artifact_label
 
     title = "Label type" if label.is_type else "Label"
     tree = Tree(f"[bold]{title}[/bold] {escape(label.name)} [dim]{label.uid}[/dim]")

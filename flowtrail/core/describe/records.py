@@ -8,6 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from flowtrail.core.db.context import current
+from flowtrail.core.models.run import Run, run_output
+from flowtrail.core.util.short_ids import short_id
+
 if TYPE_CHECKING:
     from flowtrail.core.models.artifact import Artifact
     from flowtrail.core.models.run import Run
@@ -46,7 +50,6 @@ def _artifact_line(item: Any) -> str:
 
 def _run_line(run: Any) -> str:
     """A run as uid (short id bold), its name and status; names like ``clean[sample=A]`` print as they are."""
-    from flowtrail.core.util.short_ids import short_id
 
     tail = short_id(run)
     uid = f"{run.uid[: -len(tail)]}[bold]{tail}[/bold]" if run.uid.endswith(tail) else run.uid
@@ -106,9 +109,6 @@ def artifact_tree(artifact: Artifact) -> Tree:
 def _add_other_makers(tree: Tree, artifact: Artifact) -> None:
     """Runs besides the producer that output this artifact, with how (a rerun wrote it, a task forwarded it)."""
     from sqlalchemy import select
-
-    from flowtrail.core.db.context import current
-    from flowtrail.core.models.run import Run, run_output
 
     sessions = current().sessions
     session = sessions.current()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, text
 
+from flowtrail.core.db.context import current
 from flowtrail.core.errors import FlowtrailError
 from flowtrail.core.lineage.records import RowBatch
 from flowtrail.core.models import Artifact, Collection, Run, Transform, collection_artifact, run_input, run_output
@@ -132,7 +133,6 @@ class LineageGraph:
         if self._complete or all(node in self._records for node in self.node_ids):
             self._complete = True
             return
-        from flowtrail.core.db.context import current
 
         instance = self.instance or current()
         sessions = instance.sessions
@@ -266,7 +266,6 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 def graph(node: Any, direction: Direction = "up", depth: int | None = None, instance: Instance | None = None) -> LineageGraph:
     """The lineage graph of an artifact, run, transform or collection: nodes plus edges."""
-    from flowtrail.core.db.context import current
 
     if direction not in ("up", "down", "both"):
         raise FlowtrailError(f"direction must be 'up', 'down' or 'both', not {direction!r}.")

@@ -17,6 +17,7 @@ from flowtrail.core.models.record import LineageMixin, Record, utcnow
 from flowtrail.core.models.run import Run, run_input
 from flowtrail.core.models.storage import Storage, is_url
 from flowtrail.core.query.queryset import QuerySet
+from flowtrail.core.util.hashing import HASH_MODES
 from flowtrail.core.util.keys import validate_key
 
 if TYPE_CHECKING:
@@ -121,7 +122,6 @@ class Artifact(LineageMixin, Record):
         ``hash_mode="size-mtime"`` skips reading the content of files registered in place (for very
         large workflow outputs); the hash then identifies a version of the file, not its bytes.
         """
-        from flowtrail.core.util.hashing import HASH_MODES
 
         if hash_mode not in HASH_MODES:
             raise ValueError(f"hash_mode must be one of {', '.join(HASH_MODES)}, not {hash_mode!r}.")

@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Tabl
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flowtrail.core.models.record import LineageMixin, Record, utcnow
+from flowtrail.core.util.keys import validate_key
 
 if TYPE_CHECKING:
     from flowtrail.core.models.artifact import Artifact
@@ -58,7 +59,6 @@ class Collection(LineageMixin, Record):
         self, artifacts: list[Artifact] | Any, *, key: str, description: str | None = None, run: Run | None = None
     ) -> None:
         from flowtrail.core.annotations.collections import check_members
-        from flowtrail.core.util.keys import validate_key
 
         members = check_members(artifacts)
         super().__init__(key=validate_key(key), description=description, n_artifacts=len(members))

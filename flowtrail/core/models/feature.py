@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flowtrail.core.errors import FieldError
 from flowtrail.core.models.record import Record, utcnow
+from flowtrail.core.query.lookups import LOOKUPS, field_names
 
 if TYPE_CHECKING:
     from flowtrail.core.models.label import Label
@@ -59,7 +60,6 @@ def parse_dtype(dtype: Any) -> tuple[str, str | None]:
 def check_feature_name(name: str) -> None:
     """Feature names become filter keywords, so they must not shadow fields or contain '__'."""
     from flowtrail.core.models.artifact import Artifact
-    from flowtrail.core.query.lookups import LOOKUPS, field_names
 
     if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
         raise FieldError(

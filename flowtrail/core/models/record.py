@@ -9,6 +9,8 @@ from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.query.queryset import QuerySet
 
 if TYPE_CHECKING:
@@ -91,8 +93,6 @@ class Record(DeclarativeBase):
 
     def _save_changes(self) -> Self:
         """Write the changed fields of an already saved record in one transaction."""
-        from flowtrail.core.db.context import current
-        from flowtrail.core.db.database import write_transaction
 
         with write_transaction(current().sessions) as session:
             session.add(self)
@@ -119,7 +119,6 @@ def _import_every_model() -> None:
     model (a CLI command, a worker) would otherwise fail at its first query or constructor with
     "Class ... is not mapped", depending on what happened to be imported first.
     """
-    from flowtrail.core import models  # noqa: F401
 
 
 class LineageMixin:

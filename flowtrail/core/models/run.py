@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
+from flowtrail.core.db.context import current
+from flowtrail.core.db.database import write_transaction
 from flowtrail.core.errors import TrackingError
 from flowtrail.core.models.record import LineageMixin, Record, utcnow
 
@@ -108,7 +110,6 @@ class Run(LineageMixin, Record):
 
     def add_inputs(self, artifacts: list[Artifact]) -> None:
         """Record saved artifacts as inputs of this run (idempotent)."""
-        from flowtrail.core.db.context import current
 
         link_inputs(current(), self, artifacts)
 
@@ -119,7 +120,6 @@ class Run(LineageMixin, Record):
     @property
     def output_kinds(self) -> dict[int, str]:
         """Artifact id -> how this run output it: "produced" (its first producer) or a link kind."""
-        from flowtrail.core.db.context import current
         from flowtrail.core.models.artifact import Artifact
 
         sessions = current().sessions
@@ -150,7 +150,6 @@ def link_inputs(instance: Any, run: Run, artifacts: list[Artifact]) -> None:
     """Insert run-input links that do not exist yet, in one short transaction."""
     if run.id is None or not any(a.id is not None and a.run_id != run.id for a in artifacts):
         return
-    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(instance.sessions) as session:
         insert_input_links(session, [(run.id, a) for a in artifacts])
@@ -198,12 +197,10 @@ def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", ins
     outputs the engine handed on (``"reused"``). The artifact's producer (``artifact.run_id``,
     the run that registered it first) is kept; artifacts ``run`` produced itself are skipped.
     """
-    from flowtrail.core.db.context import current
 
     if run.id is None:
         raise TrackingError("record_outputs() needs a saved run.")
     inst = instance or current()
-    from flowtrail.core.db.database import write_transaction
 
     with write_transaction(inst.sessions) as session:
         link_outputs(session, [(run.id, a.id, a.run_id) for a in artifacts if a.id is not None], kind)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flowtrail.core.db.context import current
 from flowtrail.core.errors import StorageError
 from flowtrail.core.models.record import Record, utcnow
 from flowtrail.core.util.ids import random_base62
@@ -95,7 +96,6 @@ class Storage(Record):
     @classmethod
     def register(cls, location: str | os.PathLike[str], description: str | None = None) -> Storage:
         """Register a folder or URL (idempotent); files inside it are then registered in place."""
-        from flowtrail.core.db.context import current
         from flowtrail.core.instance import register_storage
 
         return register_storage(current(), location, description)

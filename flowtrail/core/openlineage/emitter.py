@@ -17,6 +17,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from flowtrail.core.models.run import Run
+from flowtrail.core.runs.script import finish_open_run
+from flowtrail.core.runs.tracking import add_run_listener, remove_run_listener
+
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
     from flowtrail.core.models.run import Run
@@ -99,7 +103,6 @@ class Emitter:
         # Exit handlers run last-in-first-out, and this one is usually registered after the
         # script's own (track() connects the instance): end the script's run first, so its
         # terminal event is queued before the queue is flushed and closed.
-        from flowtrail.core.runs.script import finish_open_run
 
         finish_open_run()
         self.close()
@@ -122,7 +125,6 @@ class Emitter:
     def _emit(self, run_id: int, state: str) -> None:
         from openlineage.client.event_v2 import RunState
 
-        from flowtrail.core.models.run import Run
         from flowtrail.core.openlineage.events import STATE_OF_STATUS, run_event
 
         sessions = self.instance.sessions
@@ -154,14 +156,12 @@ def attach(instance: Instance) -> Emitter | None:
     except Exception as exc:  # a broken openlineage.yml must not break the user's script
         logger.warning("OpenLineage is configured but the client could not start: %s. No events are sent.", exc)
         return None
-    from flowtrail.core.runs.tracking import add_run_listener
 
     add_run_listener(emitter.on_run)
     return emitter
 
 
 def detach(emitter: Emitter) -> None:
-    from flowtrail.core.runs.tracking import remove_run_listener
 
     remove_run_listener(emitter.on_run)
     emitter.close()

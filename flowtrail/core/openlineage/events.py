@@ -31,6 +31,10 @@ from openlineage.client.facet_v2 import (
 )
 
 from flowtrail._version import __version__
+from flowtrail.core.models.feature import Feature
+from flowtrail.core.models.label import Label
+from flowtrail.core.models.links import artifact_feature_value as afv
+from flowtrail.core.models.links import artifact_label as al
 from flowtrail.core.openlineage.naming import dataset_name
 
 if TYPE_CHECKING:
@@ -134,11 +138,6 @@ def _artifact_tags(artifact: Artifact) -> list[tuple[str, str]]:
     """Feature values and labels as ``(key, value)`` tags, so consumers see the annotations."""
     from sqlalchemy import select
     from sqlalchemy.orm import object_session
-
-    from flowtrail.core.models.feature import Feature
-    from flowtrail.core.models.label import Label
-    from flowtrail.core.models.links import artifact_feature_value as afv
-    from flowtrail.core.models.links import artifact_label as al
 
     session = object_session(artifact)
     if session is None or artifact.id is None:

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flowtrail.core.errors import DoesNotExist, FieldError, MultipleResultsFound
 from flowtrail.core.query.lookups import lookup_clause, order_clause, shown
+from flowtrail.core.util.frames import read_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -208,7 +209,6 @@ class QuerySet(Generic[T]):
 
         ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
         """
-        from flowtrail.core.util.frames import read_frame
 
         mapper = sa_inspect(self.model)
         hidden = getattr(self.model, "_dataframe_hidden", ())

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from flowtrail.core.db.context import current
 from flowtrail.core.db.database import add_locks, write_transaction
 from flowtrail.core.models.links import artifact_project
 from flowtrail.core.models.project import Project
+from flowtrail.core.models.run import Run
 from flowtrail.core.util.host import current_user
 from flowtrail.core.util.ids import random_base62
 
@@ -46,7 +48,6 @@ def project_name(project: Any) -> str:
 
 def get_or_create_project(name: str, description: str | None = None, *, instance: Instance | None = None) -> Project:
     """The project called ``name``, created (with ``description``) if it does not exist yet."""
-    from flowtrail.core.db.context import current
 
     inst = instance or current()
     name = project_name(name)
@@ -133,7 +134,6 @@ _UNKNOWN: Any = object()
 
 def _carried_project_id(run: Any) -> Any:
     """The ``project_id`` a loaded or started run record carries, else ``_UNKNOWN``."""
-    from flowtrail.core.models.run import Run
 
     if not isinstance(run, Run) or run.id is None:
         return _UNKNOWN
