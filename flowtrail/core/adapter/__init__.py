@@ -65,30 +65,35 @@ from typing import TYPE_CHECKING, Any
 
 # Lazy: an engine's process that loads the adapter (a Snakemake logger plugin, Prefect hooks) pays
 # for the registry's imports only when it first records something.
-_EXPORTS: dict[str, str] = {
-    "FlowtrailError": "flowtrail.core.errors", "RegistryError": "flowtrail.core.errors", "TrackingError": "flowtrail.core.errors",
-    "current_user": "flowtrail.core.util.host", "instance_name": "flowtrail.core.db.config",
-    "Instance": "flowtrail.core.instance", "current": "flowtrail.core.db.context", "disconnect": "flowtrail.core.db.context",
-    "JournalWriter": "flowtrail.core.runs.journal",
-    "MAX_REPR": "flowtrail.core.util.params", "jsonable": "flowtrail.core.util.params",
-    "discard_run_tree": "flowtrail.core.runs.partial_runs",
-    "env_project": "flowtrail.core.runs.projects",
-    "FINAL_STATUSES": "flowtrail.core.models.run", "OUTPUT_KINDS": "flowtrail.core.models.run", "RUN_STATUSES": "flowtrail.core.models.run", "link_inputs": "flowtrail.core.models.run",
-    "record_outputs": "flowtrail.core.models.run",
-    "RunRef": "flowtrail.core.runs.context", "add_context_provider": "flowtrail.core.runs.context", "child_environment": "flowtrail.core.runs.context",
-    "config_namespace": "flowtrail.core.runs.context",
-    "own_namespace": "flowtrail.core.runs.context", "remove_context_provider": "flowtrail.core.runs.context",
-    "update_artifact": "flowtrail.core.artifacts.save",
-    "add_run_listener": "flowtrail.core.runs.tracking", "current_run": "flowtrail.core.runs.tracking", "remove_run_listener": "flowtrail.core.runs.tracking",
-    "connect_for": "flowtrail.core.adapter.connection", "current_config": "flowtrail.core.adapter.connection", "detach_emitter": "flowtrail.core.adapter.connection",
-    "find_config": "flowtrail.core.adapter.connection",
-    "FileRegistry": "flowtrail.core.adapter.files", "FileSpec": "flowtrail.core.adapter.files", "FileState": "flowtrail.core.adapter.files", "Known": "flowtrail.core.adapter.files",
-    "file_state": "flowtrail.core.adapter.files", "is_empty_folder": "flowtrail.core.adapter.files", "is_url": "flowtrail.core.adapter.files",
-    "add_node": "flowtrail.core.adapter.nodes", "set_producer": "flowtrail.core.adapter.nodes",
-    "Recording": "flowtrail.core.adapter.report", "ensure_warnings_shown": "flowtrail.core.adapter.report", "first_line": "flowtrail.core.adapter.report", "is_outage": "flowtrail.core.adapter.report",
-    "is_registry_error": "flowtrail.core.adapter.report", "show_warnings": "flowtrail.core.adapter.report",
-    "RunEnd": "flowtrail.core.adapter.runs", "RunStart": "flowtrail.core.adapter.runs", "announce": "flowtrail.core.adapter.runs", "finish_runs": "flowtrail.core.adapter.runs", "start_runs": "flowtrail.core.adapter.runs",
-}  # fmt: skip
+# What the door offers, by the module that holds it (a name -> module table built from this).
+_HOLDERS: dict[str, str] = {
+    "flowtrail.core.adapter.connection": "connect_for current_config detach_emitter find_config",
+    "flowtrail.core.adapter.files": "FileRegistry FileSpec FileState Known file_state is_empty_folder is_url",
+    "flowtrail.core.adapter.nodes": "add_node set_producer",
+    "flowtrail.core.adapter.objects": "save_objects",
+    "flowtrail.core.adapter.report": "Recording ensure_warnings_shown first_line is_outage is_registry_error show_warnings",
+    "flowtrail.core.adapter.run_rows": "RunRows",
+    "flowtrail.core.adapter.runs": "RunEnd RunStart announce finish_runs start_runs",
+    "flowtrail.core.annotations.encoding": "FeatureInfo Problem",
+    "flowtrail.core.annotations.values": "ValueResolver add_values_many feature_catalog",
+    "flowtrail.core.artifacts.save": "update_artifact",
+    "flowtrail.core.db.config": "instance_name",
+    "flowtrail.core.db.context": "current disconnect",
+    "flowtrail.core.db.database": "write_transaction",
+    "flowtrail.core.errors": "FlowtrailError RegistryError TrackingError",
+    "flowtrail.core.instance": "Instance",
+    "flowtrail.core.models.run": "FINAL_STATUSES OUTPUT_KINDS RUN_STATUSES link_inputs record_outputs",
+    "flowtrail.core.runs.context": "RunRef add_context_provider child_environment config_namespace own_namespace remove_context_provider",
+    "flowtrail.core.runs.journal": "JournalWriter",
+    "flowtrail.core.runs.partial_runs": "discard_run_tree",
+    "flowtrail.core.runs.projects": "env_project",
+    "flowtrail.core.runs.tracking": "add_run_listener current_run remove_run_listener",
+    "flowtrail.core.util.host": "current_user",
+    "flowtrail.core.util.keys": "validate_key",
+    "flowtrail.core.util.params": "MAX_REPR jsonable",
+    "flowtrail.core.util.versioning": "first_version next_version successor",
+}
+_EXPORTS: dict[str, str] = {name: module for module, names in _HOLDERS.items() for name in names.split()}
 
 __all__ = sorted(_EXPORTS)
 
@@ -118,6 +123,7 @@ if TYPE_CHECKING:
         is_url,
     )
     from flowtrail.core.adapter.nodes import add_node, set_producer
+    from flowtrail.core.adapter.objects import save_objects
     from flowtrail.core.adapter.report import (
         Recording,
         ensure_warnings_shown,
@@ -126,10 +132,14 @@ if TYPE_CHECKING:
         is_registry_error,
         show_warnings,
     )
+    from flowtrail.core.adapter.run_rows import RunRows
     from flowtrail.core.adapter.runs import RunEnd, RunStart, announce, finish_runs, start_runs
+    from flowtrail.core.annotations.encoding import FeatureInfo, Problem
+    from flowtrail.core.annotations.values import ValueResolver, add_values_many, feature_catalog
     from flowtrail.core.artifacts.save import update_artifact
     from flowtrail.core.db.config import instance_name
     from flowtrail.core.db.context import current, disconnect
+    from flowtrail.core.db.database import write_transaction
     from flowtrail.core.errors import FlowtrailError, RegistryError, TrackingError
     from flowtrail.core.instance import Instance
     from flowtrail.core.models.run import FINAL_STATUSES, OUTPUT_KINDS, RUN_STATUSES, link_inputs, record_outputs
@@ -146,4 +156,6 @@ if TYPE_CHECKING:
     from flowtrail.core.runs.projects import env_project
     from flowtrail.core.runs.tracking import add_run_listener, current_run, remove_run_listener
     from flowtrail.core.util.host import current_user
+    from flowtrail.core.util.keys import validate_key
     from flowtrail.core.util.params import MAX_REPR, jsonable
+    from flowtrail.core.util.versioning import first_version, next_version, successor

@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from flowtrail.core.adapter import next_version
 from flowtrail.core.adapter.bulk import chunks, insert_versions, update_by_id
 from flowtrail.core.models import Artifact, Storage
 from flowtrail.core.openlineage.naming import dataset_location
-from flowtrail.core.util.versioning import next_version
 from flowtrail.integrations.openlineage._batch_state import BatchState, RunRow, Version
 from flowtrail.integrations.openlineage._dataset_naming import (
     dataset_key,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flowtrail.core.adapter import first_version
 from flowtrail.core.adapter.bulk import insert_with_ids, update_by_id
 from flowtrail.core.models import Transform
-from flowtrail.core.util.versioning import first_version
 from flowtrail.integrations.openlineage._batch_state import BatchState, Job
 from flowtrail.integrations.openlineage._statements import SELECT_JOBS
 

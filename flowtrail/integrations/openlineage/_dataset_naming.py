@@ -8,9 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from flowtrail.core.adapter import validate_key
 from flowtrail.core.models.storage import LOCAL, LOCAL_REFERENCES
 from flowtrail.core.openlineage.naming import SCHEME_ALIASES  # one table for emitting and consuming
-from flowtrail.core.util.keys import validate_key
 from flowtrail.integrations.openlineage.fold import DatasetRef
 
 __all__ = [

@@ -25,7 +25,7 @@ holding a dataset and its key), :mod:`._statements` (the SQL a batch runs), :mod
 (the rows a batch holds), :mod:`._batch_jobs` (jobs), :mod:`._batch_runs` (runs, parents, input
 links), :mod:`._batch_datasets` (dataset versions, placeholders) and :mod:`._batch` (the event
 log, folding, and the batch composed of those parts). Rows are written past the ORM through
-:mod:`flowtrail.core.adapter.bulk`; new versions follow :mod:`flowtrail.core.util.versioning`.
+:mod:`flowtrail.core.adapter.bulk`; new versions follow the door's versioning rule.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowtrail.core.db.database import write_transaction
+from flowtrail.core.adapter import write_transaction
 from flowtrail.core.openlineage.emitter import namespace_of
 from flowtrail.core.openlineage.naming import dataset_location
 from flowtrail.integrations.openlineage._batch import Batch

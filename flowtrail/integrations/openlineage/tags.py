@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from flowtrail.core.annotations.encoding import Problem
+from flowtrail.core.adapter import Problem
 
 if TYPE_CHECKING:
-    from flowtrail.core.annotations.encoding import FeatureInfo
-    from flowtrail.core.annotations.values import ValueResolver
+    from flowtrail.core.adapter import FeatureInfo, ValueResolver
     from flowtrail.core.instance import Instance
     from flowtrail.integrations.openlineage._batch_state import Version
 
@@ -35,7 +34,7 @@ def carries_tags(version: Version) -> bool:
 
 def apply_tag_values(instance: Instance, artifact_ids: list[int]) -> int:
     """Set feature values from the ``tags`` facets of these artifacts; return how many were set."""
-    from flowtrail.core.annotations.values import ValueResolver, add_values_many, feature_catalog
+    from flowtrail.core.adapter import ValueResolver, add_values_many, feature_catalog
     from flowtrail.core.models import Artifact
 
     catalog = feature_catalog(instance)
