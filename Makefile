@@ -32,10 +32,12 @@ install-test: $(VPY) $(CORE_VPY)
 	$(PIP) -e ".[test]"
 	$(CORE_VPY) -m pip install --quiet --disable-pip-version-check --upgrade -e ".[test-core]"
 
-# Lint, then the whole suite with every engine, then the core's tests on SQLAlchemy 2.1 and pandas 3.
+# Lint (ruff) and type-check the core (mypy, pyproject's [tool.mypy]), then the whole suite with
+# every engine, then the core's tests on SQLAlchemy 2.1 and pandas 3.
 # Nextflow is assembled from Maven Central into .tools/ (scripts/install-nextflow) and put on PATH.
 test: install-test
-	$(VPY) -m ruff check flowtrail tests benchmarks examples
+	$(VPY) -m ruff check flowtrail tests benchmarks examples snakemake_logger_plugin_flowtrail
+	$(VPY) -m mypy
 	PATH="$$(bash scripts/install-nextflow --quiet):$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pytest -n 2 $(PYTEST_ARGS)
 	$(CORE_VPY) -c "import sqlalchemy, pandas; print('core-only environment: SQLAlchemy', sqlalchemy.__version__, 'pandas', pandas.__version__)"
 	PATH="$(CURDIR)/$(CORE_VENV)/bin:$$PATH" $(CORE_VPY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS) tests/core tests/cli tests/test_public_api.py

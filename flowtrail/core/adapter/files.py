@@ -216,7 +216,8 @@ class FileRegistry:
                         Artifact.is_latest.is_(True),
                     )
                     for artifact in session.scalars(query):
-                        found[by_key[artifact.key]] = artifact
+                        if artifact.key is not None:
+                            found[by_key[artifact.key]] = artifact
         finally:
             self.instance.sessions.end_read()
         for location, artifact in list(found.items()):
@@ -308,18 +309,18 @@ class FileRegistry:
             built = [(i, self._build(spec, state)) for i, (_index, spec, state) in enumerate(todo)]
             ready = [(i, a) for i, a in built if a is not None]
             saved = saving.save_artifacts([a for _i, a in ready], instance=self.instance, run=None, log_duplicates=False)
-            for (i, _a), artifact in zip(ready, saved, strict=True):
-                results[i] = artifact
+            for (i, _a), stored in zip(ready, saved, strict=True):
+                results[i] = stored
         except (FlowtrailError, OSError) as exc:
             if is_registry_error(exc):
                 raise
             results = [None] * len(todo)
             for i, (_index, spec, state) in enumerate(todo):  # a file vanished or became unreadable: save the others
                 try:
-                    artifact = self._build(spec, state)
-                    if artifact is not None:
+                    one = self._build(spec, state)
+                    if one is not None:
                         (results[i],) = saving.save_artifacts(
-                            [artifact], instance=self.instance, run=None, log_duplicates=False
+                            [one], instance=self.instance, run=None, log_duplicates=False
                         )
                 except (FlowtrailError, OSError) as single:
                     if is_registry_error(single):

@@ -160,12 +160,12 @@ def feature_frames(instance: Instance, ids: Any, infos: list[FeatureInfo]) -> di
     found: dict[str, Any] = {}
     values = pd.DataFrame.from_records(scalar, columns=["artifact_id", "feature_id", "id", "num", "str", "json"])
     for feature_id, rows in values.groupby("feature_id", sort=False):
-        info = by_id[int(feature_id)]  # type: ignore[call-overload]
+        info = by_id[int(feature_id)]
         decoded = _decode(info, rows, dialect)
         found[info.name] = pd.DataFrame({"artifact_id": rows["artifact_id"], "id": rows["id"], "value": decoded})
     links = pd.DataFrame.from_records(labels, columns=["artifact_id", "feature_id", "id", "value"])
     for feature_id, rows in links.groupby("feature_id", sort=False):
-        found[by_id[int(feature_id)].name] = rows[["artifact_id", "id", "value"]]  # type: ignore[call-overload]
+        found[by_id[int(feature_id)].name] = rows[["artifact_id", "id", "value"]]
     return found
 
 

@@ -56,7 +56,7 @@ def find_feature(instance: Instance, name: str) -> FeatureInfo | None:
     """
     cached = instance.caches.get("features")
     if cached is not None and name in cached[1]:
-        return cached[1][name]  # type: ignore[no-any-return]
+        return cached[1][name]
     return feature_catalog(instance).get(name)
 
 

@@ -279,7 +279,7 @@ def graph(node: Any, direction: Direction = "up", depth: int | None = None, inst
     edges: set[tuple[str, str]] = set()
     try:
         for way in ("up", "down") if direction == "both" else (direction,):
-            _walk(session, result, node, way, depth, edges)  # type: ignore[arg-type]
+            _walk(session, result, node, way, depth, edges)
         result._read_rows(session, inst)  # in the same read: one more round trip per kind
     finally:
         inst.sessions.end_read()

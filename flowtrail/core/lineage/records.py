@@ -110,7 +110,7 @@ class RecordRow:
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # isinstance(row, Artifact) is True, as for the ORM object
-        return self._batch.model  # type: ignore[no-any-return]
+        return self._batch.model
 
     def __getattr__(self, name: str) -> Any:
         batch = self._batch

@@ -61,7 +61,7 @@ class Transform(LineageMixin, Record):
         return [("uid", self.uid), ("key", self.key), ("version", self.version), ("type", self.type)]
 
     @property
-    def versions(self):  # type: ignore[no-untyped-def]
+    def versions(self):
         """Every version of this transform, oldest first."""
         return Transform.filter(uid__startswith=self.uid[:16]).order_by("version")
 

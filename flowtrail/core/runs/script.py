@@ -122,7 +122,7 @@ def track(
     """
     global _record, _fast, _journaled
     if _record is not None or _fast is not None or _journaled is not None:
-        uid = (_record or _fast or _journaled).uid  # type: ignore[union-attr]
+        uid = (_record or _fast or _journaled).uid
         raise TrackingError(f"This process already tracks run {uid}; call flowtrail.finish() before track() again.")
     if project is None:
         project = os.environ.get("FLOWTRAIL_PROJECT", "").strip() or None

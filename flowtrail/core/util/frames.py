@@ -25,7 +25,7 @@ def fetch_raw(session: Any, stmt: Select[Any], params: dict[str, Any] | None = N
     """Execute ``stmt`` in ``session`` and return the driver's rows, unprocessed."""
     result = session.connection().execute(stmt, params)
     try:
-        return list(result.cursor.fetchall())  # type: ignore[union-attr]
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 
