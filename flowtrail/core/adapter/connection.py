@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowtrail.core.db import config as cfg
-from flowtrail.core.instance import connect
-from flowtrail.core.openlineage.emitter import detach
 
 if TYPE_CHECKING:
     from flowtrail.core.instance import Instance
@@ -63,6 +61,7 @@ def connect_for(
 
     ``openlineage=False`` stops OpenLineage emission from this process (the adapter's setting).
     """
+    from flowtrail.core.instance import connect  # deferred: finding the config must not load the database layer
 
     instance = connect(_root(path, folders))
     if not openlineage:
@@ -74,6 +73,7 @@ def detach_emitter(instance: Instance) -> None:
     """Stop OpenLineage emission for ``instance`` from this process (flushing what is queued)."""
     if instance.emitter is None:
         return
+    from flowtrail.core.openlineage.emitter import detach  # deferred like connect()
 
     detach(instance.emitter)
     instance.emitter = None
