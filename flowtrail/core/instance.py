@@ -133,7 +133,6 @@ class Instance:
         return self._default_storage
 
     def _stored_default(self) -> str:
-
         value = get_setting(self, "default_storage")
         if not value:
             raise ConfigurationError(
@@ -233,7 +232,6 @@ def init(
     ``hash="blake3"`` makes every artifact's content hash BLAKE3 instead of MD5 (faster; needs the
     ``blake3`` extra; hashes then no longer match ``md5sum`` or S3 ETags). The choice is permanent.
     """
-
     algorithm = check_algorithm(hash or DEFAULT_ALGORITHM)
     root = Path(path).resolve()
     if (root / cfg.DOT_FOLDER / cfg.CONFIG_FILE).exists():

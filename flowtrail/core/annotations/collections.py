@@ -139,7 +139,6 @@ def save_collection(collection: Collection) -> Collection:
     Calling it on a saved collection persists a changed ``description``; members never change
     (save a new version under the same key instead).
     """
-
     inst = current()
     if collection.id is not None:
         return collection._save_changes()
@@ -259,7 +258,6 @@ def load_collection(collection: Collection, **concat_options: Any) -> Any:
 
 
 def _load_members(members: list[Artifact]) -> list[Any]:
-
     objects = []
     for position, artifact in enumerate(members):
         try:
@@ -277,7 +275,6 @@ __all__ = ["check_members", "collection_hash", "load_collection", "member_query"
 
 def delete_collection(collection: Collection) -> None:
     """Delete the collection record (its members stay); the previous version becomes the latest."""
-
     if collection.id is None:
         raise IntegrityError("This collection was never saved, so there is nothing to delete.")
     inst = current()

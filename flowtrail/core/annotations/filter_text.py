@@ -195,7 +195,6 @@ def near_value_hint(model: type, lookups: dict[str, Any], instance: Instance | N
 
 
 def _known_values(model: type, path: list[str], instance: Instance | None) -> list[str] | None:
-
     if path and path[-1] == "status" and sa_inspect(model).class_.__name__ in ("Run",) and len(path) == 1:
         return list(RUN_STATUSES)
     if len(path) >= 2 and path[-2] in ("run", "runs", "parent", "children", "input_of_runs") and path[-1] == "status":

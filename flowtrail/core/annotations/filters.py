@@ -34,7 +34,6 @@ def feature_clause(
     name: str, rest: list[str], value: Any, full: str, instance: Instance | None
 ) -> tuple[ColumnElement[bool] | None, list[str]]:
     """The clause for ``name__rest=value`` if ``name`` is a feature, else ``(None, feature names)``."""
-
     instance = instance or current()
     info = find_feature(instance, name)
     if info is None:
@@ -110,7 +109,6 @@ def add_feature_columns(frame: Any, ids: Any, include: Any) -> Any:
     ``datetime64[ns, UTC]``, ``category`` for labels; str, date and dict values stay Python objects.
     An artifact with several values of one feature gets a list.
     """
-
     wanted = [include] if isinstance(include, str) else list(include)
     instance = current()
     catalog = feature_catalog(instance)

@@ -85,11 +85,9 @@ def linked_labels(owner: Any, relation: str) -> LinkedQuerySet[Label]:
 
 def linked_projects(artifact: Any) -> LinkedQuerySet[Any]:
     """``artifact.projects``."""
-
     ids = select(artifact_project.c.project_id).where(artifact_project.c.artifact_id == artifact.id)
 
     def add(projects: list[Any]) -> None:
-
         _require_saved(artifact)
         with write_transaction(current().sessions, locks=["artifact_project"]) as session:
             for project in projects:
@@ -127,7 +125,6 @@ def remove_artifact_labels(artifact: Any, labels: list[Label], feature: Feature 
 
 def add_parent_links(pairs: list[tuple[Label, Label]]) -> None:
     """Insert (child, parent) links, refusing links that would make a label its own ancestor."""
-
     for child, parent in pairs:
         _require_saved(child)
         if child.id == parent.id:
@@ -153,7 +150,6 @@ def _ancestors(session: Any, label_id: int) -> set[int]:
 
 
 def _insert_missing(table: Any, rows: list[dict[str, Any]]) -> None:
-
     if rows:
         with write_transaction(current().sessions, locks=[table.name]) as session:
             _insert_missing_in(session, table, rows)
@@ -171,7 +167,6 @@ def _insert_missing_in(session: Any, table: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _delete(table: Any, rows: list[dict[str, Any]]) -> None:
-
     with write_transaction(current().sessions) as session:
         for row in rows:
             session.execute(delete(table).where(*[table.c[k] == v for k, v in row.items()]))

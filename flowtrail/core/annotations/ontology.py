@@ -147,7 +147,6 @@ def _select_terms(terms: list[Term], prefix: str | None, include_obsolete: bool,
 
 
 def _write(terms: list[Term], report: ImportReport) -> None:
-
     instance = current()
     with write_transaction(instance.sessions, locks=[f"label-import:{report.type}", "label_parent"]) as session:
         type_id = _type_id(session, report)
@@ -159,7 +158,6 @@ def _write(terms: list[Term], report: ImportReport) -> None:
 
 
 def _stamp() -> dict[str, Any]:
-
     run = current_run()
     return {"uid": random_base62(12), "created_at": utcnow(), "created_by": current_user(), "run_id": run.id if run else None}
 

@@ -43,7 +43,6 @@ def prepare_schema(
 
     Features and components may be unsaved: ``save()`` saves them first.
     """
-
     features = _as_list(features, "features")
     bad = [f for f in features if not isinstance(f, Feature)]
     if bad:

@@ -189,7 +189,6 @@ class ValueResolver:
 
 def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any, Mapping[Any, Any]]]) -> None:
     """Set feature values on many artifacts in one transaction; nothing is written if any value is wrong."""
-
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     instance = current()
     resolver = ValueResolver(instance)
@@ -233,7 +232,6 @@ def add_values_many(items: Mapping[Any, Mapping[Any, Any]] | Iterable[tuple[Any,
 def _write_values(
     instance: Instance, touched: dict[int, set[int]], values: list[dict[str, Any]], labels: list[dict[str, Any]]
 ) -> None:
-
     with write_transaction(instance.sessions, locks=["feature_values"]) as session:
         for feature_ids, artifact_ids in _replaced(touched):
             for start in range(0, len(artifact_ids), 500):
@@ -274,7 +272,6 @@ def get_values(artifact: Artifact) -> dict[str, Any]:
 
 def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
     """Feature values of many artifacts; ``artifact_ids`` may be a list or a SQL subquery of ids."""
-
     instance = current()
     catalog = feature_catalog(instance)
     by_id = {info.id: info for info in catalog.values()}
@@ -309,7 +306,6 @@ def values_of(artifact_ids: Any, features: Iterable[str] | None = None) -> dict[
 
 def remove_values(artifact: Artifact, feature: str | Feature, value: Any = _ALL) -> None:
     """Remove a feature's values from an artifact (only ``value`` if given)."""
-
     instance = current()
     name = feature.name if isinstance(feature, Feature) else feature
     info = find_feature(instance, name)
@@ -367,7 +363,6 @@ class RegistryFeatures:
 
 def delete_feature(feature: Feature) -> None:
     """Delete a feature and every value of it; refused while a schema uses it."""
-
     if feature.id is None:
         raise IntegrityError("This feature was never saved, so there is nothing to delete.")
     instance = current()

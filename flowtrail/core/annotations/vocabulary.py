@@ -38,7 +38,6 @@ def check_label_arguments(name: Any, type_: Any, synonyms: Any) -> None:
 
 def save_label(label: Label) -> Label:
     """Insert ``label`` unless its type already has a label of this name (then return that one)."""
-
     if label.id is not None:
         return label._save_changes()
     label_type = label.type
@@ -67,7 +66,6 @@ def _same_type(type_id: int | None) -> Any:
 
 def get_type(name: str, instance: Instance | None = None) -> Label:
     """The label type called ``name``; raise with the existing types listed if there is none."""
-
     instance = instance or current()
     session = instance.sessions.current()
     try:
@@ -127,7 +125,6 @@ class Vocabulary:
         return self.labels[found][0] if found is not None else None
 
     def match(self, value: str) -> Label | None:
-
         found = self.match_id(value)
         if found is None:
             return None
@@ -154,7 +151,6 @@ class Vocabulary:
 
 def vocabulary(label_type: Label | str | None, instance: Instance | None = None) -> Vocabulary:
     """Load every label of ``label_type`` (all non-type labels for ``None``) for matching."""
-
     instance = instance or current()
     if isinstance(label_type, str):
         label_type = get_type(label_type, instance)

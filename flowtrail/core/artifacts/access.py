@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 def _track_input(artifact: Artifact) -> None:
-
     run = current_run()
     if run is not None and artifact.id is not None and artifact.run_id != run.id:
         from flowtrail.core.db.context import current
@@ -51,7 +50,6 @@ def cache_artifact(artifact: Artifact, *, track: bool = True) -> Path:
 
 
 def _download(artifact: Artifact) -> Path:
-
     storage = artifact.storage
     target = current().config.cache_dir / storage.uid / artifact.path
     if target.exists() and (artifact.kind == "folder" or target.stat().st_size == artifact.size):

@@ -30,7 +30,6 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 def committed_artifacts(instance: Instance, uids: list[str]) -> bool | None:
     """True when every artifact uid is registered, False when none is, None when that cannot be told."""
-
     if not uids:
         return False
     try:

@@ -100,7 +100,6 @@ def save_artifacts(
     its first producer kept. ``log_duplicates=False`` silences the one-line notice about identical content
     (engines that save per task use it).
     """
-
     inst = instance or current()
     storages, reference = inst.storage_locations()
     default = inst.default_storage
@@ -389,7 +388,6 @@ def _existing(session: Any, prepared: list[Pending]) -> tuple[dict[Any, Artifact
 
 def update_artifact(artifact: Artifact) -> None:
     """Persist changed fields (description, key, kind) of a saved artifact."""
-
     if artifact.key is not None:
         from flowtrail.core.util.keys import validate_key
 

@@ -57,7 +57,6 @@ class AnnDataCurator:
     """
 
     def __init__(self, adata: Any, schema: Schema) -> None:
-
         if type(adata).__name__ != "AnnData":
             raise TypeError(f"AnnDataCurator expects an AnnData, got {type(adata).__name__}.")
         if not isinstance(schema, SchemaClass) or schema.otype != "AnnData":
@@ -148,7 +147,6 @@ class AnnDataCurator:
         self, key: str | None = None, *, description: str | None = None, run: Run | None = None
     ) -> Artifact:
         """Validate, save the AnnData as an artifact linked to the schema, and label it by its obs labels."""
-
         self.validate()
         artifact = Artifact.from_anndata(self.adata, key=key, description=description, run=run)
         values = label_values(self.adata.obs, self._obs._specs) if self._obs is not None else {}

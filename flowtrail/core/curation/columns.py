@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 def label_type_of(feature: Feature) -> Label | None:
     """The label type a categorical feature's values belong to (None for ``cat[Label]``)."""
-
     if feature.id is not None:
         return feature.label_type
     label_type = feature.label_type
@@ -34,7 +33,6 @@ def label_type_of(feature: Feature) -> Label | None:
 
 def vocabulary_of(label_type: Label | None, cache: dict[int | None, Vocabulary]) -> Vocabulary:
     """The vocabulary of a label type (all labels for None), loaded once per curator."""
-
     key = label_type.id if label_type is not None else None
     if key not in cache:
         cache[key] = vocabulary(label_type)
@@ -52,7 +50,6 @@ def column_specs(features: list[Feature], cache: dict[int | None, Vocabulary]) -
 
 def require_feature_schema(schema: Any, what: str) -> None:
     """Raise unless ``schema`` is a Schema listing features (the kind a DataFrame is checked against)."""
-
     if not isinstance(schema, Schema):
         raise FieldError(f"{what} needs a Schema, got {type(schema).__name__}: pass Schema(features=[...]).")
     if schema.otype not in (None, "DataFrame") or schema.components:
@@ -122,7 +119,6 @@ def save_curated(
 
     Returns the registered artifact and schema (existing records when identical ones exist).
     """
-
     if schema.id is None:
         schema = schema.save()
     artifact = artifact.save()

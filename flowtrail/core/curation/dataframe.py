@@ -78,7 +78,6 @@ class DataFrameCurator:
         The labels in each categorical column become the artifact's values of that column's
         feature, so ``Artifact.filter(cell_medium="IFNG")`` finds it. Returns the saved artifact.
         """
-
         self.validate()
         artifact = Artifact.from_dataframe(self.df, key=key, description=description, run=run)
         values = label_values(self.df, self._specs)

@@ -43,7 +43,6 @@ def _quoted(names: list[str]) -> str:
 
 
 def _read(stmt: Any) -> list[Any]:
-
     sessions = current().sessions
     try:
         return list(sessions.current().execute(stmt))
@@ -53,7 +52,6 @@ def _read(stmt: Any) -> list[Any]:
 
 def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
     """Add "Features" (name, dtype, values) and "Labels" (linked without a feature, by type)."""
-
     if artifact.id is None:
         return
     values = values_of([artifact.id]).get(artifact.id, {})
@@ -82,7 +80,6 @@ def add_annotation_branches(tree: Tree, artifact: Artifact) -> None:
 
 def label_tree(label: Label) -> Tree:
     """Type, ontology id, synonyms, parents, how many children and annotated artifacts."""
-
     title = "Label type" if label.is_type else "Label"
     tree = Tree(f"[bold]{title}[/bold] {escape(label.name)} [dim]{label.uid}[/dim]")
     label_type = label.type if label.type_id is not None else None

@@ -50,7 +50,6 @@ def _artifact_line(item: Any) -> str:
 
 def _run_line(run: Any) -> str:
     """A run as uid (short id bold), its name and status; names like ``clean[sample=A]`` print as they are."""
-
     tail = short_id(run)
     uid = f"{run.uid[: -len(tail)]}[bold]{tail}[/bold]" if run.uid.endswith(tail) else run.uid
     name = f" {escape(run.name)}" if run.name else ""

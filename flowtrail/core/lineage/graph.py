@@ -266,7 +266,6 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 def graph(node: Any, direction: Direction = "up", depth: int | None = None, instance: Instance | None = None) -> LineageGraph:
     """The lineage graph of an artifact, run, transform or collection: nodes plus edges."""
-
     if direction not in ("up", "down", "both"):
         raise FlowtrailError(f"direction must be 'up', 'down' or 'both', not {direction!r}.")
     if depth is not None and depth < 0:

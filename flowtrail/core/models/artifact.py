@@ -122,7 +122,6 @@ class Artifact(LineageMixin, Record):
         ``hash_mode="size-mtime"`` skips reading the content of files registered in place (for very
         large workflow outputs); the hash then identifies a version of the file, not its bytes.
         """
-
         if hash_mode not in HASH_MODES:
             raise ValueError(f"hash_mode must be one of {', '.join(HASH_MODES)}, not {hash_mode!r}.")
         otype = None

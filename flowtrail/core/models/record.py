@@ -93,7 +93,6 @@ class Record(DeclarativeBase):
 
     def _save_changes(self) -> Self:
         """Write the changed fields of an already saved record in one transaction."""
-
         with write_transaction(current().sessions) as session:
             session.add(self)
         return self
@@ -119,7 +118,6 @@ def _import_every_model() -> None:
     model (a CLI command, a worker) would otherwise fail at its first query or constructor with
     "Class ... is not mapped", depending on what happened to be imported first.
     """
-
 
 class LineageMixin:
     """``upstream()``, ``downstream()`` and ``view_lineage()`` for artifacts, runs and transforms."""

@@ -110,7 +110,6 @@ class Run(LineageMixin, Record):
 
     def add_inputs(self, artifacts: list[Artifact]) -> None:
         """Record saved artifacts as inputs of this run (idempotent)."""
-
         link_inputs(current(), self, artifacts)
 
     def add_outputs(self, artifacts: list[Artifact], kind: str = "wrote") -> None:
@@ -197,7 +196,6 @@ def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", ins
     outputs the engine handed on (``"reused"``). The artifact's producer (``artifact.run_id``,
     the run that registered it first) is kept; artifacts ``run`` produced itself are skipped.
     """
-
     if run.id is None:
         raise TrackingError("record_outputs() needs a saved run.")
     inst = instance or current()

@@ -162,6 +162,5 @@ def attach(instance: Instance) -> Emitter | None:
 
 
 def detach(emitter: Emitter) -> None:
-
     remove_run_listener(emitter.on_run)
     emitter.close()

@@ -209,7 +209,6 @@ class QuerySet(Generic[T]):
 
         ``include="features"`` (artifacts) adds a column per feature; a list of feature names adds those.
         """
-
         mapper = sa_inspect(self.model)
         hidden = getattr(self.model, "_dataframe_hidden", ())
         names = [c.key for c in mapper.column_attrs if c.key not in hidden]

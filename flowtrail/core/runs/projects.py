@@ -48,7 +48,6 @@ def project_name(project: Any) -> str:
 
 def get_or_create_project(name: str, description: str | None = None, *, instance: Instance | None = None) -> Project:
     """The project called ``name``, created (with ``description``) if it does not exist yet."""
-
     inst = instance or current()
     name = project_name(name)
     with write_transaction(inst.sessions, locks=[f"project:{name}"]) as session:
@@ -134,7 +133,6 @@ _UNKNOWN: Any = object()
 
 def _carried_project_id(run: Any) -> Any:
     """The ``project_id`` a loaded or started run record carries, else ``_UNKNOWN``."""
-
     if not isinstance(run, Run) or run.id is None:
         return _UNKNOWN
     return vars(run).get("project_id", _UNKNOWN)  # absent: never loaded, or expired
