@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from flowtrail.core.models.transform import Transform
     from flowtrail.core.query.queryset import QuerySet
     from flowtrail.core.runs.script import finish, track
-    from flowtrail.core.runs.tracking import current_run, tracked
+    from flowtrail.core.runs.tracked import tracked
+    from flowtrail.core.runs.tracking import current_run
 
 _EXPORTS = {
     "Artifact": "flowtrail.core.models",
@@ -64,7 +65,7 @@ _EXPORTS = {
     "current_run": "flowtrail.core.runs.tracking",
     "finish": "flowtrail.core.runs.script",
     "track": "flowtrail.core.runs.script",
-    "tracked": "flowtrail.core.runs.tracking",
+    "tracked": "flowtrail.core.runs.tracked",
     "save": "flowtrail.core.artifacts.save:save_artifacts",
     "ConfigurationError": "flowtrail.core.errors",
     "DoesNotExist": "flowtrail.core.errors",

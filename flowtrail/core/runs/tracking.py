@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import inspect
 import os
 import platform
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -26,14 +24,12 @@ from flowtrail.core.models.environment import get_or_create_environment
 from flowtrail.core.models.record import utcnow
 from flowtrail.core.models.run import FINAL_STATUSES, set_status
 from flowtrail.core.models.transform import get_or_create_transform
-from flowtrail.core.runs.projects import env_project, run_project_id
+from flowtrail.core.runs.projects import run_project_id
 from flowtrail.core.runs.reaping import reap_once
 from flowtrail.core.util.host import current_environment, current_user
 from flowtrail.core.util.ids import uuid7
 from flowtrail.core.util.params import jsonable
 from flowtrail.core.util.processes import this_host
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _run_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar("flowtrail_run", default=None)
 RunListener = Callable[[str, Run], None]
@@ -56,29 +52,14 @@ def current_run() -> Run | None:
     return context_run()
 
 
-def function_key(fn: Callable[..., Any], root: Any = None) -> str:
-    """``<module path relative to the instance root>:<qualified name>``, e.g. ``scripts/clean.py:normalise``.
-
-    A module outside the instance keeps its dotted name (``pkg.mod:f``); never ``__main__``: a
-    function of the running script is keyed by the script's path like the script's own run.
-    """
-    from pathlib import Path
-
-    module = getattr(fn, "__module__", None) or "interactive"
+@contextlib.contextmanager
+def as_current(run: Run) -> Iterator[Run]:
+    """Make ``run`` the current run inside the block: runs started there get it as their parent."""
+    token = _run_var.set(run)
     try:
-        file = inspect.getsourcefile(fn) or inspect.getfile(fn)
-    except (TypeError, OSError):
-        file = None
-    path = Path(file).resolve() if file else None
-    if path is not None and root is not None and path.is_relative_to(root):
-        base = path.relative_to(root).as_posix()
-    elif module != "__main__":
-        base = module
-    elif path is not None and path.is_file():
-        base = path.name
-    else:
-        base = "interactive"
-    return f"{base}:{fn.__qualname__}"
+        yield run
+    finally:
+        _run_var.reset(token)
 
 
 def add_run_listener(listener: RunListener) -> None:
@@ -371,81 +352,9 @@ def end_run(
         run.metrics = {**(run.metrics or {}), **jsonable(metrics)}
 
 
-@overload
-def tracked(function: F) -> F: ...
-@overload
-def tracked(
-    function: None = None, *, key: str | None = None, type: str = "function", project: Any = None
-) -> Callable[[F], F]: ...
-
-
-def tracked(function: Any = None, *, key: str | None = None, type: str = "function", project: Any = None) -> Any:  # noqa: A002
-    """Track every call of a function as a run; nested calls get the calling run as parent.
-
-    ``project`` (a name or a Project) groups the runs and their outputs; without one, a call
-    inside another run inherits that run's project, and a top-level call uses ``FLOWTRAIL_PROJECT``.
-    """
-
-    def decorate(fn: F) -> F:
-        signature = inspect.signature(fn)
-
-        @functools.cache
-        def transform_key() -> str:  # at the first call: the instance is known by then
-            return key or function_key(fn, current().config.root)
-
-        @functools.cache
-        def source() -> str | None:
-            try:
-                return inspect.getsource(fn)
-            except (OSError, TypeError):
-                return None
-
-        @contextlib.contextmanager
-        def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[None]:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            parent = current_run()
-            run = start_run(
-                transform_key(), type=type, source_code=source(), params=dict(bound.arguments), parent=parent,
-                project=project if project is not None or parent is not None else env_project(),
-            )  # fmt: skip
-            token = _run_var.set(run)
-            try:
-                yield
-            except BaseException as exc:
-                # Interrupted (Ctrl-C, SIGTERM, sys.exit) is not the function failing.
-                status = "aborted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
-                finish_run(run, status, error=f"{exc.__class__.__name__}: {exc}")
-                raise
-            finally:
-                _run_var.reset(token)
-            finish_run(run, "completed")
-
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with call(args, kwargs):
-                    return await fn(*args, **kwargs)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with call(args, kwargs):
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    if function is not None:
-        return decorate(function)
-    return decorate
-
-
 from flowtrail.core.runs.script import finish, track  # noqa: E402 - re-exported: the script-level API lives in script.py
 
 __all__ = [
-    "add_run", "add_run_listener", "check_placeholder", "current_run", "end_run", "finish", "finish_run", "has_run_listeners", "notify", "run_columns", "run_row", "start_run",
-    "track",
-    "tracked",
+    "add_run", "add_run_listener", "as_current", "check_placeholder", "current_run", "end_run", "finish", "finish_run",
+    "has_run_listeners", "notify", "run_columns", "run_row", "start_run", "track",
 ]  # fmt: skip
