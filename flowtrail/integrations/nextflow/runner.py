@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowtrail.core.errors import FlowtrailError
 from flowtrail.integrations.nextflow.command_line import PUBLISH_TRACE, rewrite_command, split_args
 from flowtrail.integrations.nextflow.launch_files import (
     LOG_NAME,
@@ -253,21 +254,28 @@ def run(
     echo_out.file("stdout", files["stdout"])
     echo_out.file("stderr", files["stderr"])
     return_code = _return_code(files["rc"], holder.get("process"))
-    if failure:
-        from flowtrail.core.errors import FlowtrailError
 
-        raise FlowtrailError(
-            f"Nextflow finished (exit status {return_code}) but registering it failed: {failure[0]}. "
+    def registration_failed(cause: BaseException) -> FlowtrailError:
+        return FlowtrailError(
+            f"Nextflow finished (exit status {return_code}) but registering it failed: {cause}. "
             f"Fix the cause, then register the run from its files: flowtrail nextflow import {launch}"
-        ) from failure[0]
+        )
+
+    if failure:
+        raise registration_failed(failure[0]) from failure[0]
     began = time.thread_time()
-    recorder = recorder_now()
-    recorder.log_events(log_reader.read(final=True))
-    recorder.trace_records(trace_reader.read_all())
-    error = None
-    if recorder.info.session_id is None and return_code != 0:
-        error = _console_error(files)
-    session_run = recorder.close(130 if aborted and return_code == 0 else return_code, aborted=aborted, error=error)
+    try:  # a pipeline short enough to end before the first write registers everything here
+        recorder = recorder_now()
+        recorder.log_events(log_reader.read(final=True))
+        recorder.trace_records(trace_reader.read_all())
+        error = None
+        if recorder.info.session_id is None and return_code != 0:
+            error = _console_error(files)
+        session_run = recorder.close(130 if aborted and return_code == 0 else return_code, aborted=aborted, error=error)
+    except FlowtrailError:
+        raise
+    except Exception as exc:
+        raise registration_failed(exc) from exc
     registration = max(0.0, time.time() - ended_at)
     cpu[0] += time.thread_time() - began
     return NextflowResult(
