@@ -99,11 +99,13 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 class BoundedHeads:
-    """Refuse requests whose headers exceed ``MAX_HEAD_BYTES`` with a 431.
+    """Refuse requests whose headers exceed ``MAX_HEAD_BYTES`` (431) or whose URL holds a NUL (400).
 
     uvicorn's h11 refuses a head that trickles in past the bound; one that arrives in a single
-    read (up to 256 KiB) is parsed whole, so the bound is checked here as well. A plain ASGI
-    middleware: Starlette's ``BaseHTTPMiddleware`` would cost more per request than storing an event.
+    read (up to 256 KiB) is parsed whole, so the bound is checked here as well. No name, search
+    term or id can hold a NUL (PostgreSQL text cannot), so a URL with one is refused before any
+    route reads it. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would cost more per
+    request than storing an event.
     """
 
     def __init__(self, app: Any) -> None:
@@ -112,6 +114,10 @@ class BoundedHeads:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEAD_BYTES:
             await _error(431, f"The request headers exceed {MAX_HEAD_BYTES // 1024} KiB.")(scope, receive, send)
+            return
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]):
+            message = "The URL contains a NUL character (%00): names, ids and search terms cannot hold one."
+            await _error(400, message)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

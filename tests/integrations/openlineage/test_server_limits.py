@@ -73,6 +73,9 @@ def check_door(url: str) -> None:
     assert httpx.post(f"{url}/api/v1/lineage", json=fine).status_code == 201
     for path in READS:
         assert httpx.get(f"{url}{path}").status_code == 200, path
+    for path in ("/api/v1/search?q=%00", "/api/v1/namespaces/a%00b/jobs", "/api/v1/jobs?limit=1&x=%00"):
+        refused = httpx.get(f"{url}{path}")  # PostgreSQL text cannot hold a NUL: refused before any query
+        assert refused.status_code == 400 and "NUL" in refused.json()["message"], (path, refused.text[:300])
     stored = httpx.get(f"{url}/api/v1/events/lineage").json()["events"]
     assert stored[0]["run"]["facets"]["custom"]["value"]["big"] == 2**63 - 1
 
