@@ -171,20 +171,7 @@ def insert_input_links(session: Session, links: list[tuple[int, Artifact | int]]
             wanted.add((run_id, artifact))
         elif artifact.id is not None and artifact.run_id != run_id:
             wanted.add((run_id, artifact.id))
-    if not wanted:
-        return 0
-    present: set[tuple[int, int]] = set()
-    ordered = sorted(wanted)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        query = select(run_input.c.run_id, run_input.c.artifact_id).where(
-            run_input.c.run_id.in_({r for r, _ in chunk}), run_input.c.artifact_id.in_({a for _, a in chunk})
-        )
-        present.update((r, a) for r, a in session.execute(query))
-    missing = sorted(wanted - present)
-    if missing:
-        session.execute(run_input.insert(), [{"run_id": r, "artifact_id": a} for r, a in missing])
-    return len(missing)
+    return _insert_missing(session, run_input, wanted)
 
 
 def record_outputs(run: Run, artifacts: list[Artifact], kind: str = "wrote", instance: Any = None) -> None:
@@ -214,19 +201,24 @@ def link_outputs(session: Session, links: list[tuple[int, int, int | None]], kin
     if kind not in OUTPUT_KINDS:
         raise TrackingError(f"Unknown output link kind {kind!r}: use one of {', '.join(OUTPUT_KINDS)}.")
     wanted = {(r, a) for r, a, producer in links if r is not None and a is not None and producer != r}
+    return _insert_missing(session, run_output, wanted, kind=kind)
+
+
+def _insert_missing(session: Session, table: Table, wanted: set[tuple[int, int]], **columns: Any) -> int:
+    """Insert the ``(run_id, artifact_id)`` links of ``table`` not there yet (read in chunks of 500)."""
     if not wanted:
         return 0
     present: set[tuple[int, int]] = set()
     ordered = sorted(wanted)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        query = select(run_output.c.run_id, run_output.c.artifact_id).where(
-            run_output.c.run_id.in_({r for r, _ in chunk}), run_output.c.artifact_id.in_({a for _, a in chunk})
+        query = select(table.c.run_id, table.c.artifact_id).where(
+            table.c.run_id.in_({r for r, _ in chunk}), table.c.artifact_id.in_({a for _, a in chunk})
         )
         present.update((r, a) for r, a in session.execute(query))
     missing = sorted(wanted - present)
     if missing:
-        session.execute(run_output.insert(), [{"run_id": r, "artifact_id": a, "kind": kind} for r, a in missing])
+        session.execute(table.insert(), [{"run_id": r, "artifact_id": a, **columns} for r, a in missing])
     return len(missing)
 
 
