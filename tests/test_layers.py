@@ -13,6 +13,8 @@ import ast
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "flowtrail"
 
 # Lowest first; rooms on one line share a floor and may import each other.
@@ -180,6 +182,26 @@ def test_adapters_write_only_through_the_door() -> None:
     assert not reaching, "adapters reaching past the door (write through flowtrail.core.adapter):\n" + "\n".join(
         f"{a} -> {b}" for a, b in sorted(reaching)
     )
+
+
+# An engine adapter reads even less: records, query sets and lineage (type-checking imports included).
+ENGINE_READS = ("flowtrail.core.models", "flowtrail.core.query.queryset", "flowtrail.core.lineage.graph",
+                "flowtrail.core.errors")  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["snakemake", "nextflow", "prefect"])
+def test_each_engine_adapter_imports_only_the_door_and_the_read_side_of_the_core(engine: str) -> None:
+    allowed = ("flowtrail.core.adapter", *ENGINE_READS)
+    imports = set()
+    for path in (PACKAGE / "integrations" / engine).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] if node.module != "flowtrail.core" else [f"flowtrail.core.{a.name}" for a in node.names]
+            imports |= {(path.name, name) for name in names if name.startswith("flowtrail.core")}
+    outside = sorted((module, name) for module, name in imports if not any(name == a or name.startswith(a + ".") for a in allowed))
+    assert imports, f"the {engine} adapter records through flowtrail.core.adapter"
+    assert outside == []
 
 
 def test_the_core_never_imports_an_engine_or_the_command_line() -> None:
