@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
-import time
 import uuid
 from urllib.parse import quote
 
 import httpx
 import pytest
 from corpus import corpus_rows, load_event
+from live_server import LiveServer
 
 import flowtrail as ft
 from flowtrail.integrations.openlineage.server import create_app, parse_size
-
-
-class LiveServer:
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture
